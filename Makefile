@@ -1,0 +1,48 @@
+# midlayout — every target installs what it needs on first use (.venv is their shared prerequisite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+OUT ?= out
+
+.PHONY: install demo test lint format typecheck bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev,postgres]"
+	touch $@
+
+install: $(VENV)/.installed
+
+# The main job on the bundled samples, into the embedded targets (Parquet + DuckDB + the standard CSV).
+# Exit code 1 from convert means "rejects found", which the samples contain on purpose.
+demo: install
+	@echo "== A社 (fixed-width CP932): 住民基本台帳 + 個人住民税 =="
+	$(BIN)/midlayout convert -m mappings/vendor_a/juki-2.5.yaml -m mappings/vendor_a/kojin_juminzei-2.5.yaml \
+	  samples/vendor_a/JUMIN.DAT samples/vendor_a/SETAI.DAT samples/vendor_a/ZEI.DAT --out $(OUT)/vendor_a; \
+	  test $$? -le 1
+	@echo "== B社 (CSV UTF-8 BOM): 住民基本台帳 =="
+	$(BIN)/midlayout convert -m mappings/vendor_b/juki-2.5.yaml \
+	  samples/vendor_b/person.csv samples/vendor_b/household.csv --out $(OUT)/vendor_b; \
+	  test $$? -le 1
+	@echo "Outputs: $(OUT)/vendor_a and $(OUT)/vendor_b (parquet/, standard/, midlayout.duckdb, rejects.*, manifest.json)"
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format: install
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy src
+
+bench: install
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(OUT) .pytest_cache .ruff_cache .mypy_cache

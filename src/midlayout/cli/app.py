@@ -1,0 +1,36 @@
+"""The typer application: one sub-command per verb, each in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from midlayout import __version__
+from midlayout.cli import convert, layouts
+
+app = typer.Typer(
+    name="midlayout",
+    help="Migrate municipal data through the 中間標準レイアウト. Exit codes: 0 ok, 1 rejects/differences, "
+    "2 invalid input or usage, 3 internal error.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(layouts.app, name="layouts")
+app.command("convert")(convert.convert_cmd)
+app.command("validate")(convert.validate_cmd)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"midlayout {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version.")) -> None:
+    """midlayout: 中間標準レイアウト migration toolkit."""
+
+
+def main() -> None:
+    """Console-script entry point; usage errors exit 2 (typer's default)."""
+    app()

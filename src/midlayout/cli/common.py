@@ -1,0 +1,78 @@
+"""Options, output and error handling shared by every command."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from midlayout.errors import MidlayoutError
+
+OK, FOUND, BAD_INPUT, INTERNAL = 0, 1, 2, 3
+
+stderr = Console(stderr=True)
+stdout = Console(highlight=False, soft_wrap=True)
+
+JsonOpt = typer.Option(False, "--json", help="Print a machine-readable JSON result on stdout.")
+
+
+def emit_json(data: Any) -> None:
+    """Print `data` as JSON on stdout."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    """Print a one-line error on stderr and return the Exit to raise."""
+    stderr.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def guarded(fn: Callable[..., int | None]) -> Callable[..., None]:
+    """Run a command body: domain errors become one line and exit 2 (or 3), anything else exit 3."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            code = fn(*args, **kwargs) or OK
+        except MidlayoutError as exc:
+            raise fail(str(exc), exc.exit_code) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if os.environ.get("MIDLAYOUT_DEBUG"):
+                raise
+            raise fail(f"internal error: {type(exc).__name__}: {exc} (set MIDLAYOUT_DEBUG=1 for a traceback)", INTERNAL) from None
+        raise typer.Exit(code)
+
+    return wrapper
+
+
+class RichProgress:
+    """Progress bars on stderr, one per input file (hidden when stderr is not a terminal)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, Any] = {}
+
+    def start(self, task: str, total: int) -> None:
+        self.tasks[task] = self.progress.add_task(os.path.basename(task), total=total)
+
+    def advance(self, task: str, amount: int) -> None:
+        self.progress.advance(self.tasks[task], amount)
+
+
+@contextmanager
+def progress_bars(enabled: bool = True) -> Iterator[RichProgress]:
+    """A rich progress display on stderr."""
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                        console=stderr, disable=not enabled, transient=True)
+    with progress:
+        yield RichProgress(progress)

@@ -1,0 +1,250 @@
+"""Declarative mappings: vendor source fields → items of a standard layout, as a small vocabulary.
+
+Each target item has exactly one source (`from`, `concat`, `const` or `lookup`) and a list of `ops`.
+Nothing in a mapping file is executed: the vocabulary below is compiled to polars expressions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from midlayout.layout import checks as c
+from midlayout.layout.model import Layout
+from midlayout.layout.registry import resolve
+from midlayout.layout.source import SourceLayout, load_source
+from midlayout.layout.standard import sha256_file
+from midlayout.layout.yamlfile import Doc, PathKey, load_yaml
+
+ERA_KEYS = ("meiji", "taisho", "showa", "heisei", "reiwa")
+WAREKI_FORMATS = ("era_yymmdd", "era2_yymmdd", "dotted", "kanji")
+# op name → allowed argument kind: None (no argument), or the validator below.
+SIMPLE_OPS = ("trim", "zenkaku_kana", "hankaku_ascii", "hankaku_digits", "normalize_spaces")
+ARG_OPS = ("trim", "code", "wareki", "wareki_unknown", "null_if", "default", "replace", "split")
+
+
+@dataclass(frozen=True)
+class CodeMap:
+    """A vendor code → standard code table, loaded from a data file."""
+
+    id: str
+    target_table: str | None
+    map: dict[str, str]
+    path: Path
+
+
+@dataclass(frozen=True)
+class Op:
+    """One step of an item's pipeline."""
+
+    name: str
+    args: Any = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """Take `value` from the row of input `source` whose `key` equals this row's `match`."""
+
+    source: str
+    match: str
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class ItemRule:
+    """How one target item is produced."""
+
+    item: str
+    kind: str  # from | concat | const | lookup
+    fields: tuple[str, ...] = ()
+    const: str | None = None
+    sep: str = ""
+    lookup: Lookup | None = None
+    ops: tuple[Op, ...] = ()
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class FileMapping:
+    """Target file ← one primary source file."""
+
+    target: str
+    source: str
+    items: tuple[ItemRule, ...]
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A versioned mapping from one vendor's source layout to one standard layout version."""
+
+    id: str
+    version: str
+    target: Layout
+    source: SourceLayout
+    files: tuple[FileMapping, ...]
+    code_maps: dict[str, CodeMap]
+    era_schemes: dict[str, dict[str, str]]
+    path: Path
+    sha256: str
+    extra_files: tuple[Path, ...] = field(default_factory=tuple)
+
+
+def _load_code_map(doc: Doc, at: PathKey, path: Path, layout: Layout) -> CodeMap:
+    if not path.is_file():
+        raise doc.error(at, f"code map file not found: {path}")
+    cdoc = load_yaml(path)
+    node = c.mapping(cdoc, (), cdoc.data, {"id", "map"}, {"name", "target_table", "note"})
+    target = node.get("target_table")
+    mapping = c.mapping(cdoc, ("map",), node["map"], set(), set(node["map"] or {}))
+    for key, value in mapping.items():
+        c.text(cdoc, ("map", key), value)
+    if target is not None:
+        table = layout.code_tables.get(target)
+        if table is None:
+            raise cdoc.error(("target_table",), f"layout {layout.ref} has no code table {target!r}")
+        for key, value in mapping.items():
+            if value not in table.codes:
+                raise cdoc.error(("map", key), f"{value!r} is not a code of {table.name} ({target})")
+    return CodeMap(c.ident(cdoc, ("id",), node["id"]), target, {str(k): v for k, v in mapping.items()}, path)
+
+
+def _op(doc: Doc, at: PathKey, node: Any, code_maps: dict[str, CodeMap], eras: dict[str, dict[str, str]]) -> Op:
+    line = doc.line(at)
+    if isinstance(node, str):
+        if node not in SIMPLE_OPS:
+            raise doc.error(at, f"unknown op {node!r} (ops: {', '.join(sorted(set(SIMPLE_OPS + ARG_OPS)))})")
+        return Op(node, None, line)
+    if not isinstance(node, dict) or len(node) != 1:
+        raise doc.error(at, "an op is a name or a mapping with one key")
+    name, arg = next(iter(node.items()))
+    if name not in ARG_OPS:
+        raise doc.error(at, f"unknown op {name!r} (ops: {', '.join(sorted(set(SIMPLE_OPS + ARG_OPS)))})")
+    return Op(name, _op_arg(doc, (*at, name), name, arg, code_maps, eras), line)
+
+
+def _op_arg(doc: Doc, at: PathKey, name: str, arg: Any, code_maps: dict[str, CodeMap], eras: dict[str, dict[str, str]]) -> Any:
+    if name == "code":
+        if c.text(doc, at, arg) not in code_maps:
+            raise doc.error(at, f"unknown code map {arg!r} (declare it under code_maps)")
+        return arg
+    if name in ("wareki", "wareki_unknown"):
+        node = c.mapping(doc, at, arg, {"format"}, {"eras"})
+        fmt = c.choice(doc, (*at, "format"), node["format"], WAREKI_FORMATS)
+        scheme = node.get("eras")
+        if fmt in ("era_yymmdd", "era2_yymmdd") and (scheme is None or scheme not in eras):
+            raise doc.error((*at, "eras"), "era code formats need `eras:` naming one of era_schemes")
+        return {"format": fmt, "eras": eras.get(scheme) if scheme else None}
+    if name == "null_if":
+        return [c.text(doc, (*at, i), v) for i, v in enumerate(c.seq(doc, at, arg))]
+    if name == "default":
+        return c.text(doc, at, arg)
+    if name == "replace":
+        node = c.mapping(doc, at, arg, set(), set(arg or {}) if isinstance(arg, dict) else set())
+        return {k: c.text(doc, (*at, k), v) for k, v in node.items()}
+    if name == "split":
+        node = c.mapping(doc, at, arg, {"sep", "index"}, set())
+        if node["index"] not in (0, 1):
+            raise doc.error((*at, "index"), "split at the first sep: index 0 (before it) or 1 (after it)")
+        return {"sep": c.text(doc, (*at, "sep"), node["sep"]), "index": node["index"]}
+    node = c.mapping(doc, at, arg, set(), {"side", "chars"})  # trim
+    return {"side": c.choice(doc, (*at, "side"), node.get("side", "both"), ("both", "left", "right")),
+            "chars": c.text(doc, (*at, "chars"), node.get("chars", " \u3000"))}
+
+
+_SOURCES = ("from", "concat", "const", "lookup")
+
+
+def _item(doc: Doc, at: PathKey, item: str, node: Any, source_fields: set[str], sources: SourceLayout,
+          code_maps: dict[str, CodeMap], eras: dict[str, dict[str, str]]) -> ItemRule:
+    node = c.mapping(doc, at, node, set(), {*_SOURCES, "sep", "ops"})
+    kinds = [k for k in _SOURCES if k in node]
+    if len(kinds) != 1:
+        raise doc.error(at, f"give exactly one of {', '.join(_SOURCES)}")
+    kind = kinds[0]
+    ops = tuple(_op(doc, (*at, "ops", i), o, code_maps, eras) for i, o in enumerate(c.seq(doc, (*at, "ops"), node.get("ops", []), nonempty=False)))
+    rule: dict[str, Any] = {"item": item, "kind": kind, "ops": ops, "line": doc.line(at)}
+    if kind == "from":
+        rule["fields"] = (c.text(doc, (*at, "from"), node["from"]),)
+    elif kind == "concat":
+        rule["fields"] = tuple(c.text(doc, (*at, "concat", i), f) for i, f in enumerate(c.seq(doc, (*at, "concat"), node["concat"])))
+        rule["sep"] = c.text(doc, (*at, "sep"), node.get("sep", ""))
+    elif kind == "const":
+        rule["const"] = c.text(doc, (*at, "const"), node["const"])
+    else:
+        lk = c.mapping(doc, (*at, "lookup"), node["lookup"], {"source", "match", "key", "value"}, set())
+        other = c.text(doc, (*at, "lookup", "source"), lk["source"])
+        try:
+            other_fields = {f.id for f in sources.file(other).fields}
+        except KeyError:
+            raise doc.error((*at, "lookup", "source"), f"unknown source file {other!r}") from None
+        for k in ("key", "value"):
+            if lk[k] not in other_fields:
+                raise doc.error((*at, "lookup", k), f"{lk[k]!r} is not a field of source file {other!r}")
+        rule["lookup"] = Lookup(other, c.text(doc, (*at, "lookup", "match"), lk["match"]), lk["key"], lk["value"])
+        rule["fields"] = (lk["match"],)
+    for i, f in enumerate(rule.get("fields", ())):
+        if f not in source_fields:
+            raise doc.error((*at, kind) if kind != "concat" else (*at, "concat", i), f"{f!r} is not a field of the source file")
+    return ItemRule(**rule)
+
+
+def _file(doc: Doc, at: PathKey, target_id: str, node: Any, layout: Layout, sources: SourceLayout,
+          code_maps: dict[str, CodeMap], eras: dict[str, dict[str, str]]) -> FileMapping:
+    node = c.mapping(doc, at, node, {"from", "items"}, {"leave_empty"})
+    try:
+        target = layout.file(target_id)
+    except KeyError:
+        raise doc.error(at, f"layout {layout.ref} has no file {target_id!r}") from None
+    try:
+        src = sources.file(c.text(doc, (*at, "from"), node["from"]))
+    except KeyError:
+        raise doc.error((*at, "from"), f"unknown source file {node['from']!r}") from None
+    items_node = c.mapping(doc, (*at, "items"), node["items"], set(), set(target.item_ids))
+    fields = {f.id for f in src.fields}
+    items = tuple(_item(doc, (*at, "items", k), k, v, fields, sources, code_maps, eras) for k, v in items_node.items())
+    empty = [c.text(doc, (*at, "leave_empty", i), v) for i, v in enumerate(node.get("leave_empty", []))]
+    missing = [i for i in target.item_ids if i not in items_node and i not in empty]
+    if missing:
+        raise doc.error((*at, "items"), f"target items not mapped (map them or list them in leave_empty): {', '.join(missing)}")
+    return FileMapping(target_id, src.id, items)
+
+
+def load_mapping(path: Path, layouts_root: Path | None = None) -> Mapping:
+    """Load a mapping file, its source layout, its target layout and its code maps; all strictly checked."""
+    doc = load_yaml(path)
+    top = c.mapping(doc, (), doc.data, {"mapping", "files"}, {"code_maps", "era_schemes"})
+    head = c.mapping(doc, ("mapping",), top["mapping"], {"id", "version", "source", "target"}, {"note"})
+    layout = resolve(c.text(doc, ("mapping", "target"), head["target"]), layouts_root)
+    source_path = path.parent / c.text(doc, ("mapping", "source"), head["source"])
+    if not source_path.is_file():
+        raise doc.error(("mapping", "source"), f"source layout not found: {source_path}")
+    sources = load_source(source_path)
+    code_maps = {
+        name: _load_code_map(doc, ("code_maps", name), path.parent / c.text(doc, ("code_maps", name), rel), layout)
+        for name, rel in c.mapping(doc, ("code_maps",), top.get("code_maps", {}), set(), set(top.get("code_maps") or {})).items()
+    }
+    eras: dict[str, dict[str, str]] = {}
+    for name, scheme in (top.get("era_schemes") or {}).items():
+        node = c.mapping(doc, ("era_schemes", name), scheme, set(), set(scheme or {}))
+        eras[name] = {str(k): c.choice(doc, ("era_schemes", name, k), v, ERA_KEYS) for k, v in node.items()}
+    files_node = c.mapping(doc, ("files",), top["files"], set(), set(top["files"] or {}))
+    files = tuple(_file(doc, ("files", k), k, v, layout, sources, code_maps, eras) for k, v in files_node.items())
+    primaries = [f.source for f in files]
+    for i, s in enumerate(primaries):
+        if s in primaries[:i]:
+            raise doc.error(("files",), f"source file {s!r} feeds two target files; each input feeds exactly one")
+    return Mapping(
+        id=c.text(doc, ("mapping", "id"), head["id"]),
+        version=c.text(doc, ("mapping", "version"), head["version"]),
+        target=layout,
+        source=sources,
+        files=files,
+        code_maps=code_maps,
+        era_schemes=eras,
+        path=path,
+        sha256=sha256_file(path),
+        extra_files=(source_path, *(m.path for m in code_maps.values())),
+    )

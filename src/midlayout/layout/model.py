@@ -1,0 +1,113 @@
+"""Typed model of the standard layouts: families, 業務, versions, files, items and code tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ITEM_TYPES = ("string", "number", "date", "code", "flag")
+ENCODINGS = ("cp932", "shift_jis", "euc-jp", "utf-8", "utf-8-sig")
+
+
+@dataclass(frozen=True)
+class CodeTable:
+    """A code table (コード一覧表): code → 名称, with the 桁数 every code has."""
+
+    id: str
+    name: str
+    digits: int
+    codes: dict[str, str]
+    path: Path
+
+
+@dataclass(frozen=True)
+class Reference:
+    """This item must equal the key item of a row in another file of the same 業務 (or another layout)."""
+
+    file: str
+    item: str
+
+
+@dataclass(frozen=True)
+class Item:
+    """One item (項目) of a layout file."""
+
+    no: int
+    id: str
+    name: str
+    type: str
+    length: int
+    unit: str  # "bytes" (in the layout's encoding) or "digits"
+    required: bool
+    scale: int = 0
+    code_table: str | None = None
+    references: Reference | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ExactlyOne:
+    """A household-style rule: for each row of this file, exactly one row of `file` whose `via` matches
+    and whose `item` equals `value` (e.g. one 世帯主 per 世帯)."""
+
+    id: str
+    file: str
+    via: str
+    item: str
+    value: str
+    message: str
+
+
+@dataclass(frozen=True)
+class FileDef:
+    """One migration file (移行ファイル) of a 業務."""
+
+    id: str
+    name: str
+    key: tuple[str, ...]
+    items: tuple[Item, ...]
+    checks: tuple[ExactlyOne, ...] = ()
+
+    def item(self, item_id: str) -> Item:
+        """The item called `item_id`; KeyError if absent."""
+        for it in self.items:
+            if it.id == item_id:
+                return it
+        raise KeyError(item_id)
+
+    @property
+    def item_ids(self) -> list[str]:
+        return [it.id for it in self.items]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A versioned standard layout of one 業務 in one family."""
+
+    family: str
+    family_name: str
+    gyomu: str
+    gyomu_name: str
+    version: str
+    encoding: str
+    provenance: str
+    files: tuple[FileDef, ...]
+    code_tables: dict[str, CodeTable]
+    path: Path
+    sha256: str
+    references: dict[str, Layout] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.family}/{self.gyomu}"
+
+    @property
+    def ref(self) -> str:
+        return f"{self.id}@{self.version}"
+
+    def file(self, file_id: str) -> FileDef:
+        """The file called `file_id`; KeyError if absent."""
+        for f in self.files:
+            if f.id == file_id:
+                return f
+        raise KeyError(file_id)

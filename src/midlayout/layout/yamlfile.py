@@ -1,0 +1,84 @@
+"""Load YAML while remembering the line of every key, so errors point at the offending line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from midlayout.errors import DefinitionError, Location
+
+PathKey = tuple[str | int, ...]
+
+
+class Doc:
+    """A loaded YAML document: its data plus the line of each node, by path."""
+
+    def __init__(self, path: Path, data: Any, lines: dict[PathKey, int]) -> None:
+        self.path = path
+        self.data = data
+        self.lines = lines
+
+    def line(self, at: PathKey) -> int | None:
+        """The line of the node at `at`, or of its nearest ancestor."""
+        while at:
+            if at in self.lines:
+                return self.lines[at]
+            at = at[:-1]
+        return self.lines.get((), 1)
+
+    def error(self, at: PathKey, message: str) -> DefinitionError:
+        """A DefinitionError naming this file and the line of `at`."""
+        dotted = ".".join(str(p) for p in at)
+        text = f"{dotted}: {message}" if dotted else message
+        return DefinitionError(text, Location(file=str(self.path), line=self.line(at)))
+
+
+def _walk(node: yaml.Node, at: PathKey, lines: dict[PathKey, int]) -> Any:
+    lines[at] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in out:
+                raise DefinitionError(
+                    f"duplicate key {key!r}", Location(line=key_node.start_mark.line + 1)
+                )
+            out[key] = _walk(value_node, (*at, key), lines)
+            lines[(*at, key)] = key_node.start_mark.line + 1
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_walk(child, (*at, i), lines) for i, child in enumerate(node.value)]
+    return yaml.SafeLoader.construct_object(_CONSTRUCTOR, node, deep=True)  # type: ignore[arg-type]
+
+
+class _Constructor(yaml.SafeLoader):
+    def __init__(self) -> None:
+        super().__init__("")
+
+
+# Scalars only: booleans like `no`/`yes` stay YAML 1.1 booleans, which is why codes are quoted in our files.
+_CONSTRUCTOR = _Constructor()
+
+
+def load_yaml(path: Path) -> Doc:
+    """Parse `path` safely (no tags, no Python objects) into a Doc."""
+    if not path.is_file():
+        raise DefinitionError("file not found", Location(file=str(path)))
+    text = path.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark else None
+        raise DefinitionError(f"not valid YAML: {exc.problem}", Location(file=str(path), line=line)) from None
+    if node is None:
+        raise DefinitionError("empty file", Location(file=str(path), line=1))
+    lines: dict[PathKey, int] = {}
+    try:
+        data = _walk(node, (), lines)
+    except DefinitionError as exc:
+        exc.location.file = str(path)
+        raise
+    return Doc(path, data, lines)

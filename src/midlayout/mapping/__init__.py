@@ -1,0 +1,1 @@
+"""Compile declarative mappings into polars expressions and apply them batch by batch."""

@@ -1,0 +1,152 @@
+"""Compile one file mapping into expressions, and apply it to a decoded batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from midlayout.layout.mapping import FileMapping, ItemRule, Lookup, Mapping
+from midlayout.layout.model import FileDef, Item
+from midlayout.layout.source import SourceFile
+from midlayout.mapping.ops import Check, OpContext, Value, apply_op
+from midlayout.rejects import PROVENANCE, empty_rejects, rejects_from
+from midlayout.text.normalize import trim
+
+DTYPES: dict[str, type[pl.DataType]] = {
+    "string": pl.String,
+    "code": pl.String,
+    "number": pl.Int64,
+    "date": pl.Date,
+    "flag": pl.Boolean,
+}
+
+
+def polars_dtype(item: Item) -> pl.DataType:
+    """The polars dtype an item has in every frame and output."""
+    if item.type == "number" and item.scale:
+        return pl.Decimal(item.length, item.scale)
+    return DTYPES[item.type]()
+
+
+@dataclass
+class CompiledFile:
+    """A target file's expressions, checks and lookups, ready to apply to batches of its source."""
+
+    mapping: Mapping
+    rule: FileMapping
+    target: FileDef
+    source: SourceFile
+    values: list[pl.Expr]
+    checks: list[Check]
+    lookups: dict[str, Lookup]
+
+
+def _lookup_col(item: str) -> tuple[str, str]:
+    return f"__lk_{item}", f"__lkf_{item}"
+
+
+def _source_value(rule: ItemRule, source: SourceFile) -> Value:
+    if rule.kind == "const":
+        return Value(pl.lit(rule.const, dtype=pl.String), pl.String)
+    if rule.kind == "concat":
+        # Fixed-width parts carry padding; each part is right-trimmed before joining (documented).
+        parts = [trim(pl.col(f).cast(pl.String), " \u3000", "right") for f in rule.fields]
+        return Value(pl.concat_str(parts, separator=rule.sep, ignore_nulls=True), pl.String)
+    if rule.kind == "lookup":
+        return Value(pl.col(_lookup_col(rule.item)[0]), pl.String)
+    field = source.field(rule.fields[0])
+    return Value(pl.col(field.id), pl.Int64 if field.type == "zoned" else pl.String)
+
+
+def _cast(value: Value, item: Item, ctx: OpContext) -> tuple[pl.Expr, list[Check]]:
+    """Bring the value to the item's type; a value that does not convert is a reject, never a null."""
+    target = polars_dtype(item)
+    if value.dtype == type(target) or (item.type in ("string", "code") and value.dtype == pl.String):
+        expr = value.expr
+        if item.type in ("string", "code"):
+            expr = pl.when(expr == "").then(None).otherwise(expr)
+        return expr.alias(item.id), []
+    src = value.text().str.strip_chars(" \u3000")
+    blank = src.is_null() | (src == "")
+    if item.type == "date":
+        out = src.str.to_date("%Y%m%d", strict=False)
+    elif item.type == "flag":
+        out = src.replace_strict(["0", "1"], [False, True], default=None, return_dtype=pl.Boolean)
+    elif item.type == "number":
+        out = pl.when(src.str.contains(r"^[+-]?[0-9]+$")).then(src).otherwise(None).cast(target, strict=False)
+    else:
+        out = src
+    check = ctx.check(f"not_a_{item.type}", ~blank & out.is_null(), f"value is not a valid {item.type}")
+    return out.alias(item.id), [check]
+
+
+def compile_file(mapping: Mapping, rule: FileMapping) -> CompiledFile:
+    """Compile the item rules of one target file."""
+    target = mapping.target.file(rule.target)
+    source = mapping.source.file(rule.source)
+    values, checks, lookups = [], [], {}
+    rules = {r.item: r for r in rule.items}
+    for item in target.items:
+        r = rules.get(item.id)
+        if r is None:
+            values.append(pl.lit(None, dtype=polars_dtype(item)).alias(item.id))
+            continue
+        field = source.field(r.fields[0]) if r.fields else None
+        ctx = OpContext(item.id, field.id if field else None, field.start if field else 0, mapping.code_maps)
+        value = _source_value(r, source)
+        if r.lookup:
+            lookups[item.id] = r.lookup
+            found = pl.col(_lookup_col(item.id)[1]).fill_null(False)
+            checks.append(ctx.check("lookup_missing", pl.col(r.lookup.match).is_not_null() & ~found,
+                                    f"no {r.lookup.source}.{r.lookup.key} matches {r.lookup.match}"))
+        for op in r.ops:
+            value, op_checks = apply_op(value, op, ctx)
+            checks += op_checks
+        expr, cast_checks = _cast(value, item, ctx)
+        values.append(expr)
+        checks += cast_checks
+    return CompiledFile(mapping, rule, target, source, values, checks, lookups)
+
+
+def _join_lookups(rows: pl.DataFrame, compiled: CompiledFile, tables: dict[Lookup, pl.DataFrame]) -> pl.DataFrame:
+    for item, lk in compiled.lookups.items():
+        value_col, found_col = _lookup_col(item)
+        table = tables[lk].select(
+            pl.col(lk.key).alias("__lk_key"), pl.col(lk.value).cast(pl.String).alias(value_col), pl.lit(True).alias(found_col)
+        )
+        key = trim(pl.col(lk.match).cast(pl.String), " \u3000", "both")
+        rows = rows.with_columns(key.alias("__lk_key")).join(table, on="__lk_key", how="left", maintain_order="left")
+        rows = rows.drop("__lk_key")
+    return rows
+
+
+def _check_rejects(rows: pl.DataFrame, failing: pl.Series, chk: Check) -> pl.DataFrame:
+    """Reject rows for one check; an expression message is evaluated on the failing source rows only."""
+    bad = rows.filter(failing)
+    message = chk.message
+    if isinstance(message, pl.Expr):
+        bad = bad.with_columns(message.alias("__msg"))
+        message = pl.col("__msg")
+    return rejects_from(bad, stage="map", rule=chk.rule, item=chk.item, field=chk.field, message=message,
+                        field_start=chk.field_start)
+
+
+def apply(compiled: CompiledFile, rows: pl.DataFrame, tables: dict[Lookup, pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Map a decoded batch: returns (rows in the target layout + provenance, rejects)."""
+    rows = _join_lookups(rows, compiled, tables)
+    names = [f"__chk{i}" for i in range(len(compiled.checks))]
+    masks = [chk.mask.fill_null(False).alias(name) for chk, name in zip(compiled.checks, names, strict=True)]
+    frame = rows.select(*[pl.col(c) for c in PROVENANCE], *compiled.values, *masks)
+    if not masks:
+        return frame, empty_rejects()
+    rejects = [_check_rejects(rows, frame.get_column(n), chk) for chk, n in zip(compiled.checks, names, strict=True)]
+    good = frame.filter(~pl.any_horizontal(names)).drop(names)
+    return good, pl.concat(rejects)
+
+
+def build_lookup_table(frames: list[pl.DataFrame], lookup: Lookup) -> pl.DataFrame:
+    """Keep only the key and value a lookup needs; ambiguous keys are dropped (then reported as missing)."""
+    table = pl.concat([f.select(lookup.key, lookup.value) for f in frames])
+    table = table.with_columns(trim(pl.col(lookup.key).cast(pl.String), " \u3000", "both"))
+    return table.filter(pl.len().over(lookup.key) == 1)

@@ -1,0 +1,122 @@
+"""The mapping vocabulary: each op turns a polars expression into another, plus the checks it adds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from midlayout.layout.mapping import CodeMap, Op
+from midlayout.text import normalize
+from midlayout.text.wareki import parse_wareki
+
+
+@dataclass(frozen=True)
+class Check:
+    """A row-level failure condition: rows where `mask` is true are rejected with `rule` and `message`."""
+
+    rule: str
+    item: str
+    field: str | None
+    field_start: int
+    mask: pl.Expr
+    message: str | pl.Expr
+
+
+@dataclass
+class Value:
+    """An item's expression as it is built, with its current polars dtype."""
+
+    expr: pl.Expr
+    dtype: type[pl.DataType]
+
+    def text(self) -> pl.Expr:
+        return self.expr if self.dtype == pl.String else self.expr.cast(pl.String)
+
+
+OpFn = Callable[[Value, Any, "OpContext"], tuple[Value, list[Check]]]
+
+
+@dataclass
+class OpContext:
+    """What an op needs besides its input: the item, its source field, and the code maps."""
+
+    item: str
+    field: str | None
+    field_start: int
+    code_maps: dict[str, CodeMap]
+
+    def check(self, rule: str, mask: pl.Expr, message: str | pl.Expr) -> Check:
+        return Check(rule, self.item, self.field, self.field_start, mask, message)
+
+
+def _text(fn: Callable[[pl.Expr], pl.Expr]) -> OpFn:
+    return lambda v, _a, _c: (Value(fn(v.text()), pl.String), [])
+
+
+def _trim(v: Value, args: dict[str, str] | None, _c: OpContext) -> tuple[Value, list[Check]]:
+    args = args or {"chars": " \u3000", "side": "both"}
+    return Value(normalize.trim(v.text(), args["chars"], args["side"]), pl.String), []
+
+
+def _code(v: Value, name: str, ctx: OpContext) -> tuple[Value, list[Check]]:
+    table = ctx.code_maps[name]
+    src = v.text()
+    out = src.replace_strict(list(table.map), list(table.map.values()), default=None, return_dtype=pl.String)
+    blank = src.is_null() | (src == "")
+    return Value(out, pl.String), [ctx.check("code_unmapped", ~blank & out.is_null(), f"code not in code map {table.id}")]
+
+
+def _wareki(v: Value, args: dict[str, Any], ctx: OpContext) -> tuple[Value, list[Check]]:
+    parsed = parse_wareki(v.text(), args["format"], args["eras"])
+    error = parsed.struct.field("error")
+    message = pl.lit("invalid 和暦 date: ") + error
+    return Value(parsed.struct.field("date"), pl.Date), [ctx.check("invalid_wareki", error.is_not_null(), message)]
+
+
+def _wareki_unknown(v: Value, args: dict[str, Any], _c: OpContext) -> tuple[Value, list[Check]]:
+    parsed = parse_wareki(v.text(), args["format"], args["eras"])
+    return Value(parsed.struct.field("unknown").fill_null(False), pl.Boolean), []
+
+
+def _null_if(v: Value, values: list[str], _c: OpContext) -> tuple[Value, list[Check]]:
+    src = v.text()
+    return Value(pl.when(src.is_in(values)).then(None).otherwise(src), pl.String), []
+
+
+def _default(v: Value, value: str, _c: OpContext) -> tuple[Value, list[Check]]:
+    src = v.text()
+    return Value(pl.when(src.is_null() | (src == "")).then(pl.lit(value)).otherwise(src), pl.String), []
+
+
+def _replace(v: Value, pairs: dict[str, str], _c: OpContext) -> tuple[Value, list[Check]]:
+    return Value(v.text().str.replace_many(list(pairs), list(pairs.values())), pl.String), []
+
+
+def _split(v: Value, args: dict[str, Any], _c: OpContext) -> tuple[Value, list[Check]]:
+    """Split at the first `sep`: index 0 is the part before it, index 1 everything after it."""
+    parts = v.text().str.splitn(args["sep"], 2)
+    return Value(parts.struct.field(f"field_{args['index']}"), pl.String), []
+
+
+OPS: dict[str, OpFn] = {
+    "trim": _trim,
+    "zenkaku_kana": _text(normalize.hankaku_kana_to_zenkaku),
+    "hankaku_ascii": _text(normalize.zenkaku_ascii_to_hankaku),
+    "hankaku_digits": _text(normalize.zenkaku_digits_to_hankaku),
+    "normalize_spaces": _text(normalize.normalize_spaces),
+    "code": _code,
+    "wareki": _wareki,
+    "wareki_unknown": _wareki_unknown,
+    "null_if": _null_if,
+    "default": _default,
+    "replace": _replace,
+    "split": _split,
+}
+
+
+def apply_op(value: Value, op: Op, ctx: OpContext) -> tuple[Value, list[Check]]:
+    """Apply one op of the vocabulary."""
+    return OPS[op.name](value, op.args, ctx)

@@ -1,0 +1,1 @@
+"""Run a conversion end to end: read → map → validate → cross-file checks → write → manifest."""

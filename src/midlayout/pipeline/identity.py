@@ -1,0 +1,39 @@
+"""An identity mapping over a standard layout, so a delivery already in the layout is read and checked
+by the same pipeline as a conversion (`midlayout validate`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from midlayout.layout.mapping import FileMapping, ItemRule, Mapping
+from midlayout.layout.model import Layout
+from midlayout.layout.source import SourceField, SourceFile, SourceLayout
+
+
+def identity_mapping(layout: Layout) -> Mapping:
+    """Standard CSV files (header of 項目名称, layout encoding) mapped onto themselves."""
+    files, rules = [], []
+    for f in layout.files:
+        fields = tuple(SourceField(it.id, "text", column=it.name) for it in f.items)
+        files.append(SourceFile(f.id, f.name, "csv", layout.encoding, f"{f.id}*.csv", fields))
+        items = tuple(ItemRule(it.id, "from", fields=(it.id,)) for it in f.items)
+        rules.append(FileMapping(f.id, f.id, items))
+    source = SourceLayout("standard", layout.family_name, tuple(files), layout.path, layout.sha256)
+    return Mapping(f"identity:{layout.ref}", layout.version, layout, source, tuple(rules), {}, {}, layout.path,
+                   layout.sha256)
+
+
+def only_files(mapping: Mapping, file_ids: set[str]) -> Mapping:
+    """The same mapping restricted to the given target files."""
+    from dataclasses import replace
+
+    return replace(mapping, files=tuple(r for r in mapping.files if r.target in file_ids))
+
+
+def files_for_inputs(layout: Layout, inputs: list[str]) -> set[str]:
+    """Which layout files the inputs are (by `FILE=PATH` or by the file name `<file>*.csv`)."""
+    ids = set()
+    for arg in inputs:
+        name = arg.split("=", 1)[0] if "=" in arg and not Path(arg).exists() else Path(arg).name
+        ids |= {f.id for f in layout.files if name == f.id or name.startswith(f.id)}
+    return ids

@@ -1,0 +1,69 @@
+"""The run manifest: what went in, what came out, and proof that no record was lost."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from midlayout.errors import ConservationError
+
+
+@dataclass
+class InputRecord:
+    """Counts and identity of one input file."""
+
+    path: str
+    source: str
+    mapping: str
+    target: str
+    bytes: int
+    sha256: str
+    encoding: str
+    records_read: int = 0
+    records_written: int = 0
+    records_rejected: int = 0
+
+
+@dataclass
+class Manifest:
+    """Everything `manifest.json` records."""
+
+    tool: dict[str, str]
+    layouts: list[dict[str, str]]
+    mappings: list[dict[str, str]]
+    inputs: list[InputRecord] = field(default_factory=list)
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    rejects: dict[str, Any] = field(default_factory=dict)
+    unchecked: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    status: str = "running"
+    exit_code: int | None = None
+
+    def check_conservation(self) -> None:
+        """records_read == records_written + records_rejected for every input, or raise."""
+        for inp in self.inputs:
+            if inp.records_read != inp.records_written + inp.records_rejected:
+                raise ConservationError(
+                    f"{inp.path}: read {inp.records_read} != written {inp.records_written} + rejected {inp.records_rejected}"
+                )
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=2) + "\n"
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temp file and a rename, fsynced."""
+    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with temp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(temp, path)
+
+
+def load_manifest(path: Path) -> dict[str, Any]:
+    """Read a manifest.json back."""
+    return json.loads(path.read_text(encoding="utf-8"))

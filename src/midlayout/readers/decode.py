@@ -1,0 +1,125 @@
+"""Strict column decoding: one codec call per column, exact locations when a value fails."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+# LF is never a CP932/EUC-JP trail byte nor part of a UTF-8 multibyte sequence, so a field followed by LF
+# decodes exactly as the field alone, and a lead byte cut at the field end fails against it.
+SEP = 0x0A
+_PUA = ((0xE000, 0xF8FF), (0xF0000, 0xFFFFD), (0x100000, 0x10FFFD))
+
+CODECS = {"cp932": "cp932", "shift_jis": "shift_jis", "euc-jp": "euc_jp", "utf-8": "utf-8", "utf-8-sig": "utf-8"}
+
+
+@dataclass(frozen=True)
+class DecodeFailure:
+    """A value that did not decode: row index in the batch, byte offset within the field, and why."""
+
+    row: int
+    byte: int
+    rule: str
+    message: str
+
+
+def _ascii_array(values: np.ndarray) -> pa.Array:
+    n, width = values.shape
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)[: n + 1]
+    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(values))])
+
+
+def _joined_array(values: np.ndarray, codec: str) -> pa.Array:
+    """Decode all values in one call; raises UnicodeDecodeError on the first bad byte."""
+    n, width = values.shape
+    framed = np.empty((n, width + 1), dtype=np.uint8)
+    framed[:, :width] = values
+    framed[:, width] = SEP
+    utf8 = np.frombuffer(framed.tobytes().decode(codec).encode("utf-8"), dtype=np.uint8)
+    seps = np.flatnonzero(utf8 == SEP)
+    if len(seps) != n:
+        raise ValueError("a value holds a line feed")
+    offsets = np.empty(n + 1, dtype=np.int64)
+    offsets[0] = 0
+    offsets[1:] = seps - np.arange(n)
+    data = np.delete(utf8, seps)
+    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def _classify(raw: bytes, exc: UnicodeDecodeError, codec: str) -> tuple[int, str, str]:
+    pos = exc.start
+    if exc.end >= len(raw) and pos >= len(raw) - 3:
+        try:
+            raw[:pos].decode(codec)
+            (raw[pos:] + b"\x40\x40").decode(codec)
+            return pos, "char_cut", f"double-byte character cut at the field end (byte 0x{raw[pos]:02X})"
+        except UnicodeDecodeError:
+            pass
+    return pos, "invalid_bytes", f"bytes 0x{raw[pos:exc.end].hex().upper()} are not valid {codec}"
+
+
+def _first_pua(text: str, codec: str) -> tuple[int, str]:
+    """Byte offset (in `codec`) and the character of the first private-use code point in `text`."""
+    for i, ch in enumerate(text):
+        if any(lo <= ord(ch) <= hi for lo, hi in _PUA):
+            return len(text[:i].encode(codec)), ch
+    raise ValueError("no private-use character")
+
+
+def _slow_path(values: np.ndarray, codec: str) -> tuple[list[str | None], list[DecodeFailure]]:
+    """Per value, only for a batch that failed the one-call decode: finds every bad value exactly."""
+    out: list[str | None] = []
+    failures = []
+    for row, raw in enumerate(bytes(v) for v in values):
+        try:
+            out.append(raw.decode(codec))
+        except UnicodeDecodeError as exc:
+            pos, rule, message = _classify(raw, exc, codec)
+            failures.append(DecodeFailure(row, pos, rule, message))
+            out.append(None)
+    return out, failures
+
+
+def decode_column(values: np.ndarray, codec: str) -> tuple[pa.Array, list[DecodeFailure]]:
+    """Decode an (n × width) uint8 matrix of one field into strings, strictly.
+
+    ASCII-only columns skip the codec. Failures (invalid bytes, a character cut at the field end,
+    U+FFFD, private-use 外字) come back with their row and byte; their value is null.
+    """
+    if not values.size or not (values >= 0x80).any():
+        return _ascii_array(values), []
+    try:
+        arr = _joined_array(values, codec)
+        failures: list[DecodeFailure] = []
+    except (UnicodeDecodeError, ValueError):
+        texts, failures = _slow_path(values, codec)
+        arr = pa.array(texts, type=pa.large_string())
+    return flag_suspect_chars(arr, codec, failures)
+
+
+def flag_suspect_chars(
+    arr: pa.Array, codec: str, failures: list[DecodeFailure] | None = None
+) -> tuple[pa.Array, list[DecodeFailure]]:
+    """Null out values holding U+FFFD or a private-use 外字 and report each with its byte offset."""
+    import pyarrow.compute as pc
+
+    failures = failures if failures is not None else []
+
+    suspect = pc.match_substring_regex(arr, "[\ufffd\ue000-\uf8ff\U000f0000-\U0010fffd]")
+    rows = np.flatnonzero(pc.fill_null(suspect, False).to_numpy(zero_copy_only=False))
+    if not len(rows):
+        return arr, failures
+    texts = arr.to_pylist()
+    for row in rows:
+        text = texts[row]
+        if "\ufffd" in text:
+            byte = len(text[: text.index("\ufffd")].encode(codec, errors="replace"))
+            failures.append(DecodeFailure(int(row), byte, "replacement_char", "decodes to U+FFFD"))
+        else:
+            byte, ch = _first_pua(text, codec)
+            code = ch.encode(codec).hex().upper()
+            failures.append(DecodeFailure(int(row), byte, "gaiji_unmapped", f"外字 U+{ord(ch):04X} (0x{code}) has no mapping"))
+        texts[row] = None
+    return pa.array(texts, type=pa.large_string()), failures

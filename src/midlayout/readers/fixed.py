@@ -1,0 +1,126 @@
+"""Fixed-width reader: records are cut by BYTE offset as numpy matrices, then decoded per column."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from midlayout.errors import InputError, Location
+from midlayout.layout.source import SourceField, SourceFile
+from midlayout.readers import Batch
+from midlayout.readers.decode import CODECS, decode_column
+from midlayout.rejects import FILE, OFF, RAW, REC, empty_rejects
+from midlayout.text.numeric import decode_zoned_ascii
+
+
+def _check_terminators(matrix: np.ndarray, source: SourceFile, path: Path, first_rec: int, first_off: int) -> None:
+    term = np.frombuffer(source.terminator, dtype=np.uint8)
+    if not len(term):
+        return
+    bad = np.flatnonzero((matrix[:, source.record_length :] != term).any(axis=1))
+    if len(bad):
+        rec = first_rec + int(bad[0])
+        offset = first_off + int(bad[0]) * matrix.shape[1] + source.record_length
+        raise InputError(
+            f"record length mismatch: expected {source.record_length} bytes then {source.terminator!r}",
+            Location(file=str(path), record=rec, byte=offset),
+        )
+
+
+def _chunks(source: SourceFile, path: Path, batch_size: int) -> Iterator[tuple[np.ndarray, int, int, int]]:
+    """Yield (records matrix incl. terminator, first record number, first byte offset, bytes read)."""
+    stride = source.record_length + len(source.terminator)
+    size = path.stat().st_size
+    complete, rest = divmod(size, stride)
+    # A last record that only lacks its terminator is complete; anything else is truncated.
+    missing_term = rest == source.record_length and len(source.terminator) > 0
+    if rest and not missing_term:
+        raise InputError(
+            f"truncated last record: {rest} bytes where {stride} were expected",
+            Location(file=str(path), record=complete + 1, byte=complete * stride),
+        )
+    with path.open("rb") as fh:
+        rec, off = 1, 0
+        while True:
+            data = fh.read(batch_size * stride)
+            if not data:
+                return
+            nbytes = len(data)
+            if nbytes % stride:
+                data += source.terminator
+            matrix = np.frombuffer(data, dtype=np.uint8).reshape(-1, stride)
+            _check_terminators(matrix, source, path, rec, off)
+            yield matrix, rec, off, nbytes
+            rec += matrix.shape[0]
+            off += nbytes
+
+
+def _raw_column(records: np.ndarray) -> pa.Array:
+    n, width = records.shape
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)[: n + 1]
+    return pa.Array.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(records))])
+
+
+def _decode_field(field: SourceField, records: np.ndarray, codec: str) -> tuple[pa.Array, list[tuple[int, int, str, str]]]:
+    values = records[:, field.start : field.start + field.length]
+    if field.type == "zoned":
+        number, valid, null = decode_zoned_ascii(values)
+        bad = np.flatnonzero(~valid & ~null)
+        fails = [(int(r), 0, "bad_zoned", "not a zoned decimal number") for r in bad]
+        return pa.array(number, type=pa.int64(), mask=~valid | null), fails
+    arr, failures = decode_column(values, codec)
+    return arr, [(f.row, f.byte, f.rule, f.message) for f in failures]
+
+
+def _batch(source: SourceFile, path: Path, matrix: np.ndarray, rec: int, off: int, nbytes: int) -> Batch:
+    records = matrix[:, : source.record_length]
+    n = records.shape[0]
+    codec = CODECS[source.encoding]
+    columns: dict[str, pa.Array] = {}
+    fails: list[tuple[int, str, int, str, str]] = []
+    for field in source.fields:
+        columns[field.id], field_fails = _decode_field(field, records, codec)
+        fails += [(row, field.id, field.start + byte, rule, msg) for row, byte, rule, msg in field_fails]
+    stride = matrix.shape[1]
+    frame = pl.DataFrame(columns).with_columns(
+        pl.lit(str(path)).alias(FILE),
+        pl.int_range(rec, rec + n, dtype=pl.Int64).alias(REC),
+        pl.int_range(off, off + n * stride, stride, dtype=pl.Int64).alias(OFF),
+        pl.Series(RAW, _raw_column(records)).cast(pl.Binary),
+    )
+    if not fails:
+        return Batch(frame, empty_rejects(), n, nbytes)
+    rows, rejects = split_failures(frame, fails)
+    return Batch(rows, rejects, n, nbytes)
+
+
+def split_failures(frame: pl.DataFrame, fails: list[tuple[int, str, int, str, str]]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Move rows named in `fails` (row, field, byte in record, rule, message) into decode rejects."""
+    f = pl.DataFrame(fails, schema=["_row", "field", "_start", "rule", "message"], orient="row")
+    bad = frame.with_row_index("_row").join(f.with_columns(pl.col("_row").cast(pl.UInt32)), on="_row")
+    rejects = bad.select(
+        pl.col(FILE).alias("file"),
+        pl.col(REC).alias("record"),
+        (pl.col(OFF) + pl.col("_start")).alias("byte_offset"),
+        pl.lit("decode").alias("stage"),
+        pl.col("rule"),
+        pl.lit(None, dtype=pl.String).alias("item"),
+        pl.col("field"),
+        pl.col("message"),
+        pl.col(RAW).alias("raw"),
+    )
+    bad_rows = f.get_column("_row").unique()
+    rows = frame.with_row_index("_row").filter(~pl.col("_row").is_in(bad_rows.cast(pl.UInt32).implode())).drop("_row")
+    return rows, rejects
+
+
+def read_fixed(source: SourceFile, path: Path, batch_size: int = 100_000) -> Iterator[Batch]:
+    """Read a fixed-width extract in batches of `batch_size` records."""
+    if not path.is_file():
+        raise InputError("file not found", Location(file=str(path)))
+    for matrix, rec, off, nbytes in _chunks(source, path, batch_size):
+        yield _batch(source, path, matrix, rec, off, nbytes)

@@ -1,0 +1,1 @@
+"""Validate rows against their standard layout (pandera on polars) and across files."""

@@ -1,0 +1,7 @@
+"""Writers: where converted rows go. Each writes atomically (temp name, then rename on commit)."""
+
+from __future__ import annotations
+
+from midlayout.writers.base import Output, Writer, available, get_writer
+
+__all__ = ["Output", "Writer", "available", "get_writer"]

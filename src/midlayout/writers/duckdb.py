@@ -1,0 +1,66 @@
+"""DuckDB writer: one database file, one schema per 業務, one table per layout file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from midlayout.layout.model import FileDef, Layout
+from midlayout.writers.base import Writer
+
+_SQL_TYPES = {"string": "VARCHAR", "code": "VARCHAR", "number": "BIGINT", "date": "DATE", "flag": "BOOLEAN"}
+
+
+def quote_ident(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def table_name(layout: Layout, file: FileDef) -> str:
+    """`"<gyomu>"."<file>"`."""
+    return f"{quote_ident(layout.gyomu)}.{quote_ident(file.id)}"
+
+
+class DuckDBWriter(Writer):
+    """`midlayout.duckdb`, with column comments holding the 項目名称."""
+
+    name = "duckdb"
+
+    def __init__(self, out_dir: Path) -> None:
+        super().__init__(out_dir)
+        self.final = out_dir / "midlayout.duckdb"
+        self.temp = self.temp_for(self.final)
+        self.temp.unlink(missing_ok=True)
+        self.con = duckdb.connect(str(self.temp))
+        self.targets: list[tuple[str, str]] = []
+
+    def start(self, layout: Layout, file: FileDef) -> None:
+        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(layout.gyomu)}")
+        cols = []
+        for it in file.items:
+            typ = f"DECIMAL({it.length},{it.scale})" if it.type == "number" and it.scale else _SQL_TYPES[it.type]
+            cols.append(f"{quote_ident(it.id)} {typ}{' NOT NULL' if it.required else ''}")
+        self.con.execute(f"CREATE TABLE {table_name(layout, file)} ({', '.join(cols)})")
+        for it in file.items:
+            comment = it.name.replace("'", "''")
+            self.con.execute(f"COMMENT ON COLUMN {table_name(layout, file)}.{quote_ident(it.id)} IS '{comment}'")
+        self.targets.append((layout.ref, file.id))
+        self.rows[(layout.ref, file.id)] = 0
+
+    def write(self, layout: Layout, file: FileDef, batch: pl.DataFrame) -> None:
+        arrow = batch.select(file.item_ids).to_arrow()  # noqa: F841 (referenced by name in SQL)
+        self.con.execute(f"INSERT INTO {table_name(layout, file)} SELECT * FROM arrow")
+        self.count(layout, file, batch)
+
+    def _finish(self) -> list[tuple[Path, Path, str, int]]:
+        self.con.execute("CHECKPOINT")
+        self.con.close()
+        rows = sum(self.rows.values())
+        return [(self.temp, self.final, ",".join(f"{r}:{f}" for r, f in self.targets), rows)]
+
+    def abort(self) -> None:
+        self.con.close()
+        super().abort()
+        Path(str(self.temp) + ".wal").unlink(missing_ok=True)

@@ -85,7 +85,8 @@ def _read_text(text: str, source: SourceFile, header: list[str]) -> pl.DataFrame
         infer_schema=False,
         quote_char=source.quote,
         separator=source.delimiter,
-        missing_utf8_is_empty_string=True,
+        empty_string_is_null=False,
+        raise_if_empty=False,
     )
 
 

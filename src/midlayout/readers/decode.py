@@ -48,15 +48,14 @@ def _joined_array(values: np.ndarray, codec: str) -> pa.Array:
     return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
+_TRUNCATED = ("incomplete multibyte sequence", "unexpected end of data")
+
+
 def _classify(raw: bytes, exc: UnicodeDecodeError, codec: str) -> tuple[int, str, str]:
+    """(byte offset in the field, rule, message) for a value that failed to decode."""
     pos = exc.start
-    if exc.end >= len(raw) and pos >= len(raw) - 3:
-        try:
-            raw[:pos].decode(codec)
-            (raw[pos:] + b"\x40\x40").decode(codec)
-            return pos, "char_cut", f"double-byte character cut at the field end (byte 0x{raw[pos]:02X})"
-        except UnicodeDecodeError:
-            pass
+    if exc.end == len(raw) and exc.reason in _TRUNCATED:
+        return pos, "char_cut", f"double-byte character cut at the field end (byte 0x{raw[pos]:02X})"
     return pos, "invalid_bytes", f"bytes 0x{raw[pos:exc.end].hex().upper()} are not valid {codec}"
 
 

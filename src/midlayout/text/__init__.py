@@ -1,0 +1,1 @@
+"""Japanese text primitives: 和暦, kana and width normalisation, mainframe numerics."""

@@ -147,6 +147,7 @@ def apply(compiled: CompiledFile, rows: pl.DataFrame, tables: dict[Lookup, pl.Da
 
 def build_lookup_table(frames: list[pl.DataFrame], lookup: Lookup) -> pl.DataFrame:
     """Keep only the key and value a lookup needs; ambiguous keys are dropped (then reported as missing)."""
-    table = pl.concat([f.select(lookup.key, lookup.value) for f in frames])
+    empty = pl.DataFrame(schema={lookup.key: pl.String, lookup.value: pl.String})
+    table = pl.concat([empty, *[f.select(pl.col(lookup.key, lookup.value).cast(pl.String)) for f in frames]])
     table = table.with_columns(trim(pl.col(lookup.key).cast(pl.String), " \u3000", "both"))
     return table.filter(pl.len().over(lookup.key) == 1)

@@ -17,7 +17,7 @@ import midlayout
 from midlayout.layout.mapping import Lookup, Mapping
 from midlayout.layout.model import FileDef, Layout
 from midlayout.layout.standard import sha256_file
-from midlayout.mapping.compile import apply, build_lookup_table, compile_file
+from midlayout.mapping.compile import apply, build_lookup_table, compile_file, polars_dtype
 from midlayout.pipeline.inputs import Job, match_inputs
 from midlayout.pipeline.manifest import InputRecord, Manifest, write_atomic
 from midlayout.readers import read_batches
@@ -107,6 +107,10 @@ def _stream_job(job: Job, tables: dict[Lookup, pl.DataFrame], stage: _Stage, rec
         stage.add_rows(target, valid)
         stage.add_rejects(pl.concat([batch.rejects, map_rejects, val_rejects]))
         progress.advance(str(job.path), batch.bytes_read)
+    if not stage.parts[target]:  # an empty input still stages a typed, empty frame
+        schema = {FILE: pl.String, REC: pl.Int64, OFF: pl.Int64, RAW: pl.Binary}
+        schema |= {it.id: polars_dtype(it) for it in compiled.target.items}
+        stage.add_rows(target, pl.DataFrame(schema=schema))
 
 
 def _cross_rejects(stage: _Stage, staged: dict[str, StagedFile]) -> tuple[dict[str, pl.DataFrame], list[str]]:

@@ -34,3 +34,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 def main() -> None:
     """Console-script entry point; usage errors exit 2 (typer's default)."""
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -182,6 +182,8 @@ def convert(mappings: list[Mapping], inputs: list[str], out_dir: Path, writer_na
     writer_classes = [get_writer(n) for n in writer_names]
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "manifest.json").unlink(missing_ok=True)  # the folder must not look complete until we finish
+    for stale in out_dir.rglob(".*.tmp*"):  # temp files of an interrupted run; never a final name
+        stale.unlink()
     manifest = _manifest(mappings, jobs)
     t0 = time.perf_counter()
     with _staging(out_dir) as stage:

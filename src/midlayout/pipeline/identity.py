@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from midlayout.errors import InputError, Location
 from midlayout.layout.mapping import FileMapping, ItemRule, Mapping
 from midlayout.layout.model import Layout
 from midlayout.layout.source import SourceField, SourceFile, SourceLayout
@@ -34,6 +35,10 @@ def files_for_inputs(layout: Layout, inputs: list[str]) -> set[str]:
     """Which layout files the inputs are (by `FILE=PATH` or by the file name `<file>*.csv`)."""
     ids = set()
     for arg in inputs:
-        name = arg.split("=", 1)[0] if "=" in arg and not Path(arg).exists() else Path(arg).name
+        named = "=" in arg and not Path(arg).exists()
+        path = Path(arg.split("=", 1)[1] if named else arg)
+        if not path.is_file():
+            raise InputError("input file not found", Location(file=str(path)))
+        name = arg.split("=", 1)[0] if named else path.name
         ids |= {f.id for f in layout.files if name == f.id or name.startswith(f.id)}
     return ids

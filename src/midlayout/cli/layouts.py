@@ -30,7 +30,7 @@ def list_cmd(layouts_dir: LayoutsDir = None, as_json: bool = JsonOpt) -> int:
         return 0
     table = Table("layout", "family", "業務", "files")
     for r in rows:
-        table.add_row(r["ref"], r["family"], r["gyomu"], ", ".join(r["files"]))
+        table.add_row(str(r["ref"]), str(r["family"]), str(r["gyomu"]), ", ".join(r["files"]))
     stdout.print(table)
     return 0
 

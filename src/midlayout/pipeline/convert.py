@@ -108,7 +108,7 @@ def _stream_job(job: Job, tables: dict[Lookup, pl.DataFrame], stage: _Stage, rec
         stage.add_rejects(pl.concat([batch.rejects, map_rejects, val_rejects]))
         progress.advance(str(job.path), batch.bytes_read)
     if not stage.parts[target]:  # an empty input still stages a typed, empty frame
-        schema = {FILE: pl.String, REC: pl.Int64, OFF: pl.Int64, RAW: pl.Binary}
+        schema: dict[str, pl.DataType] = {FILE: pl.String(), REC: pl.Int64(), OFF: pl.Int64(), RAW: pl.Binary()}
         schema |= {it.id: polars_dtype(it) for it in compiled.target.items}
         stage.add_rows(target, pl.DataFrame(schema=schema))
 

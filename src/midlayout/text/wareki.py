@@ -83,6 +83,11 @@ def _codes_for(fmt: str, era_codes: dict[str, str] | None) -> dict[str, int]:
 
 
 # --- vectorised parser ---------------------------------------------------------------------------
+# Polars expressions have no let-binding: reusing a sub-expression copies it into the tree, and the
+# copies multiply. Each stage below is a `struct.with_fields` over the previous stage's fields
+# (`pl.field`), so the regex and every intermediate run exactly once per row.
+
+F = pl.field
 
 
 def _clean(expr: pl.Expr) -> pl.Expr:
@@ -90,11 +95,9 @@ def _clean(expr: pl.Expr) -> pl.Expr:
     return zenkaku_ascii_to_hankaku(expr.cast(pl.String)).str.strip_chars(_STRIP)
 
 
-def _part(groups: pl.Expr, name: str) -> pl.Expr:
-    """A captured numeric part as Int32; 元 is 1, a missing or 不詳 part is 0."""
-    text = groups.struct.field(name)
-    number = text.replace("元", "1").cast(pl.Int32, strict=False)
-    return pl.when(text.is_null()).then(0).otherwise(number.fill_null(0))
+def _part(text: pl.Expr) -> pl.Expr:
+    """A captured numeric part as Int32; 元 is 1, a missing (or 不詳) part is 0."""
+    return text.replace("元", "1").cast(pl.Int32, strict=False).fill_null(0)
 
 
 def _is_leap(year: pl.Expr) -> pl.Expr:
@@ -123,45 +126,62 @@ def _by_era(era: pl.Expr, values: list, dtype: pl.DataType) -> pl.Expr:
     return era.replace_strict(list(range(len(ERAS))), values, default=None, return_dtype=dtype)
 
 
-def _era_index(groups: pl.Expr, codes: dict[str, int]) -> pl.Expr:
-    """Era index (Int8) for the captured era code, null when the code is unknown."""
-    code = groups.struct.field("era")
-    return code.replace_strict(list(codes), list(codes.values()), default=None, return_dtype=pl.Int8)
+def _stage_parts(text: pl.Expr, fmt: str, codes: dict[str, int]) -> pl.Expr:
+    """Struct of the cleaned text and its numeric parts: era index, era year, month, day."""
+    groups = pl.struct(text.alias("text")).struct.with_fields(
+        F("text").str.extract_groups(_PATTERNS[fmt]).alias("g")
+    )
+    part = F("g").struct.field
+    return groups.struct.with_fields(
+        blank=F("text").is_null() | (F("text") == ""),
+        matched=part("y").is_not_null(),
+        era=part("era").replace_strict(list(codes), list(codes.values()), default=None, return_dtype=pl.Int8),
+        ey=_part(part("y")),
+        m=_part(part("m")),
+        d=_part(part("d")),
+    )
 
 
-def _bounds_ok(year: pl.Expr, month: pl.Expr, day: pl.Expr, era: pl.Expr, parts_ok: pl.Expr) -> pl.Expr:
-    """True when the (possibly partial) date can fall inside its era."""
-    lo_month = pl.when(month == 0).then(1).otherwise(month)
+def _stage_checks(parts: pl.Expr) -> pl.Expr:
+    """Add the Gregorian year, the largest valid day and whether the parts are in range."""
+    year = parts.struct.with_fields(year=_by_era(F("era"), [e.start.year for e in ERAS], pl.Int32) + F("ey") - 1)
+    max_day = pl.when(F("m") == 0).then(31).otherwise(_days_in_month(F("year"), F("m")))
+    limits = year.struct.with_fields(max_day=max_day)
+    ok = F("era").is_not_null() & (F("ey") >= 1) & (F("m") <= 12) & (F("d") <= F("max_day"))
+    return limits.struct.with_fields(parts_ok=ok.fill_null(False))
+
+
+def _stage_in_era(checked: pl.Expr) -> pl.Expr:
+    """Add `in_era`: whether the (possibly partial) date can fall inside its era."""
+    year, month, day, ok = F("year"), F("m"), F("d"), F("parts_ok")
     hi_month = pl.when(month == 0).then(12).otherwise(month)
-    hi_day = pl.when(day == 0).then(_days_in_month(year, hi_month)).otherwise(day)
-    lo = _safe_date(parts_ok, year, lo_month, pl.when(day == 0).then(1).otherwise(day))
-    hi = _safe_date(parts_ok, year, hi_month, hi_day)
-    start = _by_era(era, [e.start for e in ERAS], pl.Date)
-    end = _by_era(era, [e.end for e in ERAS], pl.Date)
-    return (hi >= start) & (end.is_null() | (lo <= end))
+    bounds = checked.struct.with_fields(
+        lo=_safe_date(ok, year, month.clip(1, None), day.clip(1, None)),
+        hi=_safe_date(ok, year, hi_month, pl.when(day == 0).then(_days_in_month(year, hi_month)).otherwise(day)),
+        start=_by_era(F("era"), [e.start for e in ERAS], pl.Date),
+        end=_by_era(F("era"), [e.end for e in ERAS], pl.Date),
+    )
+    in_era = (F("hi") >= F("start")) & (F("end").is_null() | (F("lo") <= F("end")))
+    return bounds.struct.with_fields(in_era=in_era)
 
 
-def _error(text: pl.Expr, groups: pl.Expr, era: pl.Expr, ey: pl.Expr, m: pl.Expr, d: pl.Expr) -> pl.Expr:
-    """The error reason (String), null when the value is valid or empty."""
-    year = _by_era(era, [e.start.year for e in ERAS], pl.Int32) + ey - 1
-    max_day = pl.when(m == 0).then(31).otherwise(_days_in_month(year, m))
-    parts_ok = era.is_not_null() & (ey >= 1) & (m <= 12) & (d <= max_day)
-    in_era = _bounds_ok(year, m, d, era, parts_ok)
+def _error() -> pl.Expr:
+    """The error reason (String) from staged fields; null when the value is valid or blank."""
     return (
-        pl.when(text.is_null() | (text == ""))
+        pl.when(F("blank"))
         .then(pl.lit(None, dtype=pl.String))
-        .when(groups.struct.field("y").is_null())
+        .when(~F("matched"))
         .then(pl.lit("not a date"))
-        .when(era.is_null())
+        .when(F("era").is_null())
         .then(pl.lit("invalid era code"))
-        .when(ey == 0)
+        .when(F("ey") == 0)
         .then(pl.lit("year 0 is not valid"))
-        .when(m > 12)
+        .when(F("m") > 12)
         .then(pl.lit("invalid month"))
-        .when(d > max_day)
+        .when(F("d") > F("max_day"))
         .then(pl.lit("invalid day"))
-        .when(~in_era)
-        .then(_by_era(era, _OUTSIDE, pl.String))
+        .when(~F("in_era"))
+        .then(_by_era(F("era"), _OUTSIDE, pl.String))
     )
 
 
@@ -176,15 +196,15 @@ def parse_wareki(expr: pl.Expr, fmt: str, era_codes: dict[str, str] | None = Non
     ``unknown=True`` and a null date. ``error`` is null for valid, null and empty input.
     """
     codes = _codes_for(fmt, era_codes)
-    text = _clean(expr)
-    groups = text.str.extract_groups(_PATTERNS[fmt])
-    era, ey, m, d = _era_index(groups, codes), _part(groups, "y"), _part(groups, "m"), _part(groups, "d")
-    error = _error(text, groups, era, ey, m, d)
-    ok = text.is_not_null() & (text != "") & error.is_null()
-    unknown = ok & ((m == 0) | (d == 0))
-    year = _by_era(era, [e.start.year for e in ERAS], pl.Int32) + ey - 1
-    date = _safe_date(ok & ~unknown, year, m, d)
-    return pl.struct(date.alias("date"), unknown.fill_null(False).alias("unknown"), error.alias("error"))
+    staged = _stage_in_era(_stage_checks(_stage_parts(_clean(expr), fmt, codes)))
+    result = staged.struct.with_fields(error=_error())
+    valid = ~F("blank") & F("error").is_null()
+    unknown = valid & ((F("m") == 0) | (F("d") == 0))
+    return result.struct.eval(
+        date=_safe_date(valid & ~unknown, F("year"), F("m"), F("d")),
+        unknown=unknown,
+        error=F("error"),
+    ).name.keep()
 
 
 # --- vectorised formatter ------------------------------------------------------------------------
@@ -195,32 +215,14 @@ def _pad2(expr: pl.Expr) -> pl.Expr:
     return expr.cast(pl.String).str.zfill(2)
 
 
-def to_wareki(expr: pl.Expr, style: str = "kanji") -> pl.Expr:
-    """Format pl.Date values as 和暦 strings.
-
-    Styles: "kanji" (``平成31年4月30日``, ``令和元年5月1日``), "dotted" (``H31.04.30``),
-    "era2_yymmdd" (``04310430``) and "era_yymmdd" (``4310430``), with codes 1..5 for 明治..令和.
-    Null, dates before 明治 and (except in kanji) era years over 99 give null.
-    """
+def _era_of(expr: pl.Expr) -> pl.Expr:
+    """Struct {d, era, ey}: the date, its era index (null before 明治) and its era year."""
     era = pl.lit(None, dtype=pl.Int8)
     for i, e in enumerate(ERAS):
-        era = pl.when(expr >= pl.lit(e.start)).then(pl.lit(i, dtype=pl.Int8)).otherwise(era)
-    ey = expr.dt.year().cast(pl.Int32) - _by_era(era, [e.start.year for e in ERAS], pl.Int32) + 1
-    month, day = expr.dt.month(), expr.dt.day()
-    if style == "kanji":
-        year_text = pl.when(ey == 1).then(pl.lit("元")).otherwise(ey.cast(pl.String))
-        kanji = _by_era(era, [e.kanji for e in ERAS], pl.String)
-        parts = [kanji, year_text, pl.lit("年"), month.cast(pl.String), pl.lit("月")]
-        return pl.concat_str([*parts, day.cast(pl.String), pl.lit("日")])
-    tail = {
-        "dotted": [pl.lit("."), _pad2(month), pl.lit("."), _pad2(day)],
-        "era2_yymmdd": [_pad2(month), _pad2(day)],
-        "era_yymmdd": [_pad2(month), _pad2(day)],
-    }
-    if style not in tail:
-        raise ValueError(f"unknown wareki style {style!r}")
-    code = _by_era(era, [_era_code(style, i) for i in range(len(ERAS))], pl.String)
-    return pl.when(ey <= 99).then(pl.concat_str([code, _pad2(ey), *tail[style]]))
+        era = pl.when(F("d") >= pl.lit(e.start)).then(pl.lit(i, dtype=pl.Int8)).otherwise(era)
+    staged = pl.struct(expr.alias("d")).struct.with_fields(era=era)
+    start_year = _by_era(F("era"), [e.start.year for e in ERAS], pl.Int32)
+    return staged.struct.with_fields(ey=F("d").dt.year().cast(pl.Int32) - start_year + 1)
 
 
 def _era_code(style: str, index: int) -> str:
@@ -228,6 +230,31 @@ def _era_code(style: str, index: int) -> str:
     if style == "dotted":
         return ERAS[index].letter
     return f"{index + 1:02d}" if style == "era2_yymmdd" else str(index + 1)
+
+
+def _format(style: str) -> pl.Expr:
+    """String expression over staged fields {d, era, ey} for one style."""
+    month, day, ey = F("d").dt.month(), F("d").dt.day(), F("ey")
+    if style == "kanji":
+        year = pl.when(ey == 1).then(pl.lit("元")).otherwise(ey.cast(pl.String))
+        kanji = _by_era(F("era"), [e.kanji for e in ERAS], pl.String)
+        parts = [kanji, year, pl.lit("年"), month.cast(pl.String), pl.lit("月"), day.cast(pl.String)]
+        return pl.concat_str([*parts, pl.lit("日")])
+    sep = [pl.lit(".")] if style == "dotted" else []
+    code = _by_era(F("era"), [_era_code(style, i) for i in range(len(ERAS))], pl.String)
+    return pl.when(ey <= 99).then(pl.concat_str([code, _pad2(ey), *sep, _pad2(month), *sep, _pad2(day)]))
+
+
+def to_wareki(expr: pl.Expr, style: str = "kanji") -> pl.Expr:
+    """Format pl.Date values as 和暦 strings.
+
+    Styles: "kanji" (``平成31年4月30日``, ``令和元年5月1日``), "dotted" (``H31.04.30``),
+    "era2_yymmdd" (``04310430``) and "era_yymmdd" (``4310430``), with codes 1..5 for 明治..令和.
+    Null, dates before 明治 and (except in kanji) era years over 99 give null.
+    """
+    if style not in FORMATS:
+        raise ValueError(f"unknown wareki style {style!r}; expected one of {FORMATS}")
+    return _era_of(expr).struct.eval(_format(style).alias("wareki")).struct.field("wareki").name.keep()
 
 
 # --- per-value reference (tests only) ------------------------------------------------------------

@@ -31,6 +31,19 @@ _VS = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
 
 
 @dataclass(frozen=True)
+class GaijiOptions:
+    """Run options: the 外字 table (if any) and what to do with an unmapped 外字 (reject or flag)."""
+
+    table: GaijiTable | None = None
+    unmapped: str = "reject"
+    encoding: str | None = None  # the table applies to source files in this encoding; None: to all
+
+    def __post_init__(self) -> None:
+        if self.unmapped not in UNMAPPED_POLICIES:
+            raise DefinitionError(f"unmapped 外字 policy must be one of {', '.join(UNMAPPED_POLICIES)}, not {self.unmapped!r}")
+
+
+@dataclass(frozen=True)
 class GaijiEntry:
     """One row of a 外字 table."""
 

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from midlayout.layout import checks as c
+from midlayout.layout.gaiji import UNMAPPED_POLICIES, GaijiOptions, load_gaiji_table
 from midlayout.layout.model import Layout
 from midlayout.layout.registry import resolve
-from midlayout.layout.source import SourceLayout, load_source
+from midlayout.layout.source import ENCODING_ALIASES, SOURCE_ENCODINGS, SourceLayout, load_source
 from midlayout.layout.standard import sha256_file
 from midlayout.layout.yamlfile import Doc, PathKey, load_yaml
 
@@ -90,6 +91,7 @@ class Mapping:
     path: Path
     sha256: str
     extra_files: tuple[Path, ...] = field(default_factory=tuple)
+    gaiji: GaijiOptions = field(default_factory=GaijiOptions)
 
 
 def _load_code_map(doc: Doc, at: PathKey, path: Path, layout: Layout) -> CodeMap:
@@ -215,7 +217,7 @@ def _file(doc: Doc, at: PathKey, target_id: str, node: Any, layout: Layout, sour
 def load_mapping(path: Path, layouts_root: Path | None = None) -> Mapping:
     """Load a mapping file, its source layout, its target layout and its code maps; all strictly checked."""
     doc = load_yaml(path)
-    top = c.mapping(doc, (), doc.data, {"mapping", "files"}, {"code_maps", "era_schemes"})
+    top = c.mapping(doc, (), doc.data, {"mapping", "files"}, {"code_maps", "era_schemes", "gaiji"})
     head = c.mapping(doc, ("mapping",), top["mapping"], {"id", "version", "source", "target"}, {"note"})
     layout = resolve(c.text(doc, ("mapping", "target"), head["target"]), layouts_root)
     source_path = path.parent / c.text(doc, ("mapping", "source"), head["source"])
@@ -236,7 +238,9 @@ def load_mapping(path: Path, layouts_root: Path | None = None) -> Mapping:
     for i, s in enumerate(primaries):
         if s in primaries[:i]:
             raise doc.error(("files",), f"source file {s!r} feeds two target files; each input feeds exactly one")
+    gaiji = _gaiji(doc, path, top.get("gaiji"))
     return Mapping(
+        gaiji=gaiji,
         id=c.text(doc, ("mapping", "id"), head["id"]),
         version=c.text(doc, ("mapping", "version"), head["version"]),
         target=layout,
@@ -246,5 +250,28 @@ def load_mapping(path: Path, layouts_root: Path | None = None) -> Mapping:
         era_schemes=eras,
         path=path,
         sha256=sha256_file(path),
-        extra_files=(source_path, *(m.path for m in code_maps.values())),
+        extra_files=(source_path, *(m.path for m in code_maps.values()), *((gaiji.table.path,) if gaiji.table else ())),
     )
+
+
+def _gaiji(doc: Doc, path: Path, node: Any) -> GaijiOptions:
+    """`gaiji: {table: gaiji.csv, encoding: cp932, unmapped: reject|flag}`.
+
+    The table's codes are bytes in `encoding`: it applies to the source files in that encoding (to all
+    of them when `encoding` is not given, and then every code must decode in each).
+    """
+    if node is None:
+        return GaijiOptions()
+    node = c.mapping(doc, ("gaiji",), node, set(), {"table", "unmapped", "encoding"})
+    encoding = None
+    if "encoding" in node:
+        encoding = c.choice(doc, ("gaiji", "encoding"), node["encoding"], SOURCE_ENCODINGS)
+        encoding = ENCODING_ALIASES.get(encoding, encoding)
+    unmapped = c.choice(doc, ("gaiji", "unmapped"), node.get("unmapped", "reject"), UNMAPPED_POLICIES)
+    table = None
+    if "table" in node:
+        table_path = path.parent / c.text(doc, ("gaiji", "table"), node["table"])
+        if not table_path.is_file():
+            raise doc.error(("gaiji", "table"), f"外字 table not found: {table_path}")
+        table = load_gaiji_table(table_path)
+    return GaijiOptions(table, unmapped, encoding)

@@ -20,7 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from midlayout.errors import DefinitionError, Location
-from midlayout.layout.gaiji import UNMAPPED_POLICIES, GaijiTable
+from midlayout.layout.gaiji import GaijiOptions
+
+__all__ = ["GaijiOptions", "GaijiSpec", "apply_gaiji", "empty_gaiji", "spec_for"]
 from midlayout.layout.source import SourceFile
 from midlayout.readers.decode import CODECS, byte_offset, is_ebcdic
 
@@ -42,18 +44,6 @@ GAIJI_SCHEMA: dict[str, pl.DataType] = {
 def empty_gaiji() -> pl.DataFrame:
     """A 外字 occurrence frame with no rows."""
     return pl.DataFrame(schema=GAIJI_SCHEMA)
-
-
-@dataclass(frozen=True)
-class GaijiOptions:
-    """Run options: the 外字 table (if any) and what to do with an unmapped 外字."""
-
-    table: GaijiTable | None = None
-    unmapped: str = "reject"
-
-    def __post_init__(self) -> None:
-        if self.unmapped not in UNMAPPED_POLICIES:
-            raise ValueError(f"unmapped policy must be one of {UNMAPPED_POLICIES}")
 
 
 @dataclass(frozen=True)
@@ -116,7 +106,8 @@ def spec_for(source: SourceFile, options: GaijiOptions | None) -> GaijiSpec:
     options = options or GaijiOptions()
     codec = CODECS[source.encoding]
     replacements: dict[str, str] = {}
-    for entry in options.table.entries if options.table else ():
+    applies = options.table is not None and options.encoding in (None, source.encoding)
+    for entry in options.table.entries if applies else ():  # type: ignore[union-attr]
         ch = _decode_one(entry.code, codec)
         if ch is None:
             raise DefinitionError(

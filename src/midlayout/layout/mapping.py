@@ -22,7 +22,15 @@ ERA_KEYS = ("meiji", "taisho", "showa", "heisei", "reiwa")
 WAREKI_FORMATS = ("era_yymmdd", "era2_yymmdd", "dotted", "kanji")
 # op name → allowed argument kind: None (no argument), or the validator below.
 SIMPLE_OPS = ("trim", "zenkaku_kana", "hankaku_ascii", "hankaku_digits", "normalize_spaces")
-ARG_OPS = ("trim", "code", "wareki", "wareki_unknown", "null_if", "default", "replace", "split")
+ARG_OPS = ("trim", "code", "wareki", "wareki_unknown", "wareki_partial", "to_wareki", "null_if", "default", "replace",
+           "split")
+TO_WAREKI_STYLES = ("kanji", "dotted", "era_yymmdd", "era2_yymmdd")
+# Era numbering schemes a mapping may name without declaring them under `era_schemes`.
+BUILTIN_ERAS = {
+    "digits": {str(i + 1): k for i, k in enumerate(ERA_KEYS)},  # 1 明治 … 5 令和
+    "digits2": {f"{i + 1:02d}": k for i, k in enumerate(ERA_KEYS)},  # 01 … 05 (the layout's 年号コード)
+    "letters": dict(zip("MTSHR", ERA_KEYS, strict=True)),
+}
 
 
 @dataclass(frozen=True)
@@ -132,13 +140,18 @@ def _op_arg(doc: Doc, at: PathKey, name: str, arg: Any, code_maps: dict[str, Cod
         if c.text(doc, at, arg) not in code_maps:
             raise doc.error(at, f"unknown code map {arg!r} (declare it under code_maps)")
         return arg
-    if name in ("wareki", "wareki_unknown"):
+    if name in ("wareki", "wareki_unknown", "wareki_partial"):
         node = c.mapping(doc, at, arg, {"format"}, {"eras"})
         fmt = c.choice(doc, (*at, "format"), node["format"], WAREKI_FORMATS)
-        scheme = node.get("eras")
-        if fmt in ("era_yymmdd", "era2_yymmdd") and (scheme is None or scheme not in eras):
-            raise doc.error((*at, "eras"), "era code formats need `eras:` naming one of era_schemes")
-        return {"format": fmt, "eras": eras.get(scheme) if scheme else None}
+        scheme = _era_scheme(doc, (*at, "eras"), node.get("eras"), eras, required=fmt in ("era_yymmdd", "era2_yymmdd"))
+        return {"format": fmt, "eras": scheme}
+    if name == "to_wareki":
+        node = c.mapping(doc, at, arg, {"style"}, {"eras"})
+        style = c.choice(doc, (*at, "style"), node["style"], TO_WAREKI_STYLES)
+        scheme = _era_scheme(doc, (*at, "eras"), node.get("eras"), eras, required=False)
+        if scheme is not None and (style == "kanji" or sorted(scheme.values()) != sorted(ERA_KEYS)):
+            raise doc.error((*at, "eras"), "to_wareki takes `eras:` only for code styles, with one code per era")
+        return {"style": style, "eras": scheme}
     if name == "null_if":
         return [c.text(doc, (*at, i), v) for i, v in enumerate(c.seq(doc, at, arg))]
     if name == "default":
@@ -154,6 +167,19 @@ def _op_arg(doc: Doc, at: PathKey, name: str, arg: Any, code_maps: dict[str, Cod
     node = c.mapping(doc, at, arg, set(), {"side", "chars"})  # trim
     return {"side": c.choice(doc, (*at, "side"), node.get("side", "both"), ("both", "left", "right")),
             "chars": c.text(doc, (*at, "chars"), node.get("chars", " \u3000"))}
+
+
+def _era_scheme(doc: Doc, at: PathKey, name: Any, eras: dict[str, dict[str, str]], required: bool) -> dict[str, str] | None:
+    """A declared era scheme, else a built-in one (digits, digits2, letters)."""
+    if name is None:
+        if required:
+            raise doc.error(at, f"era code formats need `eras:` naming an era scheme ({', '.join(BUILTIN_ERAS)} or declared)")
+        return None
+    key = c.text(doc, at, name)
+    scheme = eras.get(key, BUILTIN_ERAS.get(key))
+    if scheme is None:
+        raise doc.error(at, f"unknown era scheme {key!r} (declared: {', '.join(eras) or 'none'}; built-in: {', '.join(BUILTIN_ERAS)})")
+    return scheme
 
 
 _SOURCES = ("from", "concat", "const", "lookup")

@@ -173,7 +173,8 @@ def parse_wareki(expr: pl.Expr, fmt: str, era_codes: dict[str, str] | None = Non
     `era_codes` maps era codes (digits, letters or kanji, per format) to era keys such as
     "heisei"; each format has a default. Full-width ASCII is folded and surrounding spaces are
     stripped first. A 00 or 不詳 month/day (or, in kanji, a missing trailing part) gives
-    ``unknown=True`` and a null date. ``error`` is null for valid, null and empty input.
+    ``unknown=True`` and a null date. ``error`` is null for valid, null and empty input. ``partial`` is
+    the 西暦 date as ``YYYYMMDD`` with ``00`` for unknown parts (``19750000``), null when not valid.
     """
     codes = _codes_for(fmt, era_codes)
     text = _clean(expr)
@@ -184,7 +185,9 @@ def parse_wareki(expr: pl.Expr, fmt: str, era_codes: dict[str, str] | None = Non
     unknown = ok & ((m == 0) | (d == 0))
     year = _by_era(era, [e.start.year for e in ERAS], pl.Int32) + ey - 1
     date = _safe_date(ok & ~unknown, year, m, d)
-    return pl.struct(date.alias("date"), unknown.fill_null(False).alias("unknown"), error.alias("error"))
+    partial = pl.when(ok).then(pl.concat_str([year.cast(pl.String).str.zfill(4), _pad2(m), _pad2(d)]))
+    return pl.struct(date.alias("date"), unknown.fill_null(False).alias("unknown"), error.alias("error"),
+                     partial.alias("partial"))
 
 
 # --- vectorised formatter ------------------------------------------------------------------------
@@ -195,12 +198,14 @@ def _pad2(expr: pl.Expr) -> pl.Expr:
     return expr.cast(pl.String).str.zfill(2)
 
 
-def to_wareki(expr: pl.Expr, style: str = "kanji") -> pl.Expr:
+def to_wareki(expr: pl.Expr, style: str = "kanji", era_codes: dict[str, str] | None = None) -> pl.Expr:
     """Format pl.Date values as 和暦 strings.
 
     Styles: "kanji" (``平成31年4月30日``, ``令和元年5月1日``), "dotted" (``H31.04.30``),
     "era2_yymmdd" (``04310430``) and "era_yymmdd" (``4310430``), with codes 1..5 for 明治..令和.
-    Null, dates before 明治 and (except in kanji) era years over 99 give null.
+    `era_codes` (code → era key, as for `parse_wareki`) replaces the default codes of the fixed
+    styles; each era must have exactly one code. Null, dates before 明治 and (except in kanji) era
+    years over 99 give null.
     """
     era = pl.lit(None, dtype=pl.Int8)
     for i, e in enumerate(ERAS):
@@ -219,7 +224,11 @@ def to_wareki(expr: pl.Expr, style: str = "kanji") -> pl.Expr:
     }
     if style not in tail:
         raise ValueError(f"unknown wareki style {style!r}")
-    code = _by_era(era, [_era_code(style, i) for i in range(len(ERAS))], pl.String)
+    codes = [_era_code(style, i) for i in range(len(ERAS))]
+    if era_codes is not None:
+        by_key = {key: code for code, key in era_codes.items()}
+        codes = [by_key.get(e.key) for e in ERAS]  # type: ignore[misc]
+    code = _by_era(era, codes, pl.String)
     return pl.when(ey <= 99).then(pl.concat_str([code, _pad2(ey), *tail[style]]))
 
 

@@ -96,3 +96,16 @@ def test_draft_layout_loads_and_reads_its_file(tmp_path: Path, kind: str) -> Non
 
 def test_mask_keeps_widths_and_hides_values() -> None:
     assert mask("Ab12 山田ｶﾞ　１Ａ-") == "XX99 ＸＸｶｶ　９Ｘ-"
+
+
+def test_docs_cover_the_new_options() -> None:
+    """Docs that are never run drift: every option and op added here must be in the guide."""
+    from tests.conftest import ROOT
+
+    guide = (ROOT / "docs" / "text-fidelity.md").read_text(encoding="utf-8")
+    for word in ("--gaiji", "--gaiji-unmapped", "--draft-layout", "--show-values", "gaiji_ranges", "repertoire:",
+                 "zoned_ebcdic", "packed", "binary", "sjis", "ibm930", "wareki_partial", "to_wareki", "digits2",
+                 "letters", "gaiji-report.csv", "repertoire-report.csv", "code,replacement,mj,note"):
+        assert word in guide, word
+    res = CliRunner().invoke(app, ["inspect", "--help"])
+    assert res.exit_code == 0 and "--draft-layout" in res.stdout

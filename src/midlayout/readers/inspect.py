@@ -261,8 +261,8 @@ def _fixed_fields(path: Path, info: Inspection) -> list[dict[str, Any]]:
         offsets = np.cumsum([0] + [len(ch.encode(codec)) for ch in text])
         starts &= set(offsets.tolist())
     cols = np.frombuffer(b"".join(recs), dtype=np.uint8).reshape(len(recs), length)
-    blank = ((cols == 0x20) | (cols == 0x40)).all(axis=0)
-    digits = ((cols >= 0x30) & (cols <= 0x39)).all(axis=0)
+    blank: np.ndarray = np.asarray(((cols == 0x20) | (cols == 0x40)).all(axis=0))
+    digits: np.ndarray = np.asarray(((cols >= 0x30) & (cols <= 0x39)).all(axis=0))
     cuts = [0] + [p for p in range(1, length) if p in starts and blank[p - 1] and not blank[p]] + [length]
     fields = []
     for i, (a, b) in enumerate(itertools.pairwise(cuts)):

@@ -235,6 +235,9 @@ def test_cli_convert_json_and_gaiji_options(tmp_path: Path, monkeypatch: pytest.
     data = json.loads(res.stdout)
     assert data["text"]["gaiji"]["unmapped_policy"] == {"traps": "flag"}
     assert data == json.loads((tmp_path / "o" / "manifest.json").read_text(encoding="utf-8"))
+    human = CliRunner().invoke(app, [a for a in args if a != "--json"][:-2] + ["-o", str(tmp_path / "h")])
+    assert human.exit_code == 1 and "外字" in human.stdout and "F041" in human.stdout
+    assert "髙﨑" not in human.stdout + human.stderr  # codes only, never values
     bad = CliRunner().invoke(app, [*args[:-1], "ignore"])
     assert bad.exit_code == 2 and "--gaiji-unmapped" in bad.stderr
 

@@ -159,8 +159,8 @@ def test_parse_dotted() -> None:
 def test_parse_accepts_non_string_column_and_all_nulls() -> None:
     frame = pl.DataFrame({"n": [4310430, None]})
     out = frame.select(parse_wareki(pl.col("n"), "era_yymmdd").alias("r")).unnest("r")
-    assert out.rows() == [(D(2019, 4, 30), False, None), (None, False, None)]
-    assert out.schema == pl.Schema({"date": pl.Date, "unknown": pl.Boolean, "error": pl.String})
+    assert out.rows() == [(D(2019, 4, 30), False, None, "20190430"), (None, False, None, None)]
+    assert out.schema == pl.Schema({"date": pl.Date, "unknown": pl.Boolean, "error": pl.String, "partial": pl.String})
     assert parse([None, None], "kanji") == [(None, False, None)] * 2
 
 

@@ -18,6 +18,7 @@ app = typer.Typer(
 app.add_typer(layouts.app, name="layouts")
 app.command("convert")(convert.convert_cmd)
 app.command("validate")(convert.validate_cmd)
+app.command("inspect")(__import__("midlayout.cli.inspect", fromlist=["inspect_cmd"]).inspect_cmd)
 
 
 def _version(value: bool) -> None:

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from midlayout.cli.common import FOUND, OK, JsonOpt, emit_json, guarded, progress_bars, stderr, stdout
 from midlayout.errors import UsageError
+from midlayout.layout.gaiji import UNMAPPED_POLICIES, load_gaiji_table
 from midlayout.layout.mapping import load_mapping
 from midlayout.layout.registry import resolve
 from midlayout.pipeline.convert import ConvertResult, convert
@@ -30,9 +31,26 @@ def _summary(result: ConvertResult, title: str) -> None:
         for r in m.rejects["by_rule"]:  # type: ignore[union-attr]
             rules.add_row(r["stage"], r["rule"], str(r["count"]))
         stdout.print(rules)
+    _text_summary(m.text)
     for u in m.unchecked:
         stderr.print(f"warning: reference not checked (its target is not in this run): {u}", highlight=False)
     stdout.print(f"manifest: {result.out_dir / 'manifest.json'}  (records read = written + rejected: checked)")
+
+
+def _text_summary(text: dict) -> None:
+    """外字 and repertoire findings by code (codes only, never values)."""
+    codes = text.get("gaiji", {}).get("codes", [])
+    if codes:
+        table = Table("code", "char", "status", "action", "count", "records", title="外字 (gaiji-report.csv)")
+        for c in codes:
+            table.add_row(c["code"], c["char"], c["status"], c["action"], str(c["count"]), str(c["records"]))
+        stdout.print(table)
+    chars = text.get("repertoire", {}).get("chars", [])
+    if chars:
+        table = Table("char", "code", "outside", "count", "suggestions (not applied)", title="outside the target repertoire (repertoire-report.csv)")
+        for c in chars:
+            table.add_row(c["char"], c["code"], c["outside"], str(c["count"]), c["suggestions"])
+        stdout.print(table)
 
 
 def convert_cmd(
@@ -41,6 +59,8 @@ def convert_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
     writer: Annotated[list[str] | None, typer.Option("--writer", "-w", help="parquet, duckdb, standard (repeat; default all).")] = None,
     batch_size: Annotated[int, typer.Option(help="Records per batch (memory follows this).")] = 100_000,
+    gaiji: Annotated[Path | None, typer.Option("--gaiji", help="外字 table CSV (code,replacement,mj,note); overrides the mapping's.")] = None,
+    gaiji_unmapped: Annotated[str | None, typer.Option("--gaiji-unmapped", help="Unmapped 外字: reject the record, or flag (keep it, report it).")] = None,
     as_json: bool = JsonOpt,
 ) -> None:
     """Convert vendor extracts through mappings into the intermediate standard layout."""
@@ -49,14 +69,17 @@ def convert_cmd(
     def run() -> int:
         if batch_size < 1:
             raise UsageError("--batch-size must be at least 1")
+        if gaiji_unmapped is not None and gaiji_unmapped not in UNMAPPED_POLICIES:
+            raise UsageError(f"--gaiji-unmapped must be one of {', '.join(UNMAPPED_POLICIES)}")
         mappings = [load_mapping(p) for p in mapping]
+        table = load_gaiji_table(gaiji) if gaiji else None
         with progress_bars(not as_json) as bars:
-            result = convert(mappings, inputs, out, writer or DEFAULT_WRITERS, batch_size, bars)
+            result = convert(mappings, inputs, out, writer or DEFAULT_WRITERS, batch_size, bars, table, gaiji_unmapped)
         if as_json:
             emit_json(result.manifest.to_json() and __import__("json").loads(result.manifest.to_json()))
         else:
             _summary(result, "convert")
-        return FOUND if result.rejected else OK
+        return FOUND if result.rejected or result.flagged else OK
 
     run()
 

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from midlayout.layout import checks as c
+from midlayout.layout.gaiji import UNMAPPED_POLICIES, GaijiOptions, load_gaiji_table
 from midlayout.layout.model import Layout
 from midlayout.layout.registry import resolve
-from midlayout.layout.source import SourceLayout, load_source
+from midlayout.layout.source import ENCODING_ALIASES, SOURCE_ENCODINGS, SourceLayout, load_source
 from midlayout.layout.standard import sha256_file
 from midlayout.layout.yamlfile import Doc, PathKey, load_yaml
 
@@ -21,7 +22,15 @@ ERA_KEYS = ("meiji", "taisho", "showa", "heisei", "reiwa")
 WAREKI_FORMATS = ("era_yymmdd", "era2_yymmdd", "dotted", "kanji")
 # op name → allowed argument kind: None (no argument), or the validator below.
 SIMPLE_OPS = ("trim", "zenkaku_kana", "hankaku_ascii", "hankaku_digits", "normalize_spaces")
-ARG_OPS = ("trim", "code", "wareki", "wareki_unknown", "null_if", "default", "replace", "split")
+ARG_OPS = ("trim", "code", "wareki", "wareki_unknown", "wareki_partial", "to_wareki", "null_if", "default", "replace",
+           "split")
+TO_WAREKI_STYLES = ("kanji", "dotted", "era_yymmdd", "era2_yymmdd")
+# Era numbering schemes a mapping may name without declaring them under `era_schemes`.
+BUILTIN_ERAS = {
+    "digits": {str(i + 1): k for i, k in enumerate(ERA_KEYS)},  # 1 明治 … 5 令和
+    "digits2": {f"{i + 1:02d}": k for i, k in enumerate(ERA_KEYS)},  # 01 … 05 (the layout's 年号コード)
+    "letters": dict(zip("MTSHR", ERA_KEYS, strict=True)),
+}
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,7 @@ class Mapping:
     path: Path
     sha256: str
     extra_files: tuple[Path, ...] = field(default_factory=tuple)
+    gaiji: GaijiOptions = field(default_factory=GaijiOptions)
 
 
 def _load_code_map(doc: Doc, at: PathKey, path: Path, layout: Layout) -> CodeMap:
@@ -130,13 +140,18 @@ def _op_arg(doc: Doc, at: PathKey, name: str, arg: Any, code_maps: dict[str, Cod
         if c.text(doc, at, arg) not in code_maps:
             raise doc.error(at, f"unknown code map {arg!r} (declare it under code_maps)")
         return arg
-    if name in ("wareki", "wareki_unknown"):
+    if name in ("wareki", "wareki_unknown", "wareki_partial"):
         node = c.mapping(doc, at, arg, {"format"}, {"eras"})
         fmt = c.choice(doc, (*at, "format"), node["format"], WAREKI_FORMATS)
-        scheme = node.get("eras")
-        if fmt in ("era_yymmdd", "era2_yymmdd") and (scheme is None or scheme not in eras):
-            raise doc.error((*at, "eras"), "era code formats need `eras:` naming one of era_schemes")
-        return {"format": fmt, "eras": eras.get(scheme) if scheme else None}
+        scheme = _era_scheme(doc, (*at, "eras"), node.get("eras"), eras, required=fmt in ("era_yymmdd", "era2_yymmdd"))
+        return {"format": fmt, "eras": scheme}
+    if name == "to_wareki":
+        node = c.mapping(doc, at, arg, {"style"}, {"eras"})
+        style = c.choice(doc, (*at, "style"), node["style"], TO_WAREKI_STYLES)
+        scheme = _era_scheme(doc, (*at, "eras"), node.get("eras"), eras, required=False)
+        if scheme is not None and (style == "kanji" or sorted(scheme.values()) != sorted(ERA_KEYS)):
+            raise doc.error((*at, "eras"), "to_wareki takes `eras:` only for code styles, with one code per era")
+        return {"style": style, "eras": scheme}
     if name == "null_if":
         return [c.text(doc, (*at, i), v) for i, v in enumerate(c.seq(doc, at, arg))]
     if name == "default":
@@ -152,6 +167,19 @@ def _op_arg(doc: Doc, at: PathKey, name: str, arg: Any, code_maps: dict[str, Cod
     node = c.mapping(doc, at, arg, set(), {"side", "chars"})  # trim
     return {"side": c.choice(doc, (*at, "side"), node.get("side", "both"), ("both", "left", "right")),
             "chars": c.text(doc, (*at, "chars"), node.get("chars", " \u3000"))}
+
+
+def _era_scheme(doc: Doc, at: PathKey, name: Any, eras: dict[str, dict[str, str]], required: bool) -> dict[str, str] | None:
+    """A declared era scheme, else a built-in one (digits, digits2, letters)."""
+    if name is None:
+        if required:
+            raise doc.error(at, f"era code formats need `eras:` naming an era scheme ({', '.join(BUILTIN_ERAS)} or declared)")
+        return None
+    key = c.text(doc, at, name)
+    scheme = eras.get(key, BUILTIN_ERAS.get(key))
+    if scheme is None:
+        raise doc.error(at, f"unknown era scheme {key!r} (declared: {', '.join(eras) or 'none'}; built-in: {', '.join(BUILTIN_ERAS)})")
+    return scheme
 
 
 _SOURCES = ("from", "concat", "const", "lookup")
@@ -215,7 +243,7 @@ def _file(doc: Doc, at: PathKey, target_id: str, node: Any, layout: Layout, sour
 def load_mapping(path: Path, layouts_root: Path | None = None) -> Mapping:
     """Load a mapping file, its source layout, its target layout and its code maps; all strictly checked."""
     doc = load_yaml(path)
-    top = c.mapping(doc, (), doc.data, {"mapping", "files"}, {"code_maps", "era_schemes"})
+    top = c.mapping(doc, (), doc.data, {"mapping", "files"}, {"code_maps", "era_schemes", "gaiji"})
     head = c.mapping(doc, ("mapping",), top["mapping"], {"id", "version", "source", "target"}, {"note"})
     layout = resolve(c.text(doc, ("mapping", "target"), head["target"]), layouts_root)
     source_path = path.parent / c.text(doc, ("mapping", "source"), head["source"])
@@ -236,7 +264,9 @@ def load_mapping(path: Path, layouts_root: Path | None = None) -> Mapping:
     for i, s in enumerate(primaries):
         if s in primaries[:i]:
             raise doc.error(("files",), f"source file {s!r} feeds two target files; each input feeds exactly one")
+    gaiji = _gaiji(doc, path, top.get("gaiji"))
     return Mapping(
+        gaiji=gaiji,
         id=c.text(doc, ("mapping", "id"), head["id"]),
         version=c.text(doc, ("mapping", "version"), head["version"]),
         target=layout,
@@ -246,5 +276,28 @@ def load_mapping(path: Path, layouts_root: Path | None = None) -> Mapping:
         era_schemes=eras,
         path=path,
         sha256=sha256_file(path),
-        extra_files=(source_path, *(m.path for m in code_maps.values())),
+        extra_files=(source_path, *(m.path for m in code_maps.values()), *((gaiji.table.path,) if gaiji.table else ())),
     )
+
+
+def _gaiji(doc: Doc, path: Path, node: Any) -> GaijiOptions:
+    """`gaiji: {table: gaiji.csv, encoding: cp932, unmapped: reject|flag}`.
+
+    The table's codes are bytes in `encoding`: it applies to the source files in that encoding (to all
+    of them when `encoding` is not given, and then every code must decode in each).
+    """
+    if node is None:
+        return GaijiOptions()
+    node = c.mapping(doc, ("gaiji",), node, set(), {"table", "unmapped", "encoding"})
+    encoding = None
+    if "encoding" in node:
+        encoding = c.choice(doc, ("gaiji", "encoding"), node["encoding"], SOURCE_ENCODINGS)
+        encoding = ENCODING_ALIASES.get(encoding, encoding)
+    unmapped = c.choice(doc, ("gaiji", "unmapped"), node.get("unmapped", "reject"), UNMAPPED_POLICIES)
+    table = None
+    if "table" in node:
+        table_path = path.parent / c.text(doc, ("gaiji", "table"), node["table"])
+        if not table_path.is_file():
+            raise doc.error(("gaiji", "table"), f"外字 table not found: {table_path}")
+        table = load_gaiji_table(table_path)
+    return GaijiOptions(table, unmapped, encoding)

@@ -96,6 +96,7 @@ class Layout:
     path: Path
     sha256: str
     references: dict[str, Layout] = field(default_factory=dict)
+    repertoire: str | None = None  # unicode | cp932 | jisx0208 | jisx0213; None: what `encoding` holds
 
     @property
     def id(self) -> str:

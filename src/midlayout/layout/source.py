@@ -11,8 +11,14 @@ from midlayout.layout import checks as c
 from midlayout.layout.standard import sha256_file
 from midlayout.layout.yamlfile import Doc, PathKey, load_yaml
 
-SOURCE_ENCODINGS = ("cp932", "shift_jis", "euc-jp", "utf-8", "utf-8-sig")
+# "sjis" is what vendors write, and what they mean is CP932 (Windows-31J); "shift_jis" is the strict JIS one.
+SOURCE_ENCODINGS = ("cp932", "sjis", "shift_jis", "euc-jp", "utf-8", "utf-8-sig", "ibm930", "ibm939", "ibm1390", "ibm1399")
+EBCDIC_ENCODINGS = ("ibm930", "ibm939", "ibm1390", "ibm1399")
+ENCODING_ALIASES = {"sjis": "cp932"}
 FIELD_TYPES = ("text", "zoned")
+# Mainframe numerics exist only in fixed-width records.
+FIXED_FIELD_TYPES = ("text", "zoned", "zoned_ebcdic", "packed", "binary")
+NUMERIC_TYPES = ("zoned", "zoned_ebcdic", "packed", "binary")
 TERMINATORS = {"crlf": b"\r\n", "lf": b"\n", "none": b""}
 
 
@@ -25,6 +31,8 @@ class SourceField:
     start: int = 0
     length: int = 0
     column: str = ""
+    signed: bool = True  # binary only
+    byteorder: str = "big"  # binary only
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,7 @@ class SourceFile:
     terminator: bytes = b""
     delimiter: str = ","
     quote: str = '"'
+    gaiji_ranges: tuple[tuple[bytes, bytes], ...] = ()
 
     def field(self, field_id: str) -> SourceField:
         """The field called `field_id`; KeyError if absent."""
@@ -72,18 +81,53 @@ def _fixed_fields(doc: Doc, at: PathKey, node: dict[str, Any], base: int, reclen
     fields = []
     for i, raw in enumerate(c.seq(doc, (*at, "fields"), node["fields"])):
         fat = (*at, "fields", i)
-        f = c.mapping(doc, fat, raw, {"id", "start", "length"}, {"type", "note"})
+        f = c.mapping(doc, fat, raw, {"id", "start", "length"}, {"type", "note", "signed", "byteorder"})
         start = c.positive(doc, (*fat, "start"), f["start"], minimum=base) - base
         length = c.positive(doc, (*fat, "length"), f["length"])
         if start + length > reclen:
             raise doc.error(fat, f"field ends at byte {start + length} past the record length {reclen}")
-        typ = c.choice(doc, (*fat, "type"), f.get("type", "text"), FIELD_TYPES)
-        fields.append(SourceField(c.ident(doc, (*fat, "id"), f["id"]), typ, start, length))
+        typ = c.choice(doc, (*fat, "type"), f.get("type", "text"), FIXED_FIELD_TYPES)
+        fields.append(_numeric_checks(doc, fat, f, SourceField(c.ident(doc, (*fat, "id"), f["id"]), typ, start, length)))
     spans = sorted((f.start, f.start + f.length, f.id) for f in fields)
     for (_, end_a, id_a), (start_b, _, id_b) in itertools.pairwise(spans):
         if start_b < end_a:
             raise doc.error((*at, "fields"), f"fields {id_a} and {id_b} overlap")
     return tuple(fields)
+
+
+def _numeric_checks(doc: Doc, at: PathKey, node: dict[str, Any], field: SourceField) -> SourceField:
+    """Widths the decoders can hold, and binary-only options only on binary fields."""
+    if field.type == "binary":
+        if field.length not in (2, 4, 8):
+            raise doc.error((*at, "length"), "a binary field is 2, 4 or 8 bytes long")
+        signed = c.flag(doc, (*at, "signed"), node.get("signed", True))
+        order = c.choice(doc, (*at, "byteorder"), node.get("byteorder", "big"), ("big", "little"))
+        return SourceField(field.id, field.type, field.start, field.length, signed=signed, byteorder=order)
+    for key in ("signed", "byteorder"):
+        if key in node:
+            raise doc.error((*at, key), f"only binary fields take {key!r}")
+    digits = field.length * 2 - 1 if field.type == "packed" else field.length
+    if field.type in NUMERIC_TYPES and digits > 18:
+        raise doc.error((*at, "length"), f"{digits} digits do not fit a 64-bit integer (at most 18)")
+    return field
+
+
+def _gaiji_ranges(doc: Doc, at: PathKey, node: Any) -> tuple[tuple[bytes, bytes], ...]:
+    """`gaiji_ranges: ["F040-F9FC", "FA40"]`: source byte codes (hex) the vendor used for 外字."""
+    out = []
+    for i, raw in enumerate(c.seq(doc, at, node)):
+        text = c.text(doc, (*at, i), raw).replace(" ", "")
+        parts = text.split("-")
+        try:
+            lo, hi = bytes.fromhex(parts[0]), bytes.fromhex(parts[-1])
+        except ValueError:
+            raise doc.error((*at, i), f"{text!r} is not HEX or HEX-HEX") from None
+        if len(parts) > 2 or not lo or len(lo) != len(hi) or lo > hi or len(lo) > 4:
+            raise doc.error((*at, i), f"{text!r}: a range is LOW-HIGH of equal byte length (1 to 4), low first")
+        if int.from_bytes(hi) - int.from_bytes(lo) > 0xFFFF:
+            raise doc.error((*at, i), f"{text!r} spans more than 65536 codes")
+        out.append((lo, hi))
+    return tuple(out)
 
 
 def _csv_fields(doc: Doc, at: PathKey, node: dict[str, Any]) -> tuple[SourceField, ...]:
@@ -99,12 +143,13 @@ def _csv_fields(doc: Doc, at: PathKey, node: dict[str, Any]) -> tuple[SourceFiel
 _COMMON = {"id", "name", "format", "encoding", "match", "fields"}
 _FIXED = {"record_length", "terminator", "offset_base", "note"}
 _CSV = {"delimiter", "quote", "header", "note"}
+_OPTIONAL = {"note", "gaiji_ranges"}
 
 
 def _file(doc: Doc, at: PathKey, node: Any) -> SourceFile:
     fmt = c.choice(doc, (*at, "format"), (node or {}).get("format") if isinstance(node, dict) else None, ("fixed", "csv"))
     if fmt == "fixed":
-        node = c.mapping(doc, at, node, _COMMON | {"record_length", "terminator", "offset_base"}, {"note"})
+        node = c.mapping(doc, at, node, _COMMON | {"record_length", "terminator", "offset_base"}, _OPTIONAL)
         base = node["offset_base"]
         if base not in (0, 1):
             raise doc.error((*at, "offset_base"), "offset_base must be 0 or 1")
@@ -113,21 +158,39 @@ def _file(doc: Doc, at: PathKey, node: Any) -> SourceFile:
         fields = _fixed_fields(doc, at, node, base, reclen)
         extra = {"record_length": reclen, "terminator": TERMINATORS[term]}
     else:
-        node = c.mapping(doc, at, node, _COMMON | {"header"}, _CSV - {"header"})
+        node = c.mapping(doc, at, node, _COMMON | {"header"}, (_CSV - {"header"}) | _OPTIONAL)
         if node["header"] is not True:
             raise doc.error((*at, "header"), "only CSV with a header row is supported")
         fields = _csv_fields(doc, at, node)
         extra = {"delimiter": c.text(doc, (*at, "delimiter"), node.get("delimiter", ",")),
                  "quote": c.text(doc, (*at, "quote"), node.get("quote", '"'))}
+    encoding = c.choice(doc, (*at, "encoding"), node["encoding"], SOURCE_ENCODINGS)
+    encoding = ENCODING_ALIASES.get(encoding, encoding)
+    if encoding in EBCDIC_ENCODINGS and fmt == "csv":
+        raise doc.error((*at, "encoding"), "EBCDIC extracts are fixed-width; CSV in EBCDIC is not supported")
+    if encoding in EBCDIC_ENCODINGS and terminator_of(node) != b"":
+        raise doc.error((*at, "terminator"), "EBCDIC records have no CR/LF: use terminator: none")
+    misfit = {"zoned": encoding in EBCDIC_ENCODINGS, "zoned_ebcdic": encoding not in EBCDIC_ENCODINGS}
+    for i, f in enumerate(fields):
+        if misfit.get(f.type):
+            want = "zoned_ebcdic" if f.type == "zoned" else "zoned"
+            raise doc.error((*at, "fields", i, "type"), f"{f.type} does not fit encoding {encoding}: use {want}")
+    if "gaiji_ranges" in node:
+        extra["gaiji_ranges"] = _gaiji_ranges(doc, (*at, "gaiji_ranges"), node["gaiji_ranges"])
     return SourceFile(
         id=c.ident(doc, (*at, "id"), node["id"]),
         name=c.text(doc, (*at, "name"), node["name"]),
         format=fmt,
-        encoding=c.choice(doc, (*at, "encoding"), node["encoding"], SOURCE_ENCODINGS),
+        encoding=encoding,
         match=c.text(doc, (*at, "match"), node["match"]),
         fields=fields,
         **extra,  # type: ignore[arg-type]
     )
+
+
+def terminator_of(node: dict[str, Any]) -> bytes:
+    """The declared terminator of a fixed-width file node (already validated)."""
+    return TERMINATORS.get(node.get("terminator", "none"), b"")
 
 
 def load_source(path: Path) -> SourceLayout:

@@ -19,6 +19,8 @@ from midlayout.layout.model import (
 )
 from midlayout.layout.yamlfile import Doc, PathKey, load_yaml
 
+REPERTOIRES = ("unicode", "cp932", "jisx0208", "jisx0213")
+
 _TOP = {"family", "family_name", "gyomu", "gyomu_name", "version", "encoding", "provenance", "files"}
 _ITEM_REQ = {"id", "name", "type"}
 _ITEM_OPT = {"no", "bytes", "digits", "scale", "required", "code_table", "references", "note"}
@@ -140,7 +142,7 @@ def _cross_check(doc: Doc, files: tuple[FileDef, ...]) -> None:
 def load_layout(path: Path) -> Layout:
     """Load a layout file and the code tables it lists; raise DefinitionError with file:line on any fault."""
     doc = load_yaml(path)
-    node = c.mapping(doc, (), doc.data, _TOP, {"code_tables", "published"})
+    node = c.mapping(doc, (), doc.data, _TOP, {"code_tables", "published", "repertoire"})
     tables: dict[str, CodeTable] = {}
     for name, rel in c.mapping(doc, ("code_tables",), node.get("code_tables", {}), set(), set(node.get("code_tables", {}))).items():
         table_path = (path.parent / c.text(doc, ("code_tables", name), rel)).resolve()
@@ -163,4 +165,5 @@ def load_layout(path: Path) -> Layout:
         code_tables=tables,
         path=path,
         sha256=sha256_file(path),
+        repertoire=c.choice(doc, ("repertoire",), node["repertoire"], REPERTOIRES) if "repertoire" in node else None,
     )

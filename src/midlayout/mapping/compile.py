@@ -8,7 +8,7 @@ import polars as pl
 
 from midlayout.layout.mapping import FileMapping, ItemRule, Lookup, Mapping
 from midlayout.layout.model import FileDef, Item
-from midlayout.layout.source import SourceFile
+from midlayout.layout.source import NUMERIC_TYPES, SourceFile
 from midlayout.mapping.ops import Check, OpContext, Value, apply_op
 from midlayout.rejects import PROVENANCE, empty_rejects, rejects_from
 from midlayout.text.normalize import trim
@@ -56,7 +56,7 @@ def _source_value(rule: ItemRule, source: SourceFile) -> Value:
     if rule.kind == "lookup":
         return Value(pl.col(_lookup_col(rule.item)[0]), pl.String)
     field = source.field(rule.fields[0])
-    return Value(pl.col(field.id), pl.Int64 if field.type == "zoned" else pl.String)
+    return Value(pl.col(field.id), pl.Int64 if field.type in NUMERIC_TYPES else pl.String)
 
 
 def _cast(value: Value, item: Item, ctx: OpContext) -> tuple[pl.Expr, list[Check]]:

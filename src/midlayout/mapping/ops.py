@@ -10,7 +10,7 @@ import polars as pl
 
 from midlayout.layout.mapping import CodeMap, Op
 from midlayout.text import normalize
-from midlayout.text.wareki import parse_wareki
+from midlayout.text.wareki import parse_wareki, to_wareki
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,23 @@ def _wareki_unknown(v: Value, args: dict[str, Any], _c: OpContext) -> tuple[Valu
     return Value(parsed.struct.field("unknown").fill_null(False), pl.Boolean), []
 
 
+def _wareki_partial(v: Value, args: dict[str, Any], ctx: OpContext) -> tuple[Value, list[Check]]:
+    """西暦 YYYYMMDD with 00 for 不詳 parts, for targets that keep partial dates as a string."""
+    parsed = parse_wareki(v.text(), args["format"], args["eras"])
+    error = parsed.struct.field("error")
+    message = pl.lit("invalid 和暦 date: ") + error
+    return Value(parsed.struct.field("partial"), pl.String), [ctx.check("invalid_wareki", error.is_not_null(), message)]
+
+
+def _to_wareki(v: Value, args: dict[str, Any], ctx: OpContext) -> tuple[Value, list[Check]]:
+    """西暦 (a date, or YYYYMMDD text) → 和暦 text; a date it cannot express is a reject, never a null."""
+    date = v.expr if v.dtype == pl.Date else v.text().str.strip_chars(" \u3000").str.to_date("%Y%m%d", strict=False)
+    out = to_wareki(date, args["style"], args["eras"])
+    given = v.expr.is_not_null() if v.dtype == pl.Date else v.text().str.strip_chars(" \u3000").fill_null("") != ""
+    check = ctx.check("invalid_date", given & out.is_null(), "not a date that 和暦 can express (before 明治 or not YYYYMMDD)")
+    return Value(out, pl.String), [check]
+
+
 def _null_if(v: Value, values: list[str], _c: OpContext) -> tuple[Value, list[Check]]:
     src = v.text()
     return Value(pl.when(src.is_in(values)).then(None).otherwise(src), pl.String), []
@@ -110,6 +127,8 @@ OPS: dict[str, OpFn] = {
     "code": _code,
     "wareki": _wareki,
     "wareki_unknown": _wareki_unknown,
+    "wareki_partial": _wareki_partial,
+    "to_wareki": _to_wareki,
     "null_if": _null_if,
     "default": _default,
     "replace": _replace,

@@ -14,13 +14,16 @@ from typing import Protocol
 import polars as pl
 
 import midlayout
+from midlayout.layout.gaiji import GaijiOptions, GaijiTable
 from midlayout.layout.mapping import Lookup, Mapping
 from midlayout.layout.model import FileDef, Layout
 from midlayout.layout.standard import sha256_file
 from midlayout.mapping.compile import apply, build_lookup_table, compile_file, polars_dtype
 from midlayout.pipeline.inputs import Job, match_inputs
 from midlayout.pipeline.manifest import InputRecord, Manifest, write_atomic
+from midlayout.pipeline.textreport import manifest_section, write_reports
 from midlayout.readers import read_batches
+from midlayout.readers.gaiji import empty_gaiji
 from midlayout.rejects import FILE, OFF, PROVENANCE, RAW, REC, REJECT_SCHEMA, empty_rejects, rejects_from
 from midlayout.validate.crossfile import ROW_ID, StagedFile, check_run
 from midlayout.validate.schema import validate_rows
@@ -54,17 +57,23 @@ class ConvertResult:
     def rejected(self) -> int:
         return sum(i.records_rejected for i in self.manifest.inputs)
 
+    @property
+    def flagged(self) -> int:
+        """Records written with an unmapped 外字 kept in place (policy `flag`)."""
+        return int(self.manifest.text.get("gaiji", {}).get("flagged_records", 0))
+
 
 def _target_name(layout: Layout, file: FileDef) -> str:
     return f"{layout.id}:{file.id}"
 
 
-def _lookup_tables(jobs: list[Job], batch_size: int) -> dict[Lookup, pl.DataFrame]:
+def _lookup_tables(jobs: list[Job], batch_size: int, gaiji: dict[str, GaijiOptions]) -> dict[Lookup, pl.DataFrame]:
     tables = {}
     for job in jobs:
         for lk in {r.lookup for r in job.rule.items if r.lookup}:
             src = next(j for j in jobs if j.mapping is job.mapping and j.source.id == lk.source)
-            frames = [b.rows.select(lk.key, lk.value) for b in read_batches(src.source, src.path, batch_size)]
+            batches = read_batches(src.source, src.path, batch_size, gaiji[src.mapping.id])
+            frames = [b.rows.select(lk.key, lk.value) for b in batches]
             tables[lk] = build_lookup_table(frames, lk)
     return tables
 
@@ -76,6 +85,16 @@ class _Stage:
     root: Path
     parts: dict[str, list[Path]] = field(default_factory=dict)
     reject_parts: list[Path] = field(default_factory=list)
+    gaiji_parts: list[Path] = field(default_factory=list)
+
+    def add_gaiji(self, frame: pl.DataFrame) -> None:
+        if frame.height:
+            path = self.root / f"gaiji-{len(self.gaiji_parts):05d}.parquet"
+            frame.write_parquet(path)
+            self.gaiji_parts.append(path)
+
+    def gaiji(self) -> pl.DataFrame:
+        return pl.concat([pl.read_parquet(p) for p in self.gaiji_parts]) if self.gaiji_parts else empty_gaiji()
 
     def add_rows(self, target: str, frame: pl.DataFrame) -> None:
         parts = self.parts.setdefault(target, [])
@@ -94,14 +113,15 @@ class _Stage:
 
 
 def _stream_job(job: Job, tables: dict[Lookup, pl.DataFrame], stage: _Stage, record: InputRecord,
-                batch_size: int, progress: Progress) -> None:
+                batch_size: int, progress: Progress, gaiji: GaijiOptions) -> None:
     compiled = compile_file(job.mapping, job.rule)
     layout = job.mapping.target
     target = _target_name(layout, compiled.target)
     stage.parts.setdefault(target, [])
     progress.start(str(job.path), record.bytes)
-    for batch in read_batches(job.source, job.path, batch_size):
+    for batch in read_batches(job.source, job.path, batch_size, gaiji):
         record.records_read += batch.records_read
+        stage.add_gaiji(batch.gaiji)
         mapped, map_rejects = apply(compiled, batch.rows, tables)
         valid, val_rejects = validate_rows(layout, compiled.target, mapped)
         stage.add_rows(target, valid)
@@ -174,10 +194,21 @@ def _staging(out_dir: Path) -> Iterator[_Stage]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _gaiji_options(mappings: list[Mapping], table: GaijiTable | None, unmapped: str | None) -> dict[str, GaijiOptions]:
+    """Per mapping: its own 外字 table and policy, overridden by the run's (`--gaiji`, `--gaiji-unmapped`)."""
+    return {m.id: GaijiOptions(table or m.gaiji.table, unmapped or m.gaiji.unmapped, None if table else m.gaiji.encoding)
+            for m in mappings}
+
+
 def convert(mappings: list[Mapping], inputs: list[str], out_dir: Path, writer_names: list[str],
-            batch_size: int = 100_000, progress: Progress | None = None) -> ConvertResult:
-    """Convert `inputs` through `mappings` into `out_dir`; the manifest is written last, only on success."""
+            batch_size: int = 100_000, progress: Progress | None = None, gaiji_table: GaijiTable | None = None,
+            gaiji_unmapped: str | None = None) -> ConvertResult:
+    """Convert `inputs` through `mappings` into `out_dir`; the manifest is written last, only on success.
+
+    `gaiji_table` and `gaiji_unmapped` ("reject" or "flag") override what the mappings name.
+    """
     progress = progress or _Silent()
+    gaiji = _gaiji_options(mappings, gaiji_table, gaiji_unmapped)
     jobs = match_inputs(mappings, inputs)
     writer_classes = [get_writer(n) for n in writer_names]
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -187,9 +218,9 @@ def convert(mappings: list[Mapping], inputs: list[str], out_dir: Path, writer_na
     manifest = _manifest(mappings, jobs)
     t0 = time.perf_counter()
     with _staging(out_dir) as stage:
-        tables = _lookup_tables(jobs, batch_size)
+        tables = _lookup_tables(jobs, batch_size, gaiji)
         for job, record in zip(jobs, manifest.inputs, strict=True):
-            _stream_job(job, tables, stage, record, batch_size, progress)
+            _stream_job(job, tables, stage, record, batch_size, progress, gaiji[job.mapping.id])
         manifest.timings["read_map_validate_s"] = round(time.perf_counter() - t0, 3)
         staged = {_target_name(j.mapping.target, j.mapping.target.file(j.rule.target)):
                   StagedFile(j.mapping.target, j.mapping.target.file(j.rule.target),
@@ -205,15 +236,21 @@ def convert(mappings: list[Mapping], inputs: list[str], out_dir: Path, writer_na
                 w.abort()
             raise
         rejects = _write_rejects(stage, out_dir)
+        occurrences = stage.gaiji()
+    reports = write_reports(out_dir, occurrences, rejects)
+    manifest.text = manifest_section(reports, occurrences, gaiji)
     _count(manifest, written, rejects)
     manifest.outputs = [vars(o) for o in outputs] + [
         {"writer": "rejects", "path": str(out_dir / n), "target": "rejects", "rows": rejects.height,
-         "sha256": sha256_file(out_dir / n)} for n in ("rejects.parquet", "rejects.csv")]
+         "sha256": sha256_file(out_dir / n)} for n in ("rejects.parquet", "rejects.csv")] + [
+        {"writer": "text", "path": str(out_dir / n), "target": n.removesuffix(".csv"), "rows": r.height,
+         "sha256": sha256_file(out_dir / n)} for n, r in reports.items()]
     manifest.rejects = _reject_summary(rejects)
     manifest.timings["total_s"] = round(time.perf_counter() - t0, 3)
     manifest.check_conservation()
-    manifest.status = "ok" if not rejects.height else "rejects"
-    manifest.exit_code = 0 if not rejects.height else 1
+    flagged = manifest.text["gaiji"]["flagged_records"]
+    manifest.status = "rejects" if rejects.height else "flagged" if flagged else "ok"
+    manifest.exit_code = 0 if manifest.status == "ok" else 1
     write_atomic(out_dir / "manifest.json", manifest.to_json().encode("utf-8"))
     return ConvertResult(manifest, out_dir, rejects)
 

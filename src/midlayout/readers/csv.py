@@ -19,6 +19,7 @@ from midlayout.layout.source import SourceFile
 from midlayout.readers import Batch
 from midlayout.readers.decode import CODECS, flag_suspect_chars
 from midlayout.readers.fixed import split_failures
+from midlayout.readers.gaiji import GaijiOptions, GaijiSpec, apply_gaiji, hit_fails, hit_frame, spec_for
 from midlayout.rejects import FILE, OFF, RAW, REC, empty_rejects
 
 CHUNK_BYTES = 32 << 20
@@ -131,11 +132,13 @@ def _header(path: Path, chunk: bytes, start: int, end: int, source: SourceFile, 
     return [str(n) for n in names]
 
 
-def read_csv(source: SourceFile, path: Path, batch_size: int = 100_000) -> Iterator[Batch]:
+def read_csv(source: SourceFile, path: Path, batch_size: int = 100_000,
+             gaiji: GaijiOptions | None = None) -> Iterator[Batch]:
     """Read a CSV extract in batches; the header row is checked against the source layout and not counted."""
     if not path.is_file():
         raise InputError("file not found", Location(file=str(path)))
     codec = CODECS[source.encoding]
+    spec = spec_for(source, gaiji)
     quote, delim = ord(source.quote), ord(source.delimiter)
     header: list[str] | None = None
     rec = 0
@@ -145,13 +148,14 @@ def read_csv(source: SourceFile, path: Path, batch_size: int = 100_000) -> Itera
             starts, ends = starts[1:], ends[1:]
         for lo in range(0, len(starts), batch_size):
             s, e = starts[lo : lo + batch_size], ends[lo : lo + batch_size]
-            yield _batch(source, path, chunk, s, e, base, rec, header, codec, quote, delim)
+            yield _batch(source, path, chunk, s, e, base, rec, header, spec, quote, delim)
             rec += len(s)
 
 
 def _batch(source: SourceFile, path: Path, chunk: bytes, starts: np.ndarray, ends: np.ndarray, base: int, rec: int,
-           header: list[str], codec: str, quote: int, delim: int) -> Batch:
+           header: list[str], spec: GaijiSpec, quote: int, delim: int) -> Batch:
     n = len(starts)
+    codec = spec.codec
     raw = _binary(chunk, starts, ends)
     counts = _field_counts(np.frombuffer(chunk, dtype=np.uint8), starts, ends, quote, delim)
     broken = counts != len(header)
@@ -162,10 +166,13 @@ def _batch(source: SourceFile, path: Path, chunk: bytes, starts: np.ndarray, end
     parsed, bad = _parse(chunk, raw, broken, source, header, codec, (int(starts[0]), int(ends[-1])))
     fails += [(i, "", 0, "invalid_bytes", f"record is not valid {source.encoding}") for i in bad]
     columns = {}
+    hits = []
     for f in source.fields:
         arr, suspects = flag_suspect_chars(parsed.get_column(f.column).to_arrow(), codec)
         fails += [(s.row, f.id, 0, s.rule, s.message) for s in suspects]
-        columns[f.id] = arr
+        columns[f.id], field_hits = apply_gaiji(arr, spec)
+        fails += hit_fails(f.id, 0, field_hits, spec.policy)
+        hits += [(f.id, 0, h) for h in field_hits]
     frame = pl.DataFrame(columns).with_columns(
         pl.lit(str(path)).alias(FILE),
         pl.int_range(rec + 1, rec + n + 1, dtype=pl.Int64).alias(REC),
@@ -173,7 +180,8 @@ def _batch(source: SourceFile, path: Path, chunk: bytes, starts: np.ndarray, end
         pl.Series(RAW, raw).cast(pl.Binary),
     )
     nbytes = int(ends[-1] - starts[0]) if n else 0
+    gaiji = hit_frame(hits, frame, spec.policy)
     if not fails:
-        return Batch(frame, empty_rejects(), n, nbytes)
+        return Batch(frame, empty_rejects(), n, nbytes, gaiji)
     rows, rejects = split_failures(frame, fails)
-    return Batch(rows, rejects, n, nbytes)
+    return Batch(rows, rejects, n, nbytes, gaiji)

@@ -7,12 +7,28 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-# LF is never a CP932/EUC-JP trail byte nor part of a UTF-8 multibyte sequence, so a field followed by LF
-# decodes exactly as the field alone, and a lead byte cut at the field end fails against it.
-SEP = 0x0A
-_PUA = ((0xE000, 0xF8FF), (0xF0000, 0xFFFFD), (0x100000, 0x10FFFD))
+from midlayout.text import ebcdic
 
-CODECS = {"cp932": "cp932", "shift_jis": "shift_jis", "euc-jp": "euc_jp", "utf-8": "utf-8", "utf-8-sig": "utf-8"}
+# LF is never a CP932/EUC-JP trail byte nor part of a UTF-8 multibyte sequence, so a field followed by LF
+# decodes exactly as the field alone, and a lead byte cut at the field end fails against it. EBCDIC
+# frames with its own LF (0x25), which also decodes to U+000A (see text/ebcdic.py).
+SEP = 0x0A
+
+CODECS = {"cp932": "cp932", "sjis": "cp932", "shift_jis": "shift_jis", "euc-jp": "euc_jp", "utf-8": "utf-8",
+          "utf-8-sig": "utf-8", **{name: name for name in ebcdic.CHARSETS}}
+ebcdic.register()
+
+
+def is_ebcdic(codec: str) -> bool:
+    """True for the stateful IBM host code pages (no ASCII subset, SO/SI shifts)."""
+    return codec in ebcdic.CHARSETS
+
+
+def byte_offset(text: str, index: int, codec: str) -> int:
+    """Byte offset of ``text[index]`` once `text` is encoded in `codec` (error paths only)."""
+    if is_ebcdic(codec):
+        return ebcdic.char_offset(text, index, codec)
+    return len(text[:index].encode(codec, errors="replace"))
 
 
 @dataclass(frozen=True)
@@ -36,7 +52,7 @@ def _joined_array(values: np.ndarray, codec: str) -> pa.Array:
     n, width = values.shape
     framed = np.empty((n, width + 1), dtype=np.uint8)
     framed[:, :width] = values
-    framed[:, width] = SEP
+    framed[:, width] = ebcdic.SEP if is_ebcdic(codec) else SEP
     utf8 = np.frombuffer(framed.tobytes().decode(codec).encode("utf-8"), dtype=np.uint8)
     seps = np.flatnonzero(utf8 == SEP)
     if len(seps) != n:
@@ -59,14 +75,6 @@ def _classify(raw: bytes, exc: UnicodeDecodeError, codec: str) -> tuple[int, str
     return pos, "invalid_bytes", f"bytes 0x{raw[pos:exc.end].hex().upper()} are not valid {codec}"
 
 
-def _first_pua(text: str, codec: str) -> tuple[int, str]:
-    """Byte offset (in `codec`) and the character of the first private-use code point in `text`."""
-    for i, ch in enumerate(text):
-        if any(lo <= ord(ch) <= hi for lo, hi in _PUA):
-            return len(text[:i].encode(codec)), ch
-    raise ValueError("no private-use character")
-
-
 def _slow_path(values: np.ndarray, codec: str) -> tuple[list[str | None], list[DecodeFailure]]:
     """Per value, only for a batch that failed the one-call decode: finds every bad value exactly."""
     out: list[str | None] = []
@@ -84,10 +92,11 @@ def _slow_path(values: np.ndarray, codec: str) -> tuple[list[str | None], list[D
 def decode_column(values: np.ndarray, codec: str) -> tuple[pa.Array, list[DecodeFailure]]:
     """Decode an (n × width) uint8 matrix of one field into strings, strictly.
 
-    ASCII-only columns skip the codec. Failures (invalid bytes, a character cut at the field end,
-    U+FFFD, private-use 外字) come back with their row and byte; their value is null.
+    ASCII-only columns skip the codec (not EBCDIC ones). Failures (invalid bytes, a character cut at the
+    field end, U+FFFD) come back with their row and byte; their value is null. 外字 are left in place for
+    `readers.gaiji` to map, flag or reject.
     """
-    if not values.size or not (values >= 0x80).any():
+    if not is_ebcdic(codec) and (not values.size or not (values >= 0x80).any()):
         return _ascii_array(values), []
     try:
         arr = _joined_array(values, codec)
@@ -101,24 +110,19 @@ def decode_column(values: np.ndarray, codec: str) -> tuple[pa.Array, list[Decode
 def flag_suspect_chars(
     arr: pa.Array, codec: str, failures: list[DecodeFailure] | None = None
 ) -> tuple[pa.Array, list[DecodeFailure]]:
-    """Null out values holding U+FFFD or a private-use 外字 and report each with its byte offset."""
+    """Null out values holding U+FFFD and report each with its byte offset."""
     import pyarrow.compute as pc
 
     failures = failures if failures is not None else []
 
-    suspect = pc.match_substring_regex(arr, "[\ufffd\ue000-\uf8ff\U000f0000-\U0010fffd]")
+    suspect = pc.match_substring(arr, "\ufffd")
     rows = np.flatnonzero(pc.fill_null(suspect, False).to_numpy(zero_copy_only=False))
     if not len(rows):
         return arr, failures
     texts = arr.to_pylist()
     for row in rows:
         text = texts[row]
-        if "\ufffd" in text:
-            byte = len(text[: text.index("\ufffd")].encode(codec, errors="replace"))
-            failures.append(DecodeFailure(int(row), byte, "replacement_char", "decodes to U+FFFD"))
-        else:
-            byte, ch = _first_pua(text, codec)
-            code = ch.encode(codec).hex().upper()
-            failures.append(DecodeFailure(int(row), byte, "gaiji_unmapped", f"外字 U+{ord(ch):04X} (0x{code}) has no mapping"))
+        byte = len(text[: text.index("\ufffd")].encode(codec, errors="replace"))
+        failures.append(DecodeFailure(int(row), byte, "replacement_char", "decodes to U+FFFD"))
         texts[row] = None
     return pa.array(texts, type=pa.large_string()), failures

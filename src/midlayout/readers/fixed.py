@@ -12,9 +12,17 @@ import pyarrow as pa
 from midlayout.errors import InputError, Location
 from midlayout.layout.source import SourceField, SourceFile
 from midlayout.readers import Batch
-from midlayout.readers.decode import CODECS, decode_column
+from midlayout.readers.decode import decode_column
+from midlayout.readers.gaiji import GaijiOptions, GaijiSpec, apply_gaiji, hit_fails, hit_frame, spec_for
 from midlayout.rejects import FILE, OFF, RAW, REC, empty_rejects
-from midlayout.text.numeric import decode_zoned_ascii
+from midlayout.text.numeric import decode_binary, decode_packed, decode_zoned_ascii, decode_zoned_ebcdic
+
+Fail = tuple[int, int, str, str]  # row, byte in field, rule, message
+_NUMERIC = {
+    "zoned": (decode_zoned_ascii, "bad_zoned", "not a zoned decimal number"),
+    "zoned_ebcdic": (decode_zoned_ebcdic, "bad_zoned", "not an EBCDIC zoned decimal number"),
+    "packed": (decode_packed, "bad_packed", "not a packed decimal (COMP-3) number"),
+}
 
 
 def _check_terminators(matrix: np.ndarray, source: SourceFile, path: Path, first_rec: int, first_off: int) -> None:
@@ -65,26 +73,38 @@ def _raw_column(records: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(records))])
 
 
-def _decode_field(field: SourceField, records: np.ndarray, codec: str) -> tuple[pa.Array, list[tuple[int, int, str, str]]]:
+def _decode_number(field: SourceField, values: np.ndarray) -> tuple[pa.Array, list[Fail]]:
+    """Mainframe numerics, vectorised (text/numeric.py); a bad value is located at the field start."""
+    if field.type == "binary":
+        number, valid, null = decode_binary(values, field.signed, field.byteorder)
+        rule, message = "bad_binary", "unsigned binary value exceeds a 64-bit integer"
+    else:
+        decoder, rule, message = _NUMERIC[field.type]
+        number, valid, null = decoder(values)
+    fails = [(int(r), 0, rule, message) for r in np.flatnonzero(~valid & ~null)]
+    return pa.array(number, type=pa.int64(), mask=~valid | null), fails
+
+
+def _decode_field(field: SourceField, records: np.ndarray, spec: GaijiSpec) -> tuple[pa.Array, list[Fail], list]:
     values = records[:, field.start : field.start + field.length]
-    if field.type == "zoned":
-        number, valid, null = decode_zoned_ascii(values)
-        bad = np.flatnonzero(~valid & ~null)
-        fails = [(int(r), 0, "bad_zoned", "not a zoned decimal number") for r in bad]
-        return pa.array(number, type=pa.int64(), mask=~valid | null), fails
-    arr, failures = decode_column(values, codec)
-    return arr, [(f.row, f.byte, f.rule, f.message) for f in failures]
+    if field.type != "text":
+        return (*_decode_number(field, values), [])
+    arr, failures = decode_column(values, spec.codec)
+    arr, hits = apply_gaiji(arr, spec)
+    return arr, [(f.row, f.byte, f.rule, f.message) for f in failures], hits
 
 
-def _batch(source: SourceFile, path: Path, matrix: np.ndarray, rec: int, off: int, nbytes: int) -> Batch:
+def _batch(source: SourceFile, path: Path, matrix: np.ndarray, rec: int, off: int, nbytes: int, spec: GaijiSpec) -> Batch:
     records = matrix[:, : source.record_length]
     n = records.shape[0]
-    codec = CODECS[source.encoding]
     columns: dict[str, pa.Array] = {}
     fails: list[tuple[int, str, int, str, str]] = []
+    hits = []
     for field in source.fields:
-        columns[field.id], field_fails = _decode_field(field, records, codec)
+        columns[field.id], field_fails, field_hits = _decode_field(field, records, spec)
         fails += [(row, field.id, field.start + byte, rule, msg) for row, byte, rule, msg in field_fails]
+        fails += hit_fails(field.id, field.start, field_hits, spec.policy)
+        hits += [(field.id, field.start, h) for h in field_hits]
     stride = matrix.shape[1]
     frame = pl.DataFrame(columns).with_columns(
         pl.lit(str(path)).alias(FILE),
@@ -92,10 +112,11 @@ def _batch(source: SourceFile, path: Path, matrix: np.ndarray, rec: int, off: in
         pl.int_range(off, off + n * stride, stride, dtype=pl.Int64).alias(OFF),
         pl.Series(RAW, _raw_column(records)).cast(pl.Binary),
     )
+    gaiji = hit_frame(hits, frame, spec.policy)
     if not fails:
-        return Batch(frame, empty_rejects(), n, nbytes)
+        return Batch(frame, empty_rejects(), n, nbytes, gaiji)
     rows, rejects = split_failures(frame, fails)
-    return Batch(rows, rejects, n, nbytes)
+    return Batch(rows, rejects, n, nbytes, gaiji)
 
 
 def split_failures(frame: pl.DataFrame, fails: list[tuple[int, str, int, str, str]]) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -118,9 +139,11 @@ def split_failures(frame: pl.DataFrame, fails: list[tuple[int, str, int, str, st
     return rows, rejects
 
 
-def read_fixed(source: SourceFile, path: Path, batch_size: int = 100_000) -> Iterator[Batch]:
+def read_fixed(source: SourceFile, path: Path, batch_size: int = 100_000,
+               gaiji: GaijiOptions | None = None) -> Iterator[Batch]:
     """Read a fixed-width extract in batches of `batch_size` records."""
     if not path.is_file():
         raise InputError("file not found", Location(file=str(path)))
+    spec = spec_for(source, gaiji)
     for matrix, rec, off, nbytes in _chunks(source, path, batch_size):
-        yield _batch(source, path, matrix, rec, off, nbytes)
+        yield _batch(source, path, matrix, rec, off, nbytes, spec)

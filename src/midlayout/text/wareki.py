@@ -193,7 +193,8 @@ def parse_wareki(expr: pl.Expr, fmt: str, era_codes: dict[str, str] | None = Non
     `era_codes` maps era codes (digits, letters or kanji, per format) to era keys such as
     "heisei"; each format has a default. Full-width ASCII is folded and surrounding spaces are
     stripped first. A 00 or 不詳 month/day (or, in kanji, a missing trailing part) gives
-    ``unknown=True`` and a null date. ``error`` is null for valid, null and empty input.
+    ``unknown=True`` and a null date. ``error`` is null for valid, null and empty input. ``partial`` is
+    the 西暦 date as ``YYYYMMDD`` with ``00`` for unknown parts (``19750000``), null when not valid.
     """
     codes = _codes_for(fmt, era_codes)
     staged = _stage_in_era(_stage_checks(_stage_parts(_clean(expr), fmt, codes)))
@@ -204,6 +205,7 @@ def parse_wareki(expr: pl.Expr, fmt: str, era_codes: dict[str, str] | None = Non
         date=_safe_date(valid & ~unknown, F("year"), F("m"), F("d")),
         unknown=unknown,
         error=F("error"),
+        partial=pl.when(valid).then(pl.concat_str([F("year").cast(pl.String).str.zfill(4), _pad2(F("m")), _pad2(F("d"))])),
     ).name.keep()
 
 
@@ -232,8 +234,8 @@ def _era_code(style: str, index: int) -> str:
     return f"{index + 1:02d}" if style == "era2_yymmdd" else str(index + 1)
 
 
-def _format(style: str) -> pl.Expr:
-    """String expression over staged fields {d, era, ey} for one style."""
+def _format(style: str, codes: list[str]) -> pl.Expr:
+    """String expression over staged fields {d, era, ey} for one style, with era `codes` by era index."""
     month, day, ey = F("d").dt.month(), F("d").dt.day(), F("ey")
     if style == "kanji":
         year = pl.when(ey == 1).then(pl.lit("元")).otherwise(ey.cast(pl.String))
@@ -241,20 +243,26 @@ def _format(style: str) -> pl.Expr:
         parts = [kanji, year, pl.lit("年"), month.cast(pl.String), pl.lit("月"), day.cast(pl.String)]
         return pl.concat_str([*parts, pl.lit("日")])
     sep = [pl.lit(".")] if style == "dotted" else []
-    code = _by_era(F("era"), [_era_code(style, i) for i in range(len(ERAS))], pl.String)
+    code = _by_era(F("era"), codes, pl.String)
     return pl.when(ey <= 99).then(pl.concat_str([code, _pad2(ey), *sep, _pad2(month), *sep, _pad2(day)]))
 
 
-def to_wareki(expr: pl.Expr, style: str = "kanji") -> pl.Expr:
+def to_wareki(expr: pl.Expr, style: str = "kanji", era_codes: dict[str, str] | None = None) -> pl.Expr:
     """Format pl.Date values as 和暦 strings.
 
     Styles: "kanji" (``平成31年4月30日``, ``令和元年5月1日``), "dotted" (``H31.04.30``),
     "era2_yymmdd" (``04310430``) and "era_yymmdd" (``4310430``), with codes 1..5 for 明治..令和.
-    Null, dates before 明治 and (except in kanji) era years over 99 give null.
+    `era_codes` (code → era key, as for `parse_wareki`) replaces the default codes of the fixed
+    styles; each era must have exactly one code. Null, dates before 明治 and (except in kanji) era
+    years over 99 give null.
     """
     if style not in FORMATS:
         raise ValueError(f"unknown wareki style {style!r}; expected one of {FORMATS}")
-    return _era_of(expr).struct.eval(_format(style).alias("wareki")).struct.field("wareki").name.keep()
+    codes = [_era_code(style, i) for i in range(len(ERAS))]
+    if era_codes is not None:
+        by_key = {key: code for code, key in era_codes.items()}
+        codes = [by_key.get(e.key, "") for e in ERAS]
+    return _era_of(expr).struct.eval(_format(style, codes).alias("wareki")).struct.field("wareki").name.keep()
 
 
 # --- per-value reference (tests only) ------------------------------------------------------------

@@ -9,7 +9,8 @@ from pandera.errors import SchemaErrors
 from midlayout.layout.model import FileDef, Item, Layout
 from midlayout.mapping.compile import polars_dtype
 from midlayout.rejects import PROVENANCE, empty_rejects, rejects_from
-from midlayout.validate.encoding import byte_length, unencodable
+from midlayout.validate.encoding import byte_length
+from midlayout.validate.repertoire import bad_chars, of_layout, outside
 
 
 def _bytes_check(item: Item, encoding: str) -> pa.Check:
@@ -29,12 +30,14 @@ def _digits_check(item: Item) -> pa.Check:
                     error=f"not 1 to {item.length} half-width digits")
 
 
-def _repertoire_check(encoding: str) -> pa.Check:
+def _repertoire_check(layout: Layout) -> pa.Check:
+    allowed = of_layout(layout.encoding, layout.repertoire)
+
     def fn(data: pa.PolarsData) -> pl.LazyFrame:
         series = data.lazyframe.select(pl.col(data.key)).collect().to_series()
-        return pl.LazyFrame({data.key: ~unencodable(series, encoding)})
+        return pl.LazyFrame({data.key: ~outside(series, allowed)})
 
-    return pa.Check(fn, name="repertoire", error=f"holds a character {encoding} cannot encode")
+    return pa.Check(fn, name="repertoire", error=f"holds a character outside {' and '.join(allowed)}")
 
 
 def _checks(item: Item, layout: Layout) -> list[pa.Check]:
@@ -44,7 +47,7 @@ def _checks(item: Item, layout: Layout) -> list[pa.Check]:
         checks.append(pa.Check.isin(list(table.codes), name="code_domain", error=f"not a code of {table.name}"))
     if item.type in ("string", "code"):
         checks.append(_bytes_check(item, layout.encoding) if item.unit == "bytes" else _digits_check(item))
-        checks.append(_repertoire_check(layout.encoding))
+        checks.append(_repertoire_check(layout))
     elif item.type == "number":
         checks.append(_digits_check(item))
     return checks
@@ -77,9 +80,29 @@ def validate_rows(layout: Layout, file: FileDef, rows: pl.DataFrame, unique_key:
     names = {it.id: it.name for it in file.items}
     rule = pl.col("rule").replace({"not_nullable": "required"})
     message = pl.col("item").replace(names) + pl.lit(": ") + pl.col("rule")
-    rejects = rejects_from(joined, stage="validate", rule=_rule_id(rule), item=pl.col("item"), message=message)
+    joined = _repertoire_messages(joined.with_columns(_rule_id(rule).alias("__rule"), message.alias("__msg")), layout)
+    rejects = rejects_from(joined, stage="validate", rule=pl.col("__rule"), item=pl.col("item"), message=pl.col("__msg"))
     good = indexed.filter(~pl.col("__row").is_in(failures.get_column("__row").implode())).drop("__row")
     return good, rejects
+
+
+def repertoire_message(value: str, allowed: tuple[str, ...]) -> str:
+    """`outside cp932: U+9AD9 at char 1, ...`: code points and positions, never the value itself."""
+    where = ", ".join(f"U+{ord(ch):04X} at char {i + 1}" for i, ch in bad_chars(value, allowed))
+    return f"outside {' and '.join(allowed)}: {where}"
+
+
+def _repertoire_messages(joined: pl.DataFrame, layout: Layout) -> pl.DataFrame:
+    """Name each character a repertoire failure is about (error path: failing rows only)."""
+    rows = joined.with_row_index("__i").filter(pl.col("__rule") == "repertoire")
+    if not rows.height:
+        return joined
+    allowed = of_layout(layout.encoding, layout.repertoire)
+    fixes = [(i, repertoire_message(str(r[item]), allowed))
+             for i, item, r in zip(rows.get_column("__i"), rows.get_column("item"), rows.iter_rows(named=True), strict=True)]
+    patch = pl.DataFrame(fixes, schema={"__i": pl.UInt32, "__fix": pl.String}, orient="row")
+    out = joined.with_row_index("__i").join(patch, on="__i", how="left")
+    return out.with_columns(pl.coalesce("__fix", "__msg").alias("__msg")).drop("__i", "__fix")
 
 
 def _rule_id(rule: pl.Expr) -> pl.Expr:

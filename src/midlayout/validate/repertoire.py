@@ -1,0 +1,81 @@
+"""Target character repertoires (any Unicode, CP932, JIS X 0208, JIS X 0213) and MJ縮退 suggestions.
+
+A character is inside a repertoire when it survives an encode → decode round trip in that repertoire's
+codec: CP932's encoder maps U+301C to 0x8160, which decodes to U+FF5E, so a plain "is it encodable"
+test would let the wave dash change silently. Columns are checked in one codec call; only a column
+that fails is walked value by value (the error path).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import polars as pl
+
+REPERTOIRES = ("unicode", "cp932", "jisx0208", "jisx0213")
+_CODECS = {"cp932": "cp932", "shift_jis": "shift_jis", "euc-jp": "euc_jp", "jisx0208": "euc_jp",
+           "jisx0213": "euc_jis_2004"}
+_JISX0212 = b"\x8f"  # EUC-JP's SS3: the character came from JIS X 0212, not JIS X 0208
+
+
+def of_layout(encoding: str, repertoire: str | None) -> tuple[str, ...]:
+    """What a layout's text items must fit: its encoding, and its declared repertoire if any."""
+    return (encoding,) if repertoire is None else (encoding, repertoire)
+
+
+def codec_of(repertoire: str) -> str | None:
+    """The round-trip codec of a repertoire or layout encoding; None when anything fits."""
+    if repertoire == "unicode" or repertoire.startswith("utf-8"):
+        return None
+    return _CODECS[repertoire]
+
+
+def fits(text: str, repertoire: str) -> bool:
+    """True when every character of `text` is inside `repertoire`."""
+    codec = codec_of(repertoire)
+    if codec is None:
+        return True
+    try:
+        raw = text.encode(codec)
+    except UnicodeEncodeError:
+        return False
+    if repertoire == "jisx0208" and _JISX0212 in raw:
+        return False
+    return raw.decode(codec) == text
+
+
+def outside(series: pl.Series, repertoires: tuple[str, ...]) -> np.ndarray:
+    """Boolean mask of values holding a character outside any of `repertoires`."""
+    values = series.cast(pl.String)
+    present = values.drop_nulls()
+    if all(fits("\n".join(present.to_list()), r) for r in repertoires):
+        return np.zeros(len(series), dtype=bool)
+    bad = [v for v in present.unique().to_list() if not all(fits(v, r) for r in repertoires)]
+    return values.is_in(bad).fill_null(False).to_numpy()
+
+
+def bad_chars(value: str, repertoires: tuple[str, ...]) -> list[tuple[int, str]]:
+    """(character index, character) of every character outside a repertoire (error path only)."""
+    out = []
+    for i, ch in enumerate(value):
+        if not all(fits(ch, r) for r in repertoires):
+            out.append((i, ch))
+    return out
+
+
+@cache
+def suggestions(ch: str, repertoire: str) -> tuple[str, ...]:
+    """MJ縮退マップ candidates (via jntajis) for `ch` that fit `repertoire`: listed, never applied."""
+    try:
+        import jntajis
+    except ImportError:  # pragma: no cover - declared dependency; degrade to no suggestions
+        return ()
+    combo = 0
+    for scheme in jntajis.MJShrinkSchemeCombo:
+        combo |= scheme
+    try:
+        candidates = jntajis.mj_shrink_candidates(ch, combo)
+    except Exception:  # noqa: BLE001 - a character jntajis does not know has no candidates
+        return ()
+    return tuple(c for c in dict.fromkeys(candidates) if c != ch and fits(c, repertoire))

@@ -81,8 +81,8 @@ def diff_report(summary: dict[str, Any]) -> str:
     samples = summary.get("samples", {"changes": [], "rows": []})
     key = summary["key"]
     parts = [
-        f"<p>{escape(summary['layout'])} : {escape(summary['file']['name'])} ({escape(summary['file']['id'])}) "
-        f"— キー key: {escape(', '.join(key))}</p>", verdict, _inputs(summary),
+        (f"<p>{escape(summary['layout'])} : {escape(summary['file']['name'])} ({escape(summary['file']['id'])}) "
+         f"— キー key: {escape(', '.join(key))}</p>"), verdict, _inputs(summary),
         "<h2>分類別件数 (rows by class)</h2>",
         table(["分類 class", "件数 rows"], [(CLASS_LABELS[c], n) for c, n in counts.items()], numeric=(1,)),
         bar_chart("分類別件数", [(CLASS_LABELS[c], n) for c, n in counts.items()]),
@@ -116,8 +116,8 @@ def reconcile_report(cert: dict[str, Any]) -> str:
         bar_chart("不一致の項目 (failed figures)", failed) if failed else "",
         "<h2>対象ファイル (files and sha256)</h2>", table(["side", "path", "sha256"], files),
         "<h2>署名 (sign-off)</h2>",
-        '<table class="sign"><tr><th>確認者 (auditor)</th><td></td><th>日付 (date)</th><td></td></tr>'
-        "<tr><th>原課 (department)</th><td></td><th>ベンダー (vendor)</th><td></td></tr></table>",
+        ('<table class="sign"><tr><th>確認者 (auditor)</th><td></td><th>日付 (date)</th><td></td></tr>'
+         "<tr><th>原課 (department)</th><td></td><th>ベンダー (vendor)</th><td></td></tr></table>"),
     ]
     return page("移行データ照合証明書 (reconciliation certificate)", parts)
 

@@ -99,7 +99,7 @@ def _columns(path: Path, kind: str, table: str | None, layout: Layout) -> list[s
     if kind == "parquet":
         try:
             return list(pq.read_schema(path).names)
-        except Exception as exc:
+        except (OSError, ValueError) as exc:
             raise InputError(f"not a readable Parquet file ({exc})", Location(file=str(path))) from None
     return _duckdb_columns(path, table or "")
 
@@ -251,7 +251,7 @@ def sql_string(value: str) -> str:
 
 def _stage_normalised(con: duckdb.DuckDBPyConnection, src: Source, norm: Normalise, target: Path) -> None:
     """Parquet/DuckDB input through polars text folding, batch by batch, into a staged Parquet file."""
-    reader = con.execute(f"SELECT * FROM {_relation(src)}").fetch_record_batch(200_000)
+    reader = con.sql(f"SELECT * FROM {_relation(src)}").to_arrow_reader(200_000)
     writer = None
     for rb in reader:
         frame = _normalised(pl.from_arrow(rb), src, norm)  # type: ignore[arg-type]

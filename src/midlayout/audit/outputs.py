@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -23,11 +22,6 @@ def mask_sql(expr: str, show: bool) -> str:
 def mask(value: object, show: bool) -> object:
     """A value as reports print it (Python side of `mask_sql`)."""
     return value if show or value is None else MASK
-
-
-def short_hash(value: str) -> str:
-    """An 8-hex-digit digest, to tell values apart without printing them."""
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:8]
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from midlayout import __version__
-from midlayout.cli import convert, diff, layouts
+from midlayout.cli import audit, convert, diff, layouts
 
 app = typer.Typer(
     name="midlayout",
@@ -19,6 +19,9 @@ app.add_typer(layouts.app, name="layouts")
 app.command("convert")(convert.convert_cmd)
 app.command("validate")(convert.validate_cmd)
 app.command("diff")(diff.diff_cmd)
+app.command("reconcile")(audit.reconcile_cmd)
+app.command("verify")(audit.verify_cmd)
+app.command("rejects-report")(audit.rejects_report_cmd)
 
 
 def _version(value: bool) -> None:

@@ -147,8 +147,8 @@ def locate(spec: str, layout: Layout, file_id: str | None = None) -> Source:
 
 
 def _sql_type(item: Item) -> str:
-    if item.type == "number":
-        return f"DECIMAL(38,{item.scale})"
+    if item.type == "number":  # BIGINT when integral: DECIMAL(38) is a 128-bit type, much slower to compare
+        return f"DECIMAL({18 if item.length <= 18 else 38},{item.scale})" if item.scale else "BIGINT"
     return {"date": "DATE", "flag": "BOOLEAN"}.get(item.type, "VARCHAR")
 
 

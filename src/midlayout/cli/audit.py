@@ -23,7 +23,9 @@ MemoryLimit = typer.Option("2GB", "--memory-limit", help="DuckDB memory limit; b
 
 
 def _print_certificate(cert: dict[str, Any], out: Path | None) -> None:
-    table = Table("file", "figure", "left", "right", "diff", "result", title=f"reconcile: {cert['left']['label']} ⇔ {cert['right']['label']}")
+    table = Table(title=f"reconcile: {cert['left']['label']} ⇔ {cert['right']['label']}")
+    for name in ("file", "figure", "left", "right", "diff", "result"):
+        table.add_column(name, overflow="fold")
     for c in cert["checks"]:
         table.add_row(c["file"], c["label"], str(c["left"]), str(c["right"]), str(c["difference"]), "pass" if c["passed"] else "FAIL")
     stdout.print(table)

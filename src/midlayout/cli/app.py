@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from midlayout import __version__
-from midlayout.cli import convert, layouts
+from midlayout.cli import audit, convert, diff, inspect, layouts
 
 app = typer.Typer(
     name="midlayout",
@@ -18,7 +18,11 @@ app = typer.Typer(
 app.add_typer(layouts.app, name="layouts")
 app.command("convert")(convert.convert_cmd)
 app.command("validate")(convert.validate_cmd)
-app.command("inspect")(__import__("midlayout.cli.inspect", fromlist=["inspect_cmd"]).inspect_cmd)
+app.command("inspect")(inspect.inspect_cmd)
+app.command("diff")(diff.diff_cmd)
+app.command("reconcile")(audit.reconcile_cmd)
+app.command("verify")(audit.verify_cmd)
+app.command("rejects-report")(audit.rejects_report_cmd)
 
 
 def _version(value: bool) -> None:

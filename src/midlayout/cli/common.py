@@ -76,3 +76,13 @@ def progress_bars(enabled: bool = True) -> Iterator[RichProgress]:
                         console=stderr, disable=not enabled, transient=True)
     with progress:
         yield RichProgress(progress)
+
+
+@contextmanager
+def phases(enabled: bool = True) -> Iterator[Callable[[str], None]]:
+    """A spinner on stderr whose text follows the phases of a long job (silent when disabled)."""
+    if not enabled:
+        yield lambda _text: None
+        return
+    with stderr.status("starting…", spinner="dots") as status:
+        yield lambda text: status.update(text)

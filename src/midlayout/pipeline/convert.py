@@ -67,7 +67,7 @@ def _target_name(layout: Layout, file: FileDef) -> str:
     return f"{layout.id}:{file.id}"
 
 
-def _lookup_tables(jobs: list[Job], batch_size: int, gaiji: dict[str, GaijiOptions]) -> dict[Lookup, pl.DataFrame]:
+def lookup_tables(jobs: list[Job], batch_size: int, gaiji: dict[str, GaijiOptions]) -> dict[Lookup, pl.DataFrame]:
     tables = {}
     for job in jobs:
         for lk in {r.lookup for r in job.rule.items if r.lookup}:
@@ -194,7 +194,7 @@ def _staging(out_dir: Path) -> Iterator[_Stage]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _gaiji_options(mappings: list[Mapping], table: GaijiTable | None, unmapped: str | None) -> dict[str, GaijiOptions]:
+def gaiji_options(mappings: list[Mapping], table: GaijiTable | None, unmapped: str | None) -> dict[str, GaijiOptions]:
     """Per mapping: its own 外字 table and policy, overridden by the run's (`--gaiji`, `--gaiji-unmapped`)."""
     return {m.id: GaijiOptions(table or m.gaiji.table, unmapped or m.gaiji.unmapped, None if table else m.gaiji.encoding)
             for m in mappings}
@@ -208,7 +208,7 @@ def convert(mappings: list[Mapping], inputs: list[str], out_dir: Path, writer_na
     `gaiji_table` and `gaiji_unmapped` ("reject" or "flag") override what the mappings name.
     """
     progress = progress or _Silent()
-    gaiji = _gaiji_options(mappings, gaiji_table, gaiji_unmapped)
+    gaiji = gaiji_options(mappings, gaiji_table, gaiji_unmapped)
     jobs = match_inputs(mappings, inputs)
     writer_classes = [get_writer(n) for n in writer_names]
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -218,7 +218,7 @@ def convert(mappings: list[Mapping], inputs: list[str], out_dir: Path, writer_na
     manifest = _manifest(mappings, jobs)
     t0 = time.perf_counter()
     with _staging(out_dir) as stage:
-        tables = _lookup_tables(jobs, batch_size, gaiji)
+        tables = lookup_tables(jobs, batch_size, gaiji)
         for job, record in zip(jobs, manifest.inputs, strict=True):
             _stream_job(job, tables, stage, record, batch_size, progress, gaiji[job.mapping.id])
         manifest.timings["read_map_validate_s"] = round(time.perf_counter() - t0, 3)

@@ -1,0 +1,1 @@
+"""Audit a migration: keyed diff, reconciliation certificates, manifest verification and HTML reports."""

@@ -111,6 +111,8 @@ def test_reference_and_one_head_rules_cascade(tmp_path: Path) -> None:
     jumin = rejects_by_record(result, "JUMIN.DAT")
     assert jumin == {4: {"reference"}, 5: {"reference"}, 6: {"reference"}}
     assert rejects_by_record(result, "SETAI.DAT") == {2: {"one_head_per_setai"}}
+    messages = dict(result.rejects.filter(pl.col("rule") == "reference").select("record", "message").iter_rows())
+    assert "itself rejected" in messages[4] and "has no match" in messages[6]
     m = result.manifest
     assert [(i.records_written, i.records_rejected) for i in m.inputs] == [(3, 3), (1, 1)]
 

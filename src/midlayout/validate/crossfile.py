@@ -79,10 +79,16 @@ def _reference_rejects(alive: _Alive, name: str, unchecked: set[str]) -> pl.Data
         if target is None:
             unchecked.add(f"{sf.name}.{item.id} → {item.references.file}.{item.references.item}")
             continue
-        keys = alive.rows(target, [item.references.item]).get_column(item.references.item).unique()
+        ref = item.references.item
+        keys = alive.rows(target, [ref]).get_column(ref).unique()
+        staged_keys = alive.staged[target].rows.select(ref).collect().get_column(ref).unique()
         rows = alive.rows(name, [item.id]).filter(pl.col(item.id).is_not_null() & ~pl.col(item.id).is_in(keys.implode()))
-        message = f"{item.name} has no match in {alive.staged[target].file.name}.{item.references.item}"
-        out.append(rows.select(*ROW_ID, pl.lit("reference").alias("rule"), pl.lit(item.id).alias("item"), pl.lit(message).alias("message")))
+        where = f"{alive.staged[target].file.name}.{ref}"
+        # A key that was staged but is no longer alive belongs to a row rejected by a cross-file rule.
+        message = (pl.when(pl.col(item.id).is_in(staged_keys.implode()))
+                   .then(pl.lit(f"{item.name} matches a {where} row that was itself rejected"))
+                   .otherwise(pl.lit(f"{item.name} has no match in {where}")))
+        out.append(rows.select(*ROW_ID, pl.lit("reference").alias("rule"), pl.lit(item.id).alias("item"), message.alias("message")))
     return pl.concat(out) if out else pl.DataFrame(schema=_SCHEMA)
 
 

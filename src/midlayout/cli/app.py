@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from midlayout import __version__
-from midlayout.cli import convert, layouts
+from midlayout.cli import convert, layouts, writers
 
 app = typer.Typer(
     name="midlayout",
@@ -18,6 +18,7 @@ app = typer.Typer(
 app.add_typer(layouts.app, name="layouts")
 app.command("convert")(convert.convert_cmd)
 app.command("validate")(convert.validate_cmd)
+app.add_typer(writers.app, name="writers")
 
 
 def _version(value: bool) -> None:

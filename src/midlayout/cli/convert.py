@@ -9,7 +9,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from midlayout.cli.common import FOUND, OK, JsonOpt, emit_json, guarded, progress_bars, stderr, stdout
+from midlayout.cli.common import (
+    FOUND,
+    OK,
+    JsonOpt,
+    emit_json,
+    guarded,
+    progress_bars,
+    stderr,
+    stdout,
+    writer_options,
+)
 from midlayout.errors import UsageError
 from midlayout.layout.mapping import load_mapping
 from midlayout.layout.registry import resolve
@@ -39,7 +49,8 @@ def convert_cmd(
     inputs: Annotated[list[str], typer.Argument(help="Input files; PATH (matched by the source layout) or SOURCE=PATH.")],
     mapping: Annotated[list[Path], typer.Option("--mapping", "-m", help="Mapping YAML (repeat for several 業務).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
-    writer: Annotated[list[str] | None, typer.Option("--writer", "-w", help="parquet, duckdb, standard (repeat; default all).")] = None,
+    writer: Annotated[list[str] | None, typer.Option("--writer", "-w", help="Writer name, repeatable (default: parquet, duckdb, standard; see `midlayout writers list`).")] = None,
+    option: Annotated[list[str] | None, typer.Option("--option", "-O", help="Writer option WRITER.KEY=VALUE, repeatable (e.g. postgres.mode=upsert).")] = None,
     batch_size: Annotated[int, typer.Option(help="Records per batch (memory follows this).")] = 100_000,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -51,7 +62,7 @@ def convert_cmd(
             raise UsageError("--batch-size must be at least 1")
         mappings = [load_mapping(p) for p in mapping]
         with progress_bars(not as_json) as bars:
-            result = convert(mappings, inputs, out, writer or DEFAULT_WRITERS, batch_size, bars)
+            result = convert(mappings, inputs, out, writer or DEFAULT_WRITERS, batch_size, bars, writer_options(option))
         if as_json:
             emit_json(result.manifest.to_json() and __import__("json").loads(result.manifest.to_json()))
         else:

@@ -12,6 +12,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
 from midlayout.errors import UsageError
 from midlayout.writers.base import Writer
@@ -92,6 +93,24 @@ def load_all() -> tuple[dict[str, type[Writer]], dict[str, str]]:
             errors[name] = f"{type(exc).__name__}: {exc}"
             warnings.warn(f"writer {name!r} ({info.value}) failed to load: {errors[name]}", PluginWarning, stacklevel=2)
     return classes, errors
+
+
+def inventory() -> list[dict[str, Any]]:
+    """Every discovered writer with its origin, options and whether it loads (plugins that fail warn)."""
+    rows = []
+    for name, info in discover().items():
+        row: dict[str, Any] = {"name": name, "module": info.module, "object": info.value, "distribution": info.distribution,
+                               "kind": "built-in" if info.builtin else "plugin", "loaded": True, "error": None,
+                               "options": {}, "doc": ""}
+        try:
+            cls = info.load()
+            row["options"] = dict(cls.OPTIONS)
+            row["doc"] = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        except Exception as exc:  # noqa: BLE001 (listed as broken, with a warning, never a crash)
+            row["loaded"], row["error"] = False, f"{type(exc).__name__}: {exc}"
+            warnings.warn(f"writer {name!r} ({info.value}) failed to load: {row['error']}", PluginWarning, stacklevel=2)
+        rows.append(row)
+    return rows
 
 
 def available() -> dict[str, type[Writer]]:

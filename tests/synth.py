@@ -27,7 +27,7 @@ def _households(n: int, seed: int) -> list[list[dict[str, object]]]:
             giv = rng.choice(GIVEN)
             members.append({"atena": atena, "setai": h, "juni": juni, "sur": sur, "giv": giv,
                             "role": ("head", "spouse", "child")[juni - 1], "town": TOWNS[h % len(TOWNS)],
-                            "yy": rng.randint(1, 30), "mm": rng.randint(1, 12), "dd": rng.randint(1, 28)})
+                            "yy": rng.randint(2, 30), "mm": rng.randint(1, 12), "dd": rng.randint(1, 28)})
             atena += 1
         out.append(members)
     return out

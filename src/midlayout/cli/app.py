@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from midlayout import __version__
-from midlayout.cli import convert, layouts, writers
+from midlayout.cli import convert, layouts, run, writers
 
 app = typer.Typer(
     name="midlayout",
@@ -19,6 +19,7 @@ app.add_typer(layouts.app, name="layouts")
 app.command("convert")(convert.convert_cmd)
 app.command("validate")(convert.validate_cmd)
 app.add_typer(writers.app, name="writers")
+app.command("run")(run.run_cmd)
 
 
 def _version(value: bool) -> None:

@@ -163,6 +163,11 @@ def load_id(manifest: Manifest) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
+def plan_load_id(mappings: list[Mapping], inputs: list[str]) -> str:
+    """The load id a conversion of `inputs` through `mappings` would have (hashes the inputs; converts nothing)."""
+    return load_id(_manifest(mappings, match_inputs(mappings, inputs)))
+
+
 def _manifest(mappings: list[Mapping], jobs: list[Job]) -> Manifest:
     layouts = {m.target.ref: m.target for m in mappings}
     return Manifest(
@@ -284,4 +289,4 @@ def _reject_summary(rejects: pl.DataFrame) -> dict[str, object]:
     }
 
 
-__all__ = ["OFF", "RAW", "REC", "ConvertResult", "convert", "load_id"]
+__all__ = ["OFF", "RAW", "REC", "ConvertResult", "convert", "load_id", "plan_load_id"]

@@ -15,7 +15,7 @@ from psycopg import sql
 from typer.testing import CliRunner
 
 from midlayout.cli import app
-from midlayout.errors import LoadError
+from midlayout.errors import LoadError, TargetError
 from midlayout.layout.registry import resolve
 from midlayout.writers.postgres import PostgresWriter
 from tests.conftest import MAPPINGS
@@ -63,9 +63,53 @@ def loads(pg: tuple[str, str]) -> list[tuple[Any, ...]]:
     return query(dsn, f'SELECT load_id, schema_name, table_name, mode, rows FROM "{prefix}meta".midlayout_loads ORDER BY 2, 3, 1')
 
 
-def test_ddl_comes_from_the_layout(pg: tuple[str, str], tmp_path: Path) -> None:
-    result = load_a(pg, tmp_path, 3, 1, "postgres.mode=create")
-    assert result.exit_code == 0, result.stderr
+Frames = dict[tuple[str, str], pl.DataFrame]
+
+
+def _frames(folder: Path, households: int, seed: int) -> Frames:
+    """Typed rows of the three A社 targets, as the pipeline hands them to writers."""
+    from midlayout.layout.mapping import load_mapping
+    from midlayout.pipeline.convert import convert
+
+    inputs = [str(p) for p in vendor_a(folder / "in", households, seed)]
+    mappings = [load_mapping(MAPPINGS / "vendor_a" / n) for n in ("juki-2.5.yaml", "kojin_juminzei-2.5.yaml")]
+    result = convert(mappings, inputs, folder / "out", ["parquet"])
+    assert result.rejected == 0
+    targets = [("chukan/juki@2.5", "setai"), ("chukan/juki@2.5", "jumin"), ("chukan/kojin_juminzei@2.5", "kazei")]
+    return {t: pl.read_parquet(folder / "out" / "parquet" / t[0].split("/")[1].split("@")[0] / f"{t[1]}.parquet") for t in targets}
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Frames:
+    """3 households (seed 1)."""
+    return _frames(tmp_path_factory.mktemp("small"), 3, 1)
+
+
+@pytest.fixture(scope="module")
+def other(tmp_path_factory: pytest.TempPathFactory) -> Frames:
+    """4 households with other names (seed 7): the first 3 share their keys with `small`."""
+    return _frames(tmp_path_factory.mktemp("other"), 4, 7)
+
+
+def load_frames(pg: tuple[str, str], frames: Frames, load_id: str, mode: str = "append") -> list[Any]:
+    """Run the writer's whole life cycle over `frames`; return its outputs."""
+    dsn, prefix = pg
+    writer = PostgresWriter(Path("."), {"dsn": dsn, "schema_prefix": prefix, "meta_schema": prefix + "meta", "mode": mode},
+                            load_id)
+    try:
+        for (ref, file_id), frame in frames.items():
+            layout = resolve(ref)
+            writer.start(layout, layout.file(file_id))
+            writer.write(layout, layout.file(file_id), frame)
+        writer.prepare()
+        return writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def test_ddl_comes_from_the_layout(pg: tuple[str, str], small: Frames) -> None:
+    load_frames(pg, small, "l1", "create")
     dsn, prefix = pg
     cols = {c: (t, n) for c, t, n in query(dsn, "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
                                                       "WHERE table_schema = %s AND table_name = 'jumin'", [prefix + "juki"])}
@@ -81,13 +125,18 @@ def test_ddl_comes_from_the_layout(pg: tuple[str, str], tmp_path: Path) -> None:
     # The 個人住民税 reference to 住民基本台帳 crosses 業務: no foreign key, and its key is composite.
     assert query(dsn, "SELECT count(*) FROM pg_constraint WHERE connamespace = %s::regnamespace AND contype = 'f'",
                  [prefix + "kojin_juminzei"]) == [(0,)]
-    assert query(dsn, f'SELECT count(*) FROM "{prefix}juki".jumin') == [(sum(1 for _ in (tmp_path / "in" / "JUMIN.DAT").open("rb")),)]
+    assert query(dsn, f'SELECT count(*) FROM "{prefix}juki".jumin') == [(small[("chukan/juki@2.5", "jumin")].height,)]
+
+
+SECRET = "pw-Zq81-never-shown"
 
 
 def test_manifest_records_where_and_a_rerun_is_a_no_op(pg: tuple[str, str], tmp_path: Path) -> None:
-    _dsn, prefix = pg
-    first = load_a(pg, tmp_path, 4, 1, "postgres.mode=replace")
+    dsn, prefix = pg
+    first = load_a(pg, tmp_path, 4, 1, "postgres.mode=replace", dsn=f"{dsn} password={SECRET}")  # trust auth ignores it
     assert first.exit_code == 0, first.stderr
+    manifest = (tmp_path / "out" / "manifest.json").read_text(encoding="utf-8")
+    assert SECRET not in first.stdout + first.stderr + manifest and "postgresql://postgres@127.0.0.1:5432/test" in manifest
     before, bookkeeping = all_tables(pg), loads(pg)
     out = [o for o in json.loads(first.stdout)["outputs"] if o["writer"] == "postgres"]
     jumin = next(o for o in out if o["target"] == "chukan/juki@2.5:jumin")
@@ -104,29 +153,47 @@ def test_manifest_records_where_and_a_rerun_is_a_no_op(pg: tuple[str, str], tmp_
     assert statuses == {"already_applied"}
 
 
-def test_modes_append_replace_upsert_create(pg: tuple[str, str], tmp_path: Path) -> None:
+def _household(frames: Frames, setai_no: str) -> Frames:
+    """One household's rows in each target, renumbered (keys prefixed with 9) so no key is taken."""
+    jumin = frames[("chukan/juki@2.5", "jumin")].filter(pl.col("setai_no") == setai_no)
+    picked = {
+        ("chukan/juki@2.5", "setai"): frames[("chukan/juki@2.5", "setai")].filter(pl.col("setai_no") == setai_no),
+        ("chukan/juki@2.5", "jumin"): jumin,
+        ("chukan/kojin_juminzei@2.5", "kazei"): frames[("chukan/kojin_juminzei@2.5", "kazei")].filter(
+            pl.col("atena_no").is_in(jumin["atena_no"].implode())),
+    }
+    keys = {"atena_no", "setai_no", "setainushi_atena_no"}
+    return {t: f.with_columns(("9" + pl.col(c)).alias(c) for c in keys & set(f.columns)) for t, f in picked.items()}
+
+
+def test_modes_create_upsert_replace_append(pg: tuple[str, str], small: Frames, other: Frames) -> None:
     dsn, prefix = pg
-    assert load_a(pg, tmp_path / "1", 2, 1, "postgres.mode=create").exit_code == 0
-    n2 = snapshot(dsn, prefix + "juki", "setai")[0]
-    # create refuses a table in the way (exit 2), and changes nothing
+    setai = ("chukan/juki@2.5", "setai")
+    load_frames(pg, small, "l1", "create")
     before = all_tables(pg)
-    refused = load_a(pg, tmp_path / "2", 3, 1, "postgres.mode=create")
-    assert refused.exit_code == 2 and "already exists (mode create)" in refused.stderr
+    with pytest.raises(TargetError, match=r"juki\.setai already exists \(mode create\)"):
+        load_frames(pg, other, "l2", "create")
     assert all_tables(pg) == before
-    # upsert of 3 households with other names: 2 updated, 1 inserted
-    assert load_a(pg, tmp_path / "3", 3, 7, "postgres.mode=upsert").exit_code == 0
-    assert snapshot(dsn, prefix + "juki", "setai")[0] == 3 and n2 == 2
-    names = {r[0] for r in query(dsn, f'SELECT setainushi_shimei FROM "{prefix}juki".setai')}
-    assert names == {r[0] for r in query(dsn, f'SELECT shimei FROM "{prefix}juki".jumin WHERE zokugara = %s', ["02"])}
-    # replace with 1 household: exactly its rows remain
-    assert load_a(pg, tmp_path / "4", 1, 3, "postgres.mode=replace").exit_code == 0
-    assert snapshot(dsn, prefix + "juki", "setai")[0] == 1
-    assert [r[3] for r in loads(pg)].count("replace") == 3
+    # upsert: the 3 shared households are updated, the 4th is inserted
+    load_frames(pg, other, "l2", "upsert")
+    heads = f'SELECT setai_no, setainushi_shimei FROM "{prefix}juki".setai ORDER BY 1'
+    assert query(dsn, heads) == sorted(other[setai].select("setai_no", "setainushi_shimei").rows())
+    # replace with `small`: exactly its rows remain
+    load_frames(pg, small, "l3", "replace")
+    assert query(dsn, heads) == sorted(small[setai].select("setai_no", "setainushi_shimei").rows())
+    # append the household `small` does not have: one more of each
+    extra = _household(other, other[setai]["setai_no"][0])
+    appended = load_frames(pg, extra, "l4", "append")
+    assert {o.target: o.rows for o in appended}["chukan/juki@2.5:setai"] == 1
+    assert query(dsn, heads) == sorted(small[setai].select("setai_no", "setainushi_shimei").rows()
+                                       + extra[setai].select("setai_no", "setainushi_shimei").rows())
+    assert [r[3] for r in loads(pg)] == ["create", "upsert", "replace", "append"] * 3
 
 
-def test_constraint_violation_leaves_target_unchanged_then_rerun_succeeds(pg: tuple[str, str], tmp_path: Path) -> None:
+def test_constraint_violation_leaves_target_unchanged_then_rerun_succeeds(pg: tuple[str, str], small: Frames,
+                                                                         tmp_path: Path) -> None:
     dsn, prefix = pg
-    assert load_a(pg, tmp_path / "1", 3, 1).exit_code == 0
+    load_frames(pg, small, "l1")
     before, bookkeeping = all_tables(pg), loads(pg)
     # Other data, same 宛名番号: appending violates the primary key.
     failed = load_a(pg, tmp_path / "2", 4, 5, "postgres.mode=append")
@@ -211,13 +278,18 @@ def test_backend_killed_mid_copy_leaves_target_unchanged_then_rerun_succeeds(pg:
     assert snapshot(dsn, prefix + "kojin_juminzei", "kazei")[0] == 600_010
 
 
-def test_password_never_printed(pg: tuple[str, str], tmp_path: Path) -> None:
-    dsn, _ = pg
-    secret = "pw-Zq81-never-shown"
-    ok = load_a(pg, tmp_path / "ok", 2, 1, dsn=f"{dsn} password={secret}")  # trust auth ignores it
-    assert ok.exit_code == 0, ok.stderr
-    manifest = (tmp_path / "ok" / "out" / "manifest.json").read_text(encoding="utf-8")
-    assert secret not in ok.stdout + ok.stderr + manifest and "postgresql://postgres@127.0.0.1:5432/test" in manifest
-    bad = load_a(pg, tmp_path / "bad", 2, 1, dsn=f"postgresql://postgres:{secret}@127.0.0.1:1/test?connect_timeout=2")
-    assert bad.exit_code == 2 and "cannot connect to PostgreSQL" in bad.stderr
-    assert secret not in bad.stdout + bad.stderr and "port=1" in bad.stderr
+def test_password_never_printed_when_the_connection_fails(pg: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = resolve("chukan/juki@2.5")
+    for dsn in (f"postgresql://postgres:{SECRET}@127.0.0.1:1/test?connect_timeout=2",
+                f"host=127.0.0.1 port=1 user=postgres password={SECRET} connect_timeout=2"):
+        writer = PostgresWriter(Path("."), {"dsn": dsn}, "l1")
+        with pytest.raises(TargetError) as info:
+            writer.start(layout, layout.file("setai"))
+        message = str(info.value)
+        assert "cannot connect to PostgreSQL" in message and "port=1" in message and SECRET not in message
+    monkeypatch.setenv("PGPASSWORD", SECRET)
+    monkeypatch.setenv("MIDLAYOUT_TEST_DSN", f"host=127.0.0.1 port=1 dbname={SECRET} connect_timeout=2")
+    writer = PostgresWriter(Path("."), {"dsn_env": "MIDLAYOUT_TEST_DSN"}, "l1")
+    with pytest.raises(TargetError) as info:
+        writer.start(layout, layout.file("setai"))
+    assert SECRET not in str(info.value)

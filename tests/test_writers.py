@@ -27,7 +27,7 @@ def converted(tmp_path_factory: pytest.TempPathFactory) -> ConvertResult:
     tmp = tmp_path_factory.mktemp("contract")
     inputs = [str(p) for p in vendor_a(tmp / "in", 6, 3)]
     mappings = [load_mapping(MAPPINGS / "vendor_a" / n, LAYOUTS) for n in ("juki-2.5.yaml", "kojin_juminzei-2.5.yaml")]
-    return convert(mappings, inputs, tmp / "out", ["duckdb", "parquet", "standard", "fixed"], batch_size=4,
+    return convert(mappings, inputs, tmp / "out", ["duckdb", "parquet", "standard", "fixed"], batch_size=10,
                    writer_options={"parquet": {"partition_by": "setai_no"}})
 
 

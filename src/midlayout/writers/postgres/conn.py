@@ -72,7 +72,7 @@ def translated(what: str, dsn: str) -> Iterator[None]:
         primary = diag.message_primary or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         primary = _QUOTED_VALUE.sub("", primary)
         table = ".".join(p for p in (diag.schema_name, diag.table_name) if p)
-        where = f" on {table}" if table else ""
+        where = f" on {table}" if table and table not in what else ""
         state = f" [SQLSTATE {exc.sqlstate}]" if exc.sqlstate else ""
         if isinstance(exc, psycopg.OperationalError) and not exc.sqlstate:
             message = f"{what}: connection lost: {primary}; nothing was applied"

@@ -40,6 +40,11 @@ def _summary(result: ConvertResult, title: str) -> None:
         for r in m.rejects["by_rule"]:  # type: ignore[union-attr]
             rules.add_row(r["stage"], r["rule"], str(r["count"]))
         stdout.print(rules)
+    for o in m.outputs:
+        d = o.get("details") or {}
+        if d.get("status"):
+            stdout.print(f"{o['writer']}: {o['target']} → {d['schema']}.{d['table']} ({d['mode']}): {d['status']}, "
+                         f"{d['rows_in_load']} rows", highlight=False)
     for u in m.unchecked:
         stderr.print(f"warning: reference not checked (its target is not in this run): {u}", highlight=False)
     stdout.print(f"manifest: {result.out_dir / 'manifest.json'}  (records read = written + rejected: checked)")

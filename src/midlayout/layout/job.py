@@ -7,6 +7,7 @@ entry, not the whole job). Paths are relative to the job file.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,11 +71,16 @@ def _path_list(doc: Doc, at: PathKey, node: Any) -> list[str]:
     return [c.text(doc, (*at, i), v) for i, v in enumerate(c.seq(doc, at, node))]
 
 
+def _norm(path: Path) -> Path:
+    """`jobs/../samples/x` as `samples/x` (lexically: symlinks are left alone)."""
+    return Path(os.path.normpath(path))
+
+
 def _resolve_input(base: Path, arg: str) -> str:
     name, eq, path = arg.partition("=")
     if eq and "/" not in name and not (base / arg).exists():
-        return f"{name}={(base / path)}"
-    return str(base / arg)
+        return f"{name}={_norm(base / path)}"
+    return str(_norm(base / arg))
 
 
 def _entry(doc: Doc, at: PathKey, node: Any, defaults: dict[str, dict[str, Any]]) -> JobEntry:
@@ -82,7 +88,7 @@ def _entry(doc: Doc, at: PathKey, node: Any, defaults: dict[str, dict[str, Any]]
     base = doc.path.parent
     mappings = []
     for i, rel in enumerate(_path_list(doc, (*at, "mappings"), node["mappings"])):
-        path = base / rel
+        path = _norm(base / rel)
         if not path.is_file():
             raise doc.error((*at, "mappings", i), f"mapping file not found: {rel}")
         mappings.append(path)
@@ -117,7 +123,7 @@ def load_job(path: Path) -> Job:
             raise doc.error(("entries", i, "id"), f"entry id {e.id!r} is used twice")
         seen.add(e.id)
     job_id = c.ident(doc, ("job", "id"), head["id"])
-    out = path.parent / c.text(doc, ("job", "out"), head["out"]) if "out" in head else path.parent / "out" / job_id
+    out = _norm(path.parent / c.text(doc, ("job", "out"), head["out"])) if "out" in head else path.parent / "out" / job_id
     return Job(
         id=job_id, path=path, sha256=sha256_file(path), out=out,
         on_error=c.choice(doc, ("job", "on_error"), head.get("on_error", "stop"), ON_ERROR),

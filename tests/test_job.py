@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from psycopg.conninfo import conninfo_to_dict
 from typer.testing import CliRunner
 
 from midlayout.cli import app
@@ -35,6 +34,8 @@ def demo_job(tmp_path: Path, prefix: str) -> Path:
 @pytest.fixture
 def pg_env(pg: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
     """The test server as PG* variables, the way the demo job connects."""
+    from psycopg.conninfo import conninfo_to_dict
+
     params = conninfo_to_dict(pg[0])
     for key, var in (("host", "PGHOST"), ("port", "PGPORT"), ("dbname", "PGDATABASE"), ("user", "PGUSER")):
         if key in params:

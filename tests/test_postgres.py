@@ -9,9 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import psycopg
 import pytest
-from psycopg import sql
 from typer.testing import CliRunner
 
 from midlayout.cli import app
@@ -20,6 +18,9 @@ from midlayout.layout.registry import resolve
 from midlayout.writers.postgres import PostgresWriter
 from tests.conftest import MAPPINGS
 from tests.synth import vendor_a
+
+psycopg = pytest.importorskip("psycopg", reason="psycopg not installed (pip install midlayout[postgres])")
+sql = psycopg.sql
 
 A_MAPPINGS = ["-m", str(MAPPINGS / "vendor_a" / "juki-2.5.yaml"), "-m", str(MAPPINGS / "vendor_a" / "kojin_juminzei-2.5.yaml")]
 

@@ -121,10 +121,12 @@ def _run_entry(entry: JobEntry, out: Path, batch_size: int, progress: Progress |
 
 
 def _skipped(entry: JobEntry, prev: dict[str, Any], out: Path) -> EntryResult:
-    keep = {k: prev.get(k) for k in ("gyomu", "manifest", "manifest_sha256", "load_id", "records_read",
-                                      "records_written", "records_rejected", "outputs")}
-    return EntryResult(entry.id, "skipped", 1 if prev.get("records_rejected") else 0, municipality=entry.municipality,
-                       out=str(out), **keep)
+    return EntryResult(
+        entry.id, "skipped", 1 if prev.get("records_rejected") else 0, gyomu=list(prev.get("gyomu", [])),
+        municipality=entry.municipality, out=str(out), manifest=prev["manifest"], manifest_sha256=prev["manifest_sha256"],
+        load_id=prev.get("load_id"), records_read=int(prev.get("records_read", 0)),
+        records_written=int(prev.get("records_written", 0)), records_rejected=int(prev.get("records_rejected", 0)),
+        outputs=list(prev.get("outputs", [])))
 
 
 def run_job(job: Job, out: Path | None = None, keep_going: bool | None = None, resume: bool = False,

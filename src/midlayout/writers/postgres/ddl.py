@@ -33,12 +33,12 @@ def pg_type(item: Item) -> sql.Composable:
     return sql.SQL(f"numeric({int(item.length)})")
 
 
-def columns(file: FileDef) -> sql.Composable:
+def columns(file: FileDef) -> sql.Composed:
     """The quoted column list of a file, in layout order."""
     return sql.SQL(", ").join(sql.Identifier(i) for i in file.item_ids)
 
 
-def create_table(schema: str, table: str, file: FileDef) -> sql.Composable:
+def create_table(schema: str, table: str, file: FileDef) -> sql.Composed:
     """CREATE TABLE with types, NOT NULL for required items and the layout key as primary key."""
     cols = [
         sql.SQL("{} {}{}").format(sql.Identifier(it.id), pg_type(it), sql.SQL(" NOT NULL" if it.required else ""))
@@ -50,9 +50,9 @@ def create_table(schema: str, table: str, file: FileDef) -> sql.Composable:
         sql.Identifier(schema), sql.Identifier(table), sql.SQL(", ").join([*cols, pkey]))
 
 
-def comments(schema: str, table: str, file: FileDef) -> list[sql.Composable]:
+def comments(schema: str, table: str, file: FileDef) -> list[sql.Composed]:
     """COMMENT ON the table (ファイル名) and each column (項目名称)."""
-    out: list[sql.Composable] = [sql.SQL("COMMENT ON TABLE {}.{} IS {}").format(
+    out: list[sql.Composed] = [sql.SQL("COMMENT ON TABLE {}.{} IS {}").format(
         sql.Identifier(schema), sql.Identifier(table), sql.Literal(file.name))]
     for it in file.items:
         out.append(sql.SQL("COMMENT ON COLUMN {}.{}.{} IS {}").format(
@@ -60,7 +60,7 @@ def comments(schema: str, table: str, file: FileDef) -> list[sql.Composable]:
     return out
 
 
-def foreign_keys(schema: str, table: str, file: FileDef) -> list[tuple[str, sql.Composable]]:
+def foreign_keys(schema: str, table: str, file: FileDef) -> list[tuple[str, sql.Composed]]:
     """(referenced file, ADD CONSTRAINT) for each reference to another file of the same 業務.
 
     Deferred to commit: the files of a 業務 may refer to each other in a cycle (世帯 ↔ 住民).
@@ -79,13 +79,13 @@ def foreign_keys(schema: str, table: str, file: FileDef) -> list[tuple[str, sql.
     return out
 
 
-def create_staging(stage: str, file: FileDef) -> sql.Composable:
+def create_staging(stage: str, file: FileDef) -> sql.Composed:
     """A temporary table of the same columns, without constraints, dropped at the end of the transaction."""
     cols = [sql.SQL("{} {}").format(sql.Identifier(it.id), pg_type(it)) for it in file.items]
     return sql.SQL("CREATE TEMPORARY TABLE {} ({}) ON COMMIT DROP").format(sql.Identifier(stage), sql.SQL(", ").join(cols))
 
 
-def insert_from(schema: str, table: str, stage: str, file: FileDef, upsert: bool) -> sql.Composable:
+def insert_from(schema: str, table: str, stage: str, file: FileDef, upsert: bool) -> sql.Composed:
     """INSERT … SELECT from the staging table; with `upsert`, ON CONFLICT on the key updates the other items."""
     stmt = sql.SQL("INSERT INTO {}.{} ({}) SELECT {} FROM {}").format(
         sql.Identifier(schema), sql.Identifier(table), columns(file), columns(file), sql.Identifier(stage))
@@ -99,7 +99,7 @@ def insert_from(schema: str, table: str, stage: str, file: FileDef, upsert: bool
     return sql.SQL("{} ON CONFLICT ({}) DO UPDATE SET {}").format(stmt, key, sets)
 
 
-def loads_table(meta: str) -> sql.Composable:
+def loads_table(meta: str) -> sql.Composed:
     """The bookkeeping table: one row per (load id, target table) applied."""
     return sql.SQL(
         "CREATE TABLE IF NOT EXISTS {}.{} (load_id text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, "

@@ -6,10 +6,11 @@ OUT ?= out
 
 .PHONY: install demo test lint format typecheck bench clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml examples/midlayout-example-writer/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev,postgres]"
+	$(BIN)/pip install --quiet -e examples/midlayout-example-writer
 	touch $@
 
 install: $(VENV)/.installed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,27 @@ def fixed_record(fields: list[tuple[str | bytes, int]], length: int, encoding: s
 @pytest.fixture(autouse=True)
 def _layouts_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MIDLAYOUT_LAYOUTS", str(LAYOUTS))
+
+
+# --- PostgreSQL: a real server (never a mock); each test gets its own schemas and drops them. ---
+PG_DSN = os.environ.get("MIDLAYOUT_TEST_PG_DSN", "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=3")
+
+
+@pytest.fixture
+def pg() -> Iterator[tuple[str, str]]:
+    """(dsn, schema prefix): schemas named prefix + anything are dropped after the test."""
+    import secrets
+
+    psycopg = pytest.importorskip("psycopg", reason="psycopg not installed (pip install midlayout[postgres])")
+    try:
+        conn = psycopg.connect(PG_DSN, autocommit=True)
+    except psycopg.Error as exc:
+        pytest.skip(f"PostgreSQL not reachable at {PG_DSN}: {str(exc).strip().splitlines()[0]}")
+    prefix = f"t{secrets.token_hex(4)}_"
+    try:
+        yield PG_DSN, prefix
+    finally:
+        rows = conn.execute("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, %s)", [prefix]).fetchall()
+        for (name,) in rows:
+            conn.execute(psycopg.sql.SQL("DROP SCHEMA {} CASCADE").format(psycopg.sql.Identifier(name)))
+        conn.close()

@@ -69,6 +69,8 @@ KANJI_CASES = [
     ("平成2年2月30日", (None, False, "invalid day")),
     ("平成3年2月29日", (None, False, "invalid day")),
     ("平成4年2月29日", (D(1992, 2, 29), False, None)),
+    ("平成12年2月29日", (D(2000, 2, 29), False, None)),
+    ("明治33年2月29日", (None, False, "invalid day")),  # 1900 is not a leap year
     ("平成２年２月３日", (D(1990, 2, 3), False, None)),
     ("\u3000 平成2年2月3日 \u3000", (D(1990, 2, 3), False, None)),
     ("天保3年1月1日", (None, False, "invalid era code")),
@@ -241,7 +243,7 @@ def date_parts(day: dt.date) -> list[tuple[str, int, int, int]]:
 @st.composite
 def wareki_inputs(draw: st.DrawFn, fmt: str) -> str | None:
     """Valid dates, era-boundary dates, arbitrary parts (00, 13, 32, year 0) and garbage."""
-    kind = draw(st.sampled_from(["date", "boundary", "parts", "garbage", "none"]))
+    kind = draw(st.sampled_from(["date", "boundary", "leap", "parts", "garbage", "none"]))
     loose = draw(st.booleans())
     if kind == "none":
         return draw(st.sampled_from([None, "", " \u3000"]))
@@ -250,6 +252,10 @@ def wareki_inputs(draw: st.DrawFn, fmt: str) -> str | None:
     if kind == "parts":
         code = draw(st.sampled_from(CODES[fmt]))
         parts = (draw(st.integers(0, 99)), draw(st.integers(0, 13)), draw(st.integers(0, 32)))
+    elif kind == "leap":
+        year = draw(st.sampled_from([1900, 1904, 1999, 2000, 2100]))
+        era, ey, _, _ = draw(st.sampled_from(date_parts(D(year, 2, 1))))
+        code, parts = CODES[fmt][era], (ey, 2, draw(st.integers(28, 30)))
     else:
         when = draw(st.dates(D(1868, 1, 1), D(2117, 12, 31)) if kind == "date" else st.sampled_from(BOUNDARIES))
         era, *rest = draw(st.sampled_from([p for p in date_parts(when) if p[1] <= 99]))

@@ -59,3 +59,13 @@ class ConservationError(MidlayoutError):
     """records_read != records_written + records_rejected: an internal bug, never bad input."""
 
     exit_code = 3
+
+
+class TargetError(MidlayoutError):
+    """The target cannot take this load as configured: unreachable, a table in the way, columns that differ."""
+
+
+class LoadError(MidlayoutError):
+    """The target refused the data or the load was interrupted; nothing of the run was applied."""
+
+    exit_code = 1

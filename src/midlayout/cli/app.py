@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from midlayout import __version__
-from midlayout.cli import audit, convert, diff, inspect, layouts
+from midlayout.cli import audit, convert, diff, inspect, layouts, run, writers
 
 app = typer.Typer(
     name="midlayout",
@@ -23,6 +23,8 @@ app.command("diff")(diff.diff_cmd)
 app.command("reconcile")(audit.reconcile_cmd)
 app.command("verify")(audit.verify_cmd)
 app.command("rejects-report")(audit.rejects_report_cmd)
+app.add_typer(writers.app, name="writers")
+app.command("run")(run.run_cmd)
 
 
 def _version(value: bool) -> None:

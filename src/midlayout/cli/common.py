@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from midlayout.errors import MidlayoutError
+from midlayout.errors import MidlayoutError, UsageError
 
 OK, FOUND, BAD_INPUT, INTERNAL = 0, 1, 2, 3
 
@@ -21,6 +21,18 @@ stderr = Console(stderr=True)
 stdout = Console(highlight=False, soft_wrap=True)
 
 JsonOpt = typer.Option(False, "--json", help="Print a machine-readable JSON result on stdout.")
+
+
+def writer_options(pairs: list[str] | None) -> dict[str, dict[str, Any]]:
+    """`WRITER.KEY=VALUE` pairs (from --option) as {writer: {key: value}}; values stay strings."""
+    out: dict[str, dict[str, Any]] = {}
+    for pair in pairs or []:
+        name, eq, value = pair.partition("=")
+        writer, dot, key = name.partition(".")
+        if not (eq and dot and writer and key):
+            raise UsageError(f"--option {pair.split('=', 1)[0]!r}: write it as WRITER.KEY=VALUE, e.g. postgres.mode=upsert")
+        out.setdefault(writer, {})[key] = value
+    return out
 
 
 def emit_json(data: Any) -> None:

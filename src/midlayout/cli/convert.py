@@ -9,7 +9,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from midlayout.cli.common import FOUND, OK, JsonOpt, emit_json, guarded, progress_bars, stderr, stdout
+from midlayout.cli.common import (
+    FOUND,
+    OK,
+    JsonOpt,
+    emit_json,
+    guarded,
+    progress_bars,
+    stderr,
+    stdout,
+    writer_options,
+)
 from midlayout.errors import UsageError
 from midlayout.layout.gaiji import UNMAPPED_POLICIES, load_gaiji_table
 from midlayout.layout.mapping import load_mapping
@@ -32,6 +42,11 @@ def _summary(result: ConvertResult, title: str) -> None:
             rules.add_row(r["stage"], r["rule"], str(r["count"]))
         stdout.print(rules)
     _text_summary(m.text)
+    for o in m.outputs:
+        d = o.get("details") or {}
+        if d.get("status"):
+            stdout.print(f"{o['writer']}: {o['target']} → {d['schema']}.{d['table']} ({d['mode']}): {d['status']}, "
+                         f"{d['rows_in_load']} rows", highlight=False)
     for u in m.unchecked:
         stderr.print(f"warning: reference not checked (its target is not in this run): {u}", highlight=False)
     stdout.print(f"manifest: {result.out_dir / 'manifest.json'}  (records read = written + rejected: checked)")
@@ -57,7 +72,8 @@ def convert_cmd(
     inputs: Annotated[list[str], typer.Argument(help="Input files; PATH (matched by the source layout) or SOURCE=PATH.")],
     mapping: Annotated[list[Path], typer.Option("--mapping", "-m", help="Mapping YAML (repeat for several 業務).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
-    writer: Annotated[list[str] | None, typer.Option("--writer", "-w", help="parquet, duckdb, standard (repeat; default all).")] = None,
+    writer: Annotated[list[str] | None, typer.Option("--writer", "-w", help="Writer name, repeatable (default: parquet, duckdb, standard; see `midlayout writers list`).")] = None,
+    option: Annotated[list[str] | None, typer.Option("--option", "-O", help="Writer option WRITER.KEY=VALUE, repeatable (e.g. postgres.mode=upsert).")] = None,
     batch_size: Annotated[int, typer.Option(help="Records per batch (memory follows this).")] = 100_000,
     gaiji: Annotated[Path | None, typer.Option("--gaiji", help="外字 table CSV (code,replacement,mj,note); overrides the mapping's.")] = None,
     gaiji_unmapped: Annotated[str | None, typer.Option("--gaiji-unmapped", help="Unmapped 外字: reject the record, or flag (keep it, report it).")] = None,
@@ -74,7 +90,8 @@ def convert_cmd(
         mappings = [load_mapping(p) for p in mapping]
         table = load_gaiji_table(gaiji) if gaiji else None
         with progress_bars(not as_json) as bars:
-            result = convert(mappings, inputs, out, writer or DEFAULT_WRITERS, batch_size, bars, table, gaiji_unmapped)
+            result = convert(mappings, inputs, out, writer or DEFAULT_WRITERS, batch_size, bars, writer_options(option),
+                             table, gaiji_unmapped)
         if as_json:
             emit_json(result.manifest.to_json() and __import__("json").loads(result.manifest.to_json()))
         else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import platform
 import shutil
 import time
@@ -9,11 +11,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import polars as pl
 
 import midlayout
+from midlayout.errors import UsageError
 from midlayout.layout.gaiji import GaijiOptions, GaijiTable
 from midlayout.layout.mapping import Lookup, Mapping
 from midlayout.layout.model import FileDef, Layout
@@ -170,6 +173,25 @@ def _write_rejects(stage: _Stage, out_dir: Path) -> pl.DataFrame:
     return rejects
 
 
+def load_id(manifest: Manifest) -> str:
+    """The identity of a run's data: sha256 over the inputs', mappings' and layouts' sha256s.
+
+    Rerunning the same inputs through the same mappings and layouts gives the same id, wherever the files
+    lie; a database writer uses it to make a rerun a no-op.
+    """
+    identity = {
+        "inputs": sorted((i.mapping, i.source, i.sha256) for i in manifest.inputs),
+        "mappings": sorted((m["id"], m["sha256"]) for m in manifest.mappings),
+        "layouts": sorted((lay["id"], lay["version"], lay["sha256"]) for lay in manifest.layouts),
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+def plan_load_id(mappings: list[Mapping], inputs: list[str]) -> str:
+    """The load id a conversion of `inputs` through `mappings` would have (hashes the inputs; converts nothing)."""
+    return load_id(_manifest(mappings, match_inputs(mappings, inputs)))
+
+
 def _manifest(mappings: list[Mapping], jobs: list[Job]) -> Manifest:
     layouts = {m.target.ref: m.target for m in mappings}
     return Manifest(
@@ -200,24 +222,62 @@ def gaiji_options(mappings: list[Mapping], table: GaijiTable | None, unmapped: s
             for m in mappings}
 
 
+def _writers(writer_names: list[str], options: dict[str, dict[str, Any]], out_dir: Path, run_id: str) -> list[Writer]:
+    stray = sorted(set(options) - set(writer_names))
+    if stray:
+        raise UsageError(f"options given for writer {stray[0]!r}, which is not among the writers of this run")
+    classes = [get_writer(n) for n in writer_names]
+    writers: list[Writer] = []
+    try:
+        for name, cls in zip(writer_names, classes, strict=True):
+            writers.append(cls(out_dir, options.get(name, {}), run_id))
+    except BaseException:
+        for w in writers:
+            w.abort()
+        raise
+    return writers
+
+
 def convert(mappings: list[Mapping], inputs: list[str], out_dir: Path, writer_names: list[str],
-            batch_size: int = 100_000, progress: Progress | None = None, gaiji_table: GaijiTable | None = None,
+            batch_size: int = 100_000, progress: Progress | None = None,
+            writer_options: dict[str, dict[str, Any]] | None = None, gaiji_table: GaijiTable | None = None,
             gaiji_unmapped: str | None = None) -> ConvertResult:
     """Convert `inputs` through `mappings` into `out_dir`; the manifest is written last, only on success.
 
-    `gaiji_table` and `gaiji_unmapped` ("reject" or "flag") override what the mappings name.
+    `writer_options` maps a writer name to its options (see each writer's OPTIONS). `gaiji_table` and
+    `gaiji_unmapped` ("reject" or "flag") override what the mappings name.
     """
     progress = progress or _Silent()
     gaiji = gaiji_options(mappings, gaiji_table, gaiji_unmapped)
     jobs = match_inputs(mappings, inputs)
-    writer_classes = [get_writer(n) for n in writer_names]
+    if len(set(writer_names)) != len(writer_names):
+        raise UsageError("a writer is named twice")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "manifest.json").unlink(missing_ok=True)  # the folder must not look complete until we finish
     for stale in out_dir.rglob(".*.tmp*"):  # temp files of an interrupted run; never a final name
         stale.unlink()
     manifest = _manifest(mappings, jobs)
+    manifest.load_id = load_id(manifest)
     t0 = time.perf_counter()
-    with _staging(out_dir) as stage:
+    # Writers are built (and their options checked) before any work; they connect or open files lazily.
+    writers = _writers(writer_names, writer_options or {}, out_dir, manifest.load_id)
+    try:
+        outputs, written, rejects, occurrences = _run(jobs, manifest, out_dir, writers, batch_size, progress, t0, gaiji)
+    except BaseException:
+        for w in writers:
+            w.abort()
+        raise
+    reports = write_reports(out_dir, occurrences, rejects)
+    manifest.text = manifest_section(reports, occurrences, gaiji)
+    _finish_manifest(manifest, out_dir, outputs, written, rejects, reports, t0)
+    return ConvertResult(manifest, out_dir, rejects)
+
+
+def _run(jobs: list[Job], manifest: Manifest, stage_dir: Path, writers: list[Writer], batch_size: int,
+         progress: Progress, t0: float, gaiji: dict[str, GaijiOptions],
+         ) -> tuple[list[Output], pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Read, map, validate and stage; check across files; then write, prepare and commit every writer."""
+    with _staging(stage_dir) as stage:
         tables = lookup_tables(jobs, batch_size, gaiji)
         for job, record in zip(jobs, manifest.inputs, strict=True):
             _stream_job(job, tables, stage, record, batch_size, progress, gaiji[job.mapping.id])
@@ -227,18 +287,17 @@ def convert(mappings: list[Mapping], inputs: list[str], out_dir: Path, writer_na
                              stage.scan(_target_name(j.mapping.target, j.mapping.target.file(j.rule.target))))
                   for j in jobs}
         rejected, manifest.unchecked = _cross_rejects(stage, staged)
-        writers = [cls(out_dir) for cls in writer_classes]
-        try:
-            written = _write_targets(stage, staged, rejected, writers)
-            outputs: list[Output] = [o for w in writers for o in w.commit()]
-        except BaseException:
-            for w in writers:
-                w.abort()
-            raise
-        rejects = _write_rejects(stage, out_dir)
+        written = _write_targets(stage, staged, rejected, writers)
+        for w in writers:  # everything that can fail, in every writer, before anything becomes visible
+            w.prepare()
+        outputs: list[Output] = [o for w in writers for o in w.commit()]
+        rejects = _write_rejects(stage, stage_dir)
         occurrences = stage.gaiji()
-    reports = write_reports(out_dir, occurrences, rejects)
-    manifest.text = manifest_section(reports, occurrences, gaiji)
+    return outputs, written, rejects, occurrences
+
+
+def _finish_manifest(manifest: Manifest, out_dir: Path, outputs: list[Output], written: pl.DataFrame,
+                     rejects: pl.DataFrame, reports: dict[str, pl.DataFrame], t0: float) -> None:
     _count(manifest, written, rejects)
     manifest.outputs = [vars(o) for o in outputs] + [
         {"writer": "rejects", "path": str(out_dir / n), "target": "rejects", "rows": rejects.height,
@@ -252,7 +311,6 @@ def convert(mappings: list[Mapping], inputs: list[str], out_dir: Path, writer_na
     manifest.status = "rejects" if rejects.height else "flagged" if flagged else "ok"
     manifest.exit_code = 0 if manifest.status == "ok" else 1
     write_atomic(out_dir / "manifest.json", manifest.to_json().encode("utf-8"))
-    return ConvertResult(manifest, out_dir, rejects)
 
 
 def _count(manifest: Manifest, written: pl.DataFrame, rejects: pl.DataFrame) -> None:
@@ -272,4 +330,4 @@ def _reject_summary(rejects: pl.DataFrame) -> dict[str, object]:
     }
 
 
-__all__ = ["OFF", "RAW", "REC", "ConvertResult", "convert"]
+__all__ = ["OFF", "RAW", "REC", "ConvertResult", "convert", "load_id", "plan_load_id"]

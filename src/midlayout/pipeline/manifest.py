@@ -32,8 +32,9 @@ class Manifest:
     """Everything `manifest.json` records."""
 
     tool: dict[str, str]
-    layouts: list[dict[str, str]]
-    mappings: list[dict[str, str]]
+    load_id: str = ""
+    layouts: list[dict[str, str]] = field(default_factory=list)
+    mappings: list[dict[str, str]] = field(default_factory=list)
     inputs: list[InputRecord] = field(default_factory=list)
     outputs: list[dict[str, Any]] = field(default_factory=list)
     rejects: dict[str, Any] = field(default_factory=dict)

@@ -96,7 +96,7 @@ def decode_packed(values: np.ndarray) -> Decoded:
     digit or sign nibble is invalid. A field of only EBCDIC (0x40) or ASCII (0x20) spaces is null.
     """
     values = _matrix(values)
-    nibbles = np.stack([values >> 4, values & 0x0F], axis=2).reshape(values.shape[0], -1)
+    nibbles = np.stack([values >> 4, values & 0x0F], axis=2).reshape(values.shape[0], 2 * values.shape[1])
     digits, sign = nibbles[:, :-1], nibbles[:, -1]
     null = (values == 0x40).all(axis=1) | (values == 0x20).all(axis=1)
     valid = (digits <= 9).all(axis=1) & np.isin(sign, (0x0C, 0x0D, 0x0F))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from midlayout.writers.base import Output, Writer, available, get_writer
+from midlayout.writers.base import Output, Writer
+from midlayout.writers.registry import available, discover, get_writer
 
-__all__ = ["Output", "Writer", "available", "get_writer"]
+__all__ = ["Output", "Writer", "available", "discover", "get_writer"]

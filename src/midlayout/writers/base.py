@@ -1,13 +1,16 @@
-"""The writer interface and the registry of built-in writers."""
+"""The writer interface every output target implements, built-in or plugin."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import shutil
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import polars as pl
 
@@ -18,28 +21,79 @@ from midlayout.layout.standard import sha256_file
 
 @dataclass(frozen=True)
 class Output:
-    """One finished output: what the manifest records."""
+    """One finished output: what the manifest records.
+
+    `path` is a file or folder for file writers, a connection without password for databases; `sha256` is
+    empty when the output is not a file. `details` holds writer-specific facts (mode, schema, load id, ...).
+    """
 
     writer: str
     path: str
     target: str
     rows: int
     sha256: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_bool(name: str, value: Any) -> bool:
+    """An option that is true or false (YAML booleans, or the strings true/false/1/0 from the command line)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "1", "yes", "false", "0", "no"):
+        return value.lower() in ("true", "1", "yes")
+    raise UsageError(f"writer option {name}: expected true or false, got {value!r}")
+
+
+def sha256_path(path: Path) -> str:
+    """sha256 of a file, or of a folder as the sorted list of its files' relative paths and sha256s."""
+    if path.is_file():
+        return sha256_file(path)
+    h = hashlib.sha256()
+    for part in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(f"{part.relative_to(path).as_posix()} {sha256_file(part)}\n".encode())
+    return h.hexdigest()
+
+
+def install(temp: Path, final: Path) -> None:
+    """Move `temp` (file or folder) to `final`, replacing what was there; a folder is swapped by two renames."""
+    if temp.is_dir():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        if final.exists():
+            os.replace(final, old)
+        os.replace(temp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(temp, final)
 
 
 class Writer(ABC):
     """Receives batches per layout file and makes them visible only on `commit`.
 
-    Subclasses implement `write` (called once per batch, possibly zero times for a file) and `_finish`,
-    which returns the temp paths to rename. Nothing is visible under its final name before `commit`.
+    The pipeline calls, in order: `start` for every target file (even one that will get no rows), `write`
+    for each batch of valid rows, then `prepare` on every writer of the run and `commit` on every writer, or
+    `abort` on every writer if anything failed. Nothing may be visible under its final name (or in a
+    target database) before `commit`.
+
+    File writers implement `start`, `write` and `_finish` (which returns the temp paths to rename) and use
+    `temp_for`; the base class does the renames. A writer that is not file based overrides `prepare`,
+    `commit` and `abort` instead. `OPTIONS` documents the options the writer accepts (name → help); any
+    other option is a usage error. `load_id` identifies the run's data (inputs, mappings and layouts).
     """
 
     name: ClassVar[str]
+    OPTIONS: ClassVar[dict[str, str]] = {}
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, options: Mapping[str, Any] | None = None, load_id: str = "") -> None:
         self.out_dir = out_dir
+        self.options = dict(options or {})
+        self.load_id = load_id
+        unknown = sorted(set(self.options) - set(self.OPTIONS))
+        if unknown:
+            known = ", ".join(sorted(self.OPTIONS)) or "none"
+            raise UsageError(f"writer {self.name}: unknown option {unknown[0]!r} (known: {known})")
         self.rows: dict[tuple[str, str], int] = {}
         self._temps: list[Path] = []
+        self._prepared: list[tuple[Path, Path, str, int]] | None = None
 
     def temp_for(self, final: Path) -> Path:
         """A temp path beside `final`, remembered for abort; never the final name."""
@@ -60,42 +114,29 @@ class Writer(ABC):
     def write(self, layout: Layout, file: FileDef, batch: pl.DataFrame) -> None:
         """Append a batch of rows in the layout (columns = item ids, typed)."""
 
-    @abstractmethod
     def _finish(self) -> list[tuple[Path, Path, str, int]]:
-        """Close everything; return (temp, final, target, rows) for each output."""
+        """Close everything; return (temp, final, target, rows) for each output (file writers)."""
+        raise NotImplementedError(f"writer {self.name} implements neither _finish nor prepare/commit")
+
+    def prepare(self) -> None:
+        """Do all the work that can fail, short of making outputs visible (phase one of the commit)."""
+        if self._prepared is None:
+            self._prepared = self._finish()
 
     def commit(self) -> list[Output]:
         """Rename every temp output to its final name and report them."""
+        self.prepare()
         outputs = []
-        for temp, final, target, rows in self._finish():
-            os.replace(temp, final)
-            outputs.append(Output(self.name, str(final), target, rows, sha256_file(final)))
+        for temp, final, target, rows in self._prepared or []:
+            install(temp, final)
+            outputs.append(Output(self.name, str(final), target, rows, sha256_path(final)))
         self._temps.clear()
         return outputs
 
     def abort(self) -> None:
-        """Remove temp files; finals were never touched."""
+        """Remove temp files and folders; finals were never touched."""
         for temp in self._temps:
+            if temp.is_dir():
+                shutil.rmtree(temp, ignore_errors=True)
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()
-
-
-def _builtins() -> dict[str, type[Writer]]:
-    from midlayout.writers.duckdb import DuckDBWriter
-    from midlayout.writers.parquet import ParquetWriter
-    from midlayout.writers.standard import StandardCsvWriter
-
-    return {w.name: w for w in (StandardCsvWriter, ParquetWriter, DuckDBWriter)}
-
-
-def available() -> dict[str, type[Writer]]:
-    """Writers by name."""
-    return _builtins()
-
-
-def get_writer(name: str) -> type[Writer]:
-    """The writer class called `name`; UsageError listing the known ones otherwise."""
-    writers = available()
-    if name not in writers:
-        raise UsageError(f"unknown writer {name!r} (known: {', '.join(sorted(writers))})")
-    return writers[name]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -28,8 +30,8 @@ class DuckDBWriter(Writer):
 
     name = "duckdb"
 
-    def __init__(self, out_dir: Path) -> None:
-        super().__init__(out_dir)
+    def __init__(self, out_dir: Path, options: Mapping[str, Any] | None = None, load_id: str = "") -> None:
+        super().__init__(out_dir, options, load_id)
         self.final = out_dir / "midlayout.duckdb"
         self.temp = self.temp_for(self.final)
         self.temp.unlink(missing_ok=True)

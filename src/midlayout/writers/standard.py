@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import polars as pl
 
@@ -29,8 +30,8 @@ class StandardCsvWriter(Writer):
 
     name = "standard"
 
-    def __init__(self, out_dir: Path) -> None:
-        super().__init__(out_dir)
+    def __init__(self, out_dir: Path, options: Mapping[str, Any] | None = None, load_id: str = "") -> None:
+        super().__init__(out_dir, options, load_id)
         self._open: dict[tuple[str, str], tuple[Path, Path, BinaryIO]] = {}
 
     def start(self, layout: Layout, file: FileDef) -> None:

@@ -109,11 +109,25 @@ PERSONS: list[tuple[str, bytes, str, str, bytes, bytes]] = [
     ("0001", "髙﨑①㈱".encode("cp932"), "ﾀｶｻｷ", "3640107", b"00012{", b"\x12\x34\x5c"),
     ("0002", b"\x81\x60" + "波".encode("cp932"), "ﾅﾐ", "4010108", b"00001J", b"\x00\x01\x2d"),  # wave dash
     ("0003", b"\xf0\x40" + "田".encode("cp932"), "ﾖｼﾀﾞ", "4310430", b"000000", b"\x00\x00\x0c"),  # 外字 mapped
-    ("0004", b"\xf0\x41" + "田".encode("cp932"), "ﾖｼﾀﾞ", OK_BIRTH, b"000001", b"\x00\x00\x1c"),  # 外字 unmapped
+    (
+        "0004",
+        b"\xf0\x41" + "田".encode("cp932"),
+        "ﾖｼﾀﾞ",
+        OK_BIRTH,
+        b"000001",
+        b"\x00\x00\x1c",
+    ),  # 外字 unmapped
     ("0005", "山﨑".encode("cp932"), "ｶﾞｯｺｳ ﾊﾟﾝ", "5010501", b"000002", b"\x00\x00\x2c"),
     ("0006", "山崎".encode("cp932"), "ﾔﾏｻﾞｷ", "3500000", b"000003", b"\x00\x00\x3c"),  # 不詳
     ("0007", "邉邊".encode("cp932"), "ﾜﾀﾅﾍﾞ", "3641200", b"000004", b"\x00\x00\x4c"),  # 昭和64年12月: invalid
-    ("0008", b"A" * 19 + b"\x88", "ｱ", OK_BIRTH, b"000005", b"\x00\x00\x5c"),  # lead byte cut at the field end
+    (
+        "0008",
+        b"A" * 19 + b"\x88",
+        "ｱ",
+        OK_BIRTH,
+        b"000005",
+        b"\x00\x00\x5c",
+    ),  # lead byte cut at the field end
     ("0009", b"\x81\x20" + b"B", "ｲ", OK_BIRTH, b"000006", b"\x00\x00\x6c"),  # invalid bytes
     ("0010", "高".encode("cp932"), "ｳ", "4310501", b"000007", b"\x00\x00\x7c"),  # 平成31年5月1日: invalid
 ]
@@ -148,9 +162,13 @@ def _corpus(tmp_path: Path, repertoire: str = "") -> tuple[Path, list[str]]:
     (maps / "traps.yaml").write_text(MAPPING, encoding="utf-8")
     (maps / "gaiji.csv").write_bytes(GAIJI.encode("utf-8"))
     person = tmp_path / "PERSON.DAT"
-    person.write_bytes(b"".join(
-        fixed_record([(no, 4), (name, 20), (kana, 20), (birth, 7), (amount, 6), (packed, 3)], 60) + b"\r\n"
-        for no, name, kana, birth, amount, packed in PERSONS))
+    person.write_bytes(
+        b"".join(
+            fixed_record([(no, 4), (name, 20), (kana, 20), (birth, 7), (amount, 6), (packed, 3)], 60)
+            + b"\r\n"
+            for no, name, kana, birth, amount, packed in PERSONS
+        )
+    )
     host = tmp_path / "HOST.DAT"
     host.write_bytes(b"".join(HOST))
     return maps / "traps.yaml", [str(person), str(host)]
@@ -168,7 +186,10 @@ pytestmark = pytest.mark.skipif(not ebcdic.available("ibm930"), reason="glibc ic
 def test_trap_corpus_every_character_exact_or_listed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     result = _run(tmp_path, monkeypatch)
     out = pl.read_parquet(tmp_path / "out" / "parquet" / "traps" / "person.parquet")
-    got = {r[0]: r[1:] for r in out.select("rec_no", "name", "kana", "birth", "birth_fusho", "amount", "packed").rows()}
+    got = {
+        r[0]: r[1:]
+        for r in out.select("rec_no", "name", "kana", "birth", "birth_fusho", "amount", "packed").rows()
+    }
     assert got == EXPECTED
     rejects = result.rejects.filter(pl.col("file").str.ends_with("PERSON.DAT"))
     for no, (rule, where, byte) in REJECTED.items():
@@ -202,7 +223,9 @@ def test_trap_corpus_host_file_and_gaiji_report(tmp_path: Path, monkeypatch: pyt
     assert all(i.records_read == i.records_written + i.records_rejected for i in m.inputs)
 
 
-def test_flag_policy_keeps_the_pua_character_and_reports_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_flag_policy_keeps_the_pua_character_and_reports_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     result = _run(tmp_path, monkeypatch, gaiji_unmapped="flag")
     out = pl.read_parquet(tmp_path / "out" / "parquet" / "traps" / "person.parquet")
     assert out.filter(pl.col("rec_no") == "0004").get_column("name").to_list() == ["\ue001田"]
@@ -212,24 +235,41 @@ def test_flag_policy_keeps_the_pua_character_and_reports_it(tmp_path: Path, monk
     assert report.filter(pl.col("code") == "F041").get_column("action").to_list() == ["kept"]
 
 
-def test_repertoire_jisx0208_lists_characters_and_suggestions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_repertoire_jisx0208_lists_characters_and_suggestions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     result = _run(tmp_path, monkeypatch, repertoire="repertoire: jisx0208")
-    rep = {r["code"]: r for r in pl.read_csv(tmp_path / "out" / "repertoire-report.csv").iter_rows(named=True)}
+    rep = {
+        r["code"]: r for r in pl.read_csv(tmp_path / "out" / "repertoire-report.csv").iter_rows(named=True)
+    }
     assert {"U+9AD9", "U+FA11", "U+2460", "U+3231", "U+FF5E"} <= set(rep)
     assert "高" in rep["U+9AD9"]["suggestions"].split() and "崎" in rep["U+FA11"]["suggestions"].split()
     assert rep["U+9AD9"]["first_locations"] == "PERSON.DAT:1 name char 1"
     out = pl.read_parquet(tmp_path / "out" / "parquet" / "traps" / "person.parquet")
     names = out.get_column("name").to_list()
     assert "山崎" in names and not any("高" in n or "崎" == n for n in names)  # suggestions never applied
-    msg = result.rejects.filter((pl.col("rule") == "repertoire") & (pl.col("record") == 1)).get_column("message")[0]
+    msg = result.rejects.filter((pl.col("rule") == "repertoire") & (pl.col("record") == 1)).get_column(
+        "message"
+    )[0]
     assert msg.startswith("outside cp932 and jisx0208: U+9AD9 at char 1")
 
 
 def test_cli_convert_json_and_gaiji_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     mapping, inputs = _corpus(tmp_path)
     monkeypatch.setenv("MIDLAYOUT_LAYOUTS", str(tmp_path / "layouts"))
-    args = ["convert", "-m", str(mapping), *inputs, "-o", str(tmp_path / "o"), "-w", "parquet", "--json",
-            "--gaiji-unmapped", "flag"]
+    args = [
+        "convert",
+        "-m",
+        str(mapping),
+        *inputs,
+        "-o",
+        str(tmp_path / "o"),
+        "-w",
+        "parquet",
+        "--json",
+        "--gaiji-unmapped",
+        "flag",
+    ]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 1, res.output
     data = json.loads(res.stdout)

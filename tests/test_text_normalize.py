@@ -77,12 +77,23 @@ def test_hankaku_kana_lone_marks_differ_from_jaconv() -> None:
 def test_hankaku_kana_leaves_other_text() -> None:
     # A combining U+3099 is not a half-width mark: composing it would be Unicode normalisation.
     values = ["ABC abc 123", "ＡＢＣ１２３", "山田太郎", "ガパー。", "ｶ\u3099"]
-    assert run(hankaku_kana_to_zenkaku, values) == ["ABC abc 123", "ＡＢＣ１２３", "山田太郎", "ガパー。", "カ\u3099"]
+    assert run(hankaku_kana_to_zenkaku, values) == [
+        "ABC abc 123",
+        "ＡＢＣ１２３",
+        "山田太郎",
+        "ガパー。",
+        "カ\u3099",
+    ]
 
 
 def test_zenkaku_ascii_examples() -> None:
     values = ["ＡＢＣ　ｘｙｚ　１２３", "！＂＃～｛｝＼", "ｶﾅ カナ 漢字", None]
-    assert run(zenkaku_ascii_to_hankaku, values) == ["ABC\u3000xyz\u3000123", '!"#~{}\\', "ｶﾅ カナ 漢字", None]
+    assert run(zenkaku_ascii_to_hankaku, values) == [
+        "ABC\u3000xyz\u3000123",
+        '!"#~{}\\',
+        "ｶﾅ カナ 漢字",
+        None,
+    ]
     with_spaces = run(lambda e: zenkaku_ascii_to_hankaku(e, spaces=True), values[:1])
     assert with_spaces == ["ABC xyz 123"]
     # Outside U+FF01-FF5E: ￥ (U+FFE5), ー, 〜 (U+301C) stay as they are.
@@ -109,7 +120,13 @@ def test_variant_kanji_pass_unchanged() -> None:
         normalize_spaces,
     ]
     for builder in builders:
-        assert run(builder, [VARIANTS, "髙橋", "山﨑", "渡邉", "渡邊"]) == [VARIANTS, "髙橋", "山﨑", "渡邉", "渡邊"]
+        assert run(builder, [VARIANTS, "髙橋", "山﨑", "渡邉", "渡邊"]) == [
+            VARIANTS,
+            "髙橋",
+            "山﨑",
+            "渡邉",
+            "渡邊",
+        ]
 
 
 # --- properties: polars == jaconv / Python references --------------------------------------------

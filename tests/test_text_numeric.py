@@ -85,9 +85,17 @@ def test_packed() -> None:
 
 def test_binary() -> None:
     four = matrix(b"\xff\xff\xff\xfe", b"\x00\x00\x01\x00", b"\x80\x00\x00\x00", b"\x7f\xff\xff\xff")
-    assert decoded(decode_binary(four)) == [(-2, True, False), (256, True, False), (-(2**31), True, False), (2**31 - 1, True, False)]
+    assert decoded(decode_binary(four)) == [
+        (-2, True, False),
+        (256, True, False),
+        (-(2**31), True, False),
+        (2**31 - 1, True, False),
+    ]
     assert decoded(decode_binary(four, signed=False))[0] == (2**32 - 2, True, False)
-    assert decoded(decode_binary(matrix(b"\x00\x01", b"\xff\xff"), byteorder="little")) == [(256, True, False), (-1, True, False)]
+    assert decoded(decode_binary(matrix(b"\x00\x01", b"\xff\xff"), byteorder="little")) == [
+        (256, True, False),
+        (-1, True, False),
+    ]
     eight = matrix(b"\xff" * 8, b"\x7f" + b"\xff" * 7)
     assert decoded(decode_binary(eight)) == [(-1, True, False), (2**63 - 1, True, False)]
     assert decoded(decode_binary(eight, signed=False)) == [(0, False, False), (2**63 - 1, True, False)]
@@ -118,6 +126,7 @@ def test_argument_checks() -> None:
 def test_empty_record_set() -> None:
     assert decoded(decode_zoned_ascii(np.zeros((0, 4), dtype=np.uint8))) == []
     assert decoded(decode_packed(np.zeros((0, 3), dtype=np.uint8))) == []
+    assert decoded(decode_binary(np.zeros((0, 4), dtype=np.uint8))) == []
 
 
 # --- round trips against small per-value encoders written from the format definitions ------------
@@ -158,7 +167,9 @@ def test_zoned_round_trip(width: int, data: st.DataObject) -> None:
 def test_packed_round_trip(width: int, data: st.DataObject) -> None:
     limit = 10 ** (2 * width - 1) - 1
     numbers = data.draw(st.lists(st.integers(-limit, limit), min_size=1, max_size=20))
-    assert decoded(decode_packed(matrix(*(packed(n, width) for n in numbers)))) == [(n, True, False) for n in numbers]
+    assert decoded(decode_packed(matrix(*(packed(n, width) for n in numbers)))) == [
+        (n, True, False) for n in numbers
+    ]
 
 
 @settings(max_examples=100, deadline=None)

@@ -21,8 +21,13 @@ from tests.conftest import MAPPINGS
 def _op(values: list, name: str, args: dict, dtype: type[pl.DataType] = pl.String) -> tuple[list, list[bool]]:
     value, checks = apply_op(Value(pl.col("v"), dtype), Op(name, args), OpContext("item", "F", 0, {}))
     frame = pl.DataFrame({"v": values}, schema={"v": dtype}).select(
-        value.expr.alias("out"), *[c.mask.fill_null(False).alias(f"c{i}") for i, c in enumerate(checks)])
-    bad = frame.select(pl.any_horizontal(pl.exclude("out"))).to_series().to_list() if checks else [False] * len(values)
+        value.expr.alias("out"), *[c.mask.fill_null(False).alias(f"c{i}") for i, c in enumerate(checks)]
+    )
+    bad = (
+        frame.select(pl.any_horizontal(pl.exclude("out"))).to_series().to_list()
+        if checks
+        else [False] * len(values)
+    )
     return frame.get_column("out").to_list(), bad
 
 
@@ -44,7 +49,11 @@ def test_era_schemes_and_boundaries(fmt: str, scheme: str | None, values: list[s
 
 
 def test_dates_outside_their_era_are_rejected_not_nulled() -> None:
-    dates, bad = _op(["3640108", "4310501", "4000101", "6010101"], "wareki", {"format": "era_yymmdd", "eras": BUILTIN_ERAS["digits"]})
+    dates, bad = _op(
+        ["3640108", "4310501", "4000101", "6010101"],
+        "wareki",
+        {"format": "era_yymmdd", "eras": BUILTIN_ERAS["digits"]},
+    )
     assert dates == [None] * 4 and bad == [True] * 4
 
 
@@ -59,10 +68,21 @@ def test_fusho_gives_flag_null_date_and_partial_string() -> None:
 def test_to_wareki_op_from_dates_and_text() -> None:
     days = [dt.date(1989, 1, 7), dt.date(1989, 1, 8), dt.date(2019, 4, 30), dt.date(2019, 5, 1), None]
     assert _op(days, "to_wareki", {"style": "kanji", "eras": None}, pl.Date)[0] == [
-        "昭和64年1月7日", "平成元年1月8日", "平成31年4月30日", "令和元年5月1日", None]
-    out, bad = _op(["19890107", "20190501", "18000101", "x", ""], "to_wareki", {"style": "era2_yymmdd", "eras": BUILTIN_ERAS["digits2"]})
+        "昭和64年1月7日",
+        "平成元年1月8日",
+        "平成31年4月30日",
+        "令和元年5月1日",
+        None,
+    ]
+    out, bad = _op(
+        ["19890107", "20190501", "18000101", "x", ""],
+        "to_wareki",
+        {"style": "era2_yymmdd", "eras": BUILTIN_ERAS["digits2"]},
+    )
     assert out == ["03640107", "05010501", None, None, None] and bad == [False, False, True, True, False]
-    assert _op(["20190430"], "to_wareki", {"style": "era_yymmdd", "eras": BUILTIN_ERAS["letters"]})[0] == ["H310430"]
+    assert _op(["20190430"], "to_wareki", {"style": "era_yymmdd", "eras": BUILTIN_ERAS["letters"]})[0] == [
+        "H310430"
+    ]
 
 
 def _mapping_with(tmp_path: Path, old: str, new: str) -> Path:
@@ -101,11 +121,19 @@ def test_mapping_era_errors_name_the_line(tmp_path: Path, new: str, message: str
 
 
 @settings(max_examples=12)
-@given(st.lists(st.text(alphabet="0123456789SHRMT元年月日不詳平成令和昭.-/ ０１", max_size=10), min_size=1, max_size=40),
-       st.sampled_from(["era_yymmdd", "dotted", "kanji"]))
+@given(
+    st.lists(
+        st.text(alphabet="0123456789SHRMT元年月日不詳平成令和昭.-/ ０１", max_size=10),
+        min_size=1,
+        max_size=40,
+    ),
+    st.sampled_from(["era_yymmdd", "dotted", "kanji"]),
+)
 def test_parse_wareki_vectorised_equals_reference(texts: list[str], fmt: str) -> None:
     eras = BUILTIN_ERAS["digits"] if fmt == "era_yymmdd" else None
-    got = pl.DataFrame({"v": texts}).select(parse_wareki(pl.col("v"), fmt, eras).alias("p")).unnest("p").rows()
+    got = (
+        pl.DataFrame({"v": texts}).select(parse_wareki(pl.col("v"), fmt, eras).alias("p")).unnest("p").rows()
+    )
     assert [g[:3] for g in got] == [parse_wareki_reference(t, fmt, eras) for t in texts]
 
 

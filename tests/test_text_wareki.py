@@ -40,7 +40,13 @@ def test_eras_table() -> None:
         ("heisei", "平成", "H"),
         ("reiwa", "令和", "R"),
     ]
-    assert [e.start for e in ERAS] == [D(1868, 1, 25), D(1912, 7, 30), D(1926, 12, 25), D(1989, 1, 8), D(2019, 5, 1)]
+    assert [e.start for e in ERAS] == [
+        D(1868, 1, 25),
+        D(1912, 7, 30),
+        D(1926, 12, 25),
+        D(1989, 1, 8),
+        D(2019, 5, 1),
+    ]
     assert [e.end for e in ERAS] == [D(1912, 7, 29), D(1926, 12, 24), D(1989, 1, 7), D(2019, 4, 30), None]
 
 
@@ -162,7 +168,9 @@ def test_parse_accepts_non_string_column_and_all_nulls() -> None:
     frame = pl.DataFrame({"n": [4310430, None]})
     out = frame.select(parse_wareki(pl.col("n"), "era_yymmdd").alias("r")).unnest("r")
     assert out.rows() == [(D(2019, 4, 30), False, None, "20190430"), (None, False, None, None)]
-    assert out.schema == pl.Schema({"date": pl.Date, "unknown": pl.Boolean, "error": pl.String, "partial": pl.String})
+    assert out.schema == pl.Schema(
+        {"date": pl.Date, "unknown": pl.Boolean, "error": pl.String, "partial": pl.String}
+    )
     assert parse([None, None], "kanji") == [(None, False, None)] * 2
 
 
@@ -213,7 +221,9 @@ def test_to_wareki_nulls_and_out_of_range() -> None:
 # --- property tests: vectorised parser == per-value reference -----------------------------------
 
 FULLWIDTH = str.maketrans({chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)})
-BOUNDARIES = [d for e in ERAS for d in (e.start, e.start - dt.timedelta(days=1), e.start + dt.timedelta(days=1))]
+BOUNDARIES = [
+    d for e in ERAS for d in (e.start, e.start - dt.timedelta(days=1), e.start + dt.timedelta(days=1))
+]
 CODES = {
     "era_yymmdd": ["1", "2", "3", "4", "5", "0", "9", "H"],
     "era2_yymmdd": ["01", "02", "03", "04", "05", "00", "06", "4 "],
@@ -237,7 +247,11 @@ def render(fmt: str, code: str, ey: int, m: int, d: int, loose: bool) -> str:
 
 def date_parts(day: dt.date) -> list[tuple[str, int, int, int]]:
     """(era index, era year, month, day) for every era whose numbering could name this day."""
-    return [(i, day.year - e.start.year + 1, day.month, day.day) for i, e in enumerate(ERAS) if day.year >= e.start.year]
+    return [
+        (i, day.year - e.start.year + 1, day.month, day.day)
+        for i, e in enumerate(ERAS)
+        if day.year >= e.start.year
+    ]
 
 
 @st.composite
@@ -257,7 +271,9 @@ def wareki_inputs(draw: st.DrawFn, fmt: str) -> str | None:
         era, ey, _, _ = draw(st.sampled_from(date_parts(D(year, 2, 1))))
         code, parts = CODES[fmt][era], (ey, 2, draw(st.integers(28, 30)))
     else:
-        when = draw(st.dates(D(1868, 1, 1), D(2117, 12, 31)) if kind == "date" else st.sampled_from(BOUNDARIES))
+        when = draw(
+            st.dates(D(1868, 1, 1), D(2117, 12, 31)) if kind == "date" else st.sampled_from(BOUNDARIES)
+        )
         era, *rest = draw(st.sampled_from([p for p in date_parts(when) if p[1] <= 99]))
         code, parts = CODES[fmt][era], tuple(rest)
     text = render(fmt, code, *parts, loose)

@@ -43,8 +43,13 @@ def _libc() -> ctypes.CDLL:
     libc.iconv_open.restype = ctypes.c_void_p
     libc.iconv_open.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
     libc.iconv.restype = ctypes.c_size_t
-    libc.iconv.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_size_t),
-                           ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_size_t)]
+    libc.iconv.argtypes = [
+        ctypes.c_void_p,
+        ctypes.POINTER(ctypes.c_char_p),
+        ctypes.POINTER(ctypes.c_size_t),
+        ctypes.POINTER(ctypes.c_char_p),
+        ctypes.POINTER(ctypes.c_size_t),
+    ]
     libc.iconv_close.argtypes = [ctypes.c_void_p]
     return libc
 
@@ -62,7 +67,9 @@ def _convert(data: bytes, to: str, frm: str) -> tuple[bytes, int | None]:
         inleft = ctypes.c_size_t(len(data))
         outptr = ctypes.cast(out, ctypes.c_char_p)
         outleft = ctypes.c_size_t(size)
-        rc = libc.iconv(cd, ctypes.byref(inbuf), ctypes.byref(inleft), ctypes.byref(outptr), ctypes.byref(outleft))
+        rc = libc.iconv(
+            cd, ctypes.byref(inbuf), ctypes.byref(inleft), ctypes.byref(outptr), ctypes.byref(outleft)
+        )
         bad = None
         if rc == ctypes.c_size_t(-1).value:
             err = ctypes.get_errno()

@@ -29,9 +29,7 @@ _SEMI_VOICED = "パピプペポ"
 
 # Two-character (voiced) patterns come first: with leftmost=True, polars' Aho-Corasick picks the
 # earliest-listed pattern among those starting at the same position.
-_KANA_PATTERNS = (
-    [c + "ﾞ" for c in _VOICEABLE] + [c + "ﾟ" for c in _SEMI_VOICEABLE] + list(_HALF_KANA)
-)
+_KANA_PATTERNS = [c + "ﾞ" for c in _VOICEABLE] + [c + "ﾟ" for c in _SEMI_VOICEABLE] + list(_HALF_KANA)
 _KANA_REPLACEMENTS = list(_VOICED) + list(_SEMI_VOICED) + list(_FULL_KANA)
 
 _ZEN_ASCII = [chr(c) for c in range(0xFF01, 0xFF5F)]

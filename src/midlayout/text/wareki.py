@@ -121,7 +121,7 @@ def _safe_date(ok: pl.Expr, year: pl.Expr, month: pl.Expr, day: pl.Expr) -> pl.E
     return pl.date(*(pl.when(ok).then(part) for part in (year, month, day)))
 
 
-def _by_era(era: pl.Expr, values: list, dtype: pl.DataType) -> pl.Expr:
+def _by_era(era: pl.Expr, values: list, dtype: pl.DataType | type[pl.DataType]) -> pl.Expr:
     """Look up a per-era constant by era index."""
     return era.replace_strict(list(range(len(ERAS))), values, default=None, return_dtype=dtype)
 
@@ -144,7 +144,9 @@ def _stage_parts(text: pl.Expr, fmt: str, codes: dict[str, int]) -> pl.Expr:
 
 def _stage_checks(parts: pl.Expr) -> pl.Expr:
     """Add the Gregorian year, the largest valid day and whether the parts are in range."""
-    year = parts.struct.with_fields(year=_by_era(F("era"), [e.start.year for e in ERAS], pl.Int32) + F("ey") - 1)
+    year = parts.struct.with_fields(
+        year=_by_era(F("era"), [e.start.year for e in ERAS], pl.Int32) + F("ey") - 1
+    )
     max_day = pl.when(F("m") == 0).then(31).otherwise(_days_in_month(F("year"), F("m")))
     limits = year.struct.with_fields(max_day=max_day)
     ok = F("era").is_not_null() & (F("ey") >= 1) & (F("m") <= 12) & (F("d") <= F("max_day"))
@@ -157,7 +159,9 @@ def _stage_in_era(checked: pl.Expr) -> pl.Expr:
     hi_month = pl.when(month == 0).then(12).otherwise(month)
     bounds = checked.struct.with_fields(
         lo=_safe_date(ok, year, month.clip(1, None), day.clip(1, None)),
-        hi=_safe_date(ok, year, hi_month, pl.when(day == 0).then(_days_in_month(year, hi_month)).otherwise(day)),
+        hi=_safe_date(
+            ok, year, hi_month, pl.when(day == 0).then(_days_in_month(year, hi_month)).otherwise(day)
+        ),
         start=_by_era(F("era"), [e.start for e in ERAS], pl.Date),
         end=_by_era(F("era"), [e.end for e in ERAS], pl.Date),
     )
@@ -205,7 +209,9 @@ def parse_wareki(expr: pl.Expr, fmt: str, era_codes: dict[str, str] | None = Non
         date=_safe_date(valid & ~unknown, F("year"), F("m"), F("d")),
         unknown=unknown,
         error=F("error"),
-        partial=pl.when(valid).then(pl.concat_str([F("year").cast(pl.String).str.zfill(4), _pad2(F("m")), _pad2(F("d"))])),
+        partial=pl.when(valid).then(
+            pl.concat_str([F("year").cast(pl.String).str.zfill(4), _pad2(F("m")), _pad2(F("d"))])
+        ),
     ).name.keep()
 
 

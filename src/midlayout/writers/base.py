@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 import polars as pl
 
@@ -140,3 +140,50 @@ class Writer(ABC):
                 shutil.rmtree(temp, ignore_errors=True)
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()
+
+
+class StreamFileWriter(Writer):
+    """A writer of one file per layout file (`<folder>/<gyomu>/<file><suffix>`), streamed batch by batch.
+
+    Subclasses set `folder` and `suffix` and implement `encode`; `header` is optional.
+    """
+
+    folder: ClassVar[str]
+    suffix: ClassVar[str]
+
+    def __init__(self, out_dir: Path, options: Mapping[str, Any] | None = None, load_id: str = "") -> None:
+        super().__init__(out_dir, options, load_id)
+        self._open: dict[tuple[str, str], tuple[Path, Path, BinaryIO]] = {}
+
+    def header(self, layout: Layout, file: FileDef) -> bytes:
+        """Bytes written before the first record (none by default)."""
+        return b""
+
+    @abstractmethod
+    def encode(self, layout: Layout, file: FileDef, batch: pl.DataFrame, first_record: int) -> bytes:
+        """The bytes of a batch; `first_record` is the 1-based number of its first row in the file."""
+
+    def start(self, layout: Layout, file: FileDef) -> None:
+        final = self.out_dir / self.folder / layout.gyomu / f"{file.id}{self.suffix}"
+        temp = self.temp_for(final)
+        fh = temp.open("wb")
+        fh.write(self.header(layout, file))
+        self._open[(layout.ref, file.id)] = (temp, final, fh)
+        self.rows[(layout.ref, file.id)] = 0
+
+    def write(self, layout: Layout, file: FileDef, batch: pl.DataFrame) -> None:
+        first = self.rows[(layout.ref, file.id)] + 1
+        self._open[(layout.ref, file.id)][2].write(self.encode(layout, file, batch, first))
+        self.count(layout, file, batch)
+
+    def _finish(self) -> list[tuple[Path, Path, str, int]]:
+        done = []
+        for (ref, file_id), (temp, final, fh) in self._open.items():
+            fh.close()
+            done.append((temp, final, f"{ref}:{file_id}", self.rows[(ref, file_id)]))
+        return done
+
+    def abort(self) -> None:
+        for _, _, fh in self._open.values():
+            fh.close()
+        super().abort()

@@ -9,16 +9,12 @@ file, record and item: nothing is ever truncated.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, BinaryIO
-
 import polars as pl
 
 from midlayout.errors import Location, MidlayoutError
 from midlayout.layout.model import FileDef, Item, Layout
 from midlayout.validate.encoding import byte_length
-from midlayout.writers.base import Writer
+from midlayout.writers.base import StreamFileWriter
 
 CRLF = "\r\n"
 
@@ -75,34 +71,11 @@ def render_fixed(layout: Layout, file: FileDef, batch: pl.DataFrame, first_recor
     return data
 
 
-class FixedWidthWriter(Writer):
+class FixedWidthWriter(StreamFileWriter):
     """`fixed/<gyomu>/<file>.dat`: the standard file as fixed-width CRLF records, no header."""
 
     name = "fixed"
+    folder, suffix = "fixed", ".dat"
 
-    def __init__(self, out_dir: Path, options: Mapping[str, Any] | None = None, load_id: str = "") -> None:
-        super().__init__(out_dir, options, load_id)
-        self._open: dict[tuple[str, str], tuple[Path, Path, BinaryIO]] = {}
-
-    def start(self, layout: Layout, file: FileDef) -> None:
-        final = self.out_dir / "fixed" / layout.gyomu / f"{file.id}.dat"
-        temp = self.temp_for(final)
-        self._open[(layout.ref, file.id)] = (temp, final, temp.open("wb"))
-        self.rows[(layout.ref, file.id)] = 0
-
-    def write(self, layout: Layout, file: FileDef, batch: pl.DataFrame) -> None:
-        first = self.rows[(layout.ref, file.id)] + 1
-        self._open[(layout.ref, file.id)][2].write(render_fixed(layout, file, batch, first))
-        self.count(layout, file, batch)
-
-    def _finish(self) -> list[tuple[Path, Path, str, int]]:
-        done = []
-        for (ref, file_id), (temp, final, fh) in self._open.items():
-            fh.close()
-            done.append((temp, final, f"{ref}:{file_id}", self.rows[(ref, file_id)]))
-        return done
-
-    def abort(self) -> None:
-        for _, _, fh in self._open.values():
-            fh.close()
-        super().abort()
+    def encode(self, layout: Layout, file: FileDef, batch: pl.DataFrame, first_record: int) -> bytes:
+        return render_fixed(layout, file, batch, first_record)

@@ -7,10 +7,22 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 J = TypeVar("J")
 R = TypeVar("R")
+
+
+# Per process: the loaded source layout and the name/address pools, set once by `init_worker`.
+STATE: dict[str, Any] = {}
+
+
+def init_worker(source: Path, pools: Any) -> None:
+    """Prepare a (worker) process: load the source layout and keep the pools."""
+    from midlayout.layout.source import load_source
+
+    STATE["layout"], STATE["pools"] = load_source(source), pools
 
 
 def default_workers(jobs: int) -> int:

@@ -7,17 +7,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import jaconv
 
-from midlayout.layout.source import SourceLayout, load_source
+from midlayout.layout.source import SourceLayout
 from midlayout.synth import traps as tr
 from midlayout.synth.fixed import RecordSpec, overpunch, zoned
 from midlayout.synth.model import Household, Person, World
 from midlayout.synth.output import AtomicFiles
-from midlayout.synth.parallel import Job, ordered_map, plan
-from midlayout.synth.pools import Pools, build_pools
+from midlayout.synth.parallel import STATE, Job, init_worker, ordered_map, plan
+from midlayout.synth.pools import build_pools
 from midlayout.synth.tax import NENDO, Tax, assess
 from midlayout.synth.wareki import era_yymmdd
 
@@ -210,21 +209,13 @@ def _render(r: Renderer, chunk: list[Household]) -> Chunk:
     return data, {FILES[fid]: len(recs) for fid, recs in records.items()}, notes
 
 
-_STATE: dict[str, Any] = {}  # per process: the loaded layout and the pools
-
-
-def _init(source: Path, pools: Pools) -> None:
-    """Prepare a (worker) process."""
-    _STATE["layout"], _STATE["pools"] = load_source(source), pools
-
-
 def make_chunk(job: Job) -> Chunk:
     """Build and render one chunk: bytes per file id, record counts per file name, trap notes."""
-    world = World(job.seed, _STATE["pools"], job.chunk, job.chunk_size)
+    world = World(job.seed, STATE["pools"], job.chunk, job.chunk_size)
     households = world.households(job.size, tr.A_ROLES if job.traps else {})
     if job.traps:
         tr.apply_a(households)
-    return _render(Renderer(_STATE["layout"], job.seed, job.chunk), households)
+    return _render(Renderer(STATE["layout"], job.seed, job.chunk), households)
 
 
 def write_chunks(files: AtomicFiles, chunks: Iterable[Chunk]) -> list[tr.TrapNote]:
@@ -254,6 +245,6 @@ def write(
         raise ValueError(f"traps need at least {tr.A_MIN_HOUSEHOLDS} households in the first chunk")
     jobs = plan(households, seed, traps, chunk_size)
     with AtomicFiles(out_dir, FILES) as files:
-        chunks = ordered_map(make_chunk, jobs, _init, (source, build_pools(seed)), workers)
+        chunks = ordered_map(make_chunk, jobs, init_worker, (source, build_pools(seed)), workers)
         notes = write_chunks(files, chunks)
     return Result(files.paths, notes)

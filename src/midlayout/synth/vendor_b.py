@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any
 
 from midlayout.layout.source import SourceFile, SourceLayout, load_source
 from midlayout.synth import traps as tr
 from midlayout.synth.model import Household, Person, World
 from midlayout.synth.output import AtomicFiles
-from midlayout.synth.parallel import Job, ordered_map, plan
-from midlayout.synth.pools import Pools, build_pools, full_width
+from midlayout.synth.parallel import STATE, Job, init_worker, ordered_map, plan
+from midlayout.synth.pools import build_pools, full_width
 from midlayout.synth.vendor_a import CHUNK, Chunk, Result, write_chunks
 from midlayout.synth.wareki import dotted
 
@@ -113,23 +112,15 @@ def _render(r: Renderer, chunk: list[Household]) -> Chunk:
     return data, {FILES["person"]: len(people), FILES["household"]: len(homes)}, notes
 
 
-_STATE: dict[str, Any] = {}  # per process: the loaded layout and the pools
-
-
-def _init(source: Path, pools: Pools) -> None:
-    """Prepare a (worker) process."""
-    _STATE["layout"], _STATE["pools"] = load_source(source), pools
-
-
 def make_chunk(job: Job) -> Chunk:
     """Build and render one chunk of households."""
-    world = World(job.seed, _STATE["pools"], job.chunk, job.chunk_size)
+    world = World(job.seed, STATE["pools"], job.chunk, job.chunk_size)
     households = world.households(job.size, tr.B_ROLES if job.traps else {})
     if job.chunk == 0:
         _quirks(households)
     if job.traps:
         tr.apply_b(households)
-    return _render(Renderer(_STATE["layout"], job.seed, job.chunk), households)
+    return _render(Renderer(STATE["layout"], job.seed, job.chunk), households)
 
 
 def write(
@@ -149,6 +140,6 @@ def write(
     with AtomicFiles(out_dir, FILES) as files:
         for fid in FILES:
             files.write(fid, BOM + Renderer.header(layout.file(fid)).encode("utf-8"))
-        chunks = ordered_map(make_chunk, jobs, _init, (source, build_pools(seed)), workers)
+        chunks = ordered_map(make_chunk, jobs, init_worker, (source, build_pools(seed)), workers)
         notes = write_chunks(files, chunks)
     return Result(files.paths, notes)

@@ -9,7 +9,7 @@ from typing import Any
 import midlayout
 
 CSS = """
-body{font-family:"Noto Sans CJK JP","Hiragino Sans","Yu Gothic",sans-serif;margin:2em;color:#222}
+body{font-family:"Noto Sans CJK JP","Hiragino Sans","Yu Gothic","Meiryo",sans-serif;margin:2em;color:#222}
 h1{font-size:1.5em;border-bottom:2px solid #333}h2{font-size:1.2em;margin-top:1.6em}
 table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #999;padding:.25em .6em;text-align:left}
 th{background:#eee}td.n{text-align:right;font-variant-numeric:tabular-nums}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from midlayout import __version__
-from midlayout.cli import audit, convert, diff, inspect, layouts
+from midlayout.cli import audit, convert, diff, inspect, layouts, synth
 
 app = typer.Typer(
     name="midlayout",
@@ -23,6 +23,7 @@ app.command("diff")(diff.diff_cmd)
 app.command("reconcile")(audit.reconcile_cmd)
 app.command("verify")(audit.verify_cmd)
 app.command("rejects-report")(audit.rejects_report_cmd)
+app.command("synth")(synth.synth_cmd)
 
 
 def _version(value: bool) -> None:

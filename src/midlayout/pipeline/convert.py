@@ -175,7 +175,8 @@ class _Run:
         out = []
         for lk in needed:
             if lk not in self.tables:
-                if _lookup_source(self.jobs, self.jobs[i], lk) in self.done_jobs:
+                src = _lookup_source(self.jobs, self.jobs[i], lk)
+                if src in self.done_jobs and lk in self.captures.get(src, ()):
                     table = build_lookup_table(self.captured.get(lk, []), lk)
                 else:  # its source has not run yet (lookups in a chain): read the source for it
                     table = _read_lookup(self.jobs, self.jobs[i], lk, self.batch_size, self.gaiji)

@@ -24,11 +24,13 @@ from midlayout.mapping.compile import CompiledFile, apply, compile_file
 from midlayout.pipeline.inputs import Job
 from midlayout.readers import read_piece
 from midlayout.readers.gaiji import GaijiSpec, spec_for
+from midlayout.text.normalize import trim
 from midlayout.validate.schema import validate_rows
 
 # Staged parts are read back once and deleted: cheap compression beats small files.
 STAGE_COMPRESSION = "lz4"
 AUTO_PARALLEL_BYTES = 64 << 20  # below this, worker start-up costs more than it saves
+LOOKUP_IN_MEMORY_ROWS = 2_000_000  # larger lookup tables stay on disk: memory follows the batch, not the file
 
 
 def target_name(job: Job) -> str:
@@ -66,7 +68,7 @@ class Done:
     rows: Path
     rejects: Path | None
     gaiji: Path | None
-    captured: dict[Lookup, pl.DataFrame] = field(default_factory=dict)
+    captured: dict[Lookup, Path] = field(default_factory=dict)  # staged (trimmed key, value) parts
 
 
 class BatchRunner:
@@ -86,17 +88,31 @@ class BatchRunner:
             self._specs[i] = spec_for(job.source, self.gaiji[job.mapping.id])
         return job, self._compiled[i], self._specs[i]
 
-    def _table(self, path: str) -> pl.DataFrame:
-        if path not in self._tables:
+    def _table(self, lk: Lookup, path: str, rows: pl.DataFrame) -> pl.DataFrame:
+        """A small table is loaded once; from a large one, only the rows this batch's keys can match."""
+        if path in self._tables:
+            return self._tables[path]
+        if pl.scan_parquet(path).select(pl.len()).collect().item() <= LOOKUP_IN_MEMORY_ROWS:
             self._tables[path] = pl.read_parquet(path)
-        return self._tables[path]
+            return self._tables[path]
+        keys = rows.select(trim(pl.col(lk.match).cast(pl.String), " \u3000", "both")).to_series().drop_nulls().unique()
+        return pl.scan_parquet(path).filter(pl.col(lk.key).is_in(keys.implode())).collect(engine="streaming")
+
+    def _capture(self, task: Task, rows: pl.DataFrame) -> dict[Lookup, Path]:
+        """The key (trimmed, as tables hold it) and value columns later jobs look up, staged to disk."""
+        out = {}
+        for k, lk in enumerate(self.captures.get(task.job, ())):
+            frame = rows.select(trim(pl.col(lk.key).cast(pl.String), " \u3000", "both"), pl.col(lk.value).cast(pl.String))
+            out[lk] = part_path(self.root, f"capture{k}", task.job, task.seq)
+            frame.write_parquet(out[lk], compression=STAGE_COMPRESSION)
+        return out
 
     def run(self, task: Task) -> Done:
         """Read, map, validate and stage one batch."""
         job, compiled, spec = self._job(task.job)
         batch = read_piece(job.source, job.path, task.piece, spec)
-        captured = {lk: batch.rows.select(lk.key, lk.value) for lk in self.captures.get(task.job, ())}
-        tables = {lk: self._table(path) for lk, path in task.tables}
+        captured = self._capture(task, batch.rows)
+        tables = {lk: self._table(lk, path, batch.rows) for lk, path in task.tables}
         mapped, map_rejects = apply(compiled, batch.rows, tables)
         layout = job.mapping.target
         valid, val_rejects = validate_rows(layout, compiled.target, mapped)
@@ -165,6 +181,25 @@ class Pipeline:
             for fut in self.pending:
                 fut.cancel()
             self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def stage_lookup_table(parts: list[Path], lk: Lookup, path: Path, spill: Path) -> None:
+    """Write the lookup table of `lk` from its captured parts, out of core: ambiguous keys are dropped
+    (then reported as missing), as `mapping.compile.build_lookup_table` does in memory."""
+    import duckdb
+
+    if not parts:
+        pl.DataFrame(schema={lk.key: pl.String, lk.value: pl.String}).write_parquet(path)
+        return
+    con = duckdb.connect()
+    try:
+        con.execute(f"SET memory_limit = '256MB'; SET temp_directory = '{spill}'; SET preserve_insertion_order = false")
+        files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in parts)
+        key = '"' + lk.key.replace('"', '""') + '"'
+        con.execute(f"COPY (SELECT * FROM read_parquet([{files}]) QUALIFY count(*) OVER (PARTITION BY {key}) = 1) "
+                    f"TO '{path}' (FORMAT parquet)")
+    finally:
+        con.close()
 
 
 def execution_order(jobs: list[Job], sources: dict[int, list[Lookup]]) -> list[int]:

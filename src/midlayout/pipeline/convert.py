@@ -27,6 +27,7 @@ from midlayout.pipeline.batches import (
     Task,
     auto_workers,
     execution_order,
+    stage_lookup_table,
     target_name,
 )
 from midlayout.pipeline.inputs import Job, match_inputs
@@ -153,7 +154,7 @@ class _Run:
         self.jobs, self.records, self.stage = jobs, records, stage
         self.batch_size, self.progress, self.gaiji = batch_size, progress, gaiji
         self.captures = _capture_plan(jobs)
-        self.captured: dict[Lookup, list[pl.DataFrame]] = {}
+        self.captured: dict[Lookup, list[Path]] = {}
         self.submitted: set[int] = set()
         self.done_jobs: set[int] = set()  # every batch handled
         self.tables: dict[Lookup, str] = {}
@@ -163,8 +164,8 @@ class _Run:
         record = self.records[done.job]
         record.records_read += done.records_read
         self.stage.add(target_name(job), done)
-        for lk, frame in done.captured.items():
-            self.captured.setdefault(lk, []).append(frame)
+        for lk, part in done.captured.items():
+            self.captured.setdefault(lk, []).append(part)
         self.progress.advance(str(job.path), done.bytes_read)
 
     def _tables_for(self, i: int, pipeline: Pipeline) -> tuple[tuple[Lookup, str], ...]:
@@ -176,12 +177,12 @@ class _Run:
         for lk in needed:
             if lk not in self.tables:
                 src = _lookup_source(self.jobs, self.jobs[i], lk)
+                path = self.stage.root / f"lookup-{len(self.tables):03d}.parquet"
                 if src in self.done_jobs and lk in self.captures.get(src, ()):
-                    table = build_lookup_table(self.captured.get(lk, []), lk)
+                    stage_lookup_table(sorted(self.captured.get(lk, [])), lk, path, self.stage.root / "spill")
                 else:  # its source has not run yet (lookups in a chain): read the source for it
                     table = _read_lookup(self.jobs, self.jobs[i], lk, self.batch_size, self.gaiji)
-                path = self.stage.root / f"lookup-{len(self.tables):03d}.parquet"
-                table.write_parquet(path, compression=STAGE_COMPRESSION)
+                    table.write_parquet(path, compression=STAGE_COMPRESSION)
                 self.tables[lk] = str(path)
             out.append((lk, self.tables[lk]))
         return tuple(out)

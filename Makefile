@@ -42,7 +42,9 @@ format: install
 typecheck: install
 	$(BIN)/mypy src
 
+# Sizes: MIDLAYOUT_BENCH_HOUSEHOLDS, MIDLAYOUT_BENCH_ROWS (diff), MIDLAYOUT_BENCH_BIG_GB=4 (opt-in RSS case).
 bench: install
+	$(BIN)/pip install --quiet -e ".[dev,postgres,bench]"
 	$(BIN)/python benchmarks/run.py
 
 clean:

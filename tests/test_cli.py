@@ -127,3 +127,27 @@ def test_validate_a_delivery_finds_each_rule(tmp_path: Path) -> None:
     code, text, _ = invoke("validate", "--layout", "chukan/juki@2.5", str(bad), str(std / "setai.csv"), "--json")
     rules = {r["rule"] for r in json.loads(text)["rejects"]["by_rule"]}
     assert code == 1 and {"code_domain", "key_unique"} <= rules
+
+
+def test_synth_writes_the_library_bytes_and_cp932_variant_converts(tmp_path: Path) -> None:
+    from midlayout.synth import generate_vendor_b
+
+    code, out, _ = invoke("synth", "--vendor", "b", "--households", "40", "--seed", "5", "--encoding", "cp932",
+                          "--out", str(tmp_path / "cli"), "--json")
+    assert code == 0
+    files = json.loads(out)["files"]
+    lib = generate_vendor_b(tmp_path / "lib", 40, 5, encoding="cp932")
+    for fid, path in lib.items():
+        assert Path(files[fid]["path"]).read_bytes() == path.read_bytes()
+    utf8 = generate_vendor_b(tmp_path / "utf8", 40, 5)
+    assert lib["person"].read_bytes().decode("cp932") == utf8["person"].read_bytes().decode("utf-8-sig")
+    cp932 = str(MAPPINGS / "vendor_b" / "juki-2.5-cp932.yaml")
+    code, _, err = invoke("convert", "-m", cp932, *map(str, lib.values()), "--out", str(tmp_path / "o"), "-w", "parquet")
+    assert code == 0, err
+
+
+def test_synth_usage_errors_are_one_line(tmp_path: Path) -> None:
+    code, _, err = invoke("synth", "--vendor", "c", "--households", "3", "--out", str(tmp_path))
+    assert_one_line_error(code, err, 2, "--vendor")
+    code, _, err = invoke("synth", "--vendor", "a", "--households", "5", "--traps", "--out", str(tmp_path))
+    assert_one_line_error(code, err, 2, "traps need at least")

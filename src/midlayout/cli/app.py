@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from midlayout import __version__
-from midlayout.cli import audit, convert, diff, inspect, layouts, run, writers
+from midlayout.cli import audit, convert, diff, inspect, layouts, run, synth, writers
 
 app = typer.Typer(
     name="midlayout",
@@ -25,6 +25,7 @@ app.command("verify")(audit.verify_cmd)
 app.command("rejects-report")(audit.rejects_report_cmd)
 app.add_typer(writers.app, name="writers")
 app.command("run")(run.run_cmd)
+app.command("synth")(synth.synth_cmd)
 
 
 def _version(value: bool) -> None:

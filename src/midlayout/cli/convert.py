@@ -77,6 +77,7 @@ def convert_cmd(
     batch_size: Annotated[int, typer.Option(help="Records per batch (memory follows this).")] = 100_000,
     gaiji: Annotated[Path | None, typer.Option("--gaiji", help="外字 table CSV (code,replacement,mj,note); overrides the mapping's.")] = None,
     gaiji_unmapped: Annotated[str | None, typer.Option("--gaiji-unmapped", help="Unmapped 外字: reject the record, or flag (keep it, report it).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Processes for read/map/validate (default: one per CPU for inputs over 64 MB). Same output whatever the number.")] = None,
     as_json: bool = JsonOpt,
 ) -> None:
     """Convert vendor extracts through mappings into the intermediate standard layout."""
@@ -85,13 +86,15 @@ def convert_cmd(
     def run() -> int:
         if batch_size < 1:
             raise UsageError("--batch-size must be at least 1")
+        if workers is not None and workers < 1:
+            raise UsageError("--workers must be at least 1")
         if gaiji_unmapped is not None and gaiji_unmapped not in UNMAPPED_POLICIES:
             raise UsageError(f"--gaiji-unmapped must be one of {', '.join(UNMAPPED_POLICIES)}")
         mappings = [load_mapping(p) for p in mapping]
         table = load_gaiji_table(gaiji) if gaiji else None
         with progress_bars(not as_json) as bars:
             result = convert(mappings, inputs, out, writer or DEFAULT_WRITERS, batch_size, bars, writer_options(option),
-                             table, gaiji_unmapped)
+                             table, gaiji_unmapped, workers)
         if as_json:
             emit_json(result.manifest.to_json() and __import__("json").loads(result.manifest.to_json()))
         else:

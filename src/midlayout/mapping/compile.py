@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
 from midlayout.layout.mapping import FileMapping, ItemRule, Lookup, Mapping
 from midlayout.layout.model import FileDef, Item
 from midlayout.layout.source import NUMERIC_TYPES, SourceFile
-from midlayout.mapping.ops import Check, OpContext, Value, apply_op
+from midlayout.mapping.ops import Check, OpContext, Shared, Value, apply_op
 from midlayout.rejects import PROVENANCE, empty_rejects, rejects_from
 from midlayout.text.normalize import trim
 
@@ -40,6 +40,7 @@ class CompiledFile:
     values: list[pl.Expr]
     checks: list[Check]
     lookups: dict[str, Lookup]
+    shared: list[pl.Expr] = field(default_factory=list)  # computed once per batch, before `values`
 
 
 def _lookup_col(item: str) -> tuple[str, str]:
@@ -86,14 +87,15 @@ def compile_file(mapping: Mapping, rule: FileMapping) -> CompiledFile:
     target = mapping.target.file(rule.target)
     source = mapping.source.file(rule.source)
     values, checks, lookups = [], [], {}
+    shared = Shared()
     rules = {r.item: r for r in rule.items}
     for item in target.items:
         r = rules.get(item.id)
         if r is None:
             values.append(pl.lit(None, dtype=polars_dtype(item)).alias(item.id))
             continue
-        field = source.field(r.fields[0]) if r.fields else None
-        ctx = OpContext(item.id, field.id if field else None, field.start if field else 0, mapping.code_maps)
+        src = source.field(r.fields[0]) if r.fields else None
+        ctx = OpContext(item.id, src.id if src else None, src.start if src else 0, mapping.code_maps, shared)
         value = _source_value(r, source)
         if r.lookup:
             lookups[item.id] = r.lookup
@@ -106,7 +108,7 @@ def compile_file(mapping: Mapping, rule: FileMapping) -> CompiledFile:
         expr, cast_checks = _cast(value, item, ctx)
         values.append(expr)
         checks += cast_checks
-    return CompiledFile(mapping, rule, target, source, values, checks, lookups)
+    return CompiledFile(mapping, rule, target, source, values, checks, lookups, shared.columns())
 
 
 def _join_lookups(rows: pl.DataFrame, compiled: CompiledFile, tables: dict[Lookup, pl.DataFrame]) -> pl.DataFrame:
@@ -135,12 +137,18 @@ def _check_rejects(rows: pl.DataFrame, failing: pl.Series, chk: Check) -> pl.Dat
 def apply(compiled: CompiledFile, rows: pl.DataFrame, tables: dict[Lookup, pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Map a decoded batch: returns (rows in the target layout + provenance, rejects)."""
     rows = _join_lookups(rows, compiled, tables)
+    if compiled.shared:
+        rows = rows.with_columns(compiled.shared)
     names = [f"__chk{i}" for i in range(len(compiled.checks))]
     masks = [chk.mask.fill_null(False).alias(name) for chk, name in zip(compiled.checks, names, strict=True)]
     frame = rows.select(*[pl.col(c) for c in PROVENANCE], *compiled.values, *masks)
     if not masks:
         return frame, empty_rejects()
-    rejects = [_check_rejects(rows, frame.get_column(n), chk) for chk, n in zip(compiled.checks, names, strict=True)]
+    failing = frame.select(pl.col(names).any()).row(0)
+    rejects = [_check_rejects(rows, frame.get_column(n), chk)
+               for chk, n, fails in zip(compiled.checks, names, failing, strict=True) if fails]
+    if not rejects:  # the usual batch: no check failed, nothing to filter
+        return frame.drop(names), empty_rejects()
     good = frame.filter(~pl.any_horizontal(names)).drop(names)
     return good, pl.concat(rejects)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -40,6 +40,30 @@ OpFn = Callable[[Value, Any, "OpContext"], tuple[Value, list[Check]]]
 
 
 @dataclass
+class Shared:
+    """Sub-expressions computed once per batch and shared by items, checks and messages.
+
+    Two items reading the same 和暦 field (`wareki` and `wareki_unknown` on BIRTH), and the check and
+    message of each, would otherwise each parse it again: polars copies a reused expression.
+    """
+
+    exprs: list[tuple[pl.Expr, str]] = field(default_factory=list)
+
+    def column(self, expr: pl.Expr, tag: str) -> pl.Expr:
+        """A column holding `expr` (same expression and tag: same column)."""
+        for known, name in self.exprs:
+            if name.endswith(f"_{tag}") and known.meta.eq(expr):
+                return pl.col(name)
+        name = f"__shared{len(self.exprs)}_{tag}"
+        self.exprs.append((expr, name))
+        return pl.col(name)
+
+    def columns(self) -> list[pl.Expr]:
+        """The expressions to add to a batch before the items are evaluated."""
+        return [expr.alias(name) for expr, name in self.exprs]
+
+
+@dataclass
 class OpContext:
     """What an op needs besides its input: the item, its source field, and the code maps."""
 
@@ -47,9 +71,17 @@ class OpContext:
     field: str | None
     field_start: int
     code_maps: dict[str, CodeMap]
+    shared: Shared | None = None
 
     def check(self, rule: str, mask: pl.Expr, message: str | pl.Expr) -> Check:
         return Check(rule, self.item, self.field, self.field_start, mask, message)
+
+    def wareki(self, text: pl.Expr, args: dict[str, Any]) -> pl.Expr:
+        """The parsed 和暦 struct of `text`, computed once per batch when the compiler shares it."""
+        parsed = parse_wareki(text, args["format"], args["eras"])
+        if self.shared is None:
+            return parsed
+        return self.shared.column(parsed, "wareki")
 
 
 def _text(fn: Callable[[pl.Expr], pl.Expr]) -> OpFn:
@@ -70,20 +102,20 @@ def _code(v: Value, name: str, ctx: OpContext) -> tuple[Value, list[Check]]:
 
 
 def _wareki(v: Value, args: dict[str, Any], ctx: OpContext) -> tuple[Value, list[Check]]:
-    parsed = parse_wareki(v.text(), args["format"], args["eras"])
+    parsed = ctx.wareki(v.text(), args)
     error = parsed.struct.field("error")
     message = pl.lit("invalid 和暦 date: ") + error
     return Value(parsed.struct.field("date"), pl.Date), [ctx.check("invalid_wareki", error.is_not_null(), message)]
 
 
-def _wareki_unknown(v: Value, args: dict[str, Any], _c: OpContext) -> tuple[Value, list[Check]]:
-    parsed = parse_wareki(v.text(), args["format"], args["eras"])
+def _wareki_unknown(v: Value, args: dict[str, Any], ctx: OpContext) -> tuple[Value, list[Check]]:
+    parsed = ctx.wareki(v.text(), args)
     return Value(parsed.struct.field("unknown").fill_null(False), pl.Boolean), []
 
 
 def _wareki_partial(v: Value, args: dict[str, Any], ctx: OpContext) -> tuple[Value, list[Check]]:
     """西暦 YYYYMMDD with 00 for 不詳 parts, for targets that keep partial dates as a string."""
-    parsed = parse_wareki(v.text(), args["format"], args["eras"])
+    parsed = ctx.wareki(v.text(), args)
     error = parsed.struct.field("error")
     message = pl.lit("invalid 和暦 date: ") + error
     return Value(parsed.struct.field("partial"), pl.String), [ctx.check("invalid_wareki", error.is_not_null(), message)]

@@ -21,15 +21,25 @@ from midlayout.layout.gaiji import GaijiOptions, GaijiTable
 from midlayout.layout.mapping import Lookup, Mapping
 from midlayout.layout.model import FileDef, Layout
 from midlayout.layout.standard import sha256_file
-from midlayout.mapping.compile import apply, build_lookup_table, compile_file, polars_dtype
+from midlayout.mapping.compile import build_lookup_table, compile_file, polars_dtype
+from midlayout.pipeline.batches import (
+    STAGE_COMPRESSION,
+    BatchRunner,
+    Done,
+    Pipeline,
+    Task,
+    auto_workers,
+    execution_order,
+    stage_lookup_table,
+    target_name,
+)
 from midlayout.pipeline.inputs import Job, match_inputs
 from midlayout.pipeline.manifest import InputRecord, Manifest, write_atomic
 from midlayout.pipeline.textreport import manifest_section, write_reports
-from midlayout.readers import read_batches
+from midlayout.readers import plan_batches, read_batches
 from midlayout.readers.gaiji import empty_gaiji
 from midlayout.rejects import FILE, OFF, PROVENANCE, RAW, REC, REJECT_SCHEMA, empty_rejects, rejects_from
 from midlayout.validate.crossfile import ROW_ID, StagedFile, check_run
-from midlayout.validate.schema import validate_rows
 from midlayout.writers import Output, Writer, get_writer
 
 
@@ -70,31 +80,55 @@ def _target_name(layout: Layout, file: FileDef) -> str:
     return f"{layout.id}:{file.id}"
 
 
+def _lookup_source(jobs: list[Job], job: Job, lk: Lookup) -> int:
+    return next(i for i, j in enumerate(jobs) if j.mapping is job.mapping and j.source.id == lk.source)
+
+
+def _read_lookup(jobs: list[Job], job: Job, lk: Lookup, batch_size: int, gaiji: dict[str, GaijiOptions]) -> pl.DataFrame:
+    src = jobs[_lookup_source(jobs, job, lk)]
+    batches = read_batches(src.source, src.path, batch_size, gaiji[src.mapping.id])
+    return build_lookup_table([b.rows.select(lk.key, lk.value) for b in batches], lk)
+
+
 def lookup_tables(jobs: list[Job], batch_size: int, gaiji: dict[str, GaijiOptions]) -> dict[Lookup, pl.DataFrame]:
-    tables = {}
+    """Every lookup table of the run, each read from its source file (`convert` captures them instead)."""
+    return {lk: _read_lookup(jobs, job, lk, batch_size, gaiji)
+            for job in jobs for lk in {r.lookup for r in job.rule.items if r.lookup}}
+
+
+def _lookups(job: Job) -> set[Lookup]:
+    return {r.lookup for r in job.rule.items if r.lookup}
+
+
+def _capture_plan(jobs: list[Job]) -> dict[int, list[Lookup]]:
+    """Per lookup source job: the lookups whose key and value columns its own pass captures."""
+    plan: dict[int, list[Lookup]] = {}
     for job in jobs:
-        for lk in {r.lookup for r in job.rule.items if r.lookup}:
-            src = next(j for j in jobs if j.mapping is job.mapping and j.source.id == lk.source)
-            batches = read_batches(src.source, src.path, batch_size, gaiji[src.mapping.id])
-            frames = [b.rows.select(lk.key, lk.value) for b in batches]
-            tables[lk] = build_lookup_table(frames, lk)
-    return tables
+        for lk in sorted(_lookups(job), key=repr):
+            plan.setdefault(_lookup_source(jobs, job, lk), []).append(lk)
+    return plan
 
 
 @dataclass
 class _Stage:
-    """Staged rows and rejects of a run, on disk under the output folder."""
+    """Staged rows and rejects of a run, on disk under the output folder (part names sort in run order)."""
 
     root: Path
     parts: dict[str, list[Path]] = field(default_factory=dict)
     reject_parts: list[Path] = field(default_factory=list)
     gaiji_parts: list[Path] = field(default_factory=list)
 
-    def add_gaiji(self, frame: pl.DataFrame) -> None:
-        if frame.height:
-            path = self.root / f"gaiji-{len(self.gaiji_parts):05d}.parquet"
-            frame.write_parquet(path)
-            self.gaiji_parts.append(path)
+    def add(self, target: str, done: Done) -> None:
+        self.parts.setdefault(target, []).append(done.rows)
+        if done.rejects is not None:
+            self.reject_parts.append(done.rejects)
+        if done.gaiji is not None:
+            self.gaiji_parts.append(done.gaiji)
+
+    def sort(self) -> None:
+        """Batches finish in any order across jobs; outputs follow input order."""
+        for paths in (*self.parts.values(), self.reject_parts, self.gaiji_parts):
+            paths.sort(key=lambda p: p.name.rsplit("-", 2)[-2:])
 
     def gaiji(self) -> pl.DataFrame:
         return pl.concat([pl.read_parquet(p) for p in self.gaiji_parts]) if self.gaiji_parts else empty_gaiji()
@@ -102,38 +136,82 @@ class _Stage:
     def add_rows(self, target: str, frame: pl.DataFrame) -> None:
         parts = self.parts.setdefault(target, [])
         path = self.root / f"{target.replace('/', '_').replace(':', '__')}-{len(parts):05d}.parquet"
-        frame.write_parquet(path)
+        frame.write_parquet(path, compression=STAGE_COMPRESSION)
         parts.append(path)
 
     def add_rejects(self, frame: pl.DataFrame) -> None:
         if frame.height:
-            path = self.root / f"rejects-{len(self.reject_parts):05d}.parquet"
-            frame.write_parquet(path)
+            path = self.root / f"rejects-9999-{len(self.reject_parts):06d}.parquet"
+            frame.write_parquet(path, compression=STAGE_COMPRESSION)
             self.reject_parts.append(path)
 
     def scan(self, target: str) -> pl.LazyFrame:
         return pl.scan_parquet(self.parts[target]) if self.parts.get(target) else pl.LazyFrame()
 
 
-def _stream_job(job: Job, tables: dict[Lookup, pl.DataFrame], stage: _Stage, record: InputRecord,
-                batch_size: int, progress: Progress, gaiji: GaijiOptions) -> None:
-    compiled = compile_file(job.mapping, job.rule)
-    layout = job.mapping.target
-    target = _target_name(layout, compiled.target)
-    stage.parts.setdefault(target, [])
-    progress.start(str(job.path), record.bytes)
-    for batch in read_batches(job.source, job.path, batch_size, gaiji):
-        record.records_read += batch.records_read
-        stage.add_gaiji(batch.gaiji)
-        mapped, map_rejects = apply(compiled, batch.rows, tables)
-        valid, val_rejects = validate_rows(layout, compiled.target, mapped)
-        stage.add_rows(target, valid)
-        stage.add_rejects(pl.concat([batch.rejects, map_rejects, val_rejects]))
-        progress.advance(str(job.path), batch.bytes_read)
-    if not stage.parts[target]:  # an empty input still stages a typed, empty frame
-        schema: dict[str, pl.DataType] = {FILE: pl.String(), REC: pl.Int64(), OFF: pl.Int64(), RAW: pl.Binary()}
-        schema |= {it.id: polars_dtype(it) for it in compiled.target.items}
-        stage.add_rows(target, pl.DataFrame(schema=schema))
+class _Run:
+    """Feeds every job's batches to the pipeline; lookup sources first, their columns captured on the way."""
+
+    def __init__(self, jobs: list[Job], records: list[InputRecord], stage: _Stage, batch_size: int,
+                 progress: Progress, gaiji: dict[str, GaijiOptions]) -> None:
+        self.jobs, self.records, self.stage = jobs, records, stage
+        self.batch_size, self.progress, self.gaiji = batch_size, progress, gaiji
+        self.captures = _capture_plan(jobs)
+        self.captured: dict[Lookup, list[Path]] = {}
+        self.submitted: set[int] = set()
+        self.done_jobs: set[int] = set()  # every batch handled
+        self.tables: dict[Lookup, str] = {}
+
+    def on_done(self, done: Done) -> None:
+        job = self.jobs[done.job]
+        record = self.records[done.job]
+        record.records_read += done.records_read
+        self.stage.add(target_name(job), done)
+        for lk, part in done.captured.items():
+            self.captured.setdefault(lk, []).append(part)
+        self.progress.advance(str(job.path), done.bytes_read)
+
+    def _tables_for(self, i: int, pipeline: Pipeline) -> tuple[tuple[Lookup, str], ...]:
+        needed = sorted(_lookups(self.jobs[i]), key=repr)
+        if needed:
+            pipeline.drain()  # the sources' batches must all be in
+            self.done_jobs |= self.submitted
+        out = []
+        for lk in needed:
+            if lk not in self.tables:
+                src = _lookup_source(self.jobs, self.jobs[i], lk)
+                path = self.stage.root / f"lookup-{len(self.tables):03d}.parquet"
+                if src in self.done_jobs and lk in self.captures.get(src, ()):
+                    stage_lookup_table(sorted(self.captured.get(lk, [])), lk, path, self.stage.root / "spill")
+                else:  # its source has not run yet (lookups in a chain): read the source for it
+                    table = _read_lookup(self.jobs, self.jobs[i], lk, self.batch_size, self.gaiji)
+                    table.write_parquet(path, compression=STAGE_COMPRESSION)
+                self.tables[lk] = str(path)
+            out.append((lk, self.tables[lk]))
+        return tuple(out)
+
+    def run(self, workers: int) -> None:
+        runner = BatchRunner(self.jobs, self.gaiji, self.stage.root, self.captures)
+        pipeline = Pipeline(runner, workers, self.on_done)
+        try:
+            for i in execution_order(self.jobs, self.captures):
+                job = self.jobs[i]
+                tables = self._tables_for(i, pipeline)
+                self.progress.start(str(job.path), self.records[i].bytes)
+                for seq, piece in enumerate(plan_batches(job.source, job.path, self.batch_size)):
+                    pipeline.submit(Task(i, seq, piece, tables))
+                self.submitted.add(i)
+            pipeline.drain()
+        finally:
+            pipeline.close()
+        self.stage.sort()
+        for job in self.jobs:  # an empty input still stages a typed, empty frame
+            target = target_name(job)
+            if not self.stage.parts.get(target):
+                compiled = compile_file(job.mapping, job.rule)
+                schema: dict[str, pl.DataType] = {FILE: pl.String(), REC: pl.Int64(), OFF: pl.Int64(), RAW: pl.Binary()}
+                schema |= {it.id: polars_dtype(it) for it in compiled.target.items}
+                self.stage.add_rows(target, pl.DataFrame(schema=schema))
 
 
 def _cross_rejects(stage: _Stage, staged: dict[str, StagedFile]) -> tuple[dict[str, pl.DataFrame], list[str]]:
@@ -241,11 +319,13 @@ def _writers(writer_names: list[str], options: dict[str, dict[str, Any]], out_di
 def convert(mappings: list[Mapping], inputs: list[str], out_dir: Path, writer_names: list[str],
             batch_size: int = 100_000, progress: Progress | None = None,
             writer_options: dict[str, dict[str, Any]] | None = None, gaiji_table: GaijiTable | None = None,
-            gaiji_unmapped: str | None = None) -> ConvertResult:
+            gaiji_unmapped: str | None = None, workers: int | None = None) -> ConvertResult:
     """Convert `inputs` through `mappings` into `out_dir`; the manifest is written last, only on success.
 
     `writer_options` maps a writer name to its options (see each writer's OPTIONS). `gaiji_table` and
-    `gaiji_unmapped` ("reject" or "flag") override what the mappings name.
+    `gaiji_unmapped` ("reject" or "flag") override what the mappings name. `workers` processes read, map
+    and validate batches (None: one per CPU for large inputs, else in-process); the outputs are the same
+    whatever the number.
     """
     progress = progress or _Silent()
     gaiji = gaiji_options(mappings, gaiji_table, gaiji_unmapped)
@@ -262,7 +342,8 @@ def convert(mappings: list[Mapping], inputs: list[str], out_dir: Path, writer_na
     # Writers are built (and their options checked) before any work; they connect or open files lazily.
     writers = _writers(writer_names, writer_options or {}, out_dir, manifest.load_id)
     try:
-        outputs, written, rejects, occurrences = _run(jobs, manifest, out_dir, writers, batch_size, progress, t0, gaiji)
+        outputs, written, rejects, occurrences = _run(jobs, manifest, out_dir, writers, batch_size, progress, t0,
+                                                      gaiji, workers or auto_workers(jobs))
     except BaseException:
         for w in writers:
             w.abort()
@@ -274,13 +355,11 @@ def convert(mappings: list[Mapping], inputs: list[str], out_dir: Path, writer_na
 
 
 def _run(jobs: list[Job], manifest: Manifest, stage_dir: Path, writers: list[Writer], batch_size: int,
-         progress: Progress, t0: float, gaiji: dict[str, GaijiOptions],
+         progress: Progress, t0: float, gaiji: dict[str, GaijiOptions], workers: int,
          ) -> tuple[list[Output], pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Read, map, validate and stage; check across files; then write, prepare and commit every writer."""
     with _staging(stage_dir) as stage:
-        tables = lookup_tables(jobs, batch_size, gaiji)
-        for job, record in zip(jobs, manifest.inputs, strict=True):
-            _stream_job(job, tables, stage, record, batch_size, progress, gaiji[job.mapping.id])
+        _Run(jobs, manifest.inputs, stage, batch_size, progress, gaiji).run(workers)
         manifest.timings["read_map_validate_s"] = round(time.perf_counter() - t0, 3)
         staged = {_target_name(j.mapping.target, j.mapping.target.file(j.rule.target)):
                   StagedFile(j.mapping.target, j.mapping.target.file(j.rule.target),

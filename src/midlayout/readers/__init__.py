@@ -12,7 +12,7 @@ import polars as pl
 from midlayout.layout.source import SourceFile
 
 if TYPE_CHECKING:
-    from midlayout.readers.gaiji import GaijiOptions
+    from midlayout.readers.gaiji import GaijiOptions, GaijiSpec
 
 
 def _empty_gaiji() -> pl.DataFrame:
@@ -32,16 +32,38 @@ class Batch:
     gaiji: pl.DataFrame = field(default_factory=_empty_gaiji)  # every 外字 occurrence (readers/gaiji.py)
 
 
+def plan_batches(source: SourceFile, path: Path, batch_size: int = 100_000) -> Iterator[object]:
+    """The batches of `path`, planned on raw bytes (cheap); each is read by `read_piece`, here or in a worker.
+
+    Whole-file problems (missing file, truncated last record, a CSV header that does not match) fail here.
+    """
+    if source.format == "fixed":
+        from midlayout.readers.fixed import fixed_pieces
+
+        return fixed_pieces(source, path, batch_size)
+    from midlayout.readers.csv import csv_pieces
+
+    return csv_pieces(source, path, batch_size)
+
+
+def read_piece(source: SourceFile, path: Path, piece: object, spec: GaijiSpec) -> Batch:
+    """Read, decode and check one planned batch."""
+    if source.format == "fixed":
+        from midlayout.readers.fixed import read_fixed_piece
+
+        return read_fixed_piece(source, path, piece, spec)  # type: ignore[arg-type]
+    from midlayout.readers.csv import read_csv_piece
+
+    return read_csv_piece(source, path, piece, spec)  # type: ignore[arg-type]
+
+
 def read_batches(source: SourceFile, path: Path, batch_size: int = 100_000,
                  gaiji: GaijiOptions | None = None) -> Iterator[Batch]:
     """Dispatch on the source format; every record read lands in `rows` or `rejects`, never both.
 
     `gaiji` names the 外字 table and the policy for unmapped 外字 (default: no table, reject).
     """
-    if source.format == "fixed":
-        from midlayout.readers.fixed import read_fixed
+    from midlayout.readers.gaiji import spec_for
 
-        return read_fixed(source, path, batch_size, gaiji)
-    from midlayout.readers.csv import read_csv
-
-    return read_csv(source, path, batch_size, gaiji)
+    spec = spec_for(source, gaiji)
+    return (read_piece(source, path, piece, spec) for piece in plan_batches(source, path, batch_size))

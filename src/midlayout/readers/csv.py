@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -132,24 +133,48 @@ def _header(path: Path, chunk: bytes, start: int, end: int, source: SourceFile, 
     return [str(n) for n in names]
 
 
-def read_csv(source: SourceFile, path: Path, batch_size: int = 100_000,
-             gaiji: GaijiOptions | None = None) -> Iterator[Batch]:
-    """Read a CSV extract in batches; the header row is checked against the source layout and not counted."""
+@dataclass(frozen=True)
+class CsvPiece:
+    """One batch of a CSV file: its records' bytes and boundaries, found on raw bytes by quote parity."""
+
+    header: tuple[str, ...]
+    data: bytes  # from the first record's start to the last record's end
+    starts: np.ndarray  # record starts and ends (exclusive, before CR/LF), relative to `data`
+    ends: np.ndarray
+    base: int  # byte offset of `data` in the file
+    rec: int  # records before this piece
+
+
+def csv_pieces(source: SourceFile, path: Path, batch_size: int) -> Iterator[CsvPiece]:
+    """Plan the batches of `path`: the header row is checked against the source layout and not counted."""
     if not path.is_file():
         raise InputError("file not found", Location(file=str(path)))
     codec = CODECS[source.encoding]
-    spec = spec_for(source, gaiji)
-    quote, delim = ord(source.quote), ord(source.delimiter)
     header: list[str] | None = None
     rec = 0
-    for chunk, starts, ends, base in _records(path, quote):
+    for chunk, starts, ends, base in _records(path, ord(source.quote)):
         if header is None:
             header = _header(path, chunk, int(starts[0]), int(ends[0]), source, codec)
             starts, ends = starts[1:], ends[1:]
         for lo in range(0, len(starts), batch_size):
             s, e = starts[lo : lo + batch_size], ends[lo : lo + batch_size]
-            yield _batch(source, path, chunk, s, e, base, rec, header, spec, quote, delim)
+            first = int(s[0])
+            yield CsvPiece(tuple(header), chunk[first : int(e[-1])], s - first, e - first, base + first, rec)
             rec += len(s)
+
+
+def read_csv_piece(source: SourceFile, path: Path, piece: CsvPiece, spec: GaijiSpec) -> Batch:
+    """Decode and parse one planned batch (in this process or a worker)."""
+    return _batch(source, path, piece.data, piece.starts, piece.ends, piece.base, piece.rec, list(piece.header), spec,
+                  ord(source.quote), ord(source.delimiter))
+
+
+def read_csv(source: SourceFile, path: Path, batch_size: int = 100_000,
+             gaiji: GaijiOptions | None = None) -> Iterator[Batch]:
+    """Read a CSV extract in batches; the header row is checked against the source layout and not counted."""
+    spec = spec_for(source, gaiji)
+    for piece in csv_pieces(source, path, batch_size):
+        yield read_csv_piece(source, path, piece, spec)
 
 
 def _batch(source: SourceFile, path: Path, chunk: bytes, starts: np.ndarray, ends: np.ndarray, base: int, rec: int,

@@ -64,6 +64,43 @@ def _joined_array(values: np.ndarray, codec: str) -> pa.Array:
     return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
+def utf8_bytes(arr: pa.Array) -> np.ndarray | None:
+    """The UTF-8 bytes of all values of a (large_)string array, concatenated; None for other layouts."""
+    width: type[np.signedinteger]
+    if arr.type == pa.large_string():
+        width = np.int64
+    elif arr.type == pa.string():
+        width = np.int32
+    else:
+        return None
+    offsets, data = arr.buffers()[1:3]
+    if data is None or not len(arr):
+        return np.zeros(0, dtype=np.uint8)
+    bounds = np.frombuffer(offsets, dtype=width)[[arr.offset, arr.offset + len(arr)]]
+    return np.frombuffer(data, dtype=np.uint8)[int(bounds[0]) : int(bounds[1])]
+
+
+_FFFD = (b"\xef\xbf\xbd",)
+
+
+def may_hold(arr: pa.Array, prefixes: tuple[bytes, ...]) -> bool:
+    """False only when no value can hold a character whose UTF-8 starts with one of `prefixes`.
+
+    A byte scan of the whole column (vectorised): it lets the common column, with nothing to find,
+    skip the per-value search. Each prefix is 1 to 3 bytes; a trailing range byte is not supported.
+    """
+    buf = utf8_bytes(arr)
+    if buf is None:
+        return True
+    for prefix in prefixes:
+        hit = buf[: len(buf) - len(prefix) + 1] == prefix[0]
+        for k, byte in enumerate(prefix[1:], start=1):
+            hit &= buf[k : len(buf) - len(prefix) + 1 + k] == byte
+        if hit.any():
+            return True
+    return False
+
+
 _TRUNCATED = ("incomplete multibyte sequence", "unexpected end of data")
 
 
@@ -89,14 +126,17 @@ def _slow_path(values: np.ndarray, codec: str) -> tuple[list[str | None], list[D
     return out, failures
 
 
-def decode_column(values: np.ndarray, codec: str) -> tuple[pa.Array, list[DecodeFailure]]:
+def decode_column(values: np.ndarray, codec: str, ascii_only: bool | None = None) -> tuple[pa.Array, list[DecodeFailure]]:
     """Decode an (n × width) uint8 matrix of one field into strings, strictly.
 
-    ASCII-only columns skip the codec (not EBCDIC ones). Failures (invalid bytes, a character cut at the
-    field end, U+FFFD) come back with their row and byte; their value is null. 外字 are left in place for
-    `readers.gaiji` to map, flag or reject.
+    ASCII-only columns skip the codec (not EBCDIC ones); `ascii_only` passes that fact when the caller
+    already knows it (None: look). Failures (invalid bytes, a character cut at the field end, U+FFFD)
+    come back with their row and byte; their value is null. 外字 are left in place for `readers.gaiji`
+    to map, flag or reject.
     """
-    if not is_ebcdic(codec) and (not values.size or not (values >= 0x80).any()):
+    if ascii_only is None:
+        ascii_only = not values.size or not (values >= 0x80).any()
+    if not is_ebcdic(codec) and ascii_only:
         return _ascii_array(values), []
     try:
         arr = _joined_array(values, codec)
@@ -114,7 +154,8 @@ def flag_suspect_chars(
     import pyarrow.compute as pc
 
     failures = failures if failures is not None else []
-
+    if not may_hold(arr, _FFFD):
+        return arr, failures
     suspect = pc.match_substring(arr, "\ufffd")
     rows = np.flatnonzero(pc.fill_null(suspect, False).to_numpy(zero_copy_only=False))
     if not len(rows):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,8 +40,19 @@ def _check_terminators(matrix: np.ndarray, source: SourceFile, path: Path, first
         )
 
 
-def _chunks(source: SourceFile, path: Path, batch_size: int) -> Iterator[tuple[np.ndarray, int, int, int]]:
-    """Yield (records matrix incl. terminator, first record number, first byte offset, bytes read)."""
+@dataclass(frozen=True)
+class FixedPiece:
+    """One batch of a fixed-width file, by position: planned without reading, read anywhere."""
+
+    rec: int  # number of its first record (1-based)
+    off: int  # byte offset of its first record
+    nbytes: int
+
+
+def fixed_pieces(source: SourceFile, path: Path, batch_size: int) -> Iterator[FixedPiece]:
+    """Plan the batches of `path`; a truncated last record fails here, before any batch is read."""
+    if not path.is_file():
+        raise InputError("file not found", Location(file=str(path)))
     stride = source.record_length + len(source.terminator)
     size = path.stat().st_size
     complete, rest = divmod(size, stride)
@@ -51,20 +63,24 @@ def _chunks(source: SourceFile, path: Path, batch_size: int) -> Iterator[tuple[n
             f"truncated last record: {rest} bytes where {stride} were expected",
             Location(file=str(path), record=complete + 1, byte=complete * stride),
         )
+    step = batch_size * stride
+    for off in range(0, size, step):
+        yield FixedPiece(1 + off // stride, off, min(step, size - off))
+
+
+def _matrix(source: SourceFile, path: Path, piece: FixedPiece) -> np.ndarray:
+    """The piece's records (terminator included) as an (n × stride) matrix; terminators are checked."""
+    stride = source.record_length + len(source.terminator)
     with path.open("rb") as fh:
-        rec, off = 1, 0
-        while True:
-            data = fh.read(batch_size * stride)
-            if not data:
-                return
-            nbytes = len(data)
-            if nbytes % stride:
-                data += source.terminator
-            matrix = np.frombuffer(data, dtype=np.uint8).reshape(-1, stride)
-            _check_terminators(matrix, source, path, rec, off)
-            yield matrix, rec, off, nbytes
-            rec += matrix.shape[0]
-            off += nbytes
+        fh.seek(piece.off)
+        data = fh.read(piece.nbytes)
+    if len(data) != piece.nbytes:
+        raise InputError("file changed while it was read", Location(file=str(path), byte=piece.off + len(data)))
+    if piece.nbytes % stride:
+        data += source.terminator
+    matrix = np.frombuffer(data, dtype=np.uint8).reshape(-1, stride)
+    _check_terminators(matrix, source, path, piece.rec, piece.off)
+    return matrix
 
 
 def _raw_column(records: np.ndarray) -> pa.Array:
@@ -85,13 +101,18 @@ def _decode_number(field: SourceField, values: np.ndarray) -> tuple[pa.Array, li
     return pa.array(number, type=pa.int64(), mask=~valid | null), fails
 
 
-def _decode_field(field: SourceField, records: np.ndarray, spec: GaijiSpec) -> tuple[pa.Array, list[Fail], list]:
+def _decode_field(field: SourceField, records: np.ndarray, spec: GaijiSpec, high: np.ndarray) -> tuple[pa.Array, list[Fail], list]:
     values = records[:, field.start : field.start + field.length]
     if field.type != "text":
         return (*_decode_number(field, values), [])
-    arr, failures = decode_column(values, spec.codec)
+    arr, failures = decode_column(values, spec.codec, not high[field.start : field.start + field.length].any())
     arr, hits = apply_gaiji(arr, spec)
     return arr, [(f.row, f.byte, f.rule, f.message) for f in failures], hits
+
+
+def read_fixed_piece(source: SourceFile, path: Path, piece: FixedPiece, spec: GaijiSpec) -> Batch:
+    """Read and decode one planned batch (in this process or a worker)."""
+    return _batch(source, path, _matrix(source, path, piece), piece.rec, piece.off, piece.nbytes, spec)
 
 
 def _batch(source: SourceFile, path: Path, matrix: np.ndarray, rec: int, off: int, nbytes: int, spec: GaijiSpec) -> Batch:
@@ -100,8 +121,9 @@ def _batch(source: SourceFile, path: Path, matrix: np.ndarray, rec: int, off: in
     columns: dict[str, pa.Array] = {}
     fails: list[tuple[int, str, int, str, str]] = []
     hits = []
+    high = np.asarray((records >= 0x80).any(axis=0))  # per byte position: does any record hold a non-ASCII byte there
     for field in source.fields:
-        columns[field.id], field_fails, field_hits = _decode_field(field, records, spec)
+        columns[field.id], field_fails, field_hits = _decode_field(field, records, spec, high)
         fails += [(row, field.id, field.start + byte, rule, msg) for row, byte, rule, msg in field_fails]
         fails += hit_fails(field.id, field.start, field_hits, spec.policy)
         hits += [(field.id, field.start, h) for h in field_hits]
@@ -142,8 +164,6 @@ def split_failures(frame: pl.DataFrame, fails: list[tuple[int, str, int, str, st
 def read_fixed(source: SourceFile, path: Path, batch_size: int = 100_000,
                gaiji: GaijiOptions | None = None) -> Iterator[Batch]:
     """Read a fixed-width extract in batches of `batch_size` records."""
-    if not path.is_file():
-        raise InputError("file not found", Location(file=str(path)))
     spec = spec_for(source, gaiji)
-    for matrix, rec, off, nbytes in _chunks(source, path, batch_size):
-        yield _batch(source, path, matrix, rec, off, nbytes, spec)
+    for piece in fixed_pieces(source, path, batch_size):
+        yield read_fixed_piece(source, path, piece, spec)

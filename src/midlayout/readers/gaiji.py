@@ -24,7 +24,7 @@ from midlayout.layout.gaiji import GaijiOptions
 
 __all__ = ["GaijiOptions", "GaijiSpec", "apply_gaiji", "empty_gaiji", "spec_for"]
 from midlayout.layout.source import SourceFile
-from midlayout.readers.decode import CODECS, byte_offset, is_ebcdic
+from midlayout.readers.decode import CODECS, byte_offset, is_ebcdic, utf8_bytes
 
 PUA_CLASS = "\ue000-\uf8ff\U000f0000-\U0010fffd"
 _PUA = re.compile(f"[{PUA_CLASS}]")
@@ -126,8 +126,27 @@ def source_code(ch: str, codec: str) -> str:
     return raw.hex().upper()
 
 
+def _may_hold_gaiji(arr: pa.Array, spec: GaijiSpec) -> bool:
+    """False only when the column holds no private-use character and the spec names no other 外字.
+
+    In UTF-8 the private-use planes start EE (U+E000-U+EFFF), EF 80-A3 (U+F000-U+F8FF), F3 B0-BF
+    (plane 15) or F4 (plane 16): one vectorised scan lets a column without them skip the regex.
+    """
+    if spec.replacements or spec.declared:
+        return True
+    buf = utf8_bytes(arr)
+    if buf is None:
+        return True
+    if (buf == 0xEE).any() or (buf == 0xF4).any():
+        return True
+    first, second = buf[:-1], buf[1:]
+    return bool(((first == 0xEF) & (second <= 0xA3)).any() or ((first == 0xF3) & (second >= 0xB0)).any())
+
+
 def apply_gaiji(arr: pa.Array, spec: GaijiSpec) -> tuple[pa.Array, list[GaijiHit]]:
     """Replace mapped 外字 and locate every 外字 in a decoded column (nulls are skipped)."""
+    if not _may_hold_gaiji(arr, spec):
+        return arr, []
     found = pc.fill_null(pc.match_substring_regex(arr, spec.pattern), False)
     rows = np.flatnonzero(found.to_numpy(zero_copy_only=False))
     if not len(rows):

@@ -35,10 +35,13 @@ def generate_vendor_b(
     *,
     source: Path | None = None,
     workers: int | None = None,
+    encoding: str = "utf-8-sig",
 ) -> dict[str, Path]:
     """Write person.csv and household.csv (UTF-8 with BOM, all quoted, CRLF) to `out_dir`; paths by file id.
 
     Same seed, same bytes, whatever `workers`. With `traps`, deliberate bad records go into the first
     12 households. `source` overrides the vendor B source layout (default: mappings/vendor_b/source.yaml).
+    `encoding="cp932"` writes the same rows in CP932 without a BOM (source layout source-cp932.yaml).
     """
-    return vendor_b.write(Path(out_dir), households, seed, traps, source or vendor_b.SOURCE, workers).paths
+    src = source or (vendor_b.SOURCE if encoding == "utf-8-sig" else vendor_b.SOURCE_CP932)
+    return vendor_b.write(Path(out_dir), households, seed, traps, src, workers, encoding=encoding).paths

@@ -18,11 +18,12 @@ R = TypeVar("R")
 STATE: dict[str, Any] = {}
 
 
-def init_worker(source: Path, pools: Any) -> None:
-    """Prepare a (worker) process: load the source layout and keep the pools."""
+def init_worker(source: Path, pools: Any, encoding: str = "utf-8-sig") -> None:
+    """Prepare a (worker) process: load the source layout, keep the pools and the text codec."""
     from midlayout.layout.source import load_source
 
     STATE["layout"], STATE["pools"] = load_source(source), pools
+    STATE["codec"] = "utf-8" if encoding == "utf-8-sig" else encoding
 
 
 def default_workers(jobs: int) -> int:

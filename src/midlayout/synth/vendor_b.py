@@ -1,4 +1,4 @@
-"""Vendor B extracts: person.csv and household.csv, UTF-8 with BOM, every field quoted, CRLF."""
+"""Vendor B extracts: person.csv and household.csv, UTF-8 with BOM (or CP932), every field quoted, CRLF."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from midlayout.synth.vendor_a import CHUNK, Chunk, Result, write_chunks
 from midlayout.synth.wareki import dotted
 
 SOURCE = Path(__file__).resolve().parents[3] / "mappings" / "vendor_b" / "source.yaml"
+SOURCE_CP932 = SOURCE.with_name("source-cp932.yaml")
 FILES = {"person": "person.csv", "household": "household.csv"}
 BOM = b"\xef\xbb\xbf"
+ENCODINGS = ("utf-8-sig", "cp932")
 SEX = {"M": "男", "F": "女"}
 ZOKU = {
     "head": "世帯主",
@@ -98,7 +100,7 @@ def _quirks(chunk: list[Household]) -> None:
         head.birth, head.day_unknown = head.birth.replace(day=1), True
 
 
-def _render(r: Renderer, chunk: list[Household]) -> Chunk:
+def _render(r: Renderer, chunk: list[Household], encoding: str = "utf-8") -> Chunk:
     """The CSV bytes of one chunk, row counts, and trap notes numbered within the chunk."""
     people, homes, notes = [], [], []
     for h in chunk:
@@ -108,7 +110,7 @@ def _render(r: Renderer, chunk: list[Household]) -> Chunk:
             people.append(r.person(p, h))
             if p.trap:
                 notes.append(tr.TrapNote(FILES["person"], len(people), p.trap))
-    data = {"person": "".join(people).encode("utf-8"), "household": "".join(homes).encode("utf-8")}
+    data = {"person": "".join(people).encode(encoding), "household": "".join(homes).encode(encoding)}
     return data, {FILES["person"]: len(people), FILES["household"]: len(homes)}, notes
 
 
@@ -120,7 +122,7 @@ def make_chunk(job: Job) -> Chunk:
         _quirks(households)
     if job.traps:
         tr.apply_b(households)
-    return _render(Renderer(STATE["layout"], job.seed, job.chunk), households)
+    return _render(Renderer(STATE["layout"], job.seed, job.chunk), households, STATE.get("codec", "utf-8"))
 
 
 def write(
@@ -131,15 +133,23 @@ def write(
     source: Path = SOURCE,
     workers: int | None = None,
     chunk_size: int = CHUNK,
+    encoding: str = "utf-8-sig",
 ) -> Result:
-    """Generate person.csv and household.csv in `out_dir` and report where traps went."""
+    """Generate person.csv and household.csv in `out_dir` and report where traps went.
+
+    `encoding` is "utf-8-sig" (the vendor's export: BOM) or "cp932" (no BOM; convert it with
+    mappings/vendor_b/juki-2.5-cp932.yaml). The rows are the same; only the bytes differ.
+    """
+    if encoding not in ENCODINGS:
+        raise ValueError(f"unknown vendor B encoding {encoding!r}; expected one of {ENCODINGS}")
     if traps and min(households, chunk_size) < tr.B_MIN_HOUSEHOLDS:
         raise ValueError(f"traps need at least {tr.B_MIN_HOUSEHOLDS} households in the first chunk")
     layout = load_source(source)
     jobs = plan(households, seed, traps, chunk_size)
     with AtomicFiles(out_dir, FILES) as files:
         for fid in FILES:
-            files.write(fid, BOM + Renderer.header(layout.file(fid)).encode("utf-8"))
-        chunks = ordered_map(make_chunk, jobs, init_worker, (source, build_pools(seed)), workers)
+            header = Renderer.header(layout.file(fid))
+            files.write(fid, BOM + header.encode("utf-8") if encoding == "utf-8-sig" else header.encode(encoding))
+        chunks = ordered_map(make_chunk, jobs, init_worker, (source, build_pools(seed), encoding), workers)
         notes = write_chunks(files, chunks)
     return Result(files.paths, notes)

@@ -12,6 +12,9 @@ from functools import cache
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
+
+from midlayout.readers.decode import utf8_bytes
 
 REPERTOIRES = ("unicode", "cp932", "jisx0208", "jisx0213")
 _CODECS = {"cp932": "cp932", "shift_jis": "shift_jis", "euc-jp": "euc_jp", "jisx0208": "euc_jp",
@@ -45,12 +48,31 @@ def fits(text: str, repertoire: str) -> bool:
     return raw.decode(codec) == text
 
 
+# Codecs without combining sequences: a round trip of the values concatenated equals the round trips of
+# each value (euc_jis_2004 composes か+゜ across a boundary, so JIS X 0213 keeps a separator).
+_CONCAT_SAFE = {"cp932", "shift_jis", "euc_jp"}
+
+
+def _column_fits(values: pl.Series, repertoires: tuple[str, ...]) -> bool:
+    """True when every value fits: ASCII-only bytes, or one round trip of the whole column per repertoire."""
+    arr = values.to_arrow()
+    buf = None if isinstance(arr, pa.ChunkedArray) else utf8_bytes(arr)
+    if buf is not None and not (buf >= 0x80).any():
+        return True  # ASCII is inside every repertoire here
+    codecs = {codec_of(r) for r in repertoires} - {None}
+    if buf is not None and codecs <= _CONCAT_SAFE:
+        text = buf.tobytes().decode("utf-8")
+    else:
+        text = "\n".join(values.drop_nulls().to_list())
+    return all(fits(text, r) for r in repertoires)
+
+
 def outside(series: pl.Series, repertoires: tuple[str, ...]) -> np.ndarray:
     """Boolean mask of values holding a character outside any of `repertoires`."""
     values = series.cast(pl.String)
-    present = values.drop_nulls()
-    if all(fits("\n".join(present.to_list()), r) for r in repertoires):
+    if all(codec_of(r) is None for r in repertoires) or _column_fits(values, repertoires):
         return np.zeros(len(series), dtype=bool)
+    present = values.drop_nulls()
     bad = [v for v in present.unique().to_list() if not all(fits(v, r) for r in repertoires)]
     return values.is_in(bad).fill_null(False).to_numpy()
 

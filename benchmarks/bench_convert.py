@@ -1,0 +1,287 @@
+"""Benchmark `midlayout convert` against baselines run side by side on the same files, in the same run.
+
+Every case runs as its own process; wall time includes start-up, and peak RSS is the largest sum of RSS
+over the process and its children (sampled every 20 ms with psutil). Targets are ratios (issue #6):
+
+1. fixed-width CP932 convert throughput >= 1.0x `iconv -f CP932 -t UTF-8` on the same files
+2. >= 15x faster than a pandas read_fwf + pandera (pandas) script doing the same job
+3. peak RSS <= 1 GB when converting a 4 GB extract (opt-in: MIDLAYOUT_BENCH_BIG_GB=4)
+4. CSV (UTF-8 and CP932) convert throughput >= 0.5x polars read_csv on the UTF-8 file
+
+Environment: MIDLAYOUT_BENCH_HOUSEHOLDS (default 450000: about 1M person records, 370 MB of vendor A
+住民+世帯), MIDLAYOUT_BENCH_DIR (inputs are kept there and reused; default a temp folder),
+MIDLAYOUT_BENCH_BIG_GB (0: skip the big-extract RSS case), MIDLAYOUT_BENCH_SEED (default 1),
+MIDLAYOUT_BENCH_WRITE (1, default: write the figures into BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+HOUSEHOLDS = int(os.environ.get("MIDLAYOUT_BENCH_HOUSEHOLDS", "450000"))
+SEED = int(os.environ.get("MIDLAYOUT_BENCH_SEED", "1"))
+BIG_GB = float(os.environ.get("MIDLAYOUT_BENCH_BIG_GB", "0"))
+WRITE = os.environ.get("MIDLAYOUT_BENCH_WRITE", "1") == "1"
+PY = sys.executable
+CLI = [str(Path(PY).parent / "midlayout")]
+BYTES_PER_HOUSEHOLD = 822  # vendor A JUMIN (2.22 × 302) + SETAI (150), measured
+MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+@dataclass
+class Run:
+    """One measured process."""
+
+    case: str
+    seconds: float
+    peak_rss: int
+    nbytes: int
+    records: int
+    note: str = ""
+
+    @property
+    def mb_s(self) -> float:
+        return self.nbytes / 1e6 / self.seconds
+
+    @property
+    def rec_s(self) -> float:
+        return self.records / self.seconds
+
+
+def measure(case: str, cmd: list[str], nbytes: int, records: int, note: str = "", ok: tuple[int, ...] = (0,)) -> Run:
+    """Run `cmd`, sampling the RSS of its process tree; fail loudly on an unexpected exit code."""
+    start = time.perf_counter()
+    proc = psutil.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, env=_env())
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss(proc))
+        time.sleep(0.02)
+    seconds = time.perf_counter() - start
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.returncode not in ok:
+        raise SystemExit(f"{case}: exit {proc.returncode}\n{err[-2000:]}")
+    run = Run(case, seconds, peak, nbytes, records, note)
+    print(f"  {case:<34} {seconds:8.2f} s {run.mb_s:8.1f} MB/s {peak / 2**20:8.0f} MiB", flush=True)
+    return run
+
+
+def _tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    try:
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def _records(path: Path, stride: int) -> int:
+    return path.stat().st_size // stride
+
+
+def _csv_records(path: Path) -> int:
+    import polars as pl
+
+    return pl.scan_csv(path).select(pl.len()).collect().item()
+
+
+def generate(folder: Path) -> dict[str, Path]:
+    """Vendor A (fixed CP932) and vendor B (CSV UTF-8 and CP932), reused when already there."""
+    sets = {"a": ["--vendor", "a"], "b_utf8": ["--vendor", "b"], "b_cp932": ["--vendor", "b", "--encoding", "cp932"]}
+    for name, args in sets.items():
+        out = folder / f"{name}-{HOUSEHOLDS}-{SEED}"
+        if not (out / ".complete").exists():
+            print(f"  generating {name} ({HOUSEHOLDS:,} households)…", flush=True)
+            subprocess.run([*CLI, "synth", *args, "-n", str(HOUSEHOLDS), "-s", str(SEED), "-o", str(out)],
+                           check=True, cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL)
+            (out / ".complete").touch()
+    return {name: folder / f"{name}-{HOUSEHOLDS}-{SEED}" for name in sets}
+
+
+def _convert(mapping: str, inputs: list[Path], out: Path, *extra: str) -> list[str]:
+    return [*CLI, "convert", "-m", str(ROOT / "mappings" / mapping), *map(str, inputs), "-o", str(out), "-w", "parquet",
+            *extra]
+
+
+def fixed_cases(a: Path, work: Path) -> dict[str, Run]:
+    jumin, setai = a / "JUMIN.DAT", a / "SETAI.DAT"
+    files = [jumin, setai]
+    nbytes = sum(p.stat().st_size for p in files)
+    recs = _records(jumin, 302) + _records(setai, 150)
+    runs = {}
+    sh = f"iconv -f CP932 -t UTF-8 {jumin} {setai} > /dev/null"
+    runs["iconv"] = measure("iconv -f CP932 -t UTF-8", ["sh", "-c", sh], nbytes, recs)
+    code = "import sys\nfor p in sys.argv[1:]: open(p, 'rb').read().decode('cp932')"
+    runs["pydecode"] = measure("bytes.decode('cp932') (whole file)", [PY, "-c", code, *map(str, files)], nbytes, recs)
+    runs["convert"] = measure("midlayout convert (fixed, parquet)", _convert("vendor_a/juki-2.5.yaml", files, work / "a"),
+                              nbytes, recs, ok=(0, 1))
+    runs["convert_w1"] = measure("  same, --workers 1", _convert("vendor_a/juki-2.5.yaml", files, work / "a1", "--workers", "1"),
+                                 nbytes, recs, ok=(0, 1))
+    runs["convert_b25k"] = measure("  same, --batch-size 25000", _convert("vendor_a/juki-2.5.yaml", files, work / "a2",
+                                   "--batch-size", "25000"), nbytes, recs, ok=(0, 1))
+    runs["pandas"] = measure("pandas read_fwf + pandera", [PY, "-m", "benchmarks.baselines.pandas_fwf", *map(str, files),
+                             str(work / "pandas")], nbytes, recs)
+    runs["python"] = measure("per-record Python", [PY, "-m", "benchmarks.baselines.python_records", *map(str, files),
+                             str(work / "python")], nbytes, recs)
+    return runs
+
+
+def csv_cases(b_utf8: Path, b_cp932: Path, work: Path) -> dict[str, Run]:
+    utf8 = [b_utf8 / "person.csv", b_utf8 / "household.csv"]
+    cp932 = [b_cp932 / "person.csv", b_cp932 / "household.csv"]
+    recs = sum(_csv_records(p) for p in utf8)
+    size_u, size_c = (sum(p.stat().st_size for p in f) for f in (utf8, cp932))
+    runs = {}
+    code = "import sys, polars as pl\nfor p in sys.argv[1:]: pl.read_csv(p)"
+    runs["polars"] = measure("polars read_csv (UTF-8)", [PY, "-c", code, *map(str, utf8)], size_u, recs)
+    runs["csv_utf8"] = measure("midlayout convert (CSV UTF-8)", _convert("vendor_b/juki-2.5.yaml", utf8, work / "bu"),
+                               size_u, recs, ok=(0, 1))
+    runs["csv_cp932"] = measure("midlayout convert (CSV CP932)", _convert("vendor_b/juki-2.5-cp932.yaml", cp932, work / "bc"),
+                                size_c, recs, ok=(0, 1))
+    return runs
+
+
+def big_case(folder: Path, work: Path) -> Run | None:
+    if BIG_GB <= 0:
+        return None
+    households = int(BIG_GB * 1e9 / BYTES_PER_HOUSEHOLD)
+    out = folder / f"big-{households}-{SEED}"
+    if not (out / ".complete").exists():
+        print(f"  generating the {BIG_GB:g} GB extract ({households:,} households)…", flush=True)
+        subprocess.run([*CLI, "synth", "--vendor", "a", "-n", str(households), "-s", str(SEED), "-o", str(out)],
+                       check=True, cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL)
+        (out / ".complete").touch()
+    files = [out / "JUMIN.DAT", out / "SETAI.DAT"]
+    nbytes = sum(p.stat().st_size for p in files)
+    recs = _records(files[0], 302) + _records(files[1], 150)
+    run = measure(f"midlayout convert ({nbytes / 1e9:.1f} GB)", _convert("vendor_a/juki-2.5.yaml", files, work / "big"),
+                  nbytes, recs, ok=(0, 1))
+    shutil.rmtree(work / "big", ignore_errors=True)
+    return run
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import duckdb
+    import polars as pl
+    import pyarrow as pa
+
+    iconv = subprocess.run(["iconv", "--version"], check=False, capture_output=True, text=True).stdout.splitlines()[:1]
+    return (f"{cpu}, {psutil.cpu_count()} logical CPUs, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM; "
+            f"{platform.system()} {platform.release()}; Python {platform.python_version()}, polars {pl.__version__}, "
+            f"pyarrow {pa.__version__}, duckdb {duckdb.__version__}; {' '.join(iconv)}")
+
+
+def table(runs: list[Run], baselines: dict[str, Run]) -> list[str]:
+    head = "| case | time (s) | MB/s | records/s | peak RSS (MiB) | " + " | ".join(f"vs {k}" for k in baselines) + " |"
+    lines = [head, "|" + "---|" * (5 + len(baselines))]
+    for r in runs:
+        ratios = [f"{b.seconds / r.seconds * r.nbytes / b.nbytes:.2f}×" for b in baselines.values()]
+        lines.append(f"| {r.case} | {r.seconds:.2f} | {r.mb_s:.1f} | {r.rec_s:,.0f} | {r.peak_rss / 2**20:,.0f} | "
+                     + " | ".join(ratios) + " |")
+    return lines
+
+
+def targets(fixed: dict[str, Run], csv: dict[str, Run], big: Run | None) -> list[tuple[str, str, str, bool | None]]:
+    """(target, goal, measured, met) per target."""
+    conv = fixed["convert"]
+    t1 = (fixed["iconv"].seconds / fixed["iconv"].nbytes) / (conv.seconds / conv.nbytes)
+    t2 = fixed["pandas"].seconds / conv.seconds
+    pol = csv["polars"]
+    t4 = {k: (pol.seconds / pol.records) / (csv[k].seconds / csv[k].records) for k in ("csv_utf8", "csv_cp932")}
+    out = [
+        ("1. fixed CP932 convert vs iconv (throughput)", "≥ 1.0×", (f"{t1:.2f}× ({conv.mb_s:.0f} vs "
+         f"{fixed['iconv'].mb_s:.0f} MB/s)"), t1 >= 1.0),
+        ("2. vs pandas read_fwf + pandera", "≥ 15×", f"{t2:.1f}× ({conv.seconds:.1f} vs {fixed['pandas'].seconds:.1f} s)",
+         t2 >= 15),
+    ]
+    if big is not None:
+        out.append((f"3. peak RSS, {big.nbytes / 1e9:.1f} GB extract", "≤ 1 GB", (f"{big.peak_rss / 2**30:.2f} GiB "
+                    f"({big.seconds:.0f} s, {big.mb_s:.0f} MB/s)"), big.peak_rss <= 2**30))
+    else:
+        out.append(("3. peak RSS, 4 GB extract", "≤ 1 GB", (f"not run (MIDLAYOUT_BENCH_BIG_GB=4); at "
+                    f"{conv.nbytes / 1e6:.0f} MB: {conv.peak_rss / 2**30:.2f} GiB, batch 25k: "
+                    f"{fixed['convert_b25k'].peak_rss / 2**30:.2f} GiB"), None))
+    for k, label in (("csv_utf8", "UTF-8"), ("csv_cp932", "CP932")):
+        out.append((f"4. CSV {label} convert vs polars read_csv (records/s)", "≥ 0.5×", f"{t4[k]:.2f}×", t4[k] >= 0.5))
+    return out
+
+
+def report(fixed: dict[str, Run], csv: dict[str, Run], big: Run | None) -> str:
+    lines = [f"Measured {time.strftime('%Y-%m-%d %H:%M')} by `make bench` ({HOUSEHOLDS:,} households, seed {SEED}).",
+             "", f"Machine: {machine()}", "", "### Fixed-width CP932 (vendor A 住民+世帯: JUMIN.DAT + SETAI.DAT)", ""]
+    lines += table(list(fixed.values()), {"iconv": fixed["iconv"], "pandas": fixed["pandas"]})
+    lines += ["", "### CSV (vendor B person.csv + household.csv)", ""]
+    lines += table(list(csv.values()), {"polars read_csv": csv["polars"]})
+    if big is not None:
+        lines += ["", "### Large extract (peak RSS)", ""] + table([big], {})
+    lines += ["", "### Targets", "", "| target | goal | measured | status |", "|---|---|---|---|"]
+    for name, goal, measured, met in targets(fixed, csv, big):
+        status = "not run" if met is None else "met" if met else "**not met**"
+        lines.append(f"| {name} | {goal} | {measured} | {status} |")
+    return "\n".join(lines)
+
+
+def write_markdown(text: str) -> None:
+    path = ROOT / "BENCHMARKS.md"
+    block = f"{MARK_START}\n{text}\n{MARK_END}"
+    old = path.read_text(encoding="utf-8") if path.exists() else f"# Benchmarks\n\n{MARK_START}\n{MARK_END}\n"
+    if MARK_START in old and MARK_END in old:
+        head, rest = old.split(MARK_START, 1)
+        new = head + block + rest.split(MARK_END, 1)[1]
+    else:
+        new = old.rstrip() + "\n\n" + block + "\n"
+    path.write_text(new, encoding="utf-8")
+
+
+def main() -> None:
+    keep = os.environ.get("MIDLAYOUT_BENCH_DIR")
+    folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="midlayout-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    work = folder / "out"
+    try:
+        data = generate(folder)
+        print("fixed-width:", flush=True)
+        fixed = fixed_cases(data["a"], work)
+        print("csv:", flush=True)
+        csv = csv_cases(data["b_utf8"], data["b_cp932"], work)
+        big = big_case(folder, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    text = report(fixed, csv, big)
+    print("\n" + text)
+    if WRITE:
+        write_markdown(text)
+        print("\nwritten to BENCHMARKS.md")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""One batch of one input, end to end: read → map → validate → stage, in this process or a worker.
+
+The codec work holds the GIL, so `convert` spreads batches over processes. A worker receives only a
+small task (job number, planned piece, staged lookup tables) and writes its staged parts itself; the
+main process receives paths and counts, and consumes them in batch order, so the output is the same
+whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+import polars as pl
+
+from midlayout.layout.gaiji import GaijiOptions
+from midlayout.layout.mapping import Lookup
+from midlayout.mapping.compile import CompiledFile, apply, compile_file
+from midlayout.pipeline.inputs import Job
+from midlayout.readers import read_piece
+from midlayout.readers.gaiji import GaijiSpec, spec_for
+from midlayout.text.normalize import trim
+from midlayout.validate.schema import validate_rows
+
+# Staged parts are read back once and deleted: cheap compression beats small files.
+STAGE_COMPRESSION: Final = "lz4"
+AUTO_PARALLEL_BYTES = 64 << 20  # below this, worker start-up costs more than it saves
+LOOKUP_IN_MEMORY_ROWS = 2_000_000  # larger lookup tables stay on disk: memory follows the batch, not the file
+
+
+def target_name(job: Job) -> str:
+    """`<layout id>:<file id>`, the staging key of a job's target file."""
+    return f"{job.mapping.target.id}:{job.rule.target}"
+
+
+def _file_stem(target: str) -> str:
+    return target.replace("/", "_").replace(":", "__")
+
+
+def part_path(root: Path, kind: str, job: int, seq: int) -> Path:
+    """Staged part names sort in run order: by job number, then batch number."""
+    return root / f"{kind}-{job:04d}-{seq:06d}.parquet"
+
+
+@dataclass(frozen=True)
+class Task:
+    """Batch `seq` of job `job`, with the staged lookup tables its mapping joins."""
+
+    job: int
+    seq: int
+    piece: object
+    tables: tuple[tuple[Lookup, str], ...] = ()
+
+
+@dataclass
+class Done:
+    """What a batch produced: counts, staged part paths, and lookup columns captured for later jobs."""
+
+    job: int
+    seq: int
+    records_read: int
+    bytes_read: int
+    rows: Path
+    rejects: Path | None
+    gaiji: Path | None
+    captured: dict[Lookup, Path] = field(default_factory=dict)  # staged (trimmed key, value) parts
+
+
+class BatchRunner:
+    """Per process: the run's jobs, and what is compiled or loaded once per job or table."""
+
+    def __init__(self, jobs: list[Job], gaiji: dict[str, GaijiOptions], root: Path,
+                 captures: dict[int, list[Lookup]]) -> None:
+        self.jobs, self.gaiji, self.root, self.captures = jobs, gaiji, root, captures
+        self._compiled: dict[int, CompiledFile] = {}
+        self._specs: dict[int, GaijiSpec] = {}
+        self._tables: dict[str, pl.DataFrame] = {}
+
+    def _job(self, i: int) -> tuple[Job, CompiledFile, GaijiSpec]:
+        job = self.jobs[i]
+        if i not in self._compiled:
+            self._compiled[i] = compile_file(job.mapping, job.rule)
+            self._specs[i] = spec_for(job.source, self.gaiji[job.mapping.id])
+        return job, self._compiled[i], self._specs[i]
+
+    def _table(self, lk: Lookup, path: str, rows: pl.DataFrame) -> pl.DataFrame:
+        """A small table is loaded once; from a large one, only the rows this batch's keys can match."""
+        if path in self._tables:
+            return self._tables[path]
+        if pl.scan_parquet(path).select(pl.len()).collect().item() <= LOOKUP_IN_MEMORY_ROWS:
+            self._tables[path] = pl.read_parquet(path)
+            return self._tables[path]
+        keys = rows.select(trim(pl.col(lk.match).cast(pl.String), " \u3000", "both")).to_series().drop_nulls().unique()
+        return pl.scan_parquet(path).filter(pl.col(lk.key).is_in(keys.implode())).collect(engine="streaming")
+
+    def _capture(self, task: Task, rows: pl.DataFrame) -> dict[Lookup, Path]:
+        """The key (trimmed, as tables hold it) and value columns later jobs look up, staged to disk."""
+        out = {}
+        for k, lk in enumerate(self.captures.get(task.job, ())):
+            frame = rows.select(trim(pl.col(lk.key).cast(pl.String), " \u3000", "both"), pl.col(lk.value).cast(pl.String))
+            out[lk] = part_path(self.root, f"capture{k}", task.job, task.seq)
+            frame.write_parquet(out[lk], compression=STAGE_COMPRESSION)
+        return out
+
+    def run(self, task: Task) -> Done:
+        """Read, map, validate and stage one batch."""
+        job, compiled, spec = self._job(task.job)
+        batch = read_piece(job.source, job.path, task.piece, spec)
+        captured = self._capture(task, batch.rows)
+        tables = {lk: self._table(lk, path, batch.rows) for lk, path in task.tables}
+        mapped, map_rejects = apply(compiled, batch.rows, tables)
+        layout = job.mapping.target
+        valid, val_rejects = validate_rows(layout, compiled.target, mapped)
+        rows = part_path(self.root, _file_stem(target_name(job)), task.job, task.seq)
+        valid.write_parquet(rows, compression=STAGE_COMPRESSION)
+        rejects = pl.concat([batch.rejects, map_rejects, val_rejects])
+        return Done(task.job, task.seq, batch.records_read, batch.bytes_read, rows,
+                    self._stage(rejects, "rejects", task), self._stage(batch.gaiji, "gaiji", task), captured)
+
+    def _stage(self, frame: pl.DataFrame, kind: str, task: Task) -> Path | None:
+        if not frame.height:
+            return None
+        path = part_path(self.root, kind, task.job, task.seq)
+        frame.write_parquet(path, compression=STAGE_COMPRESSION)
+        return path
+
+
+_RUNNER: list[BatchRunner] = []  # the worker process's runner
+
+
+def _init_worker(jobs: list[Job], gaiji: dict[str, GaijiOptions], root: Path, captures: dict[int, list[Lookup]]) -> None:
+    _RUNNER[:] = [BatchRunner(jobs, gaiji, root, captures)]
+
+
+def _run_in_worker(task: Task) -> Done:
+    return _RUNNER[0].run(task)
+
+
+def auto_workers(jobs: list[Job]) -> int:
+    """One process per CPU when the inputs are large enough to repay the start-up; else in-process."""
+    total = sum(j.path.stat().st_size for j in jobs)
+    return (os.cpu_count() or 1) if total >= AUTO_PARALLEL_BYTES else 1
+
+
+class Pipeline:
+    """Runs tasks in order-preserving fashion, in-process (1 worker) or over a pool of processes.
+
+    At most two tasks per worker are in flight, so memory follows the batch size, not the file.
+    """
+
+    def __init__(self, runner: BatchRunner, workers: int, on_done: Callable[[Done], None]) -> None:
+        self.runner, self.workers, self.on_done = runner, workers, on_done
+        self.pending: deque[Future[Done]] = deque()
+        self.pool: ProcessPoolExecutor | None = None
+        if workers > 1:
+            # spawn: a forked child would inherit polars' thread pool in an unusable state.
+            self.pool = ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+                initargs=(runner.jobs, runner.gaiji, runner.root, runner.captures))
+
+    def submit(self, task: Task) -> None:
+        if self.pool is None:
+            self.on_done(self.runner.run(task))
+            return
+        self.pending.append(self.pool.submit(_run_in_worker, task))
+        while len(self.pending) > 2 * self.workers:
+            self.on_done(self.pending.popleft().result())
+
+    def drain(self) -> None:
+        """Wait for every submitted task, handling results in submission order."""
+        while self.pending:
+            self.on_done(self.pending.popleft().result())
+
+    def close(self) -> None:
+        if self.pool is not None:
+            for fut in self.pending:
+                fut.cancel()
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def stage_lookup_table(parts: list[Path], lk: Lookup, path: Path, spill: Path) -> None:
+    """Write the lookup table of `lk` from its captured parts, out of core: ambiguous keys are dropped
+    (then reported as missing), as `mapping.compile.build_lookup_table` does in memory."""
+    import duckdb
+
+    if not parts:
+        pl.DataFrame(schema={lk.key: pl.String, lk.value: pl.String}).write_parquet(path)
+        return
+    con = duckdb.connect()
+    try:
+        con.execute(f"SET memory_limit = '256MB'; SET temp_directory = '{spill}'; SET preserve_insertion_order = false")
+        files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in parts)
+        key = '"' + lk.key.replace('"', '""') + '"'
+        con.execute(f"COPY (SELECT * FROM read_parquet([{files}]) QUALIFY count(*) OVER (PARTITION BY {key}) = 1) "
+                    f"TO '{path}' (FORMAT parquet)")
+    finally:
+        con.close()
+
+
+def execution_order(jobs: list[Job], sources: dict[int, list[Lookup]]) -> list[int]:
+    """Lookup sources first (their columns are captured on their own pass), then jobs that need no lookup,
+    then those that do: only the last wait for earlier batches to finish."""
+    needs = [i for i, j in enumerate(jobs) if any(r.lookup for r in j.rule.items) and i not in sources]
+    return ([i for i in range(len(jobs)) if i in sources] + [i for i in range(len(jobs)) if i not in sources
+            and i not in needs] + needs)

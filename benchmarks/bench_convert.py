@@ -59,7 +59,9 @@ class Run:
         return self.records / self.seconds
 
 
-def measure(case: str, cmd: list[str], nbytes: int, records: int, note: str = "", ok: tuple[int, ...] = (0,)) -> Run:
+def measure(
+    case: str, cmd: list[str], nbytes: int, records: int, note: str = "", ok: tuple[int, ...] = (0,)
+) -> Run:
     """Run `cmd`, sampling the RSS of its process tree; fail loudly on an unexpected exit code."""
     start = time.perf_counter()
     proc = psutil.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, env=_env())
@@ -106,20 +108,39 @@ def _csv_records(path: Path) -> int:
 
 def generate(folder: Path) -> dict[str, Path]:
     """Vendor A (fixed CP932) and vendor B (CSV UTF-8 and CP932), reused when already there."""
-    sets = {"a": ["--vendor", "a"], "b_utf8": ["--vendor", "b"], "b_cp932": ["--vendor", "b", "--encoding", "cp932"]}
+    sets = {
+        "a": ["--vendor", "a"],
+        "b_utf8": ["--vendor", "b"],
+        "b_cp932": ["--vendor", "b", "--encoding", "cp932"],
+    }
     for name, args in sets.items():
         out = folder / f"{name}-{HOUSEHOLDS}-{SEED}"
         if not (out / ".complete").exists():
             print(f"  generating {name} ({HOUSEHOLDS:,} households)…", flush=True)
-            subprocess.run([*CLI, "synth", *args, "-n", str(HOUSEHOLDS), "-s", str(SEED), "-o", str(out)],
-                           check=True, cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [*CLI, "synth", *args, "-n", str(HOUSEHOLDS), "-s", str(SEED), "-o", str(out)],
+                check=True,
+                cwd=ROOT,
+                env=_env(),
+                stdout=subprocess.DEVNULL,
+            )
             (out / ".complete").touch()
     return {name: folder / f"{name}-{HOUSEHOLDS}-{SEED}" for name in sets}
 
 
 def _convert(mapping: str, inputs: list[Path], out: Path, *extra: str) -> list[str]:
-    return [*CLI, "convert", "-m", str(ROOT / "mappings" / mapping), *map(str, inputs), "-o", str(out), "-w", "parquet",
-            *extra]
+    return [
+        *CLI,
+        "convert",
+        "-m",
+        str(ROOT / "mappings" / mapping),
+        *map(str, inputs),
+        "-o",
+        str(out),
+        "-w",
+        "parquet",
+        *extra,
+    ]
 
 
 def fixed_cases(a: Path, work: Path) -> dict[str, Run]:
@@ -131,17 +152,42 @@ def fixed_cases(a: Path, work: Path) -> dict[str, Run]:
     sh = f"iconv -f CP932 -t UTF-8 {jumin} {setai} > /dev/null"
     runs["iconv"] = measure("iconv -f CP932 -t UTF-8", ["sh", "-c", sh], nbytes, recs)
     code = "import sys\nfor p in sys.argv[1:]: open(p, 'rb').read().decode('cp932')"
-    runs["pydecode"] = measure("bytes.decode('cp932') (whole file)", [PY, "-c", code, *map(str, files)], nbytes, recs)
-    runs["convert"] = measure("midlayout convert (fixed, parquet)", _convert("vendor_a/juki-2.5.yaml", files, work / "a"),
-                              nbytes, recs, ok=(0, 1))
-    runs["convert_w1"] = measure("  same, --workers 1", _convert("vendor_a/juki-2.5.yaml", files, work / "a1", "--workers", "1"),
-                                 nbytes, recs, ok=(0, 1))
-    runs["convert_b25k"] = measure("  same, --batch-size 25000", _convert("vendor_a/juki-2.5.yaml", files, work / "a2",
-                                   "--batch-size", "25000"), nbytes, recs, ok=(0, 1))
-    runs["pandas"] = measure("pandas read_fwf + pandera", [PY, "-m", "benchmarks.baselines.pandas_fwf", *map(str, files),
-                             str(work / "pandas")], nbytes, recs)
-    runs["python"] = measure("per-record Python", [PY, "-m", "benchmarks.baselines.python_records", *map(str, files),
-                             str(work / "python")], nbytes, recs)
+    runs["pydecode"] = measure(
+        "bytes.decode('cp932') (whole file)", [PY, "-c", code, *map(str, files)], nbytes, recs
+    )
+    runs["convert"] = measure(
+        "midlayout convert (fixed, parquet)",
+        _convert("vendor_a/juki-2.5.yaml", files, work / "a"),
+        nbytes,
+        recs,
+        ok=(0, 1),
+    )
+    runs["convert_w1"] = measure(
+        "  same, --workers 1",
+        _convert("vendor_a/juki-2.5.yaml", files, work / "a1", "--workers", "1"),
+        nbytes,
+        recs,
+        ok=(0, 1),
+    )
+    runs["convert_b25k"] = measure(
+        "  same, --batch-size 25000",
+        _convert("vendor_a/juki-2.5.yaml", files, work / "a2", "--batch-size", "25000"),
+        nbytes,
+        recs,
+        ok=(0, 1),
+    )
+    runs["pandas"] = measure(
+        "pandas read_fwf + pandera",
+        [PY, "-m", "benchmarks.baselines.pandas_fwf", *map(str, files), str(work / "pandas")],
+        nbytes,
+        recs,
+    )
+    runs["python"] = measure(
+        "per-record Python",
+        [PY, "-m", "benchmarks.baselines.python_records", *map(str, files), str(work / "python")],
+        nbytes,
+        recs,
+    )
     return runs
 
 
@@ -153,10 +199,20 @@ def csv_cases(b_utf8: Path, b_cp932: Path, work: Path) -> dict[str, Run]:
     runs = {}
     code = "import sys, polars as pl\nfor p in sys.argv[1:]: pl.read_csv(p)"
     runs["polars"] = measure("polars read_csv (UTF-8)", [PY, "-c", code, *map(str, utf8)], size_u, recs)
-    runs["csv_utf8"] = measure("midlayout convert (CSV UTF-8)", _convert("vendor_b/juki-2.5.yaml", utf8, work / "bu"),
-                               size_u, recs, ok=(0, 1))
-    runs["csv_cp932"] = measure("midlayout convert (CSV CP932)", _convert("vendor_b/juki-2.5-cp932.yaml", cp932, work / "bc"),
-                                size_c, recs, ok=(0, 1))
+    runs["csv_utf8"] = measure(
+        "midlayout convert (CSV UTF-8)",
+        _convert("vendor_b/juki-2.5.yaml", utf8, work / "bu"),
+        size_u,
+        recs,
+        ok=(0, 1),
+    )
+    runs["csv_cp932"] = measure(
+        "midlayout convert (CSV CP932)",
+        _convert("vendor_b/juki-2.5-cp932.yaml", cp932, work / "bc"),
+        size_c,
+        recs,
+        ok=(0, 1),
+    )
     return runs
 
 
@@ -167,14 +223,24 @@ def big_case(folder: Path, work: Path) -> Run | None:
     out = folder / f"big-{households}-{SEED}"
     if not (out / ".complete").exists():
         print(f"  generating the {BIG_GB:g} GB extract ({households:,} households)…", flush=True)
-        subprocess.run([*CLI, "synth", "--vendor", "a", "-n", str(households), "-s", str(SEED), "-o", str(out)],
-                       check=True, cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [*CLI, "synth", "--vendor", "a", "-n", str(households), "-s", str(SEED), "-o", str(out)],
+            check=True,
+            cwd=ROOT,
+            env=_env(),
+            stdout=subprocess.DEVNULL,
+        )
         (out / ".complete").touch()
     files = [out / "JUMIN.DAT", out / "SETAI.DAT"]
     nbytes = sum(p.stat().st_size for p in files)
     recs = _records(files[0], 302) + _records(files[1], 150)
-    run = measure(f"midlayout convert ({nbytes / 1e9:.1f} GB)", _convert("vendor_a/juki-2.5.yaml", files, work / "big"),
-                  nbytes, recs, ok=(0, 1))
+    run = measure(
+        f"midlayout convert ({nbytes / 1e9:.1f} GB)",
+        _convert("vendor_a/juki-2.5.yaml", files, work / "big"),
+        nbytes,
+        recs,
+        ok=(0, 1),
+    )
     shutil.rmtree(work / "big", ignore_errors=True)
     return run
 
@@ -192,50 +258,101 @@ def machine() -> str:
     import polars as pl
     import pyarrow as pa
 
-    iconv = subprocess.run(["iconv", "--version"], check=False, capture_output=True, text=True).stdout.splitlines()[:1]
-    return (f"{cpu}, {psutil.cpu_count()} logical CPUs, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM; "
-            f"{platform.system()} {platform.release()}; Python {platform.python_version()}, polars {pl.__version__}, "
-            f"pyarrow {pa.__version__}, duckdb {duckdb.__version__}; {' '.join(iconv)}")
+    iconv = subprocess.run(
+        ["iconv", "--version"], check=False, capture_output=True, text=True
+    ).stdout.splitlines()[:1]
+    return (
+        f"{cpu}, {psutil.cpu_count()} logical CPUs, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM; "
+        f"{platform.system()} {platform.release()}; Python {platform.python_version()}, polars {pl.__version__}, "
+        f"pyarrow {pa.__version__}, duckdb {duckdb.__version__}; {' '.join(iconv)}"
+    )
 
 
 def table(runs: list[Run], baselines: dict[str, Run]) -> list[str]:
-    head = "| case | time (s) | MB/s | records/s | peak RSS (MiB) | " + " | ".join(f"vs {k}" for k in baselines) + " |"
+    head = (
+        "| case | time (s) | MB/s | records/s | peak RSS (MiB) | "
+        + " | ".join(f"vs {k}" for k in baselines)
+        + " |"
+    )
     lines = [head, "|" + "---|" * (5 + len(baselines))]
     for r in runs:
         ratios = [f"{b.seconds / r.seconds * r.nbytes / b.nbytes:.2f}×" for b in baselines.values()]
-        lines.append(f"| {r.case} | {r.seconds:.2f} | {r.mb_s:.1f} | {r.rec_s:,.0f} | {r.peak_rss / 2**20:,.0f} | "
-                     + " | ".join(ratios) + " |")
+        lines.append(
+            f"| {r.case} | {r.seconds:.2f} | {r.mb_s:.1f} | {r.rec_s:,.0f} | {r.peak_rss / 2**20:,.0f} | "
+            + " | ".join(ratios)
+            + " |"
+        )
     return lines
 
 
-def targets(fixed: dict[str, Run], csv: dict[str, Run], big: Run | None) -> list[tuple[str, str, str, bool | None]]:
+def targets(
+    fixed: dict[str, Run], csv: dict[str, Run], big: Run | None
+) -> list[tuple[str, str, str, bool | None]]:
     """(target, goal, measured, met) per target."""
     conv = fixed["convert"]
     t1 = (fixed["iconv"].seconds / fixed["iconv"].nbytes) / (conv.seconds / conv.nbytes)
     t2 = fixed["pandas"].seconds / conv.seconds
     pol = csv["polars"]
-    t4 = {k: (pol.seconds / pol.records) / (csv[k].seconds / csv[k].records) for k in ("csv_utf8", "csv_cp932")}
+    t4 = {
+        k: (pol.seconds / pol.records) / (csv[k].seconds / csv[k].records) for k in ("csv_utf8", "csv_cp932")
+    }
     out = [
-        ("1. fixed CP932 convert vs iconv (throughput)", "≥ 1.0×", (f"{t1:.2f}× ({conv.mb_s:.0f} vs "
-         f"{fixed['iconv'].mb_s:.0f} MB/s)"), t1 >= 1.0),
-        ("2. vs pandas read_fwf + pandera", "≥ 15×", f"{t2:.1f}× ({conv.seconds:.1f} vs {fixed['pandas'].seconds:.1f} s)",
-         t2 >= 15),
+        (
+            "1. fixed CP932 convert vs iconv (throughput)",
+            "≥ 1.0×",
+            (f"{t1:.2f}× ({conv.mb_s:.0f} vs {fixed['iconv'].mb_s:.0f} MB/s)"),
+            t1 >= 1.0,
+        ),
+        (
+            "2. vs pandas read_fwf + pandera",
+            "≥ 15×",
+            f"{t2:.1f}× ({conv.seconds:.1f} vs {fixed['pandas'].seconds:.1f} s)",
+            t2 >= 15,
+        ),
     ]
     if big is not None:
-        out.append((f"3. peak RSS, {big.nbytes / 1e9:.1f} GB extract", "≤ 1 GB", (f"{big.peak_rss / 2**30:.2f} GiB "
-                    f"({big.seconds:.0f} s, {big.mb_s:.0f} MB/s)"), big.peak_rss <= 2**30))
+        out.append(
+            (
+                f"3. peak RSS, {big.nbytes / 1e9:.1f} GB extract",
+                "≤ 1 GB",
+                (f"{big.peak_rss / 2**30:.2f} GiB ({big.seconds:.0f} s, {big.mb_s:.0f} MB/s)"),
+                big.peak_rss <= 2**30,
+            )
+        )
     else:
-        out.append(("3. peak RSS, 4 GB extract", "≤ 1 GB", (f"not run (MIDLAYOUT_BENCH_BIG_GB=4); at "
+        out.append(
+            (
+                "3. peak RSS, 4 GB extract",
+                "≤ 1 GB",
+                (
+                    f"not run (MIDLAYOUT_BENCH_BIG_GB=4); at "
                     f"{conv.nbytes / 1e6:.0f} MB: {conv.peak_rss / 2**30:.2f} GiB, batch 25k: "
-                    f"{fixed['convert_b25k'].peak_rss / 2**30:.2f} GiB"), None))
+                    f"{fixed['convert_b25k'].peak_rss / 2**30:.2f} GiB"
+                ),
+                None,
+            )
+        )
     for k, label in (("csv_utf8", "UTF-8"), ("csv_cp932", "CP932")):
-        out.append((f"4. CSV {label} convert vs polars read_csv (records/s)", "≥ 0.5×", f"{t4[k]:.2f}×", t4[k] >= 0.5))
+        out.append(
+            (
+                f"4. CSV {label} convert vs polars read_csv (records/s)",
+                "≥ 0.5×",
+                f"{t4[k]:.2f}×",
+                t4[k] >= 0.5,
+            )
+        )
     return out
 
 
 def report(fixed: dict[str, Run], csv: dict[str, Run], big: Run | None) -> str:
-    lines = [f"Measured {time.strftime('%Y-%m-%d %H:%M')} by `make bench` ({HOUSEHOLDS:,} households, seed {SEED}).",
-             "", f"Machine: {machine()}", "", "### Fixed-width CP932 (vendor A 住民+世帯: JUMIN.DAT + SETAI.DAT)", ""]
+    lines = [
+        f"Measured {time.strftime('%Y-%m-%d %H:%M')} by `make bench` ({HOUSEHOLDS:,} households, seed {SEED}).",
+        "",
+        f"Machine: {machine()}",
+        "",
+        "### Fixed-width CP932 (vendor A 住民+世帯: JUMIN.DAT + SETAI.DAT)",
+        "",
+    ]
     lines += table(list(fixed.values()), {"iconv": fixed["iconv"], "pandas": fixed["pandas"]})
     lines += ["", "### CSV (vendor B person.csv + household.csv)", ""]
     lines += table(list(csv.values()), {"polars read_csv": csv["polars"]})

@@ -39,17 +39,30 @@ def jumin_rows(n: int) -> pl.DataFrame:
     setai = (i + 2) // 3
     sur = pl.Series(["山田", "佐藤", "鈴木", "田中"]).gather(i % 4)
     giv = pl.Series(["太郎", "花子", "一郎", "桜"]).gather(i % 4)
-    return pl.DataFrame({
-        "atena_no": i.cast(pl.String).str.zfill(15), "setai_no": setai.cast(pl.String).str.zfill(15),
-        "kisai_juni": ((i - 1) % 3 + 1).cast(pl.Int64), "shimei": sur + "　" + giv, "shimei_kana": pl.Series(["ヤマダ タロウ"] * n),
-        "kyushi": pl.Series([None] * n, dtype=pl.String), "kyushi_kana": pl.Series([None] * n, dtype=pl.String),
-        "seinengappi": pl.date_range(pl.date(1950, 1, 1), pl.date(1950, 1, 1), eager=True).gather([0] * n),
-        "seinengappi_fusho": pl.Series([False] * n), "seibetsu": ((i % 2) + 1).cast(pl.String),
-        "zokugara": pl.Series(["02", "12", "20"]).gather((i - 1) % 3), "jumin_shubetsu": pl.Series(["1"] * n),
-        "jumin_jotai": pl.Series(["1"] * n), "yubin_no": pl.Series(["1234567"] * n),
-        "jusho": "架空県架空市中央町" + setai.cast(pl.String) + "番地", "katagaki": pl.Series([None] * n, dtype=pl.String),
-        "ido_jiyu": pl.Series(["01"] * n), "ido_ymd": pl.Series([None] * n, dtype=pl.Date),
-    })
+    return pl.DataFrame(
+        {
+            "atena_no": i.cast(pl.String).str.zfill(15),
+            "setai_no": setai.cast(pl.String).str.zfill(15),
+            "kisai_juni": ((i - 1) % 3 + 1).cast(pl.Int64),
+            "shimei": sur + "　" + giv,
+            "shimei_kana": pl.Series(["ヤマダ タロウ"] * n),
+            "kyushi": pl.Series([None] * n, dtype=pl.String),
+            "kyushi_kana": pl.Series([None] * n, dtype=pl.String),
+            "seinengappi": pl.date_range(pl.date(1950, 1, 1), pl.date(1950, 1, 1), eager=True).gather(
+                [0] * n
+            ),
+            "seinengappi_fusho": pl.Series([False] * n),
+            "seibetsu": ((i % 2) + 1).cast(pl.String),
+            "zokugara": pl.Series(["02", "12", "20"]).gather((i - 1) % 3),
+            "jumin_shubetsu": pl.Series(["1"] * n),
+            "jumin_jotai": pl.Series(["1"] * n),
+            "yubin_no": pl.Series(["1234567"] * n),
+            "jusho": "架空県架空市中央町" + setai.cast(pl.String) + "番地",
+            "katagaki": pl.Series([None] * n, dtype=pl.String),
+            "ido_jiyu": pl.Series(["01"] * n),
+            "ido_ymd": pl.Series([None] * n, dtype=pl.Date),
+        }
+    )
 
 
 def main() -> None:
@@ -61,8 +74,11 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
-            writer = PostgresWriter(Path(tmp), {"dsn": DSN, "schema_prefix": prefix, "meta_schema": prefix + "meta",
-                                                "mode": "create"}, load_id=f"bench-{prefix}")
+            writer = PostgresWriter(
+                Path(tmp),
+                {"dsn": DSN, "schema_prefix": prefix, "meta_schema": prefix + "meta", "mode": "create"},
+                load_id=f"bench-{prefix}",
+            )
             writer.start(layout, file)
             for start in range(0, rows.height, 100_000):
                 writer.write(layout, file, rows.slice(start, 100_000))
@@ -79,22 +95,42 @@ def main() -> None:
             conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
             conn.execute(create_table(schema, "jumin", file))
             params = psycopg.conninfo.conninfo_to_dict(DSN)
-            args = ["psql", "-v", "ON_ERROR_STOP=1", "-q", "-d", psycopg.conninfo.make_conninfo(**params), "-c",
-                    f"\\copy \"{schema}\".jumin FROM '{path}' WITH (FORMAT csv, HEADER true, ENCODING 'SJIS')"]
+            args = [
+                "psql",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-q",
+                "-d",
+                psycopg.conninfo.make_conninfo(**params),
+                "-c",
+                f"\\copy \"{schema}\".jumin FROM '{path}' WITH (FORMAT csv, HEADER true, ENCODING 'SJIS')",
+            ]
             t0 = time.perf_counter()
             subprocess.run(args, check=True)
             t_psql = time.perf_counter() - t0
-        counts = [conn.execute(sql.SQL("SELECT count(*) FROM {}.jumin").format(sql.Identifier(s))).fetchone()[0]  # type: ignore[index]
-                  for s in (prefix + "juki", schema)]
+        counts = [
+            conn.execute(sql.SQL("SELECT count(*) FROM {}.jumin").format(sql.Identifier(s))).fetchone()[0]  # type: ignore[index]
+            for s in (prefix + "juki", schema)
+        ]
         assert counts == [ROWS, ROWS], counts
-        print(json.dumps({
-            "rows": ROWS, "csv_bytes": csv_bytes,
-            "midlayout_postgres_s": round(t_writer, 3), "midlayout_rows_per_s": round(ROWS / t_writer),
-            "psql_copy_s": round(t_psql, 3), "psql_rows_per_s": round(ROWS / t_psql),
-            "ratio_vs_psql": round((ROWS / t_writer) / (ROWS / t_psql), 3),
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "rows": ROWS,
+                    "csv_bytes": csv_bytes,
+                    "midlayout_postgres_s": round(t_writer, 3),
+                    "midlayout_rows_per_s": round(ROWS / t_writer),
+                    "psql_copy_s": round(t_psql, 3),
+                    "psql_rows_per_s": round(ROWS / t_psql),
+                    "ratio_vs_psql": round((ROWS / t_writer) / (ROWS / t_psql), 3),
+                },
+                indent=2,
+            )
+        )
     finally:
-        for (name,) in conn.execute("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, %s)", [prefix]).fetchall():
+        for (name,) in conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, %s)", [prefix]
+        ).fetchall():
             conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
         conn.close()
 

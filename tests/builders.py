@@ -21,13 +21,26 @@ def record(source: SourceFile, values: dict[str, str | bytes]) -> bytes:
     return bytes(buf)
 
 
-def person(atena: int, setai: int, juni: int, zoku: str = "01", **extra: str | bytes) -> dict[str, str | bytes]:
+def person(
+    atena: int, setai: int, juni: int, zoku: str = "01", **extra: str | bytes
+) -> dict[str, str | bytes]:
     """A valid JUMIN record's fields; override any with keyword arguments."""
     values: dict[str, str | bytes] = {
-        "ATENA_NO": f"{atena:010d}", "SETAI_NO": f"{setai:010d}", "KISAI_JUNI": f"{juni:02d}",
-        "NAME_KANJI": "試験\u3000太郎", "NAME_KANA": "ｼｹﾝ ﾀﾛｳ", "BIRTH": "3520401", "SEX": "M", "ZOKU": zoku,
-        "SHUBETSU": "J", "JOTAI": "0", "ZIP": "100-0001", "ADDR1": "東京都千代田区千代田", "ADDR2": "１番",
-        "IDO_CODE": "A1", "IDO_DATE": "4010401",
+        "ATENA_NO": f"{atena:010d}",
+        "SETAI_NO": f"{setai:010d}",
+        "KISAI_JUNI": f"{juni:02d}",
+        "NAME_KANJI": "試験\u3000太郎",
+        "NAME_KANA": "ｼｹﾝ ﾀﾛｳ",
+        "BIRTH": "3520401",
+        "SEX": "M",
+        "ZOKU": zoku,
+        "SHUBETSU": "J",
+        "JOTAI": "0",
+        "ZIP": "100-0001",
+        "ADDR1": "東京都千代田区千代田",
+        "ADDR2": "１番",
+        "IDO_CODE": "A1",
+        "IDO_DATE": "4010401",
     }
     values.update(extra)
     return values
@@ -35,24 +48,44 @@ def person(atena: int, setai: int, juni: int, zoku: str = "01", **extra: str | b
 
 def household(setai: int, head: int, **extra: str | bytes) -> dict[str, str | bytes]:
     """A valid SETAI record's fields."""
-    values: dict[str, str | bytes] = {"SETAI_NO": f"{setai:010d}", "HEAD_ATENA_NO": f"{head:010d}", "ZIP": "100-0001",
-                                      "ADDR1": "東京都千代田区千代田", "ADDR2": "１番", "KOSEI_DATE": "4010401"}
+    values: dict[str, str | bytes] = {
+        "SETAI_NO": f"{setai:010d}",
+        "HEAD_ATENA_NO": f"{head:010d}",
+        "ZIP": "100-0001",
+        "ADDR1": "東京都千代田区千代田",
+        "ADDR2": "１番",
+        "KOSEI_DATE": "4010401",
+    }
     values.update(extra)
     return values
 
 
 def tax(atena: int, **extra: str | bytes) -> dict[str, str | bytes]:
     """A valid ZEI record's fields (amounts as zoned decimal)."""
-    values: dict[str, str | bytes] = {"NENDO": "2024", "ATENA_NO": f"{atena:010d}", "KUBUN": "1", "CHOSHU": "K",
-                                      "KYUYO": "00005000000", "SOTOKU": "00003500000", "KOJO": "00001000000",
-                                      "KAZEI": "00002500000", "SHIZEI": "0000150000", "KENZEI": "0000100000",
-                                      "KINTO": "0000500{", "ZEIGAKU": "00000255000"}
+    values: dict[str, str | bytes] = {
+        "NENDO": "2024",
+        "ATENA_NO": f"{atena:010d}",
+        "KUBUN": "1",
+        "CHOSHU": "K",
+        "KYUYO": "00005000000",
+        "SOTOKU": "00003500000",
+        "KOJO": "00001000000",
+        "KAZEI": "00002500000",
+        "SHIZEI": "0000150000",
+        "KENZEI": "0000100000",
+        "KINTO": "0000500{",
+        "ZEIGAKU": "00000255000",
+    }
     values.update(extra)
     return values
 
 
-def write_vendor_a(folder: Path, people: list[dict[str, str | bytes]], households: list[dict[str, str | bytes]],
-                   taxes: list[dict[str, str | bytes]] | None = None) -> list[Path]:
+def write_vendor_a(
+    folder: Path,
+    people: list[dict[str, str | bytes]],
+    households: list[dict[str, str | bytes]],
+    taxes: list[dict[str, str | bytes]] | None = None,
+) -> list[Path]:
     """JUMIN.DAT (CRLF), SETAI.DAT (no newline) and, if given, ZEI.DAT (CRLF)."""
     folder.mkdir(parents=True, exist_ok=True)
     jumin, setai, kazei = (VENDOR_A.file(n) for n in ("jumin", "setai", "kazei"))

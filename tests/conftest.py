@@ -36,7 +36,9 @@ def _layouts_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # --- PostgreSQL: a real server (never a mock); each test gets its own schemas and drops them. ---
-PG_DSN = os.environ.get("MIDLAYOUT_TEST_PG_DSN", "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=3")
+PG_DSN = os.environ.get(
+    "MIDLAYOUT_TEST_PG_DSN", "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=3"
+)
 
 
 @pytest.fixture
@@ -53,7 +55,9 @@ def pg() -> Iterator[tuple[str, str]]:
     try:
         yield PG_DSN, prefix
     finally:
-        rows = conn.execute("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, %s)", [prefix]).fetchall()
+        rows = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, %s)", [prefix]
+        ).fetchall()
         for (name,) in rows:
             conn.execute(psycopg.sql.SQL("DROP SCHEMA {} CASCADE").format(psycopg.sql.Identifier(name)))
         conn.close()

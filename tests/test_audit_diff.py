@@ -23,7 +23,9 @@ runner = CliRunner()
 @pytest.fixture()
 def pair(tmp_path: Path) -> tuple[str, str]:
     before, after = kazei_pair()
-    return write(ZEI, "kazei", before, tmp_path / "b", "standard"), write(ZEI, "kazei", after, tmp_path / "a", "parquet")
+    return write(ZEI, "kazei", before, tmp_path / "b", "standard"), write(
+        ZEI, "kazei", after, tmp_path / "a", "parquet"
+    )
 
 
 def _run(before: str, after: str, **opts: object) -> dict:
@@ -35,7 +37,11 @@ def test_known_pair_counts_every_class(pair: tuple[str, str]) -> None:
     s = _run(*pair)
     assert s["counts"] == {"unchanged": 13, "changed": 4, "added": 3, "removed": 2, "duplicate_key": 1}
     assert s["duplicates"] == {"keys": 1, "rows_before": 1, "rows_after": 2}
-    assert {c["item"]: c["count"] for c in s["changes_by_item"]} == {"kazei_kubun": 1, "kintowari": 1, "zeigaku": 2}
+    assert {c["item"]: c["count"] for c in s["changes_by_item"]} == {
+        "kazei_kubun": 1,
+        "kintowari": 1,
+        "zeigaku": 2,
+    }
     assert s["before"]["kind"] == "csv" and s["after"]["kind"] == "parquet" and s["after"]["rows"] == 22
     assert not s["identical"]
 
@@ -56,7 +62,9 @@ def test_ignore_and_key_options(pair: tuple[str, str]) -> None:
 def test_values_are_masked_unless_asked(pair: tuple[str, str], tmp_path: Path) -> None:
     lay = resolve(ZEI)
     masked = diff(locate(pair[0], lay), locate(pair[1], lay), DiffOptions(), tmp_path / "m").summary
-    shown = diff(locate(pair[0], lay), locate(pair[1], lay), DiffOptions(show_values=True), tmp_path / "s").summary
+    shown = diff(
+        locate(pair[0], lay), locate(pair[1], lay), DiffOptions(show_values=True), tmp_path / "s"
+    ).summary
     zei = [c for c in shown["samples"]["changes"] if c["item"] == "zeigaku"]
     assert [(c["atena_no"], int(c["new"]) - int(c["old"])) for c in zei] == [(atena(5), 100), (atena(6), 100)]
     assert {c["old"] for c in masked["samples"]["changes"]} == {"●●●"}
@@ -64,8 +72,12 @@ def test_values_are_masked_unless_asked(pair: tuple[str, str], tmp_path: Path) -
     assert details.height == 4 and set(details["new"]) == {"●●●"}
     assert str(zei[0]["new"]) not in (tmp_path / "m" / "diff-summary.json").read_text(encoding="utf-8")
     rows = pl.read_parquet(tmp_path / "s" / "diff-rows.parquet")
-    assert rows.group_by("class").len().sort("class").rows() == [("added", 3), ("changed", 4), ("duplicate_key", 1),
-                                                                  ("removed", 2)]
+    assert rows.group_by("class").len().sort("class").rows() == [
+        ("added", 3),
+        ("changed", 4),
+        ("duplicate_key", 1),
+        ("removed", 2),
+    ]
 
 
 def test_identical_files_in_three_formats(tmp_path: Path) -> None:
@@ -89,17 +101,26 @@ def test_width_and_trailing_space_folding_is_opt_in(tmp_path: Path) -> None:
     plain = diff(locate(a, lay), locate(b, lay), DiffOptions()).summary
     folded = diff(locate(a, lay), locate(b, lay), DiffOptions(norm=Normalise(True, True))).summary
     assert plain["counts"]["changed"] == 3 and folded["identical"]
-    only_spaces = diff(locate(a, lay), locate(b, lay), DiffOptions(norm=Normalise(trailing_spaces=True))).summary
+    only_spaces = diff(
+        locate(a, lay), locate(b, lay), DiffOptions(norm=Normalise(trailing_spaces=True))
+    ).summary
     assert {c["item"] for c in only_spaces["changes_by_item"]} == {"katagaki", "shimei_kana"}
 
 
 def test_cli_exit_codes_json_and_files(pair: tuple[str, str], tmp_path: Path) -> None:
     out = tmp_path / "out"
-    res = runner.invoke(app, ["diff", *pair, "-l", ZEI, "--out", str(out), "--html", "--format", "csv", "--json"])
+    res = runner.invoke(
+        app, ["diff", *pair, "-l", ZEI, "--out", str(out), "--html", "--format", "csv", "--json"]
+    )
     assert res.exit_code == 1, res.output
     data = json.loads(res.stdout)
     assert data["counts"] == _run(*pair)["counts"]
-    assert {p.name for p in out.iterdir()} == {"diff-rows.csv", "diff-changes.csv", "diff-summary.json", "diff.html"}
+    assert {p.name for p in out.iterdir()} == {
+        "diff-rows.csv",
+        "diff-changes.csv",
+        "diff-summary.json",
+        "diff.html",
+    }
     same = runner.invoke(app, ["diff", pair[0], pair[0], "-l", ZEI])
     assert same.exit_code == 0 and "identical" in same.stdout
     dup_only = runner.invoke(app, ["diff", pair[1], pair[1], "-l", ZEI, "--json"])

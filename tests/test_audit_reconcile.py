@@ -49,7 +49,9 @@ def test_two_deliveries_known_figures(deliveries: tuple[pl.DataFrame, pl.DataFra
     assert (kubun["left"], kubun["right"], kubun["passed"]) == (0, 1, False)
     assert _by(cert, "code", "choshu_kubun", "1")["left"] == 10
     assert not cert["passed"] and {f["path"] for f in cert["files"]} == {
-        str(left / "standard" / "kojin_juminzei" / "kazei.csv"), str(right)}
+        str(left / "standard" / "kojin_juminzei" / "kazei.csv"),
+        str(right),
+    }
 
 
 def test_tolerances_and_identical_deliveries(tmp_path: Path, deliveries: tuple) -> None:
@@ -58,7 +60,9 @@ def test_tolerances_and_identical_deliveries(tmp_path: Path, deliveries: tuple) 
     lay = resolve(ZEI)
     same = certificate(delivery(str(left), lay), delivery(str(other), lay), Tolerances())
     assert same["passed"] and same["failed"] == 0
-    shifted = before.with_columns(pl.col("zeigaku") + pl.when(pl.col("atena_no").str.ends_with("7")).then(1).otherwise(0))
+    shifted = before.with_columns(
+        pl.col("zeigaku") + pl.when(pl.col("atena_no").str.ends_with("7")).then(1).otherwise(0)
+    )
     near = Path(write(ZEI, "kazei", shifted, tmp_path / "near", "parquet"))
     strict = certificate(delivery(str(left), lay), delivery(str(near), lay), Tolerances())
     assert _by(strict, "amount", "zeigaku")["difference"] == 2 and not strict["passed"]
@@ -77,17 +81,24 @@ def test_cli_certificate_files_and_exit_code(deliveries: tuple, tmp_path: Path) 
     assert bad.exit_code == 2 and "kind must be one of" in bad.stderr
 
 
-PERSON = ("住民コード,世帯コード,世帯内順位,氏名,フリガナ,旧氏,性別,生年月日,続柄,住民区分,状態,郵便番号,住所,方書\r\n"
-          "{rows}")
+PERSON = (
+    "住民コード,世帯コード,世帯内順位,氏名,フリガナ,旧氏,性別,生年月日,続柄,住民区分,状態,郵便番号,住所,方書\r\n"
+    "{rows}"
+)
 HOUSEHOLD = "世帯コード,世帯主,郵便番号,住所\r\n{rows}"
 
 
 def _vendor_b(folder: Path, n: int, bad_sex: int) -> list[str]:
     """B社 CSV extracts (synthetic): n persons, one household per person; person `bad_sex` has 性別 不明."""
     folder.mkdir()
-    persons = "".join(f"{i:06d},9{i:05d},1,試験 花子{i},シケン ハナコ,,{'不明' if i == bad_sex else '男女'[i % 2]},"
-                      f"H1.0{i % 9 + 1}.1{i % 9},世帯主,日本人,住民,100-0001,東京都試験区{i},\r\n" for i in range(1, n + 1))
-    households = "".join(f"9{i:05d},{i:06d} 試験 花子{i},100-0001,東京都試験区{i}\r\n" for i in range(1, n + 1))
+    persons = "".join(
+        f"{i:06d},9{i:05d},1,試験 花子{i},シケン ハナコ,,{'不明' if i == bad_sex else '男女'[i % 2]},"
+        f"H1.0{i % 9 + 1}.1{i % 9},世帯主,日本人,住民,100-0001,東京都試験区{i},\r\n"
+        for i in range(1, n + 1)
+    )
+    households = "".join(
+        f"9{i:05d},{i:06d} 試験 花子{i},100-0001,東京都試験区{i}\r\n" for i in range(1, n + 1)
+    )
     (folder / "person.csv").write_bytes(b"\xef\xbb\xbf" + PERSON.format(rows=persons).encode())
     (folder / "household.csv").write_bytes(b"\xef\xbb\xbf" + HOUSEHOLD.format(rows=households).encode())
     return [str(folder / "person.csv"), str(folder / "household.csv")]
@@ -96,8 +107,12 @@ def _vendor_b(folder: Path, n: int, bad_sex: int) -> list[str]:
 @pytest.fixture()
 def run(tmp_path: Path) -> Path:
     mapping = load_mapping(MAPPINGS / "vendor_b" / "juki-2.5.yaml")
-    result = convert([mapping], _vendor_b(tmp_path / "src", 12, bad_sex=5), tmp_path / "out",
-                     ["parquet", "duckdb", "standard"])
+    result = convert(
+        [mapping],
+        _vendor_b(tmp_path / "src", 12, bad_sex=5),
+        tmp_path / "out",
+        ["parquet", "duckdb", "standard"],
+    )
     assert result.rejected >= 1
     return tmp_path / "out" / "manifest.json"
 
@@ -154,8 +169,12 @@ def test_intact_run_verifies(run: Path) -> None:
 def test_reconcile_jumin_codes_between_deliveries(tmp_path: Path) -> None:
     frame = jumin(range(1, 13))
     a = write("chukan/juki@2.5", "jumin", frame, tmp_path / "a", "standard")
-    changed = frame.with_columns(pl.when(pl.col("atena_no").str.ends_with("03")).then(pl.lit("12"))
-                                 .otherwise(pl.col("zokugara")).alias("zokugara"))
+    changed = frame.with_columns(
+        pl.when(pl.col("atena_no").str.ends_with("03"))
+        .then(pl.lit("12"))
+        .otherwise(pl.col("zokugara"))
+        .alias("zokugara")
+    )
     b = write("chukan/juki@2.5", "jumin", changed, tmp_path / "b", "parquet")
     lay = resolve("chukan/juki@2.5")
     cert = certificate(delivery(a, lay), delivery(b, lay), Tolerances())

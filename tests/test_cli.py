@@ -73,7 +73,10 @@ def test_bad_input_is_one_line_exit_2(args: tuple[str, ...], needles: tuple[str,
 
 def test_malformed_mapping_names_file_and_line(tmp_path: Path) -> None:
     bad = tmp_path / "m.yaml"
-    bad.write_text("mapping:\n  id: x\n  version: '1'\n  source: s.yaml\n  target: chukan/juki@2.5\nfiles: {}\n  oops\n", encoding="utf-8")
+    bad.write_text(
+        "mapping:\n  id: x\n  version: '1'\n  source: s.yaml\n  target: chukan/juki@2.5\nfiles: {}\n  oops\n",
+        encoding="utf-8",
+    )
     code, _, err = invoke("convert", "-m", str(bad), "x", "--out", str(tmp_path / "o"))
     assert_one_line_error(code, err, 2, f"{bad}:", "not valid YAML")
 
@@ -118,13 +121,19 @@ def test_validate_a_delivery_finds_each_rule(tmp_path: Path) -> None:
     out = tmp_path / "o"
     assert invoke("convert", "-m", JUKI, *inputs(tmp_path), "--out", str(out))[0] == 0
     std = out / "standard" / "juki"
-    code, text, _ = invoke("validate", "--layout", "chukan/juki@2.5", str(std / "jumin.csv"), str(std / "setai.csv"), "--json")
+    code, text, _ = invoke(
+        "validate", "--layout", "chukan/juki@2.5", str(std / "jumin.csv"), str(std / "setai.csv"), "--json"
+    )
     assert code == 0 and json.loads(text)["status"] == "ok"
     lines = (std / "jumin.csv").read_bytes().decode("cp932").splitlines()
-    broken = "\r\n".join([lines[0], lines[1], lines[2].replace('"12"', '"77"'), lines[1]]) + "\r\n"  # bad code; dup key
+    broken = (
+        "\r\n".join([lines[0], lines[1], lines[2].replace('"12"', '"77"'), lines[1]]) + "\r\n"
+    )  # bad code; dup key
     bad = tmp_path / "jumin.csv"
     bad.write_bytes(broken.encode("cp932"))
-    code, text, _ = invoke("validate", "--layout", "chukan/juki@2.5", str(bad), str(std / "setai.csv"), "--json")
+    code, text, _ = invoke(
+        "validate", "--layout", "chukan/juki@2.5", str(bad), str(std / "setai.csv"), "--json"
+    )
     rules = {r["rule"] for r in json.loads(text)["rejects"]["by_rule"]}
     assert code == 1 and {"code_domain", "key_unique"} <= rules
 
@@ -132,8 +141,20 @@ def test_validate_a_delivery_finds_each_rule(tmp_path: Path) -> None:
 def test_synth_writes_the_library_bytes_and_cp932_variant_converts(tmp_path: Path) -> None:
     from midlayout.synth import generate_vendor_b
 
-    code, out, _ = invoke("synth", "--vendor", "b", "--households", "40", "--seed", "5", "--encoding", "cp932",
-                          "--out", str(tmp_path / "cli"), "--json")
+    code, out, _ = invoke(
+        "synth",
+        "--vendor",
+        "b",
+        "--households",
+        "40",
+        "--seed",
+        "5",
+        "--encoding",
+        "cp932",
+        "--out",
+        str(tmp_path / "cli"),
+        "--json",
+    )
     assert code == 0
     files = json.loads(out)["files"]
     lib = generate_vendor_b(tmp_path / "lib", 40, 5, encoding="cp932")
@@ -142,7 +163,9 @@ def test_synth_writes_the_library_bytes_and_cp932_variant_converts(tmp_path: Pat
     utf8 = generate_vendor_b(tmp_path / "utf8", 40, 5)
     assert lib["person"].read_bytes().decode("cp932") == utf8["person"].read_bytes().decode("utf-8-sig")
     cp932 = str(MAPPINGS / "vendor_b" / "juki-2.5-cp932.yaml")
-    code, _, err = invoke("convert", "-m", cp932, *map(str, lib.values()), "--out", str(tmp_path / "o"), "-w", "parquet")
+    code, _, err = invoke(
+        "convert", "-m", cp932, *map(str, lib.values()), "--out", str(tmp_path / "o"), "-w", "parquet"
+    )
     assert code == 0, err
 
 

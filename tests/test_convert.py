@@ -20,7 +20,9 @@ ZEI = MAPPINGS / "vendor_a" / "kojin_juminzei-2.5.yaml"
 WRITERS = ["parquet", "duckdb", "standard"]
 
 
-def run(tmp_path: Path, people: list, households: list, taxes: list | None = None, **kw: object) -> ConvertResult:
+def run(
+    tmp_path: Path, people: list, households: list, taxes: list | None = None, **kw: object
+) -> ConvertResult:
     paths = write_vendor_a(tmp_path / "in", people, households, taxes)
     mappings = [load_mapping(JUKI)] + ([load_mapping(ZEI)] if taxes is not None else [])
     return convert(mappings, [str(p) for p in paths], tmp_path / "out", WRITERS, **kw)  # type: ignore[arg-type]
@@ -35,7 +37,9 @@ def rejects_by_record(result: ConvertResult, file_name: str) -> dict[int, set[st
 
 
 def clean_family() -> tuple[list, list]:
-    return [person(1, 100, 1, "01"), person(2, 100, 2, "02", SEX="F"), person(3, 100, 3, "04")], [household(100, 1)]
+    return [person(1, 100, 1, "01"), person(2, 100, 2, "02", SEX="F"), person(3, 100, 3, "04")], [
+        household(100, 1)
+    ]
 
 
 def test_clean_extract_is_written_to_every_target(tmp_path: Path) -> None:
@@ -43,7 +47,11 @@ def test_clean_extract_is_written_to_every_target(tmp_path: Path) -> None:
     result = run(tmp_path, people, households, [tax(1), tax(2)])
     m = result.manifest
     assert result.rejected == 0 and m.status == "ok" and m.exit_code == 0
-    assert [(i.records_read, i.records_written, i.records_rejected) for i in m.inputs] == [(3, 3, 0), (1, 1, 0), (2, 2, 0)]
+    assert [(i.records_read, i.records_written, i.records_rejected) for i in m.inputs] == [
+        (3, 3, 0),
+        (1, 1, 0),
+        (2, 2, 0),
+    ]
     out = tmp_path / "out"
     jumin = pl.read_parquet(out / "parquet" / "juki" / "jumin.parquet")
     assert jumin.get_column("zokugara").to_list() == ["02", "12", "20"]
@@ -53,7 +61,10 @@ def test_clean_extract_is_written_to_every_target(tmp_path: Path) -> None:
     setai = pl.read_parquet(out / "parquet" / "juki" / "setai.parquet")
     assert setai.get_column("setainushi_shimei").to_list() == ["試験\u3000太郎"]  # looked up from JUMIN
     kazei = pl.read_parquet(out / "parquet" / "kojin_juminzei" / "kazei.parquet")
-    assert kazei.get_column("kintowari").to_list() == [5000, 5000] and kazei.get_column("zeigaku").sum() == 510000
+    assert (
+        kazei.get_column("kintowari").to_list() == [5000, 5000]
+        and kazei.get_column("zeigaku").sum() == 510000
+    )
     con = duckdb.connect(str(out / "midlayout.duckdb"), read_only=True)
     assert con.execute("select count(*) from juki.jumin").fetchone() == (3,)
     csv = (out / "standard" / "juki" / "jumin.csv").read_bytes().decode("cp932").splitlines()
@@ -70,16 +81,28 @@ def test_manifest_on_disk_records_versions_hashes_and_counts(tmp_path: Path) -> 
     assert data["layouts"][0]["id"] == "chukan/juki" and data["layouts"][0]["version"] == "2.5"
     assert data["mappings"][0]["sha256"] == sha256_file(JUKI)
     inp = data["inputs"][0]
-    assert inp["sha256"] == sha256_file(Path(inp["path"])) and inp["bytes"] == 3 * 302 and inp["encoding"] == "cp932"
+    assert (
+        inp["sha256"] == sha256_file(Path(inp["path"]))
+        and inp["bytes"] == 3 * 302
+        and inp["encoding"] == "cp932"
+    )
     assert all(i["records_read"] == i["records_written"] + i["records_rejected"] for i in data["inputs"])
     assert {"total_s", "read_map_validate_s"} <= data["timings"].keys() and data["exit_code"] == 0
 
 
 def test_each_mapping_failure_is_a_located_reject_with_raw_bytes(tmp_path: Path) -> None:
     people, households = clean_family()
-    people += [person(4, 100, 4, "04", SEX="X"), person(5, 100, 5, "04", BIRTH="4310501"), person(6, 100, 6, "04", KISAI_JUNI="X1")]
+    people += [
+        person(4, 100, 4, "04", SEX="X"),
+        person(5, 100, 5, "04", BIRTH="4310501"),
+        person(6, 100, 6, "04", KISAI_JUNI="X1"),
+    ]
     result = run(tmp_path, people, households)
-    assert rejects_by_record(result, "JUMIN.DAT") == {4: {"code_unmapped"}, 5: {"invalid_wareki"}, 6: {"bad_zoned"}}
+    assert rejects_by_record(result, "JUMIN.DAT") == {
+        4: {"code_unmapped"},
+        5: {"invalid_wareki"},
+        6: {"bad_zoned"},
+    }
     row = result.rejects.filter(pl.col("rule") == "code_unmapped").row(0, named=True)
     assert (row["item"], row["field"], row["byte_offset"]) == ("seibetsu", "SEX", 3 * 302 + 119)
     raw = (tmp_path / "in" / "JUMIN.DAT").read_bytes()[3 * 302 : 3 * 302 + 300]
@@ -105,13 +128,19 @@ def test_duplicate_keys_are_all_rejected(tmp_path: Path) -> None:
 
 def test_reference_and_one_head_rules_cascade(tmp_path: Path) -> None:
     people, households = clean_family()
-    people += [person(4, 200, 1, "01"), person(5, 200, 2, "01"), person(6, 999, 1, "01")]  # two heads; no 世帯 999
+    people += [
+        person(4, 200, 1, "01"),
+        person(5, 200, 2, "01"),
+        person(6, 999, 1, "01"),
+    ]  # two heads; no 世帯 999
     households.append(household(200, 4))
     result = run(tmp_path, people, households)
     jumin = rejects_by_record(result, "JUMIN.DAT")
     assert jumin == {4: {"reference"}, 5: {"reference"}, 6: {"reference"}}
     assert rejects_by_record(result, "SETAI.DAT") == {2: {"one_head_per_setai"}}
-    messages = dict(result.rejects.filter(pl.col("rule") == "reference").select("record", "message").iter_rows())
+    messages = dict(
+        result.rejects.filter(pl.col("rule") == "reference").select("record", "message").iter_rows()
+    )
     assert "itself rejected" in messages[4] and "has no match" in messages[6]
     m = result.manifest
     assert [(i.records_written, i.records_rejected) for i in m.inputs] == [(3, 3), (1, 1)]
@@ -141,7 +170,10 @@ def test_lookup_without_match_is_a_reject(tmp_path: Path) -> None:
 def test_empty_input_writes_empty_typed_outputs(tmp_path: Path) -> None:
     result = run(tmp_path, [], [])
     assert [i.records_read for i in result.manifest.inputs] == [0, 0]
-    assert pl.read_parquet(tmp_path / "out" / "parquet" / "juki" / "jumin.parquet").schema["seinengappi"] == pl.Date
+    assert (
+        pl.read_parquet(tmp_path / "out" / "parquet" / "juki" / "jumin.parquet").schema["seinengappi"]
+        == pl.Date
+    )
 
 
 def test_results_do_not_depend_on_batch_size(tmp_path: Path) -> None:
@@ -161,4 +193,8 @@ def test_unknown_writer_is_a_usage_error(tmp_path: Path) -> None:
 
     with pytest.raises(UsageError, match="unknown writer"):
         run(tmp_path, *clean_family(), writer_names=None) if False else convert(
-            [load_mapping(JUKI)], [str(p) for p in write_vendor_a(tmp_path / "in", *clean_family())], tmp_path / "o", ["xlsx"])
+            [load_mapping(JUKI)],
+            [str(p) for p in write_vendor_a(tmp_path / "in", *clean_family())],
+            tmp_path / "o",
+            ["xlsx"],
+        )

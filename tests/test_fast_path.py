@@ -27,7 +27,9 @@ from tests.conftest import MAPPINGS, SAMPLES
 WRITERS = ["parquet", "standard", "duckdb"]
 
 
-def _reference_decode(values: np.ndarray, codec: str, ascii_only: bool | None = None) -> tuple[pa.Array, list]:
+def _reference_decode(
+    values: np.ndarray, codec: str, ascii_only: bool | None = None
+) -> tuple[pa.Array, list]:
     texts, failures = decode._slow_path(values, codec)
     return decode.flag_suspect_chars(pa.array(texts, type=pa.large_string()), codec, failures)
 
@@ -43,7 +45,9 @@ def reference(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(decode, "may_hold", lambda arr, prefixes: True)
     monkeypatch.setattr(gaiji, "_may_hold_gaiji", lambda arr, spec: True)
     monkeypatch.setattr(repertoire, "_column_fits", _reference_fits)
-    monkeypatch.setattr(ops.OpContext, "wareki", lambda self, text, args: parse_wareki(text, args["format"], args["eras"]))
+    monkeypatch.setattr(
+        ops.OpContext, "wareki", lambda self, text, args: parse_wareki(text, args["format"], args["eras"])
+    )
     monkeypatch.setattr(convert_mod, "_capture_plan", lambda jobs: {})
 
 
@@ -58,8 +62,13 @@ def _outputs(out: Path) -> dict[str, object]:
             found[rel] = path.read_bytes()
         elif path.name == "manifest.json":
             m = json.loads(path.read_text(encoding="utf-8"))
-            found[rel] = ([(i["records_read"], i["records_written"], i["records_rejected"]) for i in m["inputs"]],
-                          m["rejects"], m["text"], m["status"], [(o["writer"], o["target"], o["rows"]) for o in m["outputs"]])
+            found[rel] = (
+                [(i["records_read"], i["records_written"], i["records_rejected"]) for i in m["inputs"]],
+                m["rejects"],
+                m["text"],
+                m["status"],
+                [(o["writer"], o["target"], o["rows"]) for o in m["outputs"]],
+            )
     return found
 
 
@@ -72,8 +81,14 @@ def _assert_same(fast: dict[str, object], ref: dict[str, object]) -> None:
             assert value == ref[key], key
 
 
-def _both(tmp_path: Path, request: pytest.FixtureRequest, mappings: list[Path], inputs: list[str], batch: int,
-          **kw: object) -> None:
+def _both(
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    mappings: list[Path],
+    inputs: list[str],
+    batch: int,
+    **kw: object,
+) -> None:
     maps = [load_mapping(m) for m in mappings]
     convert_mod.convert(maps, inputs, tmp_path / "fast", WRITERS, batch, workers=2, **kw)  # type: ignore[arg-type]
     request.getfixturevalue("reference")
@@ -84,8 +99,13 @@ def _both(tmp_path: Path, request: pytest.FixtureRequest, mappings: list[Path], 
 @pytest.mark.slow
 def test_samples_vendor_a_same_as_reference(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     inputs = [str(SAMPLES / "vendor_a" / n) for n in ("JUMIN.DAT", "SETAI.DAT", "ZEI.DAT")]
-    _both(tmp_path, request, [MAPPINGS / "vendor_a" / "juki-2.5.yaml", MAPPINGS / "vendor_a" / "kojin_juminzei-2.5.yaml"],
-          inputs, 7)
+    _both(
+        tmp_path,
+        request,
+        [MAPPINGS / "vendor_a" / "juki-2.5.yaml", MAPPINGS / "vendor_a" / "kojin_juminzei-2.5.yaml"],
+        inputs,
+        7,
+    )
 
 
 @pytest.mark.slow
@@ -97,8 +117,9 @@ def test_samples_vendor_b_same_as_reference(tmp_path: Path, request: pytest.Fixt
 @pytest.mark.slow
 @pytest.mark.skipif(not ebcdic.available("ibm930"), reason="glibc iconv with IBM930 is needed")
 @pytest.mark.parametrize("policy", [None, "flag"])
-def test_text_fidelity_corpus_same_as_reference(tmp_path: Path, request: pytest.FixtureRequest,
-                                                monkeypatch: pytest.MonkeyPatch, policy: str | None) -> None:
+def test_text_fidelity_corpus_same_as_reference(
+    tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, policy: str | None
+) -> None:
     mapping, inputs = fidelity._corpus(tmp_path, "repertoire: jisx0208")
     monkeypatch.setenv("MIDLAYOUT_LAYOUTS", str(tmp_path / "layouts"))
     _both(tmp_path, request, [mapping], inputs, 3, gaiji_unmapped=policy)
@@ -106,11 +127,26 @@ def test_text_fidelity_corpus_same_as_reference(tmp_path: Path, request: pytest.
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [11, 2026])
-def test_random_synthetic_with_traps_same_as_reference(tmp_path: Path, request: pytest.FixtureRequest, seed: int) -> None:
+def test_random_synthetic_with_traps_same_as_reference(
+    tmp_path: Path, request: pytest.FixtureRequest, seed: int
+) -> None:
     a = generate_vendor_a(tmp_path / "a", 120, seed, traps=True, workers=1)
     b = generate_vendor_b(tmp_path / "b", 60, seed, traps=True, workers=1)
     b_cp932 = generate_vendor_b(tmp_path / "bc", 60, seed, workers=1, encoding="cp932")
-    _both(tmp_path / "ra", request, [MAPPINGS / "vendor_a" / "juki-2.5.yaml", MAPPINGS / "vendor_a" / "kojin_juminzei-2.5.yaml"],
-          [str(p) for p in a.values()], 37)
-    _both(tmp_path / "rb", request, [MAPPINGS / "vendor_b" / "juki-2.5.yaml"], [str(p) for p in b.values()], 29)
-    _both(tmp_path / "rc", request, [MAPPINGS / "vendor_b" / "juki-2.5-cp932.yaml"], [str(p) for p in b_cp932.values()], 50)
+    _both(
+        tmp_path / "ra",
+        request,
+        [MAPPINGS / "vendor_a" / "juki-2.5.yaml", MAPPINGS / "vendor_a" / "kojin_juminzei-2.5.yaml"],
+        [str(p) for p in a.values()],
+        37,
+    )
+    _both(
+        tmp_path / "rb", request, [MAPPINGS / "vendor_b" / "juki-2.5.yaml"], [str(p) for p in b.values()], 29
+    )
+    _both(
+        tmp_path / "rc",
+        request,
+        [MAPPINGS / "vendor_b" / "juki-2.5-cp932.yaml"],
+        [str(p) for p in b_cp932.values()],
+        50,
+    )

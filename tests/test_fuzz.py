@@ -20,8 +20,11 @@ from tests.conftest import fixed_record
 def _cp932_repertoire() -> list[str]:
     """Every printable character CP932 decodes to, except private-use (外字) ones."""
     codes = [bytes([b]) for b in range(0x21, 0x7F)] + [bytes([b]) for b in range(0xA1, 0xE0)]
-    codes += [bytes([lead, trail]) for lead in [*range(0x81, 0xA0), *range(0xE0, 0xFD)]
-              for trail in [*range(0x40, 0x7F), *range(0x80, 0xFD)]]
+    codes += [
+        bytes([lead, trail])
+        for lead in [*range(0x81, 0xA0), *range(0xE0, 0xFD)]
+        for trail in [*range(0x40, 0x7F), *range(0x80, 0xFD)]
+    ]
     chars = set()
     for code in codes:
         try:
@@ -38,12 +41,20 @@ FIELD = st.text(alphabet=st.sampled_from(CP932_CHARS), max_size=8)
 
 
 def test_repertoire_holds_the_traps() -> None:
-    assert {"髙", "﨑", "崎", "①", "㈱", "～", "ｶ", "ﾞ", "表", "ソ"} <= set(CP932_CHARS) and len(CP932_CHARS) > 7000
+    assert {"髙", "﨑", "崎", "①", "㈱", "～", "ｶ", "ﾞ", "表", "ソ"} <= set(CP932_CHARS) and len(
+        CP932_CHARS
+    ) > 7000
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(FIELD, FIELD), min_size=1, max_size=25), st.integers(1, 9), st.sampled_from([b"", b"\r\n"]))
-def test_cp932_text_round_trips_through_fixed_width(tmp_path: Path, rows: list[tuple[str, str]], batch: int, term: bytes) -> None:
+@given(
+    st.lists(st.tuples(FIELD, FIELD), min_size=1, max_size=25),
+    st.integers(1, 9),
+    st.sampled_from([b"", b"\r\n"]),
+)
+def test_cp932_text_round_trips_through_fixed_width(
+    tmp_path: Path, rows: list[tuple[str, str]], batch: int, term: bytes
+) -> None:
     fields = (SourceField("X", "text", 0, 16), SourceField("Y", "text", 16, 16))
     source = SourceFile("t", "t", "fixed", "cp932", "*", fields, record_length=32, terminator=term)
     path = tmp_path / "rt.dat"
@@ -82,7 +93,9 @@ def _check_counts(source: SourceFile, path: Path) -> None:
 
 @settings(max_examples=80, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data(), st.integers(1, 40), st.sampled_from(ENCODINGS), st.sampled_from([b"", b"\r\n"]))
-def test_fixed_reader_on_random_bytes(tmp_path: Path, data: st.DataObject, reclen: int, encoding: str, term: bytes) -> None:
+def test_fixed_reader_on_random_bytes(
+    tmp_path: Path, data: st.DataObject, reclen: int, encoding: str, term: bytes
+) -> None:
     term = b"" if encoding == "ibm930" else term
     # Mostly whole records of random bytes (so decoding is exercised), sometimes cut anywhere.
     records = data.draw(st.lists(st.binary(min_size=reclen, max_size=reclen), max_size=8))
@@ -94,7 +107,11 @@ def test_fixed_reader_on_random_bytes(tmp_path: Path, data: st.DataObject, recle
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.binary(max_size=30), max_size=8), st.sampled_from(["cp932", "utf-8", "euc-jp"]), st.integers(0, 200))
+@given(
+    st.lists(st.binary(max_size=30), max_size=8),
+    st.sampled_from(["cp932", "utf-8", "euc-jp"]),
+    st.integers(0, 200),
+)
 def test_csv_reader_on_random_bytes(tmp_path: Path, lines: list[bytes], encoding: str, cut: int) -> None:
     fields = (SourceField("a", "text", column="コード"), SourceField("b", "text", column="氏名"))
     source = SourceFile("c", "c", "csv", encoding, "*", fields)

@@ -21,8 +21,10 @@ NAMES = ["山田 太郎", "髙﨑ｶﾞｯｺｳ", "表ソ能ポ"]
 
 
 def _records(n: int = 30) -> list[bytes]:
-    return [fixed_record([(f"{i:04d}", 4), (NAMES[i % 3], 20), ("19890107", 8), ("東京都千代田区", 28)], 60)
-            for i in range(n)]
+    return [
+        fixed_record([(f"{i:04d}", 4), (NAMES[i % 3], 20), ("19890107", 8), ("東京都千代田区", 28)], 60)
+        for i in range(n)
+    ]
 
 
 def test_fixed_crlf_file(tmp_path: Path) -> None:
@@ -31,7 +33,11 @@ def test_fixed_crlf_file(tmp_path: Path) -> None:
     info = inspect_file(path)
     assert info.confirmed == "cp932" and info.kind == "fixed" and info.bom is None
     assert info.line_endings == {"crlf": 30, "lf": 0, "cr": 0}
-    assert info.fixed is not None and (info.fixed["record_length"], info.fixed["terminator"], info.fixed["records"]) == (60, "crlf", 30)
+    assert info.fixed is not None and (
+        info.fixed["record_length"],
+        info.fixed["terminator"],
+        info.fixed["records"],
+    ) == (60, "crlf", 30)
     assert not any(ch in "".join(info.preview) for ch in "山田太郎髙﨑表東京0123")  # masked
     assert info.preview[0].startswith("9999ＸＸ ＸＸ")
 
@@ -45,7 +51,7 @@ def test_fixed_without_newlines_finds_the_period(tmp_path: Path) -> None:
 
 def test_csv_with_bom_and_show_values(tmp_path: Path) -> None:
     path = tmp_path / "person.csv"
-    path.write_bytes("\ufeffコード,氏名,住所\r\n1,山田,東京都\r\n2,\"髙橋, 花子\",大阪府\r\n".encode())
+    path.write_bytes('\ufeffコード,氏名,住所\r\n1,山田,東京都\r\n2,"髙橋, 花子",大阪府\r\n'.encode())
     info = inspect_file(path, show_values=True)
     assert (info.bom, info.confirmed, info.kind) == ("utf-8", "utf-8-sig", "csv")
     assert info.csv == {"delimiter": ",", "quote": '"', "header": ["コード", "氏名", "住所"], "columns": 3}
@@ -59,7 +65,9 @@ def test_undecodable_file_is_a_finding_with_the_byte(tmp_path: Path) -> None:
     assert res.exit_code == 1
     data = json.loads(res.stdout)
     assert data["encoding"]["confirmed"] is None
-    assert {"encoding": "cp932", "ok": False, "byte": 4, "reason": "illegal multibyte sequence"} in data["encoding"]["tried"]
+    assert {"encoding": "cp932", "ok": False, "byte": 4, "reason": "illegal multibyte sequence"} in data[
+        "encoding"
+    ]["tried"]
     assert data == inspect_file(path).to_dict()
 
 
@@ -103,9 +111,26 @@ def test_docs_cover_the_new_options() -> None:
     from tests.conftest import ROOT
 
     guide = (ROOT / "docs" / "text-fidelity.md").read_text(encoding="utf-8")
-    for word in ("--gaiji", "--gaiji-unmapped", "--draft-layout", "--show-values", "gaiji_ranges", "repertoire:",
-                 "zoned_ebcdic", "packed", "binary", "sjis", "ibm930", "wareki_partial", "to_wareki", "digits2",
-                 "letters", "gaiji-report.csv", "repertoire-report.csv", "code,replacement,mj,note"):
+    for word in (
+        "--gaiji",
+        "--gaiji-unmapped",
+        "--draft-layout",
+        "--show-values",
+        "gaiji_ranges",
+        "repertoire:",
+        "zoned_ebcdic",
+        "packed",
+        "binary",
+        "sjis",
+        "ibm930",
+        "wareki_partial",
+        "to_wareki",
+        "digits2",
+        "letters",
+        "gaiji-report.csv",
+        "repertoire-report.csv",
+        "code,replacement,mj,note",
+    ):
         assert word in guide, word
     res = CliRunner().invoke(app, ["inspect", "--help"])
     assert res.exit_code == 0 and "--draft-layout" in res.stdout

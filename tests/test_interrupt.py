@@ -15,7 +15,12 @@ from tests.builders import VENDOR_A, household, person, record
 from tests.conftest import LAYOUTS, MAPPINGS
 
 N = 50_000
-DATA_FILES = ("parquet/juki/jumin.parquet", "parquet/juki/setai.parquet", "standard/juki/jumin.csv", "standard/juki/setai.csv")
+DATA_FILES = (
+    "parquet/juki/jumin.parquet",
+    "parquet/juki/setai.parquet",
+    "standard/juki/jumin.csv",
+    "standard/juki/setai.csv",
+)
 
 
 def _big_inputs(folder: Path) -> list[str]:
@@ -39,8 +44,19 @@ def _big_inputs(folder: Path) -> list[str]:
 
 
 def _cmd(inputs: list[str], out: Path) -> list[str]:
-    return [sys.executable, "-m", "midlayout.cli.app", "convert", "-m", str(MAPPINGS / "vendor_a" / "juki-2.5.yaml"),
-            *inputs, "--out", str(out), "--batch-size", "2500"]
+    return [
+        sys.executable,
+        "-m",
+        "midlayout.cli.app",
+        "convert",
+        "-m",
+        str(MAPPINGS / "vendor_a" / "juki-2.5.yaml"),
+        *inputs,
+        "--out",
+        str(out),
+        "--batch-size",
+        "2500",
+    ]
 
 
 def _looks_complete(out: Path) -> list[str]:

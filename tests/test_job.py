@@ -45,23 +45,37 @@ def pg_env(pg: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> tuple[str, s
 
 def _state(pg: tuple[str, str]) -> dict[str, Any]:
     dsn, prefix = pg
-    tables = [("a_juki", "setai"), ("a_juki", "jumin"), ("a_kojin_juminzei", "kazei"), ("b_juki", "setai"), ("b_juki", "jumin")]
+    tables = [
+        ("a_juki", "setai"),
+        ("a_juki", "jumin"),
+        ("a_kojin_juminzei", "kazei"),
+        ("b_juki", "setai"),
+        ("b_juki", "jumin"),
+    ]
     state: dict[str, Any] = {f"{s}.{t}": snapshot(dsn, prefix + s, t) for s, t in tables}
     state["loads"] = query(dsn, f'SELECT * FROM "{prefix}midlayout".midlayout_loads ORDER BY 1, 2, 3')
     return state
 
 
-def test_demo_job_loads_both_gyomu_and_a_second_run_changes_nothing(pg_env: tuple[str, str], tmp_path: Path) -> None:
+def test_demo_job_loads_both_gyomu_and_a_second_run_changes_nothing(
+    pg_env: tuple[str, str], tmp_path: Path
+) -> None:
     job = demo_job(tmp_path, pg_env[1])
     first = cli("run", str(job), "--json")
     assert first.exit_code == 0, first.stdout + first.stderr
     manifest_path = tmp_path / "out" / "jobs" / "demo-postgres" / "job-manifest.json"
     assert json.loads(first.stdout) == json.loads(manifest_path.read_text(encoding="utf-8"))
     entries = {e["id"]: e for e in json.loads(first.stdout)["entries"]}
-    assert entries["vendor_a"]["gyomu"] == ["juki", "kojin_juminzei"] and entries["vendor_b"]["gyomu"] == ["juki"]
+    assert entries["vendor_a"]["gyomu"] == ["juki", "kojin_juminzei"] and entries["vendor_b"]["gyomu"] == [
+        "juki"
+    ]
     assert all(e["status"] == "ok" and e["records_rejected"] == 0 for e in entries.values())
     state = _state(pg_env)
-    assert state["a_juki.jumin"][0] == state["a_kojin_juminzei.kazei"][0] == (entries["vendor_a"]["records_read"] - 4) // 2
+    assert (
+        state["a_juki.jumin"][0]
+        == state["a_kojin_juminzei.kazei"][0]
+        == (entries["vendor_a"]["records_read"] - 4) // 2
+    )
     assert state["b_juki.setai"][0] == 3 and len(state["loads"]) == 5
     linked = json.loads(Path(entries["vendor_b"]["manifest"]).read_text(encoding="utf-8"))
     assert linked["load_id"] == entries["vendor_b"]["load_id"]
@@ -69,13 +83,21 @@ def test_demo_job_loads_both_gyomu_and_a_second_run_changes_nothing(pg_env: tupl
     second = cli("run", str(job), "--json")
     assert second.exit_code == 0, second.stderr
     assert _state(pg_env) == state
-    statuses = {o["status"] for e in json.loads(second.stdout)["entries"] for o in e["outputs"] if o["writer"] == "postgres"}
+    statuses = {
+        o["status"]
+        for e in json.loads(second.stdout)["entries"]
+        for o in e["outputs"]
+        if o["writer"] == "postgres"
+    }
     assert statuses == {"already_applied"}
 
     resumed = cli("run", str(job), "--resume")
     assert resumed.exit_code == 0, resumed.stderr
     assert "status: ok" in resumed.stdout and "job-manifest.json" in resumed.stdout
-    assert [e["status"] for e in json.loads(manifest_path.read_text(encoding="utf-8"))["entries"]] == ["skipped", "skipped"]
+    assert [e["status"] for e in json.loads(manifest_path.read_text(encoding="utf-8"))["entries"]] == [
+        "skipped",
+        "skipped",
+    ]
     assert _state(pg_env) == state
 
 
@@ -104,7 +126,12 @@ entries:
         ("{standard: {}}", "{postgres: {modus: upsert}}", 7, "unknown key 'modus'"),
         ("vendor_b/juki-2.5.yaml", "vendor_b/nope.yaml", 5, "mapping file not found"),
         ("  id: j\n", "  id: j\n  on_error: maybe\n", 3, "'maybe' is not one of stop, continue"),
-        ("    writers: {standard: {}}\n", "    writers: {standard: {}}\n  - id: a\n    mappings: []\n    inputs: [x]\n", 9, "must not be empty"),
+        (
+            "    writers: {standard: {}}\n",
+            "    writers: {standard: {}}\n  - id: a\n    mappings: []\n    inputs: [x]\n",
+            9,
+            "must not be empty",
+        ),
     ],
 )
 def test_job_errors_name_file_and_line(tmp_path: Path, old: str, new: str, line: int, message: str) -> None:
@@ -126,12 +153,15 @@ def test_fail_fast_keep_going_and_resume(tmp_path: Path) -> None:
     bad = tmp_path / "bad"
     vendor_a(bad, 2)
     (bad / "JUMIN.DAT").write_bytes((bad / "JUMIN.DAT").read_bytes()[:-100])  # truncated last record
-    body = ENTRY.replace("entries:\n", f"""entries:
+    body = ENTRY.replace(
+        "entries:\n",
+        f"""entries:
   - id: broken
     mappings: [{MAPPINGS}/vendor_a/juki-2.5.yaml]
     inputs: [bad/JUMIN.DAT, bad/SETAI.DAT]
     writers: {{standard: {{}}}}
-""")
+""",
+    )
     job = _job(tmp_path, body)
     stop = cli("run", str(job), "--out", str(tmp_path / "o1"), "--json")
     assert stop.exit_code == 2

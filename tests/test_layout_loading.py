@@ -33,7 +33,12 @@ def test_item_attributes_are_modelled() -> None:
     jumin = lay.file("jumin")
     assert jumin.key == ("atena_no",)
     setai_no = jumin.item("setai_no")
-    assert (setai_no.type, setai_no.length, setai_no.unit, setai_no.required) == ("string", 15, "digits", True)
+    assert (setai_no.type, setai_no.length, setai_no.unit, setai_no.required) == (
+        "string",
+        15,
+        "digits",
+        True,
+    )
     assert setai_no.references is not None and setai_no.references.file == "setai"
     assert jumin.item("shimei").unit == "bytes"
     assert jumin.item("zokugara").code_table == "zokugara"
@@ -56,20 +61,34 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
 
 
 def _line_of(path: Path, needle: str) -> int:
-    return next(i for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if needle in line)
+    return next(
+        i for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if needle in line
+    )
 
 
 @pytest.mark.parametrize(
     ("old", "new", "needle", "message"),
     [
-        ("type: string, digits: 15, required: true}", "type: strng, digits: 15, required: true}", "strng", "not one of"),
+        (
+            "type: string, digits: 15, required: true}",
+            "type: strng, digits: 15, required: true}",
+            "strng",
+            "not one of",
+        ),
         ("name: 氏名, type: string, bytes: 60", "name: 氏名, type: string", "name: 氏名,", "exactly one of"),
         ("code_table: zokugara, required", "code_table: zokgara, required", "zokgara", "unknown code table"),
         ("references: setai.setai_no", "references: setai.nothing", "setai.nothing", "unknown FILE.ITEM"),
-        ("{id: katagaki, name: 方書, type: string, bytes: 60}", "{id: katagaki, name: 方書, type: string, bytes: 60, colour: red}", "colour", "unknown key"),
+        (
+            "{id: katagaki, name: 方書, type: string, bytes: 60}",
+            "{id: katagaki, name: 方書, type: string, bytes: 60, colour: red}",
+            "colour",
+            "unknown key",
+        ),
     ],
 )
-def test_bad_layout_names_file_line_and_problem(tmp_path: Path, old: str, new: str, needle: str, message: str) -> None:
+def test_bad_layout_names_file_line_and_problem(
+    tmp_path: Path, old: str, new: str, needle: str, message: str
+) -> None:
     path = _broken(tmp_path, old, new)
     with pytest.raises(DefinitionError, match=message) as info:
         load_layout(path)
@@ -89,10 +108,16 @@ def test_invalid_yaml_syntax_gives_line(tmp_path: Path) -> None:
 def test_source_layout_rejects_overlapping_and_overlong_fields(tmp_path: Path) -> None:
     text = (MAPPINGS / "vendor_a" / "source.yaml").read_text(encoding="utf-8")
     path = tmp_path / "source.yaml"
-    path.write_text(text.replace("{id: SETAI_NO, start: 11, length: 10}", "{id: SETAI_NO, start: 10, length: 10}", 1), encoding="utf-8")
+    path.write_text(
+        text.replace("{id: SETAI_NO, start: 11, length: 10}", "{id: SETAI_NO, start: 10, length: 10}", 1),
+        encoding="utf-8",
+    )
     with pytest.raises(DefinitionError, match="overlap"):
         load_source(path)
-    path.write_text(text.replace("{id: FILLER, start: 282, length: 19}", "{id: FILLER, start: 282, length: 20}", 1), encoding="utf-8")
+    path.write_text(
+        text.replace("{id: FILLER, start: 282, length: 19}", "{id: FILLER, start: 282, length: 20}", 1),
+        encoding="utf-8",
+    )
     with pytest.raises(DefinitionError, match="past the record length"):
         load_source(path)
 
@@ -116,7 +141,7 @@ def _mapping_copy(tmp_path: Path, old: str, new: str) -> Path:
         ("ops: [trim, zenkaku_kana]", "ops: [trim, eval]", "unknown op 'eval'"),
         ("{from: KATAGAKI, ops: [trim]}", "{from: KATAGAK, ops: [trim]}", "not a field of the source file"),
         ("      katagaki: {from: KATAGAKI, ops: [trim]}\n", "", "not mapped"),
-        ("{from: SEX, ops: [{code: sex}]}", "{from: SEX, const: \"1\"}", "exactly one of"),
+        ("{from: SEX, ops: [{code: sex}]}", '{from: SEX, const: "1"}', "exactly one of"),
         ("target: chukan/juki@2.5", "target: chukan/juki@3.0", "unknown layout"),
     ],
 )
@@ -127,7 +152,9 @@ def test_bad_mapping_is_refused(tmp_path: Path, old: str, new: str, message: str
 
 def test_code_map_must_target_real_codes(tmp_path: Path) -> None:
     path = _mapping_copy(tmp_path, "sex: codes/sex.yaml", "sex: bad-sex.yaml")
-    (tmp_path / "bad-sex.yaml").write_text('id: s\ntarget_table: seibetsu\nmap: {M: "1", F: "3"}\n', encoding="utf-8")
+    (tmp_path / "bad-sex.yaml").write_text(
+        'id: s\ntarget_table: seibetsu\nmap: {M: "1", F: "3"}\n', encoding="utf-8"
+    )
     with pytest.raises(DefinitionError, match="'3' is not a code of 性別") as info:
         load_mapping(path)
     assert info.value.location.line == 3

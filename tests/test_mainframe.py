@@ -91,11 +91,16 @@ def test_ibm930_cut_character_is_rejected_with_field_and_byte(tmp_path: Path) ->
 
 
 def test_numeric_fields_in_a_cp932_record(tmp_path: Path) -> None:
-    fields = (SourceField("Z", "zoned", 0, 6), SourceField("P", "packed", 6, 3),
-              SourceField("B", "binary", 9, 4, byteorder="little"))
-    recs = [b"00012{" + b"\x12\x34\x5c" + (-5).to_bytes(4, "little", signed=True),
-            b"00001J" + b"\x00\x01\x2d" + (70000).to_bytes(4, "little", signed=True),
-            b"   123" + b"\x1a\x34\x5c" + b"\x00" * 4]
+    fields = (
+        SourceField("Z", "zoned", 0, 6),
+        SourceField("P", "packed", 6, 3),
+        SourceField("B", "binary", 9, 4, byteorder="little"),
+    )
+    recs = [
+        b"00012{" + b"\x12\x34\x5c" + (-5).to_bytes(4, "little", signed=True),
+        b"00001J" + b"\x00\x01\x2d" + (70000).to_bytes(4, "little", signed=True),
+        b"   123" + b"\x1a\x34\x5c" + b"\x00" * 4,
+    ]
     path = tmp_path / "n.dat"
     path.write_bytes(b"".join(recs))
     source = SourceFile("n", "n", "fixed", "cp932", "*", fields, record_length=13)
@@ -123,12 +128,15 @@ FIXED_HEAD = """  - id: f
 
 
 def test_source_layout_types_aliases_and_gaiji_ranges(tmp_path: Path) -> None:
-    body = FIXED_HEAD.format(enc="sjis", term="crlf") + """    gaiji_ranges: ["F040-F9FC", "FA40"]
+    body = (
+        FIXED_HEAD.format(enc="sjis", term="crlf")
+        + """    gaiji_ranges: ["F040-F9FC", "FA40"]
     fields:
       - {id: A, start: 1, length: 4, type: packed}
       - {id: B, start: 5, length: 2, type: binary, signed: false}
       - {id: C, start: 7, length: 4, type: zoned}
 """
+    )
     src = load_source(_source_yaml(tmp_path, body)).file("f")
     assert src.encoding == "cp932"
     assert src.gaiji_ranges == ((b"\xf0\x40", b"\xf9\xfc"), (b"\xfa\x40", b"\xfa\x40"))
@@ -146,7 +154,9 @@ def test_source_layout_types_aliases_and_gaiji_ranges(tmp_path: Path) -> None:
         ("cp932", "none", "{id: A, start: 1, length: 10, type: packed}", "19 digits"),
     ],
 )
-def test_source_layout_rejects_misfits_at_their_line(tmp_path: Path, enc: str, term: str, fields: str, message: str) -> None:
+def test_source_layout_rejects_misfits_at_their_line(
+    tmp_path: Path, enc: str, term: str, fields: str, message: str
+) -> None:
     body = FIXED_HEAD.format(enc=enc, term=term) + f"    fields:\n      - {fields}\n"
     with pytest.raises(DefinitionError, match=message) as info:
         load_source(_source_yaml(tmp_path, body))
@@ -154,7 +164,10 @@ def test_source_layout_rejects_misfits_at_their_line(tmp_path: Path, enc: str, t
 
 
 def test_bad_gaiji_range_is_a_definition_error(tmp_path: Path) -> None:
-    body = FIXED_HEAD.format(enc="cp932", term="none") + '    gaiji_ranges: ["F9FC-F040"]\n    fields:\n      - {id: A, start: 1, length: 4}\n'
+    body = (
+        FIXED_HEAD.format(enc="cp932", term="none")
+        + '    gaiji_ranges: ["F9FC-F040"]\n    fields:\n      - {id: A, start: 1, length: 4}\n'
+    )
     with pytest.raises(DefinitionError, match="low first"):
         load_source(_source_yaml(tmp_path, body))
 

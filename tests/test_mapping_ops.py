@@ -24,7 +24,9 @@ def run(values: list[str | None], *ops: Op) -> tuple[list[object], list[list[boo
     frame = pl.DataFrame({"v": values}, schema={"v": pl.String}).select(
         value.expr.alias("out"), *[c.mask.fill_null(False).alias(f"c{i}") for i, c in enumerate(checks)]
     )
-    return frame.get_column("out").to_list(), [frame.get_column(f"c{i}").to_list() for i in range(len(checks))]
+    return frame.get_column("out").to_list(), [
+        frame.get_column(f"c{i}").to_list() for i in range(len(checks))
+    ]
 
 
 def test_trim_strips_ascii_and_full_width_padding_only_at_the_ends() -> None:
@@ -41,10 +43,15 @@ def test_code_translation_rejects_unmapped_codes_instead_of_nulling() -> None:
 
 
 def test_wareki_to_seireki_and_unknown_parts() -> None:
-    out, (bad,) = run(["4310430", "4310501", "3640107", "3520400", None], Op("wareki", {"format": "era_yymmdd", "eras": ERAS}))
+    out, (bad,) = run(
+        ["4310430", "4310501", "3640107", "3520400", None],
+        Op("wareki", {"format": "era_yymmdd", "eras": ERAS}),
+    )
     assert out == [dt.date(2019, 4, 30), None, dt.date(1989, 1, 7), None, None]
     assert bad == [False, True, False, False, False]
-    flags, checks = run(["4310430", "3520400", None], Op("wareki_unknown", {"format": "era_yymmdd", "eras": ERAS}))
+    flags, checks = run(
+        ["4310430", "3520400", None], Op("wareki_unknown", {"format": "era_yymmdd", "eras": ERAS})
+    )
     assert flags == [False, True, False] and checks == []
 
 
@@ -57,7 +64,13 @@ def test_zenkaku_hankaku_normalisation() -> None:
 
 def test_variant_kanji_pass_every_op_unchanged() -> None:
     names = ["髙橋", "山﨑", "渡邉", "渡邊"]
-    for op in (Op("trim"), Op("zenkaku_kana"), Op("hankaku_ascii"), Op("normalize_spaces"), Op("hankaku_digits")):
+    for op in (
+        Op("trim"),
+        Op("zenkaku_kana"),
+        Op("hankaku_ascii"),
+        Op("normalize_spaces"),
+        Op("hankaku_digits"),
+    ):
         assert run(names, op)[0] == names
 
 
@@ -69,6 +82,9 @@ def test_null_if_default_replace_split() -> None:
     assert run(["0001 山田　太郎", "0002"], Op("split", {"sep": " ", "index": 1}))[0] == ["山田　太郎", None]
 
 
-@pytest.mark.parametrize("fmt,value,expected", [("dotted", "H31.04.30", dt.date(2019, 4, 30)), ("kanji", "令和元年5月1日", dt.date(2019, 5, 1))])
+@pytest.mark.parametrize(
+    "fmt,value,expected",
+    [("dotted", "H31.04.30", dt.date(2019, 4, 30)), ("kanji", "令和元年5月1日", dt.date(2019, 5, 1))],
+)
 def test_wareki_text_forms(fmt: str, value: str, expected: dt.date) -> None:
     assert run([value], Op("wareki", {"format": fmt, "eras": None}))[0] == [expected]

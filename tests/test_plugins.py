@@ -30,8 +30,14 @@ def test_writers_list_shows_builtins_and_the_installed_example_plugin() -> None:
     rows = {r["name"]: r for r in json.loads(result.stdout)}
     assert rows == {r["name"]: r for r in registry.inventory()}
     example = rows.get("example")
-    assert example is not None, "the example plugin is not installed: pip install -e examples/midlayout-example-writer"
-    assert (example["kind"], example["module"], example["loaded"]) == ("plugin", "midlayout_example_writer", True)
+    assert example is not None, (
+        "the example plugin is not installed: pip install -e examples/midlayout-example-writer"
+    )
+    assert (example["kind"], example["module"], example["loaded"]) == (
+        "plugin",
+        "midlayout_example_writer",
+        True,
+    )
     assert example["distribution"].startswith("midlayout-example-writer ")
     for name in ("standard", "fixed", "parquet", "duckdb", "postgres"):
         assert rows[name]["kind"] == "built-in" and rows[name]["module"].startswith("midlayout.writers.")
@@ -42,8 +48,19 @@ def test_writers_list_shows_builtins_and_the_installed_example_plugin() -> None:
 
 def test_convert_uses_the_example_plugin(tmp_path: Path) -> None:
     inputs = [str(p) for p in vendor_b(tmp_path / "in", 3)]
-    result = cli("convert", "-m", B_MAPPING, *inputs, "--out", str(tmp_path / "out"), "--writer", "example",
-                 "-O", "example.folder=lines", "--json")
+    result = cli(
+        "convert",
+        "-m",
+        B_MAPPING,
+        *inputs,
+        "--out",
+        str(tmp_path / "out"),
+        "--writer",
+        "example",
+        "-O",
+        "example.folder=lines",
+        "--json",
+    )
     assert result.exit_code == 0, result.stderr
     manifest = json.loads(result.stdout)
     jumin = tmp_path / "out" / "lines" / "juki" / "jumin.jsonl"
@@ -56,9 +73,31 @@ def test_convert_uses_the_example_plugin(tmp_path: Path) -> None:
 
 def test_unknown_option_and_writer_are_usage_errors(tmp_path: Path) -> None:
     inputs = [str(p) for p in vendor_b(tmp_path / "in", 1)]
-    bad_opt = cli("convert", "-m", B_MAPPING, *inputs, "--out", str(tmp_path / "o"), "-w", "example", "-O", "example.colour=red")
+    bad_opt = cli(
+        "convert",
+        "-m",
+        B_MAPPING,
+        *inputs,
+        "--out",
+        str(tmp_path / "o"),
+        "-w",
+        "example",
+        "-O",
+        "example.colour=red",
+    )
     assert bad_opt.exit_code == 2 and "unknown option 'colour'" in bad_opt.stderr
-    stray = cli("convert", "-m", B_MAPPING, *inputs, "--out", str(tmp_path / "o"), "-w", "standard", "-O", "postgres.mode=upsert")
+    stray = cli(
+        "convert",
+        "-m",
+        B_MAPPING,
+        *inputs,
+        "--out",
+        str(tmp_path / "o"),
+        "-w",
+        "standard",
+        "-O",
+        "postgres.mode=upsert",
+    )
     assert stray.exit_code == 2 and "not among the writers" in stray.stderr
     assert not (tmp_path / "o" / "manifest.json").exists()
 
@@ -82,7 +121,9 @@ def test_a_broken_plugin_warns_and_does_not_crash(tmp_path: Path) -> None:
     assert "warning: writer 'broken'" in listed.stderr and "failed to load" in listed.stderr
     inputs = [str(p) for p in vendor_b(tmp_path / "in", 1)]
     used = cli("convert", "-m", B_MAPPING, *inputs, "--out", str(tmp_path / "o"), "-w", "broken")
-    assert used.exit_code == 2 and len(used.stderr.strip().splitlines()) == 1 and "failed to load" in used.stderr
+    assert (
+        used.exit_code == 2 and len(used.stderr.strip().splitlines()) == 1 and "failed to load" in used.stderr
+    )
     fine = cli("convert", "-m", B_MAPPING, *inputs, "--out", str(tmp_path / "o"), "-w", "standard")
     assert fine.exit_code == 0, fine.stderr
 
@@ -104,12 +145,18 @@ def test_builtins_work_with_stale_metadata(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_the_postgres_writer_imports_psycopg_only_when_a_load_starts() -> None:
-    code = "import sys, midlayout.writers.postgres as p; p.PostgresWriter; assert 'psycopg' not in sys.modules"
+    code = (
+        "import sys, midlayout.writers.postgres as p; p.PostgresWriter; assert 'psycopg' not in sys.modules"
+    )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
 def test_builtins_are_registered_in_the_package_metadata() -> None:
     from importlib.metadata import entry_points
 
-    ours = {ep.name: ep.value for ep in entry_points(group=registry.GROUP) if ep.dist and ep.dist.name == "midlayout"}
+    ours = {
+        ep.name: ep.value
+        for ep in entry_points(group=registry.GROUP)
+        if ep.dist and ep.dist.name == "midlayout"
+    }
     assert ours == registry.BUILTINS

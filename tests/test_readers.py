@@ -14,14 +14,20 @@ from midlayout.layout.source import SourceField, SourceFile
 from midlayout.readers import read_batches
 from tests.conftest import fixed_record
 
-FIELDS = (SourceField("A", "text", 0, 4), SourceField("NAME", "text", 4, 10), SourceField("N", "zoned", 14, 6))
+FIELDS = (
+    SourceField("A", "text", 0, 4),
+    SourceField("NAME", "text", 4, 10),
+    SourceField("N", "zoned", 14, 6),
+)
 
 
 def _fixed(term: bytes = b"\r\n", encoding: str = "cp932") -> SourceFile:
     return SourceFile("t", "test", "fixed", encoding, "*", FIELDS, record_length=20, terminator=term)
 
 
-def _read(source: SourceFile, path: Path, batch_size: int = 100_000) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+def _read(
+    source: SourceFile, path: Path, batch_size: int = 100_000
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     batches = list(read_batches(source, path, batch_size))
     rows = pl.concat([b.rows for b in batches])
     rejects = pl.concat([b.rejects for b in batches])
@@ -35,7 +41,10 @@ def _write(tmp_path: Path, records: list[bytes], term: bytes = b"\r\n") -> Path:
 
 
 def test_fields_are_cut_by_bytes_before_decoding(tmp_path: Path) -> None:
-    recs = [fixed_record([("0001", 4), ("髙橋ｶﾅ", 10), ("00012{", 6)], 20), fixed_record([("0002", 4), ("ABC", 10), ("00001J", 6)], 20)]
+    recs = [
+        fixed_record([("0001", 4), ("髙橋ｶﾅ", 10), ("00012{", 6)], 20),
+        fixed_record([("0002", 4), ("ABC", 10), ("00001J", 6)], 20),
+    ]
     rows, rejects, n = _read(_fixed(), _write(tmp_path, recs))
     assert n == 2 and rejects.height == 0
     assert rows.get_column("NAME").to_list() == ["髙橋ｶﾅ    ", "ABC       "]
@@ -87,7 +96,9 @@ def test_record_length_mismatch_names_record_and_byte(tmp_path: Path) -> None:
         ("山".encode("cp932") + b"\xf0\x40" + b" " * 6, "gaiji_unmapped", 2),
     ],
 )
-def test_decode_failures_reject_the_record_with_field_and_byte(tmp_path: Path, name: bytes, rule: str, byte_in_field: int) -> None:
+def test_decode_failures_reject_the_record_with_field_and_byte(
+    tmp_path: Path, name: bytes, rule: str, byte_in_field: int
+) -> None:
     rec = b"0001" + name + b"000001"
     ok = fixed_record([("0002", 4), ("OK", 10), ("000001", 6)], 20)
     rows, rejects, n = _read(_fixed(), _write(tmp_path, [ok, rec]))
@@ -126,21 +137,35 @@ CP932_TEXT = st.text(
 
 
 @given(st.lists(st.tuples(CP932_TEXT, CP932_TEXT), min_size=1, max_size=30), st.integers(1, 7))
-def test_fixed_reader_returns_exactly_the_fields_written(tmp_path_factory: pytest.TempPathFactory, rows: list[tuple[str, str]], batch: int) -> None:
+def test_fixed_reader_returns_exactly_the_fields_written(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[tuple[str, str]], batch: int
+) -> None:
     fields = (SourceField("X", "text", 0, 10), SourceField("Y", "text", 10, 12))
     source = SourceFile("t", "t", "fixed", "cp932", "*", fields, record_length=22, terminator=b"\r\n")
     path = tmp_path_factory.mktemp("h") / "h.dat"
     path.write_bytes(b"".join(fixed_record([(x, 10), (y, 12)], 22) + b"\r\n" for x, y in rows))
     got, rejects, n = _read(source, path, batch)
     assert n == len(rows) and rejects.height == 0
-    assert list(zip(got.get_column("X").str.strip_chars_end(" "), got.get_column("Y").str.strip_chars_end(" "), strict=True)) == [
-        (x.rstrip(" "), y.rstrip(" ")) for x, y in rows
-    ]
+    assert list(
+        zip(
+            got.get_column("X").str.strip_chars_end(" "),
+            got.get_column("Y").str.strip_chars_end(" "),
+            strict=True,
+        )
+    ) == [(x.rstrip(" "), y.rstrip(" ")) for x, y in rows]
 
 
 CSV_SOURCE = SourceFile(
-    "c", "csv", "csv", "cp932", "*",
-    (SourceField("code", "text", column="コード"), SourceField("name", "text", column="氏名"), SourceField("memo", "text", column="備考")),
+    "c",
+    "csv",
+    "csv",
+    "cp932",
+    "*",
+    (
+        SourceField("code", "text", column="コード"),
+        SourceField("name", "text", column="氏名"),
+        SourceField("memo", "text", column="備考"),
+    ),
 )
 
 
@@ -158,10 +183,17 @@ def test_csv_keeps_quoted_commas_newlines_and_trail_byte_5c(tmp_path: Path) -> N
 
 def test_csv_field_count_and_bad_bytes_become_rejects(tmp_path: Path) -> None:
     path = tmp_path / "c.csv"
-    path.write_bytes("コード,氏名,備考\r\n1,山田,x\r\n2,田中\r\n".encode("cp932") + b"3,\x81\x20,y\r\n" + "4,佐藤,z\r\n".encode("cp932"))
+    path.write_bytes(
+        "コード,氏名,備考\r\n1,山田,x\r\n2,田中\r\n".encode("cp932")
+        + b"3,\x81\x20,y\r\n"
+        + "4,佐藤,z\r\n".encode("cp932")
+    )
     rows, rejects, n = _read(CSV_SOURCE, path)
     assert n == 4 and rows.get_column("code").to_list() == ["1", "4"]
-    assert dict(zip(rejects.get_column("record"), rejects.get_column("rule"), strict=True)) == {2: "field_count", 3: "invalid_bytes"}
+    assert dict(zip(rejects.get_column("record"), rejects.get_column("rule"), strict=True)) == {
+        2: "field_count",
+        3: "invalid_bytes",
+    }
 
 
 def test_csv_header_must_match_the_source_layout(tmp_path: Path) -> None:

@@ -26,9 +26,17 @@ TARGETS = [("juki", "setai"), ("juki", "jumin"), ("kojin_juminzei", "kazei")]
 def converted(tmp_path_factory: pytest.TempPathFactory) -> ConvertResult:
     tmp = tmp_path_factory.mktemp("contract")
     inputs = [str(p) for p in vendor_a(tmp / "in", 6, 3)]
-    mappings = [load_mapping(MAPPINGS / "vendor_a" / n, LAYOUTS) for n in ("juki-2.5.yaml", "kojin_juminzei-2.5.yaml")]
-    return convert(mappings, inputs, tmp / "out", ["duckdb", "parquet", "standard", "fixed"], batch_size=10,
-                   writer_options={"parquet": {"partition_by": "setai_no"}})
+    mappings = [
+        load_mapping(MAPPINGS / "vendor_a" / n, LAYOUTS) for n in ("juki-2.5.yaml", "kojin_juminzei-2.5.yaml")
+    ]
+    return convert(
+        mappings,
+        inputs,
+        tmp / "out",
+        ["duckdb", "parquet", "standard", "fixed"],
+        batch_size=10,
+        writer_options={"parquet": {"partition_by": "setai_no"}},
+    )
 
 
 def reference(result: ConvertResult, gyomu: str, file: str) -> pl.DataFrame:
@@ -51,7 +59,9 @@ def test_parquet_reads_back_whole_or_partitioned(converted: ConvertResult, gyomu
     base = converted.out_dir / "parquet" / gyomu
     if "setai_no" in lay.file(file).item_ids:
         parts = sorted((base / file).glob("setai_no=*/part-*.parquet"))
-        assert len(parts) >= 6 and all(p.parent.name == f"setai_no={pl.read_parquet(p)['setai_no'][0]}" for p in parts)
+        assert len(parts) >= 6 and all(
+            p.parent.name == f"setai_no={pl.read_parquet(p)['setai_no'][0]}" for p in parts
+        )
         frame = pl.concat([pl.read_parquet(p) for p in parts])
     else:
         frame = pl.read_parquet(base / f"{file}.parquet")
@@ -80,7 +90,9 @@ def _expected_fixed(layout: Layout, file: FileDef, rows: list[dict[str, object]]
 
 
 @pytest.mark.parametrize(("gyomu", "file"), TARGETS)
-def test_fixed_width_matches_an_independent_rendering(converted: ConvertResult, gyomu: str, file: str) -> None:
+def test_fixed_width_matches_an_independent_rendering(
+    converted: ConvertResult, gyomu: str, file: str
+) -> None:
     lay = resolve(f"chukan/{gyomu}@2.5")
     data = (converted.out_dir / "fixed" / gyomu / f"{file}.dat").read_bytes()
     ref = reference(converted, gyomu, file)
@@ -103,7 +115,15 @@ def test_standard_csv_reads_back(converted: ConvertResult, gyomu: str, file: str
     want = ref.sort(lay.file(file).key[-1]).row(0, named=True)
     for it in lay.file(file).items:
         v = want[it.id]
-        text = None if v is None else v.strftime("%Y%m%d") if it.type == "date" else str(int(v)) if it.type == "flag" else str(v)
+        text = (
+            None
+            if v is None
+            else v.strftime("%Y%m%d")
+            if it.type == "date"
+            else str(int(v))
+            if it.type == "flag"
+            else str(v)
+        )
         assert got[it.name] == text, it.id
 
 
@@ -111,7 +131,9 @@ def test_manifest_lists_each_output_with_its_hash(converted: ConvertResult) -> N
     outs = {(o["writer"], o["target"]): o for o in converted.manifest.outputs}
     part = outs[("parquet", "chukan/juki@2.5:jumin")]
     assert Path(part["path"]).is_dir() and len(part["sha256"]) == 64
-    assert outs[("fixed", "chukan/kojin_juminzei@2.5:kazei")]["path"].endswith("fixed/kojin_juminzei/kazei.dat")
+    assert outs[("fixed", "chukan/kojin_juminzei@2.5:kazei")]["path"].endswith(
+        "fixed/kojin_juminzei/kazei.dat"
+    )
 
 
 ITEMS = (
@@ -127,19 +149,40 @@ TINY = Layout("x", "x", "g", "g", "1", "cp932", "", (TINY_FILE,), {}, Path("x.ya
 
 
 def _frame(**overrides: object) -> pl.DataFrame:
-    row = {"code": "7", "name": "ｱ髙", "amount": -42, "rate": Decimal("1.25"), "day": dt.date(2019, 4, 30), "flag": True}
+    row = {
+        "code": "7",
+        "name": "ｱ髙",
+        "amount": -42,
+        "rate": Decimal("1.25"),
+        "day": dt.date(2019, 4, 30),
+        "flag": True,
+    }
     row.update(overrides)
-    return pl.DataFrame([row], schema={"code": pl.String, "name": pl.String, "amount": pl.Int64,
-                                       "rate": pl.Decimal(5, 2), "day": pl.Date, "flag": pl.Boolean})
+    return pl.DataFrame(
+        [row],
+        schema={
+            "code": pl.String,
+            "name": pl.String,
+            "amount": pl.Int64,
+            "rate": pl.Decimal(5, 2),
+            "day": pl.Date,
+            "flag": pl.Boolean,
+        },
+    )
 
 
 def test_fixed_pads_bytes_zero_fills_digits_and_blanks_nulls() -> None:
-    assert render_fixed(TINY, TINY_FILE, _frame()) == b"07" + "ｱ髙".encode("cp932") + b"   -004200125201904301\r\n"
+    assert (
+        render_fixed(TINY, TINY_FILE, _frame())
+        == b"07" + "ｱ髙".encode("cp932") + b"   -004200125201904301\r\n"
+    )
     blank = render_fixed(TINY, TINY_FILE, _frame(name=None, amount=None, rate=None, day=None, flag=None))
     assert blank == b"07" + b" " * 25 + b"\r\n"
 
 
-@pytest.mark.parametrize(("field", "value"), [("name", "髙橋ｶﾅｺ"), ("amount", 123456), ("amount", -12345), ("code", "123")])
+@pytest.mark.parametrize(
+    ("field", "value"), [("name", "髙橋ｶﾅｺ"), ("amount", 123456), ("amount", -12345), ("code", "123")]
+)
 def test_fixed_refuses_a_value_that_does_not_fit(field: str, value: object) -> None:
     frame = pl.concat([_frame(code="01"), _frame(**{"code": "02", field: value})])
     with pytest.raises(OutputError, match="does not fit") as info:

@@ -11,8 +11,10 @@ ROOT = Path(__file__).resolve().parents[2]
 MAPPING = load_mapping(ROOT / "mappings" / "vendor_a" / "juki-2.5.yaml")
 JUMIN, SETAI = MAPPING.source.file("jumin"), MAPPING.source.file("setai")
 CODES = {name: dict(cm.map) for name, cm in MAPPING.code_maps.items()}
-DOMAINS = {f.id: {it.id: set(MAPPING.target.code_tables[it.code_table].codes) for it in f.items if it.code_table}
-           for f in MAPPING.target.files}
+DOMAINS = {
+    f.id: {it.id: set(MAPPING.target.code_tables[it.code_table].codes) for it in f.items if it.code_table}
+    for f in MAPPING.target.files
+}
 ERA_START = {"1": 1868, "2": 1912, "3": 1926, "4": 1989, "5": 2019}
 
 

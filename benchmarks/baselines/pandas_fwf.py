@@ -23,7 +23,9 @@ def _read(path: Path, source) -> pd.DataFrame:
     specs = [(f.start, f.start + f.length) for f in source.fields]
     names = [f.id for f in source.fields]
     if source.terminator:
-        return pd.read_fwf(path, colspecs=specs, names=names, encoding="cp932", dtype=str, keep_default_na=False)
+        return pd.read_fwf(
+            path, colspecs=specs, names=names, encoding="cp932", dtype=str, keep_default_na=False
+        )
     data = path.read_bytes()
     step = source.record_length
     text = "\n".join(data[i : i + step].decode("cp932") for i in range(0, len(data), step))
@@ -39,7 +41,9 @@ def _jumin(df: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({"atena_no": df.ATENA_NO.str.strip(), "setai_no": df.SETAI_NO.str.strip()})
     out["kisai_juni"] = pd.to_numeric(df.KISAI_JUNI, errors="coerce")
     out["shimei"] = df.NAME_KANJI.str.strip(" \u3000")
-    out["shimei_kana"] = df.NAME_KANA.str.strip().apply(lambda s: jaconv.h2z(s, kana=True, ascii=False, digit=False))
+    out["shimei_kana"] = df.NAME_KANA.str.strip().apply(
+        lambda s: jaconv.h2z(s, kana=True, ascii=False, digit=False)
+    )
     out["kyushi"] = df.KYUSHI.str.strip(" \u3000")
     out["seinengappi"], out["seinengappi_fusho"] = _date(df.BIRTH)
     out["seibetsu"] = df.SEX.map(CODES["sex"])
@@ -55,7 +59,9 @@ def _jumin(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _setai(df: pd.DataFrame, jumin: pd.DataFrame) -> pd.DataFrame:
-    out = pd.DataFrame({"setai_no": df.SETAI_NO.str.strip(), "setainushi_atena_no": df.HEAD_ATENA_NO.str.strip()})
+    out = pd.DataFrame(
+        {"setai_no": df.SETAI_NO.str.strip(), "setainushi_atena_no": df.HEAD_ATENA_NO.str.strip()}
+    )
     names = jumin.drop_duplicates("atena_no").set_index("atena_no")["shimei"]
     out["setainushi_shimei"] = out.setainushi_atena_no.map(names)
     out["yubin_no"] = df.ZIP.str.strip().str.replace("-", "")
@@ -65,7 +71,9 @@ def _setai(df: pd.DataFrame, jumin: pd.DataFrame) -> pd.DataFrame:
 
 
 def _bytes_le(limit: int) -> pa.Check:
-    return pa.Check(lambda s: s.map(lambda v: len(v.encode("cp932", errors="replace")) <= limit), element_wise=False)
+    return pa.Check(
+        lambda s: s.map(lambda v: len(v.encode("cp932", errors="replace")) <= limit), element_wise=False
+    )
 
 
 def _schema(file_id: str) -> pa.DataFrameSchema:

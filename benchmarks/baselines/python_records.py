@@ -34,18 +34,43 @@ def fits(value: str, limit: int) -> bool:
 def jumin_row(r: dict[str, str]) -> list | None:
     birth, unknown, ok = wareki(r["BIRTH"])
     ido_date, _, ok2 = wareki(r["IDO_DATE"])
-    codes = [CODES["sex"].get(r["SEX"]), CODES["zokugara"].get(r["ZOKU"]), CODES["shubetsu"].get(r["SHUBETSU"]),
-             CODES["jotai"].get(r["JOTAI"]), CODES["ido"].get(r["IDO_CODE"].strip())]
+    codes = [
+        CODES["sex"].get(r["SEX"]),
+        CODES["zokugara"].get(r["ZOKU"]),
+        CODES["shubetsu"].get(r["SHUBETSU"]),
+        CODES["jotai"].get(r["JOTAI"]),
+        CODES["ido"].get(r["IDO_CODE"].strip()),
+    ]
     name, addr = r["NAME_KANJI"].strip(WS), (r["ADDR1"].rstrip(WS) + r["ADDR2"].rstrip(WS)).strip(WS)
     domains = DOMAINS["jumin"]
-    good = (ok and ok2 and None not in codes[:4] and codes[0] in domains["seibetsu"] and fits(name, 60)
-            and fits(addr, 120) and r["KISAI_JUNI"].isdigit())
+    good = (
+        ok
+        and ok2
+        and None not in codes[:4]
+        and codes[0] in domains["seibetsu"]
+        and fits(name, 60)
+        and fits(addr, 120)
+        and r["KISAI_JUNI"].isdigit()
+    )
     if not good:
         return None
     kana = jaconv.h2z(r["NAME_KANA"].strip(), kana=True, ascii=False, digit=False)
-    return [r["ATENA_NO"].strip(), r["SETAI_NO"].strip(), int(r["KISAI_JUNI"]), name, kana, r["KYUSHI"].strip(WS),
-            birth, unknown, *codes[:4], r["ZIP"].strip().replace("-", ""), addr, r["KATAGAKI"].strip(WS), codes[4],
-            ido_date]
+    return [
+        r["ATENA_NO"].strip(),
+        r["SETAI_NO"].strip(),
+        int(r["KISAI_JUNI"]),
+        name,
+        kana,
+        r["KYUSHI"].strip(WS),
+        birth,
+        unknown,
+        *codes[:4],
+        r["ZIP"].strip().replace("-", ""),
+        addr,
+        r["KATAGAKI"].strip(WS),
+        codes[4],
+        ido_date,
+    ]
 
 
 def setai_row(r: dict[str, str], names: dict[str, str]) -> list | None:

@@ -73,8 +73,9 @@ def _dup_table(con: duckdb.DuckDBPyConnection, key: list[str]) -> int:
     return int(con.execute("SELECT count(*) FROM dup").fetchone()[0])  # type: ignore[index]
 
 
-def _delta_table(con: duckdb.DuckDBPyConnection, key: list[str], compared: list[Item], opts: DiffOptions,
-                 has_dups: bool) -> None:
+def _delta_table(
+    con: duckdb.DuckDBPyConnection, key: list[str], compared: list[Item], opts: DiffOptions, has_dups: bool
+) -> None:
     """Every row that is not unchanged, with one boolean per compared item and both values."""
     keys = ", ".join(q(k) for k in key)
     side = "(SELECT *, true AS _in FROM {v}" + (f" ANTI JOIN dup USING ({keys}))" if has_dups else ")")
@@ -85,20 +86,25 @@ def _delta_table(con: duckdb.DuckDBPyConnection, key: list[str], compared: list[
     key_cols = ", ".join(f"coalesce(b.{q(k)}, a.{q(k)}) AS {q(k)}" for k in key)
     con.execute(f"""CREATE TEMP TABLE delta AS SELECT {key_cols},
         CASE WHEN b._in IS NULL THEN 'added' WHEN a._in IS NULL THEN 'removed' ELSE 'changed' END AS class
-        {''.join(', ' + c for c in flags + values)}
-        FROM {side.format(v='b')} b FULL OUTER JOIN {side.format(v='a')} a ON {on}
+        {"".join(", " + c for c in flags + values)}
+        FROM {side.format(v="b")} b FULL OUTER JOIN {side.format(v="a")} a ON {on}
         WHERE b._in IS NULL OR a._in IS NULL OR {any_diff}""")
 
 
-def _counts(con: duckdb.DuckDBPyConnection, compared: list[Item]) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+def _counts(
+    con: duckdb.DuckDBPyConnection, compared: list[Item]
+) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
     by_class = dict.fromkeys(CLASSES, 0)
-    by_class.update({c: int(n) for c, n in con.execute("SELECT class, count(*) FROM delta GROUP BY class").fetchall()})
+    by_class.update(
+        {c: int(n) for c, n in con.execute("SELECT class, count(*) FROM delta GROUP BY class").fetchall()}
+    )
     sums = ", ".join(f"coalesce(sum(CAST({q('d:' + it.id)} AS INTEGER)), 0)" for it in compared) or "0"
     row = con.execute(f"SELECT {sums} FROM delta WHERE class = 'changed'").fetchone() or ()
     by_item = {it.id: int(n) for it, n in zip(compared, row, strict=False)}
     rows_b, rows_a = con.execute("SELECT (SELECT count(*) FROM b), (SELECT count(*) FROM a)").fetchone()  # type: ignore[misc]
-    dup_b, dup_a, dup_keys = con.execute("SELECT coalesce(sum(n_before), 0), coalesce(sum(n_after), 0), count(*) "
-                                         "FROM dup").fetchone()  # type: ignore[misc]
+    dup_b, dup_a, dup_keys = con.execute(
+        "SELECT coalesce(sum(n_before), 0), coalesce(sum(n_after), 0), count(*) FROM dup"
+    ).fetchone()  # type: ignore[misc]
     by_class["duplicate_key"] = int(dup_keys)
     by_class["unchanged"] = int(rows_b) - int(dup_b) - by_class["removed"] - by_class["changed"]
     sizes = {"before": int(rows_b), "after": int(rows_a), "dup_before": int(dup_b), "dup_after": int(dup_a)}
@@ -112,15 +118,22 @@ def _changes_sql(key: list[str], compared: list[Item], show: bool) -> str:
     for it in compared:
         old = mask_sql(f"CAST({q('old:' + it.id)} AS VARCHAR)", show)
         new = mask_sql(f"CAST({q('new:' + it.id)} AS VARCHAR)", show)
-        parts.append(f"SELECT {keys}, {_lit(it.id)} AS item, {_lit(it.name)} AS item_name, {old} AS old, {new} AS new "
-                     f"FROM delta WHERE class = 'changed' AND {q('d:' + it.id)}")
-    return " UNION ALL ".join(parts) or f"SELECT {keys}, '' AS item, '' AS item_name, '' AS old, '' AS new FROM delta LIMIT 0"
+        parts.append(
+            f"SELECT {keys}, {_lit(it.id)} AS item, {_lit(it.name)} AS item_name, {old} AS old, {new} AS new "
+            f"FROM delta WHERE class = 'changed' AND {q('d:' + it.id)}"
+        )
+    return (
+        " UNION ALL ".join(parts)
+        or f"SELECT {keys}, '' AS item, '' AS item_name, '' AS old, '' AS new FROM delta LIMIT 0"
+    )
 
 
 def _rows_sql(key: list[str]) -> str:
     keys = ", ".join(q(k) for k in key)
-    return (f"SELECT {keys}, class, NULL::BIGINT AS n_before, NULL::BIGINT AS n_after FROM delta "
-            f"UNION ALL SELECT {keys}, 'duplicate_key' AS class, n_before, n_after FROM dup")
+    return (
+        f"SELECT {keys}, class, NULL::BIGINT AS n_before, NULL::BIGINT AS n_after FROM delta "
+        f"UNION ALL SELECT {keys}, 'duplicate_key' AS class, n_before, n_after FROM dup"
+    )
 
 
 def _lit(text: str) -> str:
@@ -137,44 +150,86 @@ def _describe(src: Source, rows: int) -> dict[str, Any]:
     return {"path": src.label, "kind": src.kind, "rows": rows, "sha256": sha256_file(src.path)}
 
 
-def _summary(before: Source, after: Source, key: list[str], opts: DiffOptions,
-             counts: tuple[dict[str, int], dict[str, int], dict[str, int]]) -> dict[str, Any]:
+def _summary(
+    before: Source,
+    after: Source,
+    key: list[str],
+    opts: DiffOptions,
+    counts: tuple[dict[str, int], dict[str, int], dict[str, int]],
+) -> dict[str, Any]:
     by_class, by_item, sizes = counts
     names = {it.id: it.name for it in before.file.items}
     return {
-        "command": "diff", "layout": before.layout.ref, "file": {"id": before.file.id, "name": before.file.name},
-        "key": key, "before": _describe(before, sizes["before"]), "after": _describe(after, sizes["after"]),
-        "options": {"ignore": list(opts.ignore), "tolerance": opts.tolerance, "show_values": opts.show_values,
-                    "ignore_trailing_spaces": opts.norm.trailing_spaces, "ignore_width": opts.norm.width},
+        "command": "diff",
+        "layout": before.layout.ref,
+        "file": {"id": before.file.id, "name": before.file.name},
+        "key": key,
+        "before": _describe(before, sizes["before"]),
+        "after": _describe(after, sizes["after"]),
+        "options": {
+            "ignore": list(opts.ignore),
+            "tolerance": opts.tolerance,
+            "show_values": opts.show_values,
+            "ignore_trailing_spaces": opts.norm.trailing_spaces,
+            "ignore_width": opts.norm.width,
+        },
         "counts": by_class,
-        "duplicates": {"keys": by_class["duplicate_key"], "rows_before": sizes["dup_before"], "rows_after": sizes["dup_after"]},
+        "duplicates": {
+            "keys": by_class["duplicate_key"],
+            "rows_before": sizes["dup_before"],
+            "rows_after": sizes["dup_after"],
+        },
         "changes_by_item": [{"item": i, "name": names[i], "count": n} for i, n in by_item.items() if n],
         "identical": all(by_class[c] == 0 for c in CLASSES if c != "unchanged"),
     }
 
 
-def _samples(con: duckdb.DuckDBPyConnection, key: list[str], compared: list[Item], show: bool) -> dict[str, Any]:
+def _samples(
+    con: duckdb.DuckDBPyConnection, key: list[str], compared: list[Item], show: bool
+) -> dict[str, Any]:
     order = ", ".join(q(k) for k in key)
     return {
-        "changes": _records(con, f"SELECT * FROM ({_changes_sql(key, compared, show)}) ORDER BY {order}, item LIMIT {SAMPLE_ROWS}"),
-        "rows": _records(con, f"SELECT * FROM ({_rows_sql(key)}) WHERE class <> 'changed' ORDER BY class, {order} "
-                              f"LIMIT {SAMPLE_ROWS}"),
+        "changes": _records(
+            con,
+            f"SELECT * FROM ({_changes_sql(key, compared, show)}) ORDER BY {order}, item LIMIT {SAMPLE_ROWS}",
+        ),
+        "rows": _records(
+            con,
+            f"SELECT * FROM ({_rows_sql(key)}) WHERE class <> 'changed' ORDER BY class, {order} "
+            f"LIMIT {SAMPLE_ROWS}",
+        ),
     }
 
 
-def _write_outputs(con: duckdb.DuckDBPyConnection, out: Path, key: list[str], compared: list[Item], opts: DiffOptions,
-                   fmt: str) -> list[str]:
+def _write_outputs(
+    con: duckdb.DuckDBPyConnection,
+    out: Path,
+    key: list[str],
+    compared: list[Item],
+    opts: DiffOptions,
+    fmt: str,
+) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, sql in (("diff-rows", _rows_sql(key)), ("diff-changes", _changes_sql(key, compared, opts.show_values))):
+    for name, sql in (
+        ("diff-rows", _rows_sql(key)),
+        ("diff-changes", _changes_sql(key, compared, opts.show_values)),
+    ):
         path = out / f"{name}.{fmt}"
         copy_atomic(con, sql, path, fmt)
         written.append(str(path))
     return written
 
 
-def diff(before: Source, after: Source, opts: DiffOptions, out: Path | None = None, fmt: str = "parquet",
-         html: bool = False, step: Callable[[str], None] = lambda _text: None) -> DiffResult:
+def diff(
+    before: Source,
+    after: Source,
+    opts: DiffOptions,
+    out: Path | None = None,
+    fmt: str = "parquet",
+    html: bool = False,
+    step: Callable[[str], None] = lambda _text: None,
+) -> DiffResult:
     """Compare two extracts of the same layout file by key; write details (and HTML) to `out` when given.
 
     >>> # diff(locate("old.parquet", lay), locate("new.parquet", lay), DiffOptions(key=("atena_no",)))

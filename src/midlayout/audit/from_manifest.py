@@ -32,23 +32,37 @@ def _mappings(manifest: dict[str, Any], where: str) -> list[Mapping]:
         if not path.is_file():
             raise InputError("mapping named by the manifest not found", Location(file=str(path)))
         if sha256_file(path) != entry["sha256"]:
-            raise InputError(f"mapping changed since the run (sha256 differs from {where})", Location(file=str(path)))
+            raise InputError(
+                f"mapping changed since the run (sha256 differs from {where})", Location(file=str(path))
+            )
         found.append(load_mapping(path))
     if not found:
-        raise InputError("the manifest names no mapping (a validate run has nothing to re-map)", Location(file=where))
+        raise InputError(
+            "the manifest names no mapping (a validate run has nothing to re-map)", Location(file=where)
+        )
     return found
 
 
 def _rejected(manifest: dict[str, Any], where: str) -> tuple[pl.DataFrame, Path]:
-    paths = [Path(o["path"]) for o in manifest["outputs"] if o.get("writer") == "rejects" and o["path"].endswith(".parquet")]
+    paths = [
+        Path(o["path"])
+        for o in manifest["outputs"]
+        if o.get("writer") == "rejects" and o["path"].endswith(".parquet")
+    ]
     if not paths or not paths[0].is_file():
         raise InputError("rejects.parquet named by the manifest not found", Location(file=where))
     rejects = pl.read_parquet(paths[0], columns=["file", "record"]).unique()
     return rejects.rename({"file": FILE, "record": REC}), paths[0]
 
 
-def _stage_job(job: Job, tables: dict[Any, pl.DataFrame], rejected: pl.DataFrame, folder: Path, n: int,
-               gaiji: GaijiOptions) -> int:
+def _stage_job(
+    job: Job,
+    tables: dict[Any, pl.DataFrame],
+    rejected: pl.DataFrame,
+    folder: Path,
+    n: int,
+    gaiji: GaijiOptions,
+) -> int:
     """Map one input as convert did, drop rejected records, stage the rest; return the records read."""
     compiled = compile_file(job.mapping, job.rule)
     items = compiled.target.item_ids
@@ -64,33 +78,51 @@ def _stage_job(job: Job, tables: dict[Any, pl.DataFrame], rejected: pl.DataFrame
     return read
 
 
-def source_side(manifest_path: Path, work: Path, step: Step) -> tuple[Side, list[dict[str, Any]], dict[str, Layout]]:
+def source_side(
+    manifest_path: Path, work: Path, step: Step
+) -> tuple[Side, list[dict[str, Any]], dict[str, Layout]]:
     """The source side (staged in `work`), the records-read checks, and the layouts by ref."""
     manifest, where = read_manifest(manifest_path), str(manifest_path)
     mappings = _mappings(manifest, where)
     jobs = match_inputs(mappings, [f"{i['source']}={i['path']}" for i in manifest["inputs"]])
     rejected, rejects_path = _rejected(manifest, where)
     gaiji = gaiji_options(mappings, None, None)  # the mappings' own 外字 tables and policies
-    tables = lookup_tables(jobs, BATCH, gaiji)  # convert's own lookups, so the source maps exactly as in the run
+    tables = lookup_tables(
+        jobs, BATCH, gaiji
+    )  # convert's own lookups, so the source maps exactly as in the run
     side, checks = Side("移行元 source (mapped − rejects)", hash_sources=False), []
     for n, (job, entry) in enumerate(zip(jobs, manifest["inputs"], strict=True)):
         step(f"re-reading {job.path}")
         layout, file = job.mapping.target, job.mapping.target.file(job.rule.target)
         key = f"{layout.ref}:{file.id}"
         folder = work / key.replace("/", "_").replace(":", "__").replace("@", "_")
-        read = _stage_job(job, tables, rejected.filter(pl.col(FILE) == str(job.path)), folder, n, gaiji[job.mapping.id])
+        read = _stage_job(
+            job, tables, rejected.filter(pl.col(FILE) == str(job.path)), folder, n, gaiji[job.mapping.id]
+        )
         checks.append(_read_check(job, entry, read))
         side.sources[key] = Source(str(folder), "parquet", folder / "*.parquet", layout, file)
         side.extra_files.append(("input", job.path))
-    side.extra_files += [("mapping", m.path) for m in mappings] + [("rejects", rejects_path), ("manifest", manifest_path)]
+    side.extra_files += [("mapping", m.path) for m in mappings] + [
+        ("rejects", rejects_path),
+        ("manifest", manifest_path),
+    ]
     return side, checks, {m.target.ref: m.target for m in mappings}
 
 
 def _read_check(job: Job, entry: dict[str, Any], read: int) -> dict[str, Any]:
     expected = int(entry.get("records_read", -1))
-    return {"file": str(job.path), "figure": "records_read", "item": "", "value": "",
-            "label": "読込件数 (records read: manifest vs re-read)", "left": expected, "right": read,
-            "difference": read - expected, "tolerance": 0, "passed": read == expected}
+    return {
+        "file": str(job.path),
+        "figure": "records_read",
+        "item": "",
+        "value": "",
+        "label": "読込件数 (records read: manifest vs re-read)",
+        "left": expected,
+        "right": read,
+        "difference": read - expected,
+        "tolerance": 0,
+        "passed": read == expected,
+    }
 
 
 def output_sides(manifest: dict[str, Any], layouts: dict[str, Layout]) -> list[Side]:
@@ -109,8 +141,9 @@ def output_sides(manifest: dict[str, Any], layouts: dict[str, Layout]) -> list[S
     return list(sides.values())
 
 
-def reconcile_run(manifest_path: Path, tol: Tolerances, step: Step = lambda _t: None,
-                  memory_limit: str = "2GB") -> dict[str, Any]:
+def reconcile_run(
+    manifest_path: Path, tol: Tolerances, step: Step = lambda _t: None, memory_limit: str = "2GB"
+) -> dict[str, Any]:
     """Certificate of a convert run: source figures against every output's figures, plus records read."""
     with tempfile.TemporaryDirectory(prefix="midlayout-source-") as tmp:
         source, checks, layouts = source_side(manifest_path, Path(tmp), step)
@@ -121,6 +154,12 @@ def reconcile_run(manifest_path: Path, tol: Tolerances, step: Step = lambda _t: 
     for side, side_cert in zip(outputs, certs, strict=True):
         checks += [{**c, "file": f"{c['file']} [{side.label}]"} for c in side_cert["checks"]]
     files = {(f["side"], f["path"]): f for c in certs for f in c["files"]}
-    return {**certs[0], "right": {"label": "出力 output (" + ", ".join(s.label for s in outputs) + ")"},
-            "checks": checks, "passed": all(c["passed"] for c in checks), "failed": sum(not c["passed"] for c in checks),
-            "files": list(files.values()), "manifest": str(manifest_path)}
+    return {
+        **certs[0],
+        "right": {"label": "出力 output (" + ", ".join(s.label for s in outputs) + ")"},
+        "checks": checks,
+        "passed": all(c["passed"] for c in checks),
+        "failed": sum(not c["passed"] for c in checks),
+        "files": list(files.values()),
+        "manifest": str(manifest_path),
+    }

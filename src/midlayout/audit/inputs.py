@@ -74,7 +74,9 @@ def _csv_header(path: Path, encoding: str) -> list[str]:
     try:
         text = first.decode(CODECS[encoding]).lstrip("\ufeff")
     except UnicodeDecodeError as exc:
-        raise InputError(f"header row is not valid {encoding} ({exc.reason})", Location(file=str(path), record=0)) from None
+        raise InputError(
+            f"header row is not valid {encoding} ({exc.reason})", Location(file=str(path), record=0)
+        ) from None
     return next(csv.reader(io.StringIO(text)), [])
 
 
@@ -84,10 +86,15 @@ def _duckdb_columns(path: Path, table: str) -> list[str]:
     schema, name = table.split(".", 1)
     try:
         with duckdb.connect(str(path), read_only=True) as con:
-            rows = con.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
-                               "AND table_name = ? ORDER BY ordinal_position", [schema, name]).fetchall()
+            rows = con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
+                "AND table_name = ? ORDER BY ordinal_position",
+                [schema, name],
+            ).fetchall()
     except duckdb.Error as exc:
-        raise InputError(f"not a readable DuckDB database ({str(exc).splitlines()[0]})", Location(file=str(path))) from None
+        raise InputError(
+            f"not a readable DuckDB database ({str(exc).splitlines()[0]})", Location(file=str(path))
+        ) from None
     if not rows:
         raise InputError(f"no table {table}", Location(file=str(path)))
     return [r[0] for r in rows]
@@ -112,8 +119,10 @@ def _infer_file(columns: list[str], layout: Layout, kind: str, file_id: str | No
         try:
             candidates = [layout.file(file_id)]
         except KeyError:
-            raise UsageError(f"layout {layout.ref} has no file {file_id!r} "
-                             f"(files: {', '.join(f.id for f in layout.files)})") from None
+            raise UsageError(
+                f"layout {layout.ref} has no file {file_id!r} "
+                f"(files: {', '.join(f.id for f in layout.files)})"
+            ) from None
     else:
         candidates = [f for f in layout.files if set(names(f)) == set(columns)]
     if len(candidates) == 1 and set(names(candidates[0])) == set(columns):
@@ -122,10 +131,15 @@ def _infer_file(columns: list[str], layout: Layout, kind: str, file_id: str | No
     if target:
         missing = [c for c in names(target) if c not in columns]
         extra = [c for c in columns if c not in names(target)]
-        raise InputError(f"columns do not match {layout.ref}:{target.id}: missing {missing}, unexpected {extra}",
-                         Location(file=where))
-    raise InputError(f"columns match no file of {layout.ref}; name it with --file "
-                     f"({', '.join(f.id for f in layout.files)})", Location(file=where))
+        raise InputError(
+            f"columns do not match {layout.ref}:{target.id}: missing {missing}, unexpected {extra}",
+            Location(file=where),
+        )
+    raise InputError(
+        f"columns match no file of {layout.ref}; name it with --file "
+        f"({', '.join(f.id for f in layout.files)})",
+        Location(file=where),
+    )
 
 
 def locate(spec: str, layout: Layout, file_id: str | None = None) -> Source:
@@ -161,7 +175,9 @@ def canonical_select(file: FileDef, normalised: bool) -> str:
             col = f"NULLIF({col}, '')"
         cols.append(f"{col} AS {quote_ident(it.id)}")
         if normalised and it.type in ("string", "code"):
-            cols.append(f"NULLIF({quote_ident(NORM_PREFIX + it.id)}, '') AS {quote_ident(NORM_PREFIX + it.id)}")
+            cols.append(
+                f"NULLIF({quote_ident(NORM_PREFIX + it.id)}, '') AS {quote_ident(NORM_PREFIX + it.id)}"
+            )
     return ", ".join(cols)
 
 
@@ -199,12 +215,18 @@ def _raise_unparsed(batch: pl.DataFrame, bad: list[tuple[Item, pl.Expr]], src: S
     if hits.height:
         row = hits.row(0, named=True)
         item = next(it for it, _ in bad if row[it.id])
-        raise InputError(f"value is not a valid {item.type}", Location(file=str(src.path), record=int(row["_rec"]),
-                                                                       field=item.name))
+        raise InputError(
+            f"value is not a valid {item.type}",
+            Location(file=str(src.path), record=int(row["_rec"]), field=item.name),
+        )
 
 
 def _normalised(frame: pl.DataFrame, src: Source, norm: Normalise) -> pl.DataFrame:
-    extra = [norm.expr(pl.col(it.id)).alias(NORM_PREFIX + it.id) for it in src.file.items if it.type in ("string", "code")]
+    extra = [
+        norm.expr(pl.col(it.id)).alias(NORM_PREFIX + it.id)
+        for it in src.file.items
+        if it.type in ("string", "code")
+    ]
     return frame.with_columns(extra) if norm.active else frame
 
 
@@ -215,8 +237,10 @@ def _stage_csv(src: Source, norm: Normalise, target: Path) -> None:
         for batch in read_batches(_identity_source(src), src.path, 200_000):
             if batch.rejects.height:
                 r = batch.rejects.row(0, named=True)
-                raise InputError(f"{r['rule']}: {r['message']}", Location(file=str(src.path), record=r["record"],
-                                                                         field=r["field"] or None))
+                raise InputError(
+                    f"{r['rule']}: {r['message']}",
+                    Location(file=str(src.path), record=r["record"], field=r["field"] or None),
+                )
             frame = _normalised(_cast_csv(batch.rows, src), src, norm).drop("_file", "_off", "_raw", "_rec")
             table = frame.to_arrow()
             writer = writer or pq.ParquetWriter(target, table.schema)
@@ -264,10 +288,14 @@ def _stage_normalised(con: duckdb.DuckDBPyConnection, src: Source, norm: Normali
         _empty_frame(src, norm).write_parquet(target)
 
 
-def register(con: duckdb.DuckDBPyConnection, src: Source, view: str, work: Path, norm: Normalise = Normalise()) -> None:
+def register(
+    con: duckdb.DuckDBPyConnection, src: Source, view: str, work: Path, norm: Normalise = Normalise()
+) -> None:
     """Create the temp view `view` over `src`: one column per item in its canonical type (+ folded text)."""
     if src.kind == "duckdb":
-        con.execute(f"ATTACH IF NOT EXISTS {sql_string(str(src.path))} AS {quote_ident(_alias(src))} (READ_ONLY)")
+        con.execute(
+            f"ATTACH IF NOT EXISTS {sql_string(str(src.path))} AS {quote_ident(_alias(src))} (READ_ONLY)"
+        )
     relation = _relation(src) if src.kind != "csv" else ""
     if src.kind == "csv" or norm.active:
         staged = work / f"{view}.parquet"
@@ -276,8 +304,10 @@ def register(con: duckdb.DuckDBPyConnection, src: Source, view: str, work: Path,
         else:
             _stage_normalised(con, src, norm, staged)
         relation = f"read_parquet({sql_string(str(staged))})"
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(view)} AS "
-                f"SELECT {canonical_select(src.file, norm.active)} FROM {relation}")
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {quote_ident(view)} AS "
+        f"SELECT {canonical_select(src.file, norm.active)} FROM {relation}"
+    )
 
 
 def connect(work: Path, memory_limit: str = "2GB", threads: int | None = None) -> duckdb.DuckDBPyConnection:

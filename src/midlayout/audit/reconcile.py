@@ -20,7 +20,12 @@ from midlayout.writers.duckdb import quote_ident as q
 
 PERSON_ITEM = "atena_no"
 KINDS = ("records", "persons", "amount", "code")
-FIGURE_LABELS = {"records": "件数 (records)", "persons": "人数 (distinct 宛名番号)", "amount": "合計", "code": "コード別件数"}
+FIGURE_LABELS = {
+    "records": "件数 (records)",
+    "persons": "人数 (distinct 宛名番号)",
+    "amount": "合計",
+    "code": "コード別件数",
+}
 Step = Callable[[str], None]
 
 
@@ -40,7 +45,9 @@ class Tolerances:
         for spec in specs:
             kind, _, value = spec.partition("=")
             if kind not in KINDS:
-                raise UsageError(f"--tolerance {spec!r}: kind must be one of {', '.join(KINDS)} (as KIND=VALUE)")
+                raise UsageError(
+                    f"--tolerance {spec!r}: kind must be one of {', '.join(KINDS)} (as KIND=VALUE)"
+                )
             try:
                 values[kind] = float(value)
             except ValueError:
@@ -71,7 +78,9 @@ def figures(con: duckdb.DuckDBPyConnection, view: str, file: FileDef) -> dict[tu
         found[("persons", PERSON_ITEM, "")] = int(row.pop(0))
     found.update({("amount", it.id, ""): _number(v) for it, v in zip(amounts, row, strict=True)})
     for it in (i for i in file.items if i.type == "code"):
-        counts = con.execute(f"SELECT coalesce({q(it.id)}, ''), count(*) FROM {q(view)} GROUP BY 1").fetchall()
+        counts = con.execute(
+            f"SELECT coalesce({q(it.id)}, ''), count(*) FROM {q(view)} GROUP BY 1"
+        ).fetchall()
         found.update({("code", it.id, str(v)): int(n) for v, n in counts})
     return found
 
@@ -96,8 +105,13 @@ def _item_name(file: FileDef | None, item: str) -> str:
         return item
 
 
-def compare(target: str, file: FileDef | None, left: dict[tuple[str, str, str], Any] | None,
-            right: dict[tuple[str, str, str], Any] | None, tol: Tolerances) -> list[dict[str, Any]]:
+def compare(
+    target: str,
+    file: FileDef | None,
+    left: dict[tuple[str, str, str], Any] | None,
+    right: dict[tuple[str, str, str], Any] | None,
+    tol: Tolerances,
+) -> list[dict[str, Any]]:
     """One check per figure found on either side; a figure missing on one side counts as 0 there."""
     if left is None or right is None:  # the file exists on one side only: its record count fails
         rec = ("records", "", "")
@@ -106,17 +120,29 @@ def compare(target: str, file: FileDef | None, left: dict[tuple[str, str, str], 
     return [_check(target, file, k, left.get(k, 0), right.get(k, 0), tol) for k in keys]
 
 
-def _check(target: str, file: FileDef | None, key: tuple[str, str, str], lv: Any, rv: Any,
-           tol: Tolerances) -> dict[str, Any]:
+def _check(
+    target: str, file: FileDef | None, key: tuple[str, str, str], lv: Any, rv: Any, tol: Tolerances
+) -> dict[str, Any]:
     kind, item, value = key
     diff = None if lv is None or rv is None else rv - lv
     passed = diff is not None and abs(diff) <= getattr(tol, kind)
-    return {"file": target, "figure": kind, "item": item, "value": value, "label": _label(kind, item, value, file),
-            "left": lv, "right": rv, "difference": diff, "tolerance": getattr(tol, kind), "passed": passed}
+    return {
+        "file": target,
+        "figure": kind,
+        "item": item,
+        "value": value,
+        "label": _label(kind, item, value, file),
+        "left": lv,
+        "right": rv,
+        "difference": diff,
+        "tolerance": getattr(tol, kind),
+        "passed": passed,
+    }
 
 
-def side_figures(con: duckdb.DuckDBPyConnection, side: Side, prefix: str, work: Path,
-                 step: Step) -> dict[str, dict[tuple[str, str, str], Any]]:
+def side_figures(
+    con: duckdb.DuckDBPyConnection, side: Side, prefix: str, work: Path, step: Step
+) -> dict[str, dict[tuple[str, str, str], Any]]:
     """Figures of every file of a side, keyed like `side.sources`."""
     found = {}
     for i, (target, src) in enumerate(sorted(side.sources.items())):
@@ -128,13 +154,26 @@ def side_figures(con: duckdb.DuckDBPyConnection, side: Side, prefix: str, work: 
 
 
 def _files(side: Side, name: str) -> list[dict[str, str]]:
-    found = {(f"{name}: {src.file.id}", src.path) for src in side.sources.values()} if side.hash_sources else set()
+    found = (
+        {(f"{name}: {src.file.id}", src.path) for src in side.sources.values()}
+        if side.hash_sources
+        else set()
+    )
     found |= {(f"{name}: {role}", p) for role, p in side.extra_files}
-    return [{"side": role, "path": str(p), "sha256": sha256_file(p)} for role, p in sorted(found, key=lambda x: str(x[1]))]
+    return [
+        {"side": role, "path": str(p), "sha256": sha256_file(p)}
+        for role, p in sorted(found, key=lambda x: str(x[1]))
+    ]
 
 
-def certificate(left: Side, right: Side, tol: Tolerances, step: Step = lambda _t: None,
-                memory_limit: str = "2GB", extra_checks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def certificate(
+    left: Side,
+    right: Side,
+    tol: Tolerances,
+    step: Step = lambda _t: None,
+    memory_limit: str = "2GB",
+    extra_checks: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Compare the figures of two sides; return the certificate as plain data (`passed` is the verdict)."""
     with tempfile.TemporaryDirectory(prefix="midlayout-reconcile-") as tmp:
         con = connect(Path(tmp), memory_limit)
@@ -148,10 +187,17 @@ def certificate(left: Side, right: Side, tol: Tolerances, step: Step = lambda _t
         src = left.sources.get(target) or right.sources[target]
         checks += compare(target, src.file, lf.get(target), rf.get(target), tol)
     step("hashing files")
-    return {"command": "reconcile", "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "left": {"label": left.label}, "right": {"label": right.label}, "tolerances": vars(tol),
-            "checks": checks, "passed": all(c["passed"] for c in checks),
-            "failed": sum(not c["passed"] for c in checks), "files": _files(left, "left") + _files(right, "right")}
+    return {
+        "command": "reconcile",
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "left": {"label": left.label},
+        "right": {"label": right.label},
+        "tolerances": vars(tol),
+        "checks": checks,
+        "passed": all(c["passed"] for c in checks),
+        "failed": sum(not c["passed"] for c in checks),
+        "files": _files(left, "left") + _files(right, "right"),
+    }
 
 
 def delivery(spec: str, layout: Layout, label: str | None = None) -> Side:
@@ -160,8 +206,12 @@ def delivery(spec: str, layout: Layout, label: str | None = None) -> Side:
     side = Side(label or spec)
     if path.is_dir():
         for f in layout.files:
-            for cand in (path / "parquet" / layout.gyomu / f"{f.id}.parquet", path / "standard" / layout.gyomu / f"{f.id}.csv",
-                         path / f"{f.id}.parquet", path / f"{f.id}.csv"):
+            for cand in (
+                path / "parquet" / layout.gyomu / f"{f.id}.parquet",
+                path / "standard" / layout.gyomu / f"{f.id}.csv",
+                path / f"{f.id}.parquet",
+                path / f"{f.id}.csv",
+            ):
                 if cand.is_file():
                     side.sources[f"{layout.ref}:{f.id}"] = locate(str(cand), layout, f.id)
                     break
@@ -179,5 +229,9 @@ def delivery(spec: str, layout: Layout, label: str | None = None) -> Side:
 
 def _has_table(path: Path, schema: str, table: str) -> bool:
     with duckdb.connect(str(path), read_only=True) as con:
-        return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                                [schema, table]).fetchone()[0])  # type: ignore[index]
+        return bool(
+            con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                [schema, table],
+            ).fetchone()[0]
+        )  # type: ignore[index]

@@ -36,7 +36,11 @@ def _item_names(layouts: list[Layout]) -> dict[str, str]:
 
 
 def _counts(frame: pl.LazyFrame, by: list[str]) -> list[dict[str, Any]]:
-    grouped = frame.group_by(by).agg(pl.len().alias("count")).sort(["count", *by], descending=[True, *[False] * len(by)])
+    grouped = (
+        frame.group_by(by)
+        .agg(pl.len().alias("count"))
+        .sort(["count", *by], descending=[True, *[False] * len(by)])
+    )
     return grouped.collect().to_dicts()
 
 
@@ -47,15 +51,24 @@ def summarise(path: Path, layouts: list[Layout] | None = None, show_values: bool
     """
     frame = read_rejects(path).select([c for c in REJECT_SCHEMA if c != "raw"])
     names = _item_names(layouts or [])
-    totals = frame.select(pl.len().alias("rows"), pl.struct("file", "record").n_unique().alias("records")).collect().row(0)
+    totals = (
+        frame.select(pl.len().alias("rows"), pl.struct("file", "record").n_unique().alias("records"))
+        .collect()
+        .row(0)
+    )
     by_item = _counts(frame.with_columns(pl.col("item").fill_null("")), ["item"])
     samples = frame.sort("file", "record").head(SAMPLE_ROWS).collect().to_dicts()
     for r in samples:
         r["item_name"] = names.get(r["item"] or "", r["item"] or "")
         r["message"] = mask(r["message"], show_values)
     return {
-        "command": "rejects-report", "path": str(path), "sha256": sha256_file(path), "rows": totals[0], "records": totals[1],
+        "command": "rejects-report",
+        "path": str(path),
+        "sha256": sha256_file(path),
+        "rows": totals[0],
+        "records": totals[1],
         "by_rule": _counts(frame, ["stage", "rule"]),
         "by_item": [{**r, "item_name": names.get(r["item"], r["item"])} for r in by_item],
-        "by_file": _counts(frame, ["file"]), "samples": samples,
+        "by_file": _counts(frame, ["file"]),
+        "samples": samples,
     }

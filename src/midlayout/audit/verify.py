@@ -30,7 +30,11 @@ def read_manifest(path: Path) -> dict[str, Any]:
         data = load_manifest(path)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"not a JSON manifest ({exc})", Location(file=str(path))) from None
-    if not isinstance(data, dict) or not isinstance(data.get("inputs"), list) or not isinstance(data.get("outputs"), list):
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("inputs"), list)
+        or not isinstance(data.get("outputs"), list)
+    ):
         raise InputError("not a midlayout manifest (no inputs/outputs lists)", Location(file=str(path)))
     return data
 
@@ -38,8 +42,12 @@ def read_manifest(path: Path) -> dict[str, Any]:
 def named_files(manifest: dict[str, Any], where: str) -> list[tuple[str, str, str]]:
     """(role, path, sha256) of every layout, mapping, input and output the manifest names."""
     found = []
-    for role, entries in (("layout", manifest.get("layouts", [])), ("mapping", manifest.get("mappings", [])),
-                          ("input", manifest["inputs"]), ("output", manifest["outputs"])):
+    for role, entries in (
+        ("layout", manifest.get("layouts", [])),
+        ("mapping", manifest.get("mappings", [])),
+        ("input", manifest["inputs"]),
+        ("output", manifest["outputs"]),
+    ):
         for i, entry in enumerate(entries):
             if not isinstance(entry, dict) or not entry.get("path") or not entry.get("sha256"):
                 raise InputError(f"{role} entry {i} has no path or sha256", Location(file=where))
@@ -67,7 +75,9 @@ def verify(manifest_path: Path, base: Path | None = None) -> list[FileCheck]:
     >>> # [c for c in verify(Path("out/manifest.json")) if c.status != "ok"]  -> [] when intact
     """
     manifest = read_manifest(manifest_path)
-    return [check_file(role, path, sha, base) for role, path, sha in named_files(manifest, str(manifest_path))]
+    return [
+        check_file(role, path, sha, base) for role, path, sha in named_files(manifest, str(manifest_path))
+    ]
 
 
 def as_dicts(checks: list[FileCheck]) -> list[dict[str, Any]]:

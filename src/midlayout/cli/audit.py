@@ -19,7 +19,9 @@ from midlayout.errors import UsageError
 from midlayout.layout.registry import resolve
 
 ShowValues = typer.Option(False, "--show-values", help="Print personal values instead of ●●●.")
-MemoryLimit = typer.Option("2GB", "--memory-limit", help="DuckDB memory limit; beyond it work spills to disk.")
+MemoryLimit = typer.Option(
+    "2GB", "--memory-limit", help="DuckDB memory limit; beyond it work spills to disk."
+)
 
 
 def _print_certificate(cert: dict[str, Any], out: Path | None) -> None:
@@ -27,7 +29,14 @@ def _print_certificate(cert: dict[str, Any], out: Path | None) -> None:
     for name in ("file", "figure", "left", "right", "diff", "result"):
         table.add_column(name, overflow="fold")
     for c in cert["checks"]:
-        table.add_row(c["file"], c["label"], str(c["left"]), str(c["right"]), str(c["difference"]), "pass" if c["passed"] else "FAIL")
+        table.add_row(
+            c["file"],
+            c["label"],
+            str(c["left"]),
+            str(c["right"]),
+            str(c["difference"]),
+            "pass" if c["passed"] else "FAIL",
+        )
     stdout.print(table)
     if out:
         stdout.print(f"wrote {out / 'reconcile.json'} and {out / 'reconcile.html'}")
@@ -35,11 +44,21 @@ def _print_certificate(cert: dict[str, Any], out: Path | None) -> None:
 
 
 def reconcile_cmd(
-    left: Annotated[str, typer.Argument(help="A convert manifest.json, or the first delivery (folder, .duckdb or file).")],
+    left: Annotated[
+        str, typer.Argument(help="A convert manifest.json, or the first delivery (folder, .duckdb or file).")
+    ],
     right: Annotated[str | None, typer.Argument(help="The second delivery (omit with a manifest).")] = None,
-    layout: Annotated[str | None, typer.Option("--layout", "-l", help="ID@VERSION of the deliveries.")] = None,
-    tolerance: Annotated[list[str] | None, typer.Option("--tolerance", help="KIND=VALUE; kinds records, persons, amount, code.")] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the certificate (reconcile.json, reconcile.html) here.")] = None,
+    layout: Annotated[
+        str | None, typer.Option("--layout", "-l", help="ID@VERSION of the deliveries.")
+    ] = None,
+    tolerance: Annotated[
+        list[str] | None,
+        typer.Option("--tolerance", help="KIND=VALUE; kinds records, persons, amount, code."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Write the certificate (reconcile.json, reconcile.html) here."),
+    ] = None,
     memory_limit: str = MemoryLimit,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -67,7 +86,10 @@ def reconcile_cmd(
 
 def verify_cmd(
     manifest: Annotated[Path, typer.Argument(help="manifest.json written by convert or validate.")],
-    base: Annotated[Path | None, typer.Option("--base", help="Resolve relative paths against this folder (default: current).")] = None,
+    base: Annotated[
+        Path | None,
+        typer.Option("--base", help="Resolve relative paths against this folder (default: current)."),
+    ] = None,
     as_json: bool = JsonOpt,
 ) -> None:
     """Re-hash every layout, mapping, input and output the manifest names. Exit 0 only when all match."""
@@ -80,9 +102,18 @@ def verify_cmd(
             emit_json({"manifest": str(manifest), "ok": not bad, "files": as_dicts(checks)})
         else:
             for c in checks:
-                stdout.print(f"{c.status:8} {c.role:7} {c.path}" + (f"  (expected {c.expected[:12]}…, got {c.actual[:12]}…)"
-                                                                    if c.status == "mismatch" and c.actual else ""))
-            stdout.print(f"{len(checks) - len(bad)} of {len(checks)} files match" + ("" if not bad else f"; {len(bad)} do not"))
+                stdout.print(
+                    f"{c.status:8} {c.role:7} {c.path}"
+                    + (
+                        f"  (expected {c.expected[:12]}…, got {c.actual[:12]}…)"
+                        if c.status == "mismatch" and c.actual
+                        else ""
+                    )
+                )
+            stdout.print(
+                f"{len(checks) - len(bad)} of {len(checks)} files match"
+                + ("" if not bad else f"; {len(bad)} do not")
+            )
         return FOUND if bad else OK
 
     run()
@@ -91,7 +122,9 @@ def verify_cmd(
 def rejects_report_cmd(
     rejects: Annotated[Path, typer.Argument(help="rejects.parquet from convert or validate.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")],
-    layout: Annotated[list[str] | None, typer.Option("--layout", "-l", help="ID@VERSION for 項目名称 (repeat).")] = None,
+    layout: Annotated[
+        list[str] | None, typer.Option("--layout", "-l", help="ID@VERSION for 項目名称 (repeat).")
+    ] = None,
     show_values: bool = ShowValues,
     as_json: bool = JsonOpt,
 ) -> None:

@@ -30,7 +30,9 @@ def writer_options(pairs: list[str] | None) -> dict[str, dict[str, Any]]:
         name, eq, value = pair.partition("=")
         writer, dot, key = name.partition(".")
         if not (eq and dot and writer and key):
-            raise UsageError(f"--option {pair.split('=', 1)[0]!r}: write it as WRITER.KEY=VALUE, e.g. postgres.mode=upsert")
+            raise UsageError(
+                f"--option {pair.split('=', 1)[0]!r}: write it as WRITER.KEY=VALUE, e.g. postgres.mode=upsert"
+            )
         out.setdefault(writer, {})[key] = value
     return out
 
@@ -61,7 +63,10 @@ def guarded(fn: Callable[..., int | None]) -> Callable[..., None]:
         except Exception as exc:
             if os.environ.get("MIDLAYOUT_DEBUG"):
                 raise
-            raise fail(f"internal error: {type(exc).__name__}: {exc} (set MIDLAYOUT_DEBUG=1 for a traceback)", INTERNAL) from None
+            raise fail(
+                f"internal error: {type(exc).__name__}: {exc} (set MIDLAYOUT_DEBUG=1 for a traceback)",
+                INTERNAL,
+            ) from None
         raise typer.Exit(code)
 
     return wrapper
@@ -84,8 +89,15 @@ class RichProgress:
 @contextmanager
 def progress_bars(enabled: bool = True) -> Iterator[RichProgress]:
     """A rich progress display on stderr."""
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-                        console=stderr, disable=not enabled, transient=True)
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=stderr,
+        disable=not enabled,
+        transient=True,
+    )
     with progress:
         yield RichProgress(progress)
 

@@ -45,11 +45,16 @@ def _summary(result: ConvertResult, title: str) -> None:
     for o in m.outputs:
         d = o.get("details") or {}
         if d.get("status"):
-            stdout.print(f"{o['writer']}: {o['target']} → {d['schema']}.{d['table']} ({d['mode']}): {d['status']}, "
-                         f"{d['rows_in_load']} rows", highlight=False)
+            stdout.print(
+                f"{o['writer']}: {o['target']} → {d['schema']}.{d['table']} ({d['mode']}): {d['status']}, "
+                f"{d['rows_in_load']} rows",
+                highlight=False,
+            )
     for u in m.unchecked:
         stderr.print(f"warning: reference not checked (its target is not in this run): {u}", highlight=False)
-    stdout.print(f"manifest: {result.out_dir / 'manifest.json'}  (records read = written + rejected: checked)")
+    stdout.print(
+        f"manifest: {result.out_dir / 'manifest.json'}  (records read = written + rejected: checked)"
+    )
 
 
 def _text_summary(text: dict) -> None:
@@ -62,22 +67,59 @@ def _text_summary(text: dict) -> None:
         stdout.print(table)
     chars = text.get("repertoire", {}).get("chars", [])
     if chars:
-        table = Table("char", "code", "outside", "count", "suggestions (not applied)", title="outside the target repertoire (repertoire-report.csv)")
+        table = Table(
+            "char",
+            "code",
+            "outside",
+            "count",
+            "suggestions (not applied)",
+            title="outside the target repertoire (repertoire-report.csv)",
+        )
         for c in chars:
             table.add_row(c["char"], c["code"], c["outside"], str(c["count"]), c["suggestions"])
         stdout.print(table)
 
 
 def convert_cmd(
-    inputs: Annotated[list[str], typer.Argument(help="Input files; PATH (matched by the source layout) or SOURCE=PATH.")],
-    mapping: Annotated[list[Path], typer.Option("--mapping", "-m", help="Mapping YAML (repeat for several 業務).")],
+    inputs: Annotated[
+        list[str], typer.Argument(help="Input files; PATH (matched by the source layout) or SOURCE=PATH.")
+    ],
+    mapping: Annotated[
+        list[Path], typer.Option("--mapping", "-m", help="Mapping YAML (repeat for several 業務).")
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
-    writer: Annotated[list[str] | None, typer.Option("--writer", "-w", help="Writer name, repeatable (default: parquet, duckdb, standard; see `midlayout writers list`).")] = None,
-    option: Annotated[list[str] | None, typer.Option("--option", "-O", help="Writer option WRITER.KEY=VALUE, repeatable (e.g. postgres.mode=upsert).")] = None,
+    writer: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--writer",
+            "-w",
+            help="Writer name, repeatable (default: parquet, duckdb, standard; see `midlayout writers list`).",
+        ),
+    ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option", "-O", help="Writer option WRITER.KEY=VALUE, repeatable (e.g. postgres.mode=upsert)."
+        ),
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="Records per batch (memory follows this).")] = 100_000,
-    gaiji: Annotated[Path | None, typer.Option("--gaiji", help="外字 table CSV (code,replacement,mj,note); overrides the mapping's.")] = None,
-    gaiji_unmapped: Annotated[str | None, typer.Option("--gaiji-unmapped", help="Unmapped 外字: reject the record, or flag (keep it, report it).")] = None,
-    workers: Annotated[int | None, typer.Option("--workers", help="Processes for read/map/validate (default: one per CPU for inputs over 64 MB). Same output whatever the number.")] = None,
+    gaiji: Annotated[
+        Path | None,
+        typer.Option("--gaiji", help="外字 table CSV (code,replacement,mj,note); overrides the mapping's."),
+    ] = None,
+    gaiji_unmapped: Annotated[
+        str | None,
+        typer.Option(
+            "--gaiji-unmapped", help="Unmapped 外字: reject the record, or flag (keep it, report it)."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            help="Processes for read/map/validate (default: one per CPU for inputs over 64 MB). Same output whatever the number.",
+        ),
+    ] = None,
     as_json: bool = JsonOpt,
 ) -> None:
     """Convert vendor extracts through mappings into the intermediate standard layout."""
@@ -93,8 +135,18 @@ def convert_cmd(
         mappings = [load_mapping(p) for p in mapping]
         table = load_gaiji_table(gaiji) if gaiji else None
         with progress_bars(not as_json) as bars:
-            result = convert(mappings, inputs, out, writer or DEFAULT_WRITERS, batch_size, bars, writer_options(option),
-                             table, gaiji_unmapped, workers)
+            result = convert(
+                mappings,
+                inputs,
+                out,
+                writer or DEFAULT_WRITERS,
+                batch_size,
+                bars,
+                writer_options(option),
+                table,
+                gaiji_unmapped,
+                workers,
+            )
         if as_json:
             emit_json(result.manifest.to_json() and __import__("json").loads(result.manifest.to_json()))
         else:
@@ -105,7 +157,9 @@ def convert_cmd(
 
 
 def validate_cmd(
-    files: Annotated[list[str], typer.Argument(help="Standard CSV files of a delivery (<file>.csv or FILE=PATH).")],
+    files: Annotated[
+        list[str], typer.Argument(help="Standard CSV files of a delivery (<file>.csv or FILE=PATH).")
+    ],
     layout: Annotated[str, typer.Option("--layout", "-l", help="ID@VERSION, e.g. chukan/juki@2.5")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write rejects and manifest here.")] = None,
     as_json: bool = JsonOpt,
@@ -117,7 +171,9 @@ def validate_cmd(
         lay = resolve(layout)
         ids = files_for_inputs(lay, files)
         if not ids:
-            raise UsageError(f"none of the inputs is a file of {lay.ref} ({', '.join(f.id for f in lay.files)})")
+            raise UsageError(
+                f"none of the inputs is a file of {lay.ref} ({', '.join(f.id for f in lay.files)})"
+            )
         mapping = only_files(identity_mapping(lay), ids)
         with tempfile.TemporaryDirectory() as tmp, progress_bars(not as_json) as bars:
             result = convert([mapping], files, out or Path(tmp), [], 100_000, bars)

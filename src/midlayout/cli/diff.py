@@ -14,8 +14,12 @@ from midlayout.cli.common import FOUND, OK, JsonOpt, emit_json, guarded, phases,
 from midlayout.errors import UsageError
 from midlayout.layout.registry import resolve
 
-ShowValues = typer.Option(False, "--show-values", help="Print personal values (names, addresses, amounts) instead of ●●●.")
-MemoryLimit = typer.Option("2GB", "--memory-limit", help="DuckDB memory limit; beyond it work spills to disk.")
+ShowValues = typer.Option(
+    False, "--show-values", help="Print personal values (names, addresses, amounts) instead of ●●●."
+)
+MemoryLimit = typer.Option(
+    "2GB", "--memory-limit", help="DuckDB memory limit; beyond it work spills to disk."
+)
 
 
 def _items(text: str | None) -> tuple[str, ...]:
@@ -23,7 +27,11 @@ def _items(text: str | None) -> tuple[str, ...]:
 
 
 def _print(summary: dict[str, Any]) -> None:
-    table = Table("class", "rows", title=f"diff {summary['layout']}:{summary['file']['id']}  key={'+'.join(summary['key'])}")
+    table = Table(
+        "class",
+        "rows",
+        title=f"diff {summary['layout']}:{summary['file']['id']}  key={'+'.join(summary['key'])}",
+    )
     for name, n in summary["counts"].items():
         table.add_row(name, f"{n:,}")
     stdout.print(table)
@@ -38,16 +46,34 @@ def _print(summary: dict[str, Any]) -> None:
 
 
 def diff_cmd(
-    before: Annotated[str, typer.Argument(help="Before: FILE.csv (standard file), FILE.parquet or DB.duckdb:GYOMU.FILE")],
+    before: Annotated[
+        str, typer.Argument(help="Before: FILE.csv (standard file), FILE.parquet or DB.duckdb:GYOMU.FILE")
+    ],
     after: Annotated[str, typer.Argument(help="After, in any of the same forms.")],
     layout: Annotated[str, typer.Option("--layout", "-l", help="ID@VERSION, e.g. chukan/juki@2.5")],
-    key: Annotated[str | None, typer.Option("--key", "-k", help="Key items, comma-separated (default: the layout's key).")] = None,
-    file: Annotated[str | None, typer.Option("--file", help="Layout file id (default: inferred from the header/columns).")] = None,
-    ignore: Annotated[str | None, typer.Option("--ignore", help="Items not compared, comma-separated.")] = None,
-    tolerance: Annotated[float, typer.Option("--tolerance", help="Number items differing by at most this are equal.")] = 0.0,
-    ignore_trailing_spaces: Annotated[bool, typer.Option(help="Compare text without trailing ASCII/full-width spaces.")] = False,
-    ignore_width: Annotated[bool, typer.Option(help="Compare text with full-/half-width ASCII and kana folded.")] = False,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write diff-rows, diff-changes, diff-summary.json here.")] = None,
+    key: Annotated[
+        str | None,
+        typer.Option("--key", "-k", help="Key items, comma-separated (default: the layout's key)."),
+    ] = None,
+    file: Annotated[
+        str | None, typer.Option("--file", help="Layout file id (default: inferred from the header/columns).")
+    ] = None,
+    ignore: Annotated[
+        str | None, typer.Option("--ignore", help="Items not compared, comma-separated.")
+    ] = None,
+    tolerance: Annotated[
+        float, typer.Option("--tolerance", help="Number items differing by at most this are equal.")
+    ] = 0.0,
+    ignore_trailing_spaces: Annotated[
+        bool, typer.Option(help="Compare text without trailing ASCII/full-width spaces.")
+    ] = False,
+    ignore_width: Annotated[
+        bool, typer.Option(help="Compare text with full-/half-width ASCII and kana folded.")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Write diff-rows, diff-changes, diff-summary.json here."),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="Details as parquet or csv.")] = "parquet",
     html: Annotated[bool, typer.Option("--html", help="Also write diff.html (needs --out).")] = False,
     show_values: bool = ShowValues,
@@ -61,12 +87,17 @@ def diff_cmd(
         lay = resolve(layout)
         if html and out is None:
             raise UsageError("--html needs --out DIR")
-        opts = DiffOptions(_items(key), _items(ignore), tolerance, Normalise(ignore_trailing_spaces, ignore_width),
-                           show_values, memory_limit)
+        opts = DiffOptions(
+            _items(key),
+            _items(ignore),
+            tolerance,
+            Normalise(ignore_trailing_spaces, ignore_width),
+            show_values,
+            memory_limit,
+        )
         with phases(not as_json) as step:
             result = diff(locate(before, lay, file), locate(after, lay, file), opts, out, fmt, html, step)
         emit_json(result.summary) if as_json else _print(result.summary)
         return OK if result.identical else FOUND
 
     run()
-

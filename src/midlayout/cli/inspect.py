@@ -15,8 +15,14 @@ from midlayout.readers.inspect import Inspection, draft_layout, inspect_file
 def _print(info: Inspection) -> None:
     enc = info.encoding
     stdout.print(f"file: {info.path} ({info.size} bytes)")
-    verdict = f"{enc['confirmed']} (strict decode of the whole file)" if enc["confirmed"] else "none of the candidates decodes"
-    stdout.print(f"encoding: {verdict}; chardet guessed {enc['guess']} ({enc['confidence']}): {enc['guess_verdict']}")
+    verdict = (
+        f"{enc['confirmed']} (strict decode of the whole file)"
+        if enc["confirmed"]
+        else "none of the candidates decodes"
+    )
+    stdout.print(
+        f"encoding: {verdict}; chardet guessed {enc['guess']} ({enc['confidence']}): {enc['guess_verdict']}"
+    )
     for t in enc["tried"]:
         if not t["ok"]:
             stdout.print(f"  {t['encoding']}: fails at byte {t['byte']} ({t['reason']})")
@@ -24,8 +30,10 @@ def _print(info: Inspection) -> None:
     stdout.print(f"BOM: {info.bom or 'none'}; line endings: {endings}")
     if info.fixed:
         f = info.fixed
-        stdout.print(f"fixed-width: record length {f['record_length']} bytes, terminator {f['terminator']}, "
-                     f"{f['records']} records ({f['how']})")
+        stdout.print(
+            f"fixed-width: record length {f['record_length']} bytes, terminator {f['terminator']}, "
+            f"{f['records']} records ({f['how']})"
+        )
     elif info.csv:
         c = info.csv
         stdout.print(f"CSV: delimiter {c['delimiter']!r}, quote {c['quote']!r}, {c['columns']} columns")
@@ -38,8 +46,12 @@ def _print(info: Inspection) -> None:
 
 def inspect_cmd(
     file: Annotated[Path, typer.Argument(help="The extract to inspect.")],
-    draft_layout_out: Annotated[Path | None, typer.Option("--draft-layout", help="Write a draft source-layout YAML here.")] = None,
-    show_values: Annotated[bool, typer.Option("--show-values", help="Show the preview unmasked (personal data!).")] = False,
+    draft_layout_out: Annotated[
+        Path | None, typer.Option("--draft-layout", help="Write a draft source-layout YAML here.")
+    ] = None,
+    show_values: Annotated[
+        bool, typer.Option("--show-values", help="Show the preview unmasked (personal data!).")
+    ] = False,
     as_json: bool = JsonOpt,
 ) -> None:
     """Report an extract's encoding, line endings, record length or CSV dialect, and a masked preview."""
@@ -49,8 +61,9 @@ def inspect_cmd(
         info = inspect_file(file, show_values)
         if draft_layout_out is not None:
             text = yaml.safe_dump(draft_layout(file, info), allow_unicode=True, sort_keys=False)
-            draft_layout_out.write_text("# Draft from `midlayout inspect`: check every field before use.\n" + text,
-                                        encoding="utf-8")
+            draft_layout_out.write_text(
+                "# Draft from `midlayout inspect`: check every field before use.\n" + text, encoding="utf-8"
+            )
             stderr.print(f"draft source layout written to {draft_layout_out}", highlight=False)
         if as_json:
             emit_json(info.to_dict())

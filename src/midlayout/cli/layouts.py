@@ -13,7 +13,10 @@ from midlayout.layout.model import Layout
 from midlayout.layout.registry import list_layouts, resolve
 
 app = typer.Typer(help="List and show the bundled standard layouts.", no_args_is_help=True)
-LayoutsDir = Annotated[Path | None, typer.Option("--layouts-dir", help="Folder of layouts (default: ./layouts or $MIDLAYOUT_LAYOUTS).")]
+LayoutsDir = Annotated[
+    Path | None,
+    typer.Option("--layouts-dir", help="Folder of layouts (default: ./layouts or $MIDLAYOUT_LAYOUTS)."),
+]
 
 
 @app.command("list")
@@ -23,8 +26,16 @@ def list_cmd(layouts_dir: LayoutsDir = None, as_json: bool = JsonOpt) -> int:
     rows = []
     for entry in list_layouts(layouts_dir):
         lay = resolve(entry.ref, layouts_dir)
-        rows.append({"ref": lay.ref, "family": lay.family_name, "gyomu": lay.gyomu_name, "version": lay.version,
-                     "files": [f.id for f in lay.files], "path": str(lay.path)})
+        rows.append(
+            {
+                "ref": lay.ref,
+                "family": lay.family_name,
+                "gyomu": lay.gyomu_name,
+                "version": lay.version,
+                "files": [f.id for f in lay.files],
+                "path": str(lay.path),
+            }
+        )
     if as_json:
         emit_json(rows)
         return 0
@@ -38,33 +49,82 @@ def list_cmd(layouts_dir: LayoutsDir = None, as_json: bool = JsonOpt) -> int:
 def layout_dict(lay: Layout) -> dict[str, object]:
     """A layout as plain data (for --json)."""
     return {
-        "ref": lay.ref, "family": lay.family, "family_name": lay.family_name, "gyomu": lay.gyomu,
-        "gyomu_name": lay.gyomu_name, "version": lay.version, "encoding": lay.encoding, "provenance": lay.provenance,
+        "ref": lay.ref,
+        "family": lay.family,
+        "family_name": lay.family_name,
+        "gyomu": lay.gyomu,
+        "gyomu_name": lay.gyomu_name,
+        "version": lay.version,
+        "encoding": lay.encoding,
+        "provenance": lay.provenance,
         "sha256": lay.sha256,
-        "files": [{"id": f.id, "name": f.name, "key": list(f.key), "items": [
-            {"no": it.no, "id": it.id, "name": it.name, "type": it.type, "length": it.length, "unit": it.unit,
-             "required": it.required, "code_table": it.code_table,
-             "references": f"{it.references.file}.{it.references.item}" if it.references else None}
-            for it in f.items]} for f in lay.files],
-        "code_tables": {k: {"name": t.name, "digits": t.digits, "codes": t.codes} for k, t in lay.code_tables.items()},
+        "files": [
+            {
+                "id": f.id,
+                "name": f.name,
+                "key": list(f.key),
+                "items": [
+                    {
+                        "no": it.no,
+                        "id": it.id,
+                        "name": it.name,
+                        "type": it.type,
+                        "length": it.length,
+                        "unit": it.unit,
+                        "required": it.required,
+                        "code_table": it.code_table,
+                        "references": f"{it.references.file}.{it.references.item}" if it.references else None,
+                    }
+                    for it in f.items
+                ],
+            }
+            for f in lay.files
+        ],
+        "code_tables": {
+            k: {"name": t.name, "digits": t.digits, "codes": t.codes} for k, t in lay.code_tables.items()
+        },
     }
 
 
 @app.command("show")
 @guarded
-def show_cmd(ref: Annotated[str, typer.Argument(help="ID@VERSION, e.g. chukan/juki@2.5")],
-             layouts_dir: LayoutsDir = None, as_json: bool = JsonOpt) -> int:
+def show_cmd(
+    ref: Annotated[str, typer.Argument(help="ID@VERSION, e.g. chukan/juki@2.5")],
+    layouts_dir: LayoutsDir = None,
+    as_json: bool = JsonOpt,
+) -> int:
     """Show the files and items of one layout."""
     lay = resolve(ref, layouts_dir)
     if as_json:
         emit_json(layout_dict(lay))
         return 0
-    stdout.print(f"[bold]{lay.ref}[/]  {lay.family_name} {lay.gyomu_name} V{lay.version}  encoding={lay.encoding}")
+    stdout.print(
+        f"[bold]{lay.ref}[/]  {lay.family_name} {lay.gyomu_name} V{lay.version}  encoding={lay.encoding}"
+    )
     stdout.print(lay.provenance)
     for f in lay.files:
-        table = Table("no", "id", "項目名称", "type", "桁数", "required", "code / ref", title=f"{f.id} {f.name}  key={'+'.join(f.key)}")
+        table = Table(
+            "no",
+            "id",
+            "項目名称",
+            "type",
+            "桁数",
+            "required",
+            "code / ref",
+            title=f"{f.id} {f.name}  key={'+'.join(f.key)}",
+        )
         for it in f.items:
-            ref_text = it.code_table or (f"→ {it.references.file}.{it.references.item}" if it.references else "")
-            table.add_row(str(it.no), it.id, it.name, it.type, f"{it.length} {it.unit}", "yes" if it.required else "", ref_text)
+            ref_text = it.code_table or (
+                f"→ {it.references.file}.{it.references.item}" if it.references else ""
+            )
+            table.add_row(
+                str(it.no),
+                it.id,
+                it.name,
+                it.type,
+                f"{it.length} {it.unit}",
+                "yes" if it.required else "",
+                ref_text,
+            )
         stdout.print(table)
     return 0

@@ -16,23 +16,56 @@ STYLE = {"ok": "green", "rejects": "yellow", "failed": "red", "skipped": "cyan",
 
 
 def _summary(result: JobResult, out: Path) -> None:
-    table = Table("entry", "業務", "status", "read", "written", "rejected", "outputs", "s", title=f"job {result.job['id']}")
+    table = Table(
+        "entry",
+        "業務",
+        "status",
+        "read",
+        "written",
+        "rejected",
+        "outputs",
+        "s",
+        title=f"job {result.job['id']}",
+    )
     for e in result.entries:
         outputs = sorted({o["writer"] + (f" ({o['status']})" if o.get("status") else "") for o in e.outputs})
-        table.add_row(e.id, ", ".join(e.gyomu), f"[{STYLE.get(e.status, '')}]{e.status}[/]", str(e.records_read),
-                      str(e.records_written), str(e.records_rejected), ", ".join(outputs), f"{e.seconds:.1f}")
+        table.add_row(
+            e.id,
+            ", ".join(e.gyomu),
+            f"[{STYLE.get(e.status, '')}]{e.status}[/]",
+            str(e.records_read),
+            str(e.records_written),
+            str(e.records_rejected),
+            ", ".join(outputs),
+            f"{e.seconds:.1f}",
+        )
     stdout.print(table)
     for e in result.entries:
         if e.error:
             stdout.print(f"[red]{e.id}[/]: {e.error}", highlight=False)
-    stdout.print(f"job manifest: {out / MANIFEST}  status: {result.status}  exit code: {result.exit_code}", highlight=False)
+    stdout.print(
+        f"job manifest: {out / MANIFEST}  status: {result.status}  exit code: {result.exit_code}",
+        highlight=False,
+    )
 
 
 def run_cmd(
-    job_file: Annotated[Path, typer.Argument(help="Job YAML listing the entries (mappings, inputs, writers).")],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: the job's `out`).")] = None,
-    keep_going: Annotated[bool | None, typer.Option("--keep-going/--fail-fast", help="Continue past a failed entry, or stop (default: the job's on_error).")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Skip entries whose outputs still match the job manifest.")] = False,
+    job_file: Annotated[
+        Path, typer.Argument(help="Job YAML listing the entries (mappings, inputs, writers).")
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output folder (default: the job's `out`).")
+    ] = None,
+    keep_going: Annotated[
+        bool | None,
+        typer.Option(
+            "--keep-going/--fail-fast",
+            help="Continue past a failed entry, or stop (default: the job's on_error).",
+        ),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Skip entries whose outputs still match the job manifest.")
+    ] = False,
     batch_size: Annotated[int, typer.Option(help="Records per batch (memory follows this).")] = 100_000,
     as_json: bool = JsonOpt,
 ) -> None:

@@ -14,13 +14,24 @@ VENDORS = ("a", "b")
 
 
 def synth_cmd(
-    vendor: Annotated[str, typer.Option("--vendor", help="a: fixed-width CP932 (JUMIN/SETAI/ZEI); b: CSV (person/household).")],
-    households: Annotated[int, typer.Option("--households", "-n", help="Number of households (about 2.2 people each).")],
+    vendor: Annotated[
+        str,
+        typer.Option("--vendor", help="a: fixed-width CP932 (JUMIN/SETAI/ZEI); b: CSV (person/household)."),
+    ],
+    households: Annotated[
+        int, typer.Option("--households", "-n", help="Number of households (about 2.2 people each).")
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
     seed: Annotated[int, typer.Option("--seed", "-s", help="Same seed, same bytes.")] = 1,
-    traps: Annotated[bool, typer.Option("--traps", help="Put the documented bad records into the first households.")] = False,
-    encoding: Annotated[str, typer.Option("--encoding", help="Vendor B only: utf-8-sig (default) or cp932.")] = "utf-8-sig",
-    workers: Annotated[int | None, typer.Option("--workers", help="Processes (default: one per CPU).")] = None,
+    traps: Annotated[
+        bool, typer.Option("--traps", help="Put the documented bad records into the first households.")
+    ] = False,
+    encoding: Annotated[
+        str, typer.Option("--encoding", help="Vendor B only: utf-8-sig (default) or cp932.")
+    ] = "utf-8-sig",
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Processes (default: one per CPU).")
+    ] = None,
     as_json: bool = JsonOpt,
 ) -> None:
     """Generate a synthetic extract: fictional people, realistic bytes. Never real data."""
@@ -44,7 +55,9 @@ def synth_cmd(
             raise UsageError(str(exc)) from None
         files = {fid: {"path": str(p), "bytes": p.stat().st_size} for fid, p in paths.items()}
         if as_json:
-            emit_json({"vendor": vendor, "households": households, "seed": seed, "traps": traps, "files": files})
+            emit_json(
+                {"vendor": vendor, "households": households, "seed": seed, "traps": traps, "files": files}
+            )
         else:
             for fid, f in files.items():
                 stdout.print(f"{fid}: {f['path']} ({f['bytes']:,} bytes)")

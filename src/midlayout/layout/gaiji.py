@@ -40,7 +40,9 @@ class GaijiOptions:
 
     def __post_init__(self) -> None:
         if self.unmapped not in UNMAPPED_POLICIES:
-            raise DefinitionError(f"unmapped 外字 policy must be one of {', '.join(UNMAPPED_POLICIES)}, not {self.unmapped!r}")
+            raise DefinitionError(
+                f"unmapped 外字 policy must be one of {', '.join(UNMAPPED_POLICIES)}, not {self.unmapped!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,13 @@ def _entry(row: dict[str, str], line: int, path: Path) -> GaijiEntry:
     mj = (row.get("mj") or "").strip()
     if mj and not _MJ.match(mj):
         raise DefinitionError(f"mj {mj!r} is not an MJ文字図形名 (MJ + 6 digits)", err)
-    return GaijiEntry(bytes.fromhex(code), _replacement(row.get("replacement") or "", err), mj,
-                      (row.get("note") or "").strip(), line)
+    return GaijiEntry(
+        bytes.fromhex(code),
+        _replacement(row.get("replacement") or "", err),
+        mj,
+        (row.get("note") or "").strip(),
+        line,
+    )
 
 
 def load_gaiji_table(path: Path) -> GaijiTable:
@@ -103,8 +110,10 @@ def load_gaiji_table(path: Path) -> GaijiTable:
     unknown = [c for c in header if c not in COLUMNS]
     missing = [c for c in REQUIRED if c not in header]
     if unknown or missing:
-        raise DefinitionError(f"header must be {','.join(COLUMNS)} (missing {missing}, unknown {unknown})",
-                              Location(file=str(path), line=1))
+        raise DefinitionError(
+            f"header must be {','.join(COLUMNS)} (missing {missing}, unknown {unknown})",
+            Location(file=str(path), line=1),
+        )
     entries: list[GaijiEntry] = []
     seen: dict[bytes, int] = {}
     for row in reader:
@@ -113,8 +122,10 @@ def load_gaiji_table(path: Path) -> GaijiTable:
             raise DefinitionError("more fields than header columns", Location(file=str(path), line=line))
         entry = _entry(row, line, path)
         if entry.code in seen:
-            raise DefinitionError(f"code {entry.code.hex().upper()} already mapped on line {seen[entry.code]}",
-                                  Location(file=str(path), line=line))
+            raise DefinitionError(
+                f"code {entry.code.hex().upper()} already mapped on line {seen[entry.code]}",
+                Location(file=str(path), line=line),
+            )
         seen[entry.code] = line
         entries.append(entry)
     return GaijiTable(path, tuple(entries), sha256_file(path))

@@ -58,11 +58,15 @@ def _writers(doc: Doc, at: PathKey, node: Any) -> dict[str, dict[str, Any]]:
         try:
             allowed = set(known[name].load().OPTIONS)
         except Exception as exc:  # noqa: BLE001 (a broken plugin is reported where the job names it)
-            raise doc.error((*at, name), f"writer {name!r} failed to load: {type(exc).__name__}: {exc}") from None
+            raise doc.error(
+                (*at, name), f"writer {name!r} failed to load: {type(exc).__name__}: {exc}"
+            ) from None
         opts = c.mapping(doc, (*at, name), options or {}, set(), allowed)
         for key, value in opts.items():
             if not isinstance(value, str | bool | int):
-                raise doc.error((*at, name, key), f"expected a string, number or true/false, got {type(value).__name__}")
+                raise doc.error(
+                    (*at, name, key), f"expected a string, number or true/false, got {type(value).__name__}"
+                )
         out[name] = dict(opts)
     return out
 
@@ -123,9 +127,18 @@ def load_job(path: Path) -> Job:
             raise doc.error(("entries", i, "id"), f"entry id {e.id!r} is used twice")
         seen.add(e.id)
     job_id = c.ident(doc, ("job", "id"), head["id"])
-    out = _norm(path.parent / c.text(doc, ("job", "out"), head["out"])) if "out" in head else path.parent / "out" / job_id
+    out = (
+        _norm(path.parent / c.text(doc, ("job", "out"), head["out"]))
+        if "out" in head
+        else path.parent / "out" / job_id
+    )
     return Job(
-        id=job_id, path=path, sha256=sha256_file(path), out=out,
+        id=job_id,
+        path=path,
+        sha256=sha256_file(path),
+        out=out,
         on_error=c.choice(doc, ("job", "on_error"), head.get("on_error", "stop"), ON_ERROR),
-        entries=entries, description=str(head.get("description", "")), defaults=defaults,
+        entries=entries,
+        description=str(head.get("description", "")),
+        defaults=defaults,
     )

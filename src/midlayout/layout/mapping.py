@@ -22,8 +22,18 @@ ERA_KEYS = ("meiji", "taisho", "showa", "heisei", "reiwa")
 WAREKI_FORMATS = ("era_yymmdd", "era2_yymmdd", "dotted", "kanji")
 # op name → allowed argument kind: None (no argument), or the validator below.
 SIMPLE_OPS = ("trim", "zenkaku_kana", "hankaku_ascii", "hankaku_digits", "normalize_spaces")
-ARG_OPS = ("trim", "code", "wareki", "wareki_unknown", "wareki_partial", "to_wareki", "null_if", "default", "replace",
-           "split")
+ARG_OPS = (
+    "trim",
+    "code",
+    "wareki",
+    "wareki_unknown",
+    "wareki_partial",
+    "to_wareki",
+    "null_if",
+    "default",
+    "replace",
+    "split",
+)
 TO_WAREKI_STYLES = ("kanji", "dotted", "era_yymmdd", "era2_yymmdd")
 # Era numbering schemes a mapping may name without declaring them under `era_schemes`.
 BUILTIN_ERAS = {
@@ -121,7 +131,9 @@ def _load_code_map(doc: Doc, at: PathKey, path: Path, layout: Layout) -> CodeMap
     return CodeMap(c.ident(cdoc, ("id",), node["id"]), target, {str(k): v for k, v in mapping.items()}, path)
 
 
-def _op(doc: Doc, at: PathKey, node: Any, code_maps: dict[str, CodeMap], eras: dict[str, dict[str, str]]) -> Op:
+def _op(
+    doc: Doc, at: PathKey, node: Any, code_maps: dict[str, CodeMap], eras: dict[str, dict[str, str]]
+) -> Op:
     line = doc.line(at)
     if isinstance(node, str):
         if node not in SIMPLE_OPS:
@@ -135,7 +147,9 @@ def _op(doc: Doc, at: PathKey, node: Any, code_maps: dict[str, CodeMap], eras: d
     return Op(name, _op_arg(doc, (*at, name), name, arg, code_maps, eras), line)
 
 
-def _op_arg(doc: Doc, at: PathKey, name: str, arg: Any, code_maps: dict[str, CodeMap], eras: dict[str, dict[str, str]]) -> Any:
+def _op_arg(
+    doc: Doc, at: PathKey, name: str, arg: Any, code_maps: dict[str, CodeMap], eras: dict[str, dict[str, str]]
+) -> Any:
     if name == "code":
         if c.text(doc, at, arg) not in code_maps:
             raise doc.error(at, f"unknown code map {arg!r} (declare it under code_maps)")
@@ -143,14 +157,18 @@ def _op_arg(doc: Doc, at: PathKey, name: str, arg: Any, code_maps: dict[str, Cod
     if name in ("wareki", "wareki_unknown", "wareki_partial"):
         node = c.mapping(doc, at, arg, {"format"}, {"eras"})
         fmt = c.choice(doc, (*at, "format"), node["format"], WAREKI_FORMATS)
-        scheme = _era_scheme(doc, (*at, "eras"), node.get("eras"), eras, required=fmt in ("era_yymmdd", "era2_yymmdd"))
+        scheme = _era_scheme(
+            doc, (*at, "eras"), node.get("eras"), eras, required=fmt in ("era_yymmdd", "era2_yymmdd")
+        )
         return {"format": fmt, "eras": scheme}
     if name == "to_wareki":
         node = c.mapping(doc, at, arg, {"style"}, {"eras"})
         style = c.choice(doc, (*at, "style"), node["style"], TO_WAREKI_STYLES)
         scheme = _era_scheme(doc, (*at, "eras"), node.get("eras"), eras, required=False)
         if scheme is not None and (style == "kanji" or sorted(scheme.values()) != sorted(ERA_KEYS)):
-            raise doc.error((*at, "eras"), "to_wareki takes `eras:` only for code styles, with one code per era")
+            raise doc.error(
+                (*at, "eras"), "to_wareki takes `eras:` only for code styles, with one code per era"
+            )
         return {"style": style, "eras": scheme}
     if name == "null_if":
         return [c.text(doc, (*at, i), v) for i, v in enumerate(c.seq(doc, at, arg))]
@@ -165,39 +183,63 @@ def _op_arg(doc: Doc, at: PathKey, name: str, arg: Any, code_maps: dict[str, Cod
             raise doc.error((*at, "index"), "split at the first sep: index 0 (before it) or 1 (after it)")
         return {"sep": c.text(doc, (*at, "sep"), node["sep"]), "index": node["index"]}
     node = c.mapping(doc, at, arg, set(), {"side", "chars"})  # trim
-    return {"side": c.choice(doc, (*at, "side"), node.get("side", "both"), ("both", "left", "right")),
-            "chars": c.text(doc, (*at, "chars"), node.get("chars", " \u3000"))}
+    return {
+        "side": c.choice(doc, (*at, "side"), node.get("side", "both"), ("both", "left", "right")),
+        "chars": c.text(doc, (*at, "chars"), node.get("chars", " \u3000")),
+    }
 
 
-def _era_scheme(doc: Doc, at: PathKey, name: Any, eras: dict[str, dict[str, str]], required: bool) -> dict[str, str] | None:
+def _era_scheme(
+    doc: Doc, at: PathKey, name: Any, eras: dict[str, dict[str, str]], required: bool
+) -> dict[str, str] | None:
     """A declared era scheme, else a built-in one (digits, digits2, letters)."""
     if name is None:
         if required:
-            raise doc.error(at, f"era code formats need `eras:` naming an era scheme ({', '.join(BUILTIN_ERAS)} or declared)")
+            raise doc.error(
+                at,
+                f"era code formats need `eras:` naming an era scheme ({', '.join(BUILTIN_ERAS)} or declared)",
+            )
         return None
     key = c.text(doc, at, name)
     scheme = eras.get(key, BUILTIN_ERAS.get(key))
     if scheme is None:
-        raise doc.error(at, f"unknown era scheme {key!r} (declared: {', '.join(eras) or 'none'}; built-in: {', '.join(BUILTIN_ERAS)})")
+        raise doc.error(
+            at,
+            f"unknown era scheme {key!r} (declared: {', '.join(eras) or 'none'}; built-in: {', '.join(BUILTIN_ERAS)})",
+        )
     return scheme
 
 
 _SOURCES = ("from", "concat", "const", "lookup")
 
 
-def _item(doc: Doc, at: PathKey, item: str, node: Any, source_fields: set[str], sources: SourceLayout,
-          code_maps: dict[str, CodeMap], eras: dict[str, dict[str, str]]) -> ItemRule:
+def _item(
+    doc: Doc,
+    at: PathKey,
+    item: str,
+    node: Any,
+    source_fields: set[str],
+    sources: SourceLayout,
+    code_maps: dict[str, CodeMap],
+    eras: dict[str, dict[str, str]],
+) -> ItemRule:
     node = c.mapping(doc, at, node, set(), {*_SOURCES, "sep", "ops"})
     kinds = [k for k in _SOURCES if k in node]
     if len(kinds) != 1:
         raise doc.error(at, f"give exactly one of {', '.join(_SOURCES)}")
     kind = kinds[0]
-    ops = tuple(_op(doc, (*at, "ops", i), o, code_maps, eras) for i, o in enumerate(c.seq(doc, (*at, "ops"), node.get("ops", []), nonempty=False)))
+    ops = tuple(
+        _op(doc, (*at, "ops", i), o, code_maps, eras)
+        for i, o in enumerate(c.seq(doc, (*at, "ops"), node.get("ops", []), nonempty=False))
+    )
     rule: dict[str, Any] = {"item": item, "kind": kind, "ops": ops, "line": doc.line(at)}
     if kind == "from":
         rule["fields"] = (c.text(doc, (*at, "from"), node["from"]),)
     elif kind == "concat":
-        rule["fields"] = tuple(c.text(doc, (*at, "concat", i), f) for i, f in enumerate(c.seq(doc, (*at, "concat"), node["concat"])))
+        rule["fields"] = tuple(
+            c.text(doc, (*at, "concat", i), f)
+            for i, f in enumerate(c.seq(doc, (*at, "concat"), node["concat"]))
+        )
         rule["sep"] = c.text(doc, (*at, "sep"), node.get("sep", ""))
     elif kind == "const":
         rule["const"] = c.text(doc, (*at, "const"), node["const"])
@@ -211,16 +253,29 @@ def _item(doc: Doc, at: PathKey, item: str, node: Any, source_fields: set[str], 
         for k in ("key", "value"):
             if lk[k] not in other_fields:
                 raise doc.error((*at, "lookup", k), f"{lk[k]!r} is not a field of source file {other!r}")
-        rule["lookup"] = Lookup(other, c.text(doc, (*at, "lookup", "match"), lk["match"]), lk["key"], lk["value"])
+        rule["lookup"] = Lookup(
+            other, c.text(doc, (*at, "lookup", "match"), lk["match"]), lk["key"], lk["value"]
+        )
         rule["fields"] = (lk["match"],)
     for i, f in enumerate(rule.get("fields", ())):
         if f not in source_fields:
-            raise doc.error((*at, kind) if kind != "concat" else (*at, "concat", i), f"{f!r} is not a field of the source file")
+            raise doc.error(
+                (*at, kind) if kind != "concat" else (*at, "concat", i),
+                f"{f!r} is not a field of the source file",
+            )
     return ItemRule(**rule)
 
 
-def _file(doc: Doc, at: PathKey, target_id: str, node: Any, layout: Layout, sources: SourceLayout,
-          code_maps: dict[str, CodeMap], eras: dict[str, dict[str, str]]) -> FileMapping:
+def _file(
+    doc: Doc,
+    at: PathKey,
+    target_id: str,
+    node: Any,
+    layout: Layout,
+    sources: SourceLayout,
+    code_maps: dict[str, CodeMap],
+    eras: dict[str, dict[str, str]],
+) -> FileMapping:
     node = c.mapping(doc, at, node, {"from", "items"}, {"leave_empty"})
     try:
         target = layout.file(target_id)
@@ -232,11 +287,16 @@ def _file(doc: Doc, at: PathKey, target_id: str, node: Any, layout: Layout, sour
         raise doc.error((*at, "from"), f"unknown source file {node['from']!r}") from None
     items_node = c.mapping(doc, (*at, "items"), node["items"], set(), set(target.item_ids))
     fields = {f.id for f in src.fields}
-    items = tuple(_item(doc, (*at, "items", k), k, v, fields, sources, code_maps, eras) for k, v in items_node.items())
+    items = tuple(
+        _item(doc, (*at, "items", k), k, v, fields, sources, code_maps, eras) for k, v in items_node.items()
+    )
     empty = [c.text(doc, (*at, "leave_empty", i), v) for i, v in enumerate(node.get("leave_empty", []))]
     missing = [i for i in target.item_ids if i not in items_node and i not in empty]
     if missing:
-        raise doc.error((*at, "items"), f"target items not mapped (map them or list them in leave_empty): {', '.join(missing)}")
+        raise doc.error(
+            (*at, "items"),
+            f"target items not mapped (map them or list them in leave_empty): {', '.join(missing)}",
+        )
     return FileMapping(target_id, src.id, items)
 
 
@@ -251,19 +311,27 @@ def load_mapping(path: Path, layouts_root: Path | None = None) -> Mapping:
         raise doc.error(("mapping", "source"), f"source layout not found: {source_path}")
     sources = load_source(source_path)
     code_maps = {
-        name: _load_code_map(doc, ("code_maps", name), path.parent / c.text(doc, ("code_maps", name), rel), layout)
-        for name, rel in c.mapping(doc, ("code_maps",), top.get("code_maps", {}), set(), set(top.get("code_maps") or {})).items()
+        name: _load_code_map(
+            doc, ("code_maps", name), path.parent / c.text(doc, ("code_maps", name), rel), layout
+        )
+        for name, rel in c.mapping(
+            doc, ("code_maps",), top.get("code_maps", {}), set(), set(top.get("code_maps") or {})
+        ).items()
     }
     eras: dict[str, dict[str, str]] = {}
     for name, scheme in (top.get("era_schemes") or {}).items():
         node = c.mapping(doc, ("era_schemes", name), scheme, set(), set(scheme or {}))
         eras[name] = {str(k): c.choice(doc, ("era_schemes", name, k), v, ERA_KEYS) for k, v in node.items()}
     files_node = c.mapping(doc, ("files",), top["files"], set(), set(top["files"] or {}))
-    files = tuple(_file(doc, ("files", k), k, v, layout, sources, code_maps, eras) for k, v in files_node.items())
+    files = tuple(
+        _file(doc, ("files", k), k, v, layout, sources, code_maps, eras) for k, v in files_node.items()
+    )
     primaries = [f.source for f in files]
     for i, s in enumerate(primaries):
         if s in primaries[:i]:
-            raise doc.error(("files",), f"source file {s!r} feeds two target files; each input feeds exactly one")
+            raise doc.error(
+                ("files",), f"source file {s!r} feeds two target files; each input feeds exactly one"
+            )
     gaiji = _gaiji(doc, path, top.get("gaiji"))
     return Mapping(
         gaiji=gaiji,
@@ -276,7 +344,11 @@ def load_mapping(path: Path, layouts_root: Path | None = None) -> Mapping:
         era_schemes=eras,
         path=path,
         sha256=sha256_file(path),
-        extra_files=(source_path, *(m.path for m in code_maps.values()), *((gaiji.table.path,) if gaiji.table else ())),
+        extra_files=(
+            source_path,
+            *(m.path for m in code_maps.values()),
+            *((gaiji.table.path,) if gaiji.table else ()),
+        ),
     )
 
 

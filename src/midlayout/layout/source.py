@@ -12,7 +12,18 @@ from midlayout.layout.standard import sha256_file
 from midlayout.layout.yamlfile import Doc, PathKey, load_yaml
 
 # "sjis" is what vendors write, and what they mean is CP932 (Windows-31J); "shift_jis" is the strict JIS one.
-SOURCE_ENCODINGS = ("cp932", "sjis", "shift_jis", "euc-jp", "utf-8", "utf-8-sig", "ibm930", "ibm939", "ibm1390", "ibm1399")
+SOURCE_ENCODINGS = (
+    "cp932",
+    "sjis",
+    "shift_jis",
+    "euc-jp",
+    "utf-8",
+    "utf-8-sig",
+    "ibm930",
+    "ibm939",
+    "ibm1390",
+    "ibm1399",
+)
 EBCDIC_ENCODINGS = ("ibm930", "ibm939", "ibm1390", "ibm1399")
 ENCODING_ALIASES = {"sjis": "cp932"}
 FIELD_TYPES = ("text", "zoned")
@@ -77,7 +88,9 @@ class SourceLayout:
         raise KeyError(file_id)
 
 
-def _fixed_fields(doc: Doc, at: PathKey, node: dict[str, Any], base: int, reclen: int) -> tuple[SourceField, ...]:
+def _fixed_fields(
+    doc: Doc, at: PathKey, node: dict[str, Any], base: int, reclen: int
+) -> tuple[SourceField, ...]:
     fields = []
     for i, raw in enumerate(c.seq(doc, (*at, "fields"), node["fields"])):
         fat = (*at, "fields", i)
@@ -87,7 +100,9 @@ def _fixed_fields(doc: Doc, at: PathKey, node: dict[str, Any], base: int, reclen
         if start + length > reclen:
             raise doc.error(fat, f"field ends at byte {start + length} past the record length {reclen}")
         typ = c.choice(doc, (*fat, "type"), f.get("type", "text"), FIXED_FIELD_TYPES)
-        fields.append(_numeric_checks(doc, fat, f, SourceField(c.ident(doc, (*fat, "id"), f["id"]), typ, start, length)))
+        fields.append(
+            _numeric_checks(doc, fat, f, SourceField(c.ident(doc, (*fat, "id"), f["id"]), typ, start, length))
+        )
     spans = sorted((f.start, f.start + f.length, f.id) for f in fields)
     for (_, end_a, id_a), (start_b, _, id_b) in itertools.pairwise(spans):
         if start_b < end_a:
@@ -123,7 +138,9 @@ def _gaiji_ranges(doc: Doc, at: PathKey, node: Any) -> tuple[tuple[bytes, bytes]
         except ValueError:
             raise doc.error((*at, i), f"{text!r} is not HEX or HEX-HEX") from None
         if len(parts) > 2 or not lo or len(lo) != len(hi) or lo > hi or len(lo) > 4:
-            raise doc.error((*at, i), f"{text!r}: a range is LOW-HIGH of equal byte length (1 to 4), low first")
+            raise doc.error(
+                (*at, i), f"{text!r}: a range is LOW-HIGH of equal byte length (1 to 4), low first"
+            )
         if int.from_bytes(hi) - int.from_bytes(lo) > 0xFFFF:
             raise doc.error((*at, i), f"{text!r} spans more than 65536 codes")
         out.append((lo, hi))
@@ -136,7 +153,11 @@ def _csv_fields(doc: Doc, at: PathKey, node: dict[str, Any]) -> tuple[SourceFiel
         fat = (*at, "fields", i)
         f = c.mapping(doc, fat, raw, {"id", "column"}, {"type", "note"})
         typ = c.choice(doc, (*fat, "type"), f.get("type", "text"), FIELD_TYPES)
-        fields.append(SourceField(c.ident(doc, (*fat, "id"), f["id"]), typ, column=c.text(doc, (*fat, "column"), f["column"])))
+        fields.append(
+            SourceField(
+                c.ident(doc, (*fat, "id"), f["id"]), typ, column=c.text(doc, (*fat, "column"), f["column"])
+            )
+        )
     return tuple(fields)
 
 
@@ -147,7 +168,9 @@ _OPTIONAL = {"note", "gaiji_ranges"}
 
 
 def _file(doc: Doc, at: PathKey, node: Any) -> SourceFile:
-    fmt = c.choice(doc, (*at, "format"), (node or {}).get("format") if isinstance(node, dict) else None, ("fixed", "csv"))
+    fmt = c.choice(
+        doc, (*at, "format"), (node or {}).get("format") if isinstance(node, dict) else None, ("fixed", "csv")
+    )
     if fmt == "fixed":
         node = c.mapping(doc, at, node, _COMMON | {"record_length", "terminator", "offset_base"}, _OPTIONAL)
         base = node["offset_base"]
@@ -162,8 +185,10 @@ def _file(doc: Doc, at: PathKey, node: Any) -> SourceFile:
         if node["header"] is not True:
             raise doc.error((*at, "header"), "only CSV with a header row is supported")
         fields = _csv_fields(doc, at, node)
-        extra = {"delimiter": c.text(doc, (*at, "delimiter"), node.get("delimiter", ",")),
-                 "quote": c.text(doc, (*at, "quote"), node.get("quote", '"'))}
+        extra = {
+            "delimiter": c.text(doc, (*at, "delimiter"), node.get("delimiter", ",")),
+            "quote": c.text(doc, (*at, "quote"), node.get("quote", '"')),
+        }
     encoding = c.choice(doc, (*at, "encoding"), node["encoding"], SOURCE_ENCODINGS)
     encoding = ENCODING_ALIASES.get(encoding, encoding)
     if encoding in EBCDIC_ENCODINGS and fmt == "csv":
@@ -174,7 +199,9 @@ def _file(doc: Doc, at: PathKey, node: Any) -> SourceFile:
     for i, f in enumerate(fields):
         if misfit.get(f.type):
             want = "zoned_ebcdic" if f.type == "zoned" else "zoned"
-            raise doc.error((*at, "fields", i, "type"), f"{f.type} does not fit encoding {encoding}: use {want}")
+            raise doc.error(
+                (*at, "fields", i, "type"), f"{f.type} does not fit encoding {encoding}: use {want}"
+            )
     if "gaiji_ranges" in node:
         extra["gaiji_ranges"] = _gaiji_ranges(doc, (*at, "gaiji_ranges"), node["gaiji_ranges"])
     return SourceFile(
@@ -198,4 +225,10 @@ def load_source(path: Path) -> SourceLayout:
     doc = load_yaml(path)
     node = c.mapping(doc, (), doc.data, {"vendor", "name", "files"}, {"note"})
     files = tuple(_file(doc, ("files", i), n) for i, n in enumerate(c.seq(doc, ("files",), node["files"])))
-    return SourceLayout(c.ident(doc, ("vendor",), node["vendor"]), c.text(doc, ("name",), node["name"]), files, path, sha256_file(path))
+    return SourceLayout(
+        c.ident(doc, ("vendor",), node["vendor"]),
+        c.text(doc, ("name",), node["name"]),
+        files,
+        path,
+        sha256_file(path),
+    )

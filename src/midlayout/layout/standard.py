@@ -45,7 +45,9 @@ def load_code_table(path: Path) -> CodeTable:
         if len(code) != digits or not code.isascii():
             raise doc.error(("codes", code), f"code {code!r} does not have {digits} ASCII characters")
         c.text(doc, ("codes", code), label)
-    return CodeTable(c.ident(doc, ("id",), node["id"]), c.text(doc, ("name",), node["name"]), digits, codes, path)
+    return CodeTable(
+        c.ident(doc, ("id",), node["id"]), c.text(doc, ("name",), node["name"]), digits, codes, path
+    )
 
 
 def _length(doc: Doc, at: PathKey, node: dict[str, Any], typ: str) -> tuple[int, str]:
@@ -122,7 +124,9 @@ def _file(doc: Doc, at: PathKey, node: Any, tables: dict[str, CodeTable]) -> Fil
         if k not in ids:
             raise doc.error((*at, "key", i), f"key item {k!r} is not an item of this file")
     checks = tuple(_check(doc, (*at, "checks", i), n) for i, n in enumerate(node.get("checks", [])))
-    return FileDef(c.ident(doc, (*at, "id"), node["id"]), c.text(doc, (*at, "name"), node["name"]), key, items, checks)
+    return FileDef(
+        c.ident(doc, (*at, "id"), node["id"]), c.text(doc, (*at, "name"), node["name"]), key, items, checks
+    )
 
 
 def _cross_check(doc: Doc, files: tuple[FileDef, ...]) -> None:
@@ -132,7 +136,9 @@ def _cross_check(doc: Doc, files: tuple[FileDef, ...]) -> None:
             if it.references and ":" not in it.references.file:
                 other = by_id.get(it.references.file)
                 if other is None or it.references.item not in other.item_ids:
-                    raise doc.error(("files", fi, "items", ii, "references"), "refers to an unknown FILE.ITEM")
+                    raise doc.error(
+                        ("files", fi, "items", ii, "references"), "refers to an unknown FILE.ITEM"
+                    )
         for ci, chk in enumerate(f.checks):
             other = by_id.get(chk.file)
             if other is None or chk.via not in other.item_ids or chk.item not in other.item_ids:
@@ -144,12 +150,16 @@ def load_layout(path: Path) -> Layout:
     doc = load_yaml(path)
     node = c.mapping(doc, (), doc.data, _TOP, {"code_tables", "published", "repertoire"})
     tables: dict[str, CodeTable] = {}
-    for name, rel in c.mapping(doc, ("code_tables",), node.get("code_tables", {}), set(), set(node.get("code_tables", {}))).items():
+    for name, rel in c.mapping(
+        doc, ("code_tables",), node.get("code_tables", {}), set(), set(node.get("code_tables", {}))
+    ).items():
         table_path = (path.parent / c.text(doc, ("code_tables", name), rel)).resolve()
         if not table_path.is_file():
             raise doc.error(("code_tables", name), f"code table file not found: {rel}")
         tables[name] = load_code_table(table_path)
-    files = tuple(_file(doc, ("files", i), n, tables) for i, n in enumerate(c.seq(doc, ("files",), node["files"])))
+    files = tuple(
+        _file(doc, ("files", i), n, tables) for i, n in enumerate(c.seq(doc, ("files",), node["files"]))
+    )
     _cross_check(doc, files)
     for key in ("family", "gyomu"):
         c.ident(doc, (key,), node[key])
@@ -165,5 +175,7 @@ def load_layout(path: Path) -> Layout:
         code_tables=tables,
         path=path,
         sha256=sha256_file(path),
-        repertoire=c.choice(doc, ("repertoire",), node["repertoire"], REPERTOIRES) if "repertoire" in node else None,
+        repertoire=c.choice(doc, ("repertoire",), node["repertoire"], REPERTOIRES)
+        if "repertoire" in node
+        else None,
     )

@@ -42,9 +42,7 @@ def _walk(node: yaml.Node, at: PathKey, lines: dict[PathKey, int]) -> Any:
         for key_node, value_node in node.value:
             key = key_node.value
             if key in out:
-                raise DefinitionError(
-                    f"duplicate key {key!r}", Location(line=key_node.start_mark.line + 1)
-                )
+                raise DefinitionError(f"duplicate key {key!r}", Location(line=key_node.start_mark.line + 1))
             out[key] = _walk(value_node, (*at, key), lines)
             lines[(*at, key)] = key_node.start_mark.line + 1
         return out

@@ -100,8 +100,13 @@ def compile_file(mapping: Mapping, rule: FileMapping) -> CompiledFile:
         if r.lookup:
             lookups[item.id] = r.lookup
             found = pl.col(_lookup_col(item.id)[1]).fill_null(False)
-            checks.append(ctx.check("lookup_missing", pl.col(r.lookup.match).is_not_null() & ~found,
-                                    f"no {r.lookup.source}.{r.lookup.key} matches {r.lookup.match}"))
+            checks.append(
+                ctx.check(
+                    "lookup_missing",
+                    pl.col(r.lookup.match).is_not_null() & ~found,
+                    f"no {r.lookup.source}.{r.lookup.key} matches {r.lookup.match}",
+                )
+            )
         for op in r.ops:
             value, op_checks = apply_op(value, op, ctx)
             checks += op_checks
@@ -111,14 +116,20 @@ def compile_file(mapping: Mapping, rule: FileMapping) -> CompiledFile:
     return CompiledFile(mapping, rule, target, source, values, checks, lookups, shared.columns())
 
 
-def _join_lookups(rows: pl.DataFrame, compiled: CompiledFile, tables: dict[Lookup, pl.DataFrame]) -> pl.DataFrame:
+def _join_lookups(
+    rows: pl.DataFrame, compiled: CompiledFile, tables: dict[Lookup, pl.DataFrame]
+) -> pl.DataFrame:
     for item, lk in compiled.lookups.items():
         value_col, found_col = _lookup_col(item)
         table = tables[lk].select(
-            pl.col(lk.key).alias("__lk_key"), pl.col(lk.value).cast(pl.String).alias(value_col), pl.lit(True).alias(found_col)
+            pl.col(lk.key).alias("__lk_key"),
+            pl.col(lk.value).cast(pl.String).alias(value_col),
+            pl.lit(True).alias(found_col),
         )
         key = trim(pl.col(lk.match).cast(pl.String), " \u3000", "both")
-        rows = rows.with_columns(key.alias("__lk_key")).join(table, on="__lk_key", how="left", maintain_order="left")
+        rows = rows.with_columns(key.alias("__lk_key")).join(
+            table, on="__lk_key", how="left", maintain_order="left"
+        )
         rows = rows.drop("__lk_key")
     return rows
 
@@ -130,11 +141,20 @@ def _check_rejects(rows: pl.DataFrame, failing: pl.Series, chk: Check) -> pl.Dat
     if isinstance(message, pl.Expr):
         bad = bad.with_columns(message.alias("__msg"))
         message = pl.col("__msg")
-    return rejects_from(bad, stage="map", rule=chk.rule, item=chk.item, field=chk.field, message=message,
-                        field_start=chk.field_start)
+    return rejects_from(
+        bad,
+        stage="map",
+        rule=chk.rule,
+        item=chk.item,
+        field=chk.field,
+        message=message,
+        field_start=chk.field_start,
+    )
 
 
-def apply(compiled: CompiledFile, rows: pl.DataFrame, tables: dict[Lookup, pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def apply(
+    compiled: CompiledFile, rows: pl.DataFrame, tables: dict[Lookup, pl.DataFrame]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Map a decoded batch: returns (rows in the target layout + provenance, rejects)."""
     rows = _join_lookups(rows, compiled, tables)
     if compiled.shared:
@@ -145,8 +165,11 @@ def apply(compiled: CompiledFile, rows: pl.DataFrame, tables: dict[Lookup, pl.Da
     if not masks:
         return frame, empty_rejects()
     failing = frame.select(pl.col(names).any()).row(0)
-    rejects = [_check_rejects(rows, frame.get_column(n), chk)
-               for chk, n, fails in zip(compiled.checks, names, failing, strict=True) if fails]
+    rejects = [
+        _check_rejects(rows, frame.get_column(n), chk)
+        for chk, n, fails in zip(compiled.checks, names, failing, strict=True)
+        if fails
+    ]
     if not rejects:  # the usual batch: no check failed, nothing to filter
         return frame.drop(names), empty_rejects()
     good = frame.filter(~pl.any_horizontal(names)).drop(names)

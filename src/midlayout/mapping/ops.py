@@ -98,14 +98,18 @@ def _code(v: Value, name: str, ctx: OpContext) -> tuple[Value, list[Check]]:
     src = v.text()
     out = src.replace_strict(list(table.map), list(table.map.values()), default=None, return_dtype=pl.String)
     blank = src.is_null() | (src == "")
-    return Value(out, pl.String), [ctx.check("code_unmapped", ~blank & out.is_null(), f"code not in code map {table.id}")]
+    return Value(out, pl.String), [
+        ctx.check("code_unmapped", ~blank & out.is_null(), f"code not in code map {table.id}")
+    ]
 
 
 def _wareki(v: Value, args: dict[str, Any], ctx: OpContext) -> tuple[Value, list[Check]]:
     parsed = ctx.wareki(v.text(), args)
     error = parsed.struct.field("error")
     message = pl.lit("invalid 和暦 date: ") + error
-    return Value(parsed.struct.field("date"), pl.Date), [ctx.check("invalid_wareki", error.is_not_null(), message)]
+    return Value(parsed.struct.field("date"), pl.Date), [
+        ctx.check("invalid_wareki", error.is_not_null(), message)
+    ]
 
 
 def _wareki_unknown(v: Value, args: dict[str, Any], ctx: OpContext) -> tuple[Value, list[Check]]:
@@ -118,15 +122,29 @@ def _wareki_partial(v: Value, args: dict[str, Any], ctx: OpContext) -> tuple[Val
     parsed = ctx.wareki(v.text(), args)
     error = parsed.struct.field("error")
     message = pl.lit("invalid 和暦 date: ") + error
-    return Value(parsed.struct.field("partial"), pl.String), [ctx.check("invalid_wareki", error.is_not_null(), message)]
+    return Value(parsed.struct.field("partial"), pl.String), [
+        ctx.check("invalid_wareki", error.is_not_null(), message)
+    ]
 
 
 def _to_wareki(v: Value, args: dict[str, Any], ctx: OpContext) -> tuple[Value, list[Check]]:
     """西暦 (a date, or YYYYMMDD text) → 和暦 text; a date it cannot express is a reject, never a null."""
-    date = v.expr if v.dtype == pl.Date else v.text().str.strip_chars(" \u3000").str.to_date("%Y%m%d", strict=False)
+    date = (
+        v.expr
+        if v.dtype == pl.Date
+        else v.text().str.strip_chars(" \u3000").str.to_date("%Y%m%d", strict=False)
+    )
     out = to_wareki(date, args["style"], args["eras"])
-    given = v.expr.is_not_null() if v.dtype == pl.Date else v.text().str.strip_chars(" \u3000").fill_null("") != ""
-    check = ctx.check("invalid_date", given & out.is_null(), "not a date that 和暦 can express (before 明治 or not YYYYMMDD)")
+    given = (
+        v.expr.is_not_null()
+        if v.dtype == pl.Date
+        else v.text().str.strip_chars(" \u3000").fill_null("") != ""
+    )
+    check = ctx.check(
+        "invalid_date",
+        given & out.is_null(),
+        "not a date that 和暦 can express (before 明治 or not YYYYMMDD)",
+    )
     return Value(out, pl.String), [check]
 
 

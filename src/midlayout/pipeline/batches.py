@@ -75,8 +75,9 @@ class Done:
 class BatchRunner:
     """Per process: the run's jobs, and what is compiled or loaded once per job or table."""
 
-    def __init__(self, jobs: list[Job], gaiji: dict[str, GaijiOptions], root: Path,
-                 captures: dict[int, list[Lookup]]) -> None:
+    def __init__(
+        self, jobs: list[Job], gaiji: dict[str, GaijiOptions], root: Path, captures: dict[int, list[Lookup]]
+    ) -> None:
         self.jobs, self.gaiji, self.root, self.captures = jobs, gaiji, root, captures
         self._compiled: dict[int, CompiledFile] = {}
         self._specs: dict[int, GaijiSpec] = {}
@@ -96,14 +97,21 @@ class BatchRunner:
         if pl.scan_parquet(path).select(pl.len()).collect().item() <= LOOKUP_IN_MEMORY_ROWS:
             self._tables[path] = pl.read_parquet(path)
             return self._tables[path]
-        keys = rows.select(trim(pl.col(lk.match).cast(pl.String), " \u3000", "both")).to_series().drop_nulls().unique()
+        keys = (
+            rows.select(trim(pl.col(lk.match).cast(pl.String), " \u3000", "both"))
+            .to_series()
+            .drop_nulls()
+            .unique()
+        )
         return pl.scan_parquet(path).filter(pl.col(lk.key).is_in(keys.implode())).collect(engine="streaming")
 
     def _capture(self, task: Task, rows: pl.DataFrame) -> dict[Lookup, Path]:
         """The key (trimmed, as tables hold it) and value columns later jobs look up, staged to disk."""
         out = {}
         for k, lk in enumerate(self.captures.get(task.job, ())):
-            frame = rows.select(trim(pl.col(lk.key).cast(pl.String), " \u3000", "both"), pl.col(lk.value).cast(pl.String))
+            frame = rows.select(
+                trim(pl.col(lk.key).cast(pl.String), " \u3000", "both"), pl.col(lk.value).cast(pl.String)
+            )
             out[lk] = part_path(self.root, f"capture{k}", task.job, task.seq)
             frame.write_parquet(out[lk], compression=STAGE_COMPRESSION)
         return out
@@ -120,8 +128,16 @@ class BatchRunner:
         rows = part_path(self.root, _file_stem(target_name(job)), task.job, task.seq)
         valid.write_parquet(rows, compression=STAGE_COMPRESSION)
         rejects = pl.concat([batch.rejects, map_rejects, val_rejects])
-        return Done(task.job, task.seq, batch.records_read, batch.bytes_read, rows,
-                    self._stage(rejects, "rejects", task), self._stage(batch.gaiji, "gaiji", task), captured)
+        return Done(
+            task.job,
+            task.seq,
+            batch.records_read,
+            batch.bytes_read,
+            rows,
+            self._stage(rejects, "rejects", task),
+            self._stage(batch.gaiji, "gaiji", task),
+            captured,
+        )
 
     def _stage(self, frame: pl.DataFrame, kind: str, task: Task) -> Path | None:
         if not frame.height:
@@ -134,7 +150,9 @@ class BatchRunner:
 _RUNNER: list[BatchRunner] = []  # the worker process's runner
 
 
-def _init_worker(jobs: list[Job], gaiji: dict[str, GaijiOptions], root: Path, captures: dict[int, list[Lookup]]) -> None:
+def _init_worker(
+    jobs: list[Job], gaiji: dict[str, GaijiOptions], root: Path, captures: dict[int, list[Lookup]]
+) -> None:
     _RUNNER[:] = [BatchRunner(jobs, gaiji, root, captures)]
 
 
@@ -161,8 +179,11 @@ class Pipeline:
         if workers > 1:
             # spawn: a forked child would inherit polars' thread pool in an unusable state.
             self.pool = ProcessPoolExecutor(
-                workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
-                initargs=(runner.jobs, runner.gaiji, runner.root, runner.captures))
+                workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(runner.jobs, runner.gaiji, runner.root, runner.captures),
+            )
 
     def submit(self, task: Task) -> None:
         if self.pool is None:
@@ -194,11 +215,15 @@ def stage_lookup_table(parts: list[Path], lk: Lookup, path: Path, spill: Path) -
         return
     con = duckdb.connect()
     try:
-        con.execute(f"SET memory_limit = '256MB'; SET temp_directory = '{spill}'; SET preserve_insertion_order = false")
+        con.execute(
+            f"SET memory_limit = '256MB'; SET temp_directory = '{spill}'; SET preserve_insertion_order = false"
+        )
         files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in parts)
         key = '"' + lk.key.replace('"', '""') + '"'
-        con.execute(f"COPY (SELECT * FROM read_parquet([{files}]) QUALIFY count(*) OVER (PARTITION BY {key}) = 1) "
-                    f"TO '{path}' (FORMAT parquet)")
+        con.execute(
+            f"COPY (SELECT * FROM read_parquet([{files}]) QUALIFY count(*) OVER (PARTITION BY {key}) = 1) "
+            f"TO '{path}' (FORMAT parquet)"
+        )
     finally:
         con.close()
 
@@ -207,5 +232,8 @@ def execution_order(jobs: list[Job], sources: dict[int, list[Lookup]]) -> list[i
     """Lookup sources first (their columns are captured on their own pass), then jobs that need no lookup,
     then those that do: only the last wait for earlier batches to finish."""
     needs = [i for i, j in enumerate(jobs) if any(r.lookup for r in j.rule.items) and i not in sources]
-    return ([i for i in range(len(jobs)) if i in sources] + [i for i in range(len(jobs)) if i not in sources
-            and i not in needs] + needs)
+    return (
+        [i for i in range(len(jobs)) if i in sources]
+        + [i for i in range(len(jobs)) if i not in sources and i not in needs]
+        + needs
+    )

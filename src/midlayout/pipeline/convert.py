@@ -84,16 +84,23 @@ def _lookup_source(jobs: list[Job], job: Job, lk: Lookup) -> int:
     return next(i for i, j in enumerate(jobs) if j.mapping is job.mapping and j.source.id == lk.source)
 
 
-def _read_lookup(jobs: list[Job], job: Job, lk: Lookup, batch_size: int, gaiji: dict[str, GaijiOptions]) -> pl.DataFrame:
+def _read_lookup(
+    jobs: list[Job], job: Job, lk: Lookup, batch_size: int, gaiji: dict[str, GaijiOptions]
+) -> pl.DataFrame:
     src = jobs[_lookup_source(jobs, job, lk)]
     batches = read_batches(src.source, src.path, batch_size, gaiji[src.mapping.id])
     return build_lookup_table([b.rows.select(lk.key, lk.value) for b in batches], lk)
 
 
-def lookup_tables(jobs: list[Job], batch_size: int, gaiji: dict[str, GaijiOptions]) -> dict[Lookup, pl.DataFrame]:
+def lookup_tables(
+    jobs: list[Job], batch_size: int, gaiji: dict[str, GaijiOptions]
+) -> dict[Lookup, pl.DataFrame]:
     """Every lookup table of the run, each read from its source file (`convert` captures them instead)."""
-    return {lk: _read_lookup(jobs, job, lk, batch_size, gaiji)
-            for job in jobs for lk in {r.lookup for r in job.rule.items if r.lookup}}
+    return {
+        lk: _read_lookup(jobs, job, lk, batch_size, gaiji)
+        for job in jobs
+        for lk in {r.lookup for r in job.rule.items if r.lookup}
+    }
 
 
 def _lookups(job: Job) -> set[Lookup]:
@@ -131,7 +138,9 @@ class _Stage:
             paths.sort(key=lambda p: p.name.rsplit("-", 2)[-2:])
 
     def gaiji(self) -> pl.DataFrame:
-        return pl.concat([pl.read_parquet(p) for p in self.gaiji_parts]) if self.gaiji_parts else empty_gaiji()
+        return (
+            pl.concat([pl.read_parquet(p) for p in self.gaiji_parts]) if self.gaiji_parts else empty_gaiji()
+        )
 
     def add_rows(self, target: str, frame: pl.DataFrame) -> None:
         parts = self.parts.setdefault(target, [])
@@ -152,8 +161,15 @@ class _Stage:
 class _Run:
     """Feeds every job's batches to the pipeline; lookup sources first, their columns captured on the way."""
 
-    def __init__(self, jobs: list[Job], records: list[InputRecord], stage: _Stage, batch_size: int,
-                 progress: Progress, gaiji: dict[str, GaijiOptions]) -> None:
+    def __init__(
+        self,
+        jobs: list[Job],
+        records: list[InputRecord],
+        stage: _Stage,
+        batch_size: int,
+        progress: Progress,
+        gaiji: dict[str, GaijiOptions],
+    ) -> None:
         self.jobs, self.records, self.stage = jobs, records, stage
         self.batch_size, self.progress, self.gaiji = batch_size, progress, gaiji
         self.captures = _capture_plan(jobs)
@@ -209,7 +225,12 @@ class _Run:
             target = target_name(job)
             if not self.stage.parts.get(target):
                 compiled = compile_file(job.mapping, job.rule)
-                schema: dict[str, pl.DataType] = {FILE: pl.String(), REC: pl.Int64(), OFF: pl.Int64(), RAW: pl.Binary()}
+                schema: dict[str, pl.DataType] = {
+                    FILE: pl.String(),
+                    REC: pl.Int64(),
+                    OFF: pl.Int64(),
+                    RAW: pl.Binary(),
+                }
                 schema |= {it.id: polars_dtype(it) for it in compiled.target.items}
                 self.stage.add_rows(target, pl.DataFrame(schema=schema))
 
@@ -219,13 +240,21 @@ def _cross_rejects(stage: _Stage, staged: dict[str, StagedFile]) -> tuple[dict[s
     for name, ids in result.rejects.items():
         if ids.height:
             rows = stage.scan(name).select(*PROVENANCE).join(ids.lazy(), on=ROW_ID).collect()
-            stage.add_rejects(rejects_from(rows, stage="crossfile", rule=pl.col("rule"), item=pl.col("item"),
-                                           message=pl.col("message")))
+            stage.add_rejects(
+                rejects_from(
+                    rows,
+                    stage="crossfile",
+                    rule=pl.col("rule"),
+                    item=pl.col("item"),
+                    message=pl.col("message"),
+                )
+            )
     return result.rejects, result.unchecked
 
 
-def _write_targets(stage: _Stage, staged: dict[str, StagedFile], rejected: dict[str, pl.DataFrame],
-                   writers: list[Writer]) -> pl.DataFrame:
+def _write_targets(
+    stage: _Stage, staged: dict[str, StagedFile], rejected: dict[str, pl.DataFrame], writers: list[Writer]
+) -> pl.DataFrame:
     """Stream each target's surviving rows to every writer; return written counts per input file."""
     counts = []
     for name, sf in staged.items():
@@ -238,13 +267,22 @@ def _write_targets(stage: _Stage, staged: dict[str, StagedFile], rejected: dict[
             rows = good.drop(list(PROVENANCE))
             for w in writers:
                 w.write(sf.layout, sf.file, rows)
-    return pl.concat(counts).group_by(FILE).agg(pl.col("n").sum()) if counts else pl.DataFrame(schema={FILE: pl.String, "n": pl.UInt32})
+    return (
+        pl.concat(counts).group_by(FILE).agg(pl.col("n").sum())
+        if counts
+        else pl.DataFrame(schema={FILE: pl.String, "n": pl.UInt32})
+    )
 
 
 def _write_rejects(stage: _Stage, out_dir: Path) -> pl.DataFrame:
-    rejects = pl.concat([pl.read_parquet(p) for p in stage.reject_parts]) if stage.reject_parts else empty_rejects()
+    rejects = (
+        pl.concat([pl.read_parquet(p) for p in stage.reject_parts]) if stage.reject_parts else empty_rejects()
+    )
     rejects = rejects.cast(REJECT_SCHEMA).sort("file", "record", "stage")  # type: ignore[arg-type]
-    for name, frame in (("rejects.parquet", rejects), ("rejects.csv", rejects.with_columns(pl.col("raw").bin.encode("hex")))):
+    for name, frame in (
+        ("rejects.parquet", rejects),
+        ("rejects.csv", rejects.with_columns(pl.col("raw").bin.encode("hex"))),
+    ):
         temp = out_dir / f".{name}.tmp"
         frame.write_parquet(temp) if name.endswith(".parquet") else frame.write_csv(temp)
         temp.replace(out_dir / name)
@@ -273,13 +311,38 @@ def plan_load_id(mappings: list[Mapping], inputs: list[str]) -> str:
 def _manifest(mappings: list[Mapping], jobs: list[Job]) -> Manifest:
     layouts = {m.target.ref: m.target for m in mappings}
     return Manifest(
-        tool={"name": "midlayout", "version": midlayout.__version__, "python": platform.python_version(),
-              "polars": pl.__version__},
-        layouts=[{"id": lay.id, "version": lay.version, "path": str(lay.path), "sha256": lay.sha256} for lay in layouts.values()],
-        mappings=[{"id": m.id, "version": m.version, "target": m.target.ref, "path": str(m.path), "sha256": m.sha256}
-                  for m in mappings],
-        inputs=[InputRecord(str(j.path), j.source.id, j.mapping.id, f"{j.mapping.target.ref}:{j.rule.target}",
-                            j.path.stat().st_size, sha256_file(j.path), j.source.encoding) for j in jobs],
+        tool={
+            "name": "midlayout",
+            "version": midlayout.__version__,
+            "python": platform.python_version(),
+            "polars": pl.__version__,
+        },
+        layouts=[
+            {"id": lay.id, "version": lay.version, "path": str(lay.path), "sha256": lay.sha256}
+            for lay in layouts.values()
+        ],
+        mappings=[
+            {
+                "id": m.id,
+                "version": m.version,
+                "target": m.target.ref,
+                "path": str(m.path),
+                "sha256": m.sha256,
+            }
+            for m in mappings
+        ],
+        inputs=[
+            InputRecord(
+                str(j.path),
+                j.source.id,
+                j.mapping.id,
+                f"{j.mapping.target.ref}:{j.rule.target}",
+                j.path.stat().st_size,
+                sha256_file(j.path),
+                j.source.encoding,
+            )
+            for j in jobs
+        ],
     )
 
 
@@ -294,13 +357,21 @@ def _staging(out_dir: Path) -> Iterator[_Stage]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def gaiji_options(mappings: list[Mapping], table: GaijiTable | None, unmapped: str | None) -> dict[str, GaijiOptions]:
+def gaiji_options(
+    mappings: list[Mapping], table: GaijiTable | None, unmapped: str | None
+) -> dict[str, GaijiOptions]:
     """Per mapping: its own 外字 table and policy, overridden by the run's (`--gaiji`, `--gaiji-unmapped`)."""
-    return {m.id: GaijiOptions(table or m.gaiji.table, unmapped or m.gaiji.unmapped, None if table else m.gaiji.encoding)
-            for m in mappings}
+    return {
+        m.id: GaijiOptions(
+            table or m.gaiji.table, unmapped or m.gaiji.unmapped, None if table else m.gaiji.encoding
+        )
+        for m in mappings
+    }
 
 
-def _writers(writer_names: list[str], options: dict[str, dict[str, Any]], out_dir: Path, run_id: str) -> list[Writer]:
+def _writers(
+    writer_names: list[str], options: dict[str, dict[str, Any]], out_dir: Path, run_id: str
+) -> list[Writer]:
     stray = sorted(set(options) - set(writer_names))
     if stray:
         raise UsageError(f"options given for writer {stray[0]!r}, which is not among the writers of this run")
@@ -316,10 +387,18 @@ def _writers(writer_names: list[str], options: dict[str, dict[str, Any]], out_di
     return writers
 
 
-def convert(mappings: list[Mapping], inputs: list[str], out_dir: Path, writer_names: list[str],
-            batch_size: int = 100_000, progress: Progress | None = None,
-            writer_options: dict[str, dict[str, Any]] | None = None, gaiji_table: GaijiTable | None = None,
-            gaiji_unmapped: str | None = None, workers: int | None = None) -> ConvertResult:
+def convert(
+    mappings: list[Mapping],
+    inputs: list[str],
+    out_dir: Path,
+    writer_names: list[str],
+    batch_size: int = 100_000,
+    progress: Progress | None = None,
+    writer_options: dict[str, dict[str, Any]] | None = None,
+    gaiji_table: GaijiTable | None = None,
+    gaiji_unmapped: str | None = None,
+    workers: int | None = None,
+) -> ConvertResult:
     """Convert `inputs` through `mappings` into `out_dir`; the manifest is written last, only on success.
 
     `writer_options` maps a writer name to its options (see each writer's OPTIONS). `gaiji_table` and
@@ -342,8 +421,9 @@ def convert(mappings: list[Mapping], inputs: list[str], out_dir: Path, writer_na
     # Writers are built (and their options checked) before any work; they connect or open files lazily.
     writers = _writers(writer_names, writer_options or {}, out_dir, manifest.load_id)
     try:
-        outputs, written, rejects, occurrences = _run(jobs, manifest, out_dir, writers, batch_size, progress, t0,
-                                                      gaiji, workers or auto_workers(jobs))
+        outputs, written, rejects, occurrences = _run(
+            jobs, manifest, out_dir, writers, batch_size, progress, t0, gaiji, workers or auto_workers(jobs)
+        )
     except BaseException:
         for w in writers:
             w.abort()
@@ -354,17 +434,29 @@ def convert(mappings: list[Mapping], inputs: list[str], out_dir: Path, writer_na
     return ConvertResult(manifest, out_dir, rejects)
 
 
-def _run(jobs: list[Job], manifest: Manifest, stage_dir: Path, writers: list[Writer], batch_size: int,
-         progress: Progress, t0: float, gaiji: dict[str, GaijiOptions], workers: int,
-         ) -> tuple[list[Output], pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+def _run(
+    jobs: list[Job],
+    manifest: Manifest,
+    stage_dir: Path,
+    writers: list[Writer],
+    batch_size: int,
+    progress: Progress,
+    t0: float,
+    gaiji: dict[str, GaijiOptions],
+    workers: int,
+) -> tuple[list[Output], pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Read, map, validate and stage; check across files; then write, prepare and commit every writer."""
     with _staging(stage_dir) as stage:
         _Run(jobs, manifest.inputs, stage, batch_size, progress, gaiji).run(workers)
         manifest.timings["read_map_validate_s"] = round(time.perf_counter() - t0, 3)
-        staged = {_target_name(j.mapping.target, j.mapping.target.file(j.rule.target)):
-                  StagedFile(j.mapping.target, j.mapping.target.file(j.rule.target),
-                             stage.scan(_target_name(j.mapping.target, j.mapping.target.file(j.rule.target))))
-                  for j in jobs}
+        staged = {
+            _target_name(j.mapping.target, j.mapping.target.file(j.rule.target)): StagedFile(
+                j.mapping.target,
+                j.mapping.target.file(j.rule.target),
+                stage.scan(_target_name(j.mapping.target, j.mapping.target.file(j.rule.target))),
+            )
+            for j in jobs
+        }
         rejected, manifest.unchecked = _cross_rejects(stage, staged)
         written = _write_targets(stage, staged, rejected, writers)
         for w in writers:  # everything that can fail, in every writer, before anything becomes visible
@@ -375,14 +467,39 @@ def _run(jobs: list[Job], manifest: Manifest, stage_dir: Path, writers: list[Wri
     return outputs, written, rejects, occurrences
 
 
-def _finish_manifest(manifest: Manifest, out_dir: Path, outputs: list[Output], written: pl.DataFrame,
-                     rejects: pl.DataFrame, reports: dict[str, pl.DataFrame], t0: float) -> None:
+def _finish_manifest(
+    manifest: Manifest,
+    out_dir: Path,
+    outputs: list[Output],
+    written: pl.DataFrame,
+    rejects: pl.DataFrame,
+    reports: dict[str, pl.DataFrame],
+    t0: float,
+) -> None:
     _count(manifest, written, rejects)
-    manifest.outputs = [vars(o) for o in outputs] + [
-        {"writer": "rejects", "path": str(out_dir / n), "target": "rejects", "rows": rejects.height,
-         "sha256": sha256_file(out_dir / n)} for n in ("rejects.parquet", "rejects.csv")] + [
-        {"writer": "text", "path": str(out_dir / n), "target": n.removesuffix(".csv"), "rows": r.height,
-         "sha256": sha256_file(out_dir / n)} for n, r in reports.items()]
+    manifest.outputs = (
+        [vars(o) for o in outputs]
+        + [
+            {
+                "writer": "rejects",
+                "path": str(out_dir / n),
+                "target": "rejects",
+                "rows": rejects.height,
+                "sha256": sha256_file(out_dir / n),
+            }
+            for n in ("rejects.parquet", "rejects.csv")
+        ]
+        + [
+            {
+                "writer": "text",
+                "path": str(out_dir / n),
+                "target": n.removesuffix(".csv"),
+                "rows": r.height,
+                "sha256": sha256_file(out_dir / n),
+            }
+            for n, r in reports.items()
+        ]
+    )
     manifest.rejects = _reject_summary(rejects)
     manifest.timings["total_s"] = round(time.perf_counter() - t0, 3)
     manifest.check_conservation()

@@ -20,8 +20,17 @@ def identity_mapping(layout: Layout) -> Mapping:
         items = tuple(ItemRule(it.id, "from", fields=(it.id,)) for it in f.items)
         rules.append(FileMapping(f.id, f.id, items))
     source = SourceLayout("standard", layout.family_name, tuple(files), layout.path, layout.sha256)
-    return Mapping(f"identity:{layout.ref}", layout.version, layout, source, tuple(rules), {}, {}, layout.path,
-                   layout.sha256)
+    return Mapping(
+        f"identity:{layout.ref}",
+        layout.version,
+        layout,
+        source,
+        tuple(rules),
+        {},
+        {},
+        layout.path,
+        layout.sha256,
+    )
 
 
 def only_files(mapping: Mapping, file_ids: set[str]) -> Mapping:

@@ -39,7 +39,9 @@ def match_inputs(mappings: list[Mapping], args: list[str]) -> list[Job]:
         hits = [w for w in wanted if (w[2].id == name if name else fnmatch.fnmatch(path.name, w[2].match))]
         if not hits:
             patterns = ", ".join(f"{s.id}={s.match}" for _, _, s in wanted)
-            raise UsageError(f"{path}: matches no source file of the mapping(s) (expected: {patterns}); name it as SOURCE=PATH")
+            raise UsageError(
+                f"{path}: matches no source file of the mapping(s) (expected: {patterns}); name it as SOURCE=PATH"
+            )
         if len(hits) > 1:
             raise UsageError(f"{path}: matches several source files; name it as SOURCE=PATH")
         jobs.append(Job(path, *hits[0]))

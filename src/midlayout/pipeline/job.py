@@ -89,8 +89,16 @@ def _up_to_date(entry: JobEntry, prev: dict[str, Any] | None) -> bool:
 
 
 def _output_summary(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"writer": o["writer"], "target": o["target"], "rows": o["rows"], "path": o["path"],
-             **({"status": o["details"]["status"]} if o.get("details", {}).get("status") else {})} for o in outputs]
+    return [
+        {
+            "writer": o["writer"],
+            "target": o["target"],
+            "rows": o["rows"],
+            "path": o["path"],
+            **({"status": o["details"]["status"]} if o.get("details", {}).get("status") else {}),
+        }
+        for o in outputs
+    ]
 
 
 def _run_entry(entry: JobEntry, out: Path, batch_size: int, progress: Progress | None) -> EntryResult:
@@ -99,12 +107,23 @@ def _run_entry(entry: JobEntry, out: Path, batch_size: int, progress: Progress |
     try:
         mappings = [load_mapping(p) for p in entry.mappings]
         result.gyomu = sorted({m.target.gyomu for m in mappings})
-        converted = convert(mappings, list(entry.inputs), out, list(entry.writers), batch_size, progress,
-                            {k: v for k, v in entry.writers.items() if v})
+        converted = convert(
+            mappings,
+            list(entry.inputs),
+            out,
+            list(entry.writers),
+            batch_size,
+            progress,
+            {k: v for k, v in entry.writers.items() if v},
+        )
     except MidlayoutError as exc:
         result.status, result.exit_code, result.error = "failed", exc.exit_code, str(exc)
     except Exception as exc:  # noqa: BLE001 (one entry's bug is reported, and the job decides whether to go on)
-        result.status, result.exit_code, result.error = "failed", 3, f"internal error: {type(exc).__name__}: {exc}"
+        result.status, result.exit_code, result.error = (
+            "failed",
+            3,
+            f"internal error: {type(exc).__name__}: {exc}",
+        )
     else:
         m = converted.manifest
         manifest_path = out / "manifest.json"
@@ -122,15 +141,30 @@ def _run_entry(entry: JobEntry, out: Path, batch_size: int, progress: Progress |
 
 def _skipped(entry: JobEntry, prev: dict[str, Any], out: Path) -> EntryResult:
     return EntryResult(
-        entry.id, "skipped", 1 if prev.get("records_rejected") else 0, gyomu=list(prev.get("gyomu", [])),
-        municipality=entry.municipality, out=str(out), manifest=prev["manifest"], manifest_sha256=prev["manifest_sha256"],
-        load_id=prev.get("load_id"), records_read=int(prev.get("records_read", 0)),
-        records_written=int(prev.get("records_written", 0)), records_rejected=int(prev.get("records_rejected", 0)),
-        outputs=list(prev.get("outputs", [])))
+        entry.id,
+        "skipped",
+        1 if prev.get("records_rejected") else 0,
+        gyomu=list(prev.get("gyomu", [])),
+        municipality=entry.municipality,
+        out=str(out),
+        manifest=prev["manifest"],
+        manifest_sha256=prev["manifest_sha256"],
+        load_id=prev.get("load_id"),
+        records_read=int(prev.get("records_read", 0)),
+        records_written=int(prev.get("records_written", 0)),
+        records_rejected=int(prev.get("records_rejected", 0)),
+        outputs=list(prev.get("outputs", [])),
+    )
 
 
-def run_job(job: Job, out: Path | None = None, keep_going: bool | None = None, resume: bool = False,
-            batch_size: int = 100_000, progress: Progress | None = None) -> JobResult:
+def run_job(
+    job: Job,
+    out: Path | None = None,
+    keep_going: bool | None = None,
+    resume: bool = False,
+    batch_size: int = 100_000,
+    progress: Progress | None = None,
+) -> JobResult:
     """Run every entry of `job` into `out/<entry id>/`; write `out/job-manifest.json` after each entry.
 
     `keep_going` overrides the job's `on_error` (stop after a failed entry, or continue). Entries with
@@ -140,14 +174,18 @@ def run_job(job: Job, out: Path | None = None, keep_going: bool | None = None, r
     out.mkdir(parents=True, exist_ok=True)
     previous = _previous(out) if resume else {}
     go_on = keep_going if keep_going is not None else job.on_error == "continue"
-    result = JobResult(job={"id": job.id, "path": str(job.path), "sha256": job.sha256},
-                       tool={"name": "midlayout", "version": midlayout.__version__},
-                       started=datetime.now(UTC).isoformat(timespec="seconds"))
+    result = JobResult(
+        job={"id": job.id, "path": str(job.path), "sha256": job.sha256},
+        tool={"name": "midlayout", "version": midlayout.__version__},
+        started=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
     stopped = False
     for entry in job.entries:
         entry_out = out / entry.id
         if stopped:
-            result.entries.append(EntryResult(entry.id, "not_run", 0, municipality=entry.municipality, out=str(entry_out)))
+            result.entries.append(
+                EntryResult(entry.id, "not_run", 0, municipality=entry.municipality, out=str(entry_out))
+            )
         elif resume and _up_to_date(entry, previous.get(entry.id)):
             result.entries.append(_skipped(entry, previous[entry.id], entry_out))
         else:

@@ -39,7 +39,9 @@ class Manifest:
     outputs: list[dict[str, Any]] = field(default_factory=list)
     rejects: dict[str, Any] = field(default_factory=dict)
     unchecked: list[str] = field(default_factory=list)
-    text: dict[str, Any] = field(default_factory=dict)  # 外字 and repertoire findings (pipeline/textreport.py)
+    text: dict[str, Any] = field(
+        default_factory=dict
+    )  # 外字 and repertoire findings (pipeline/textreport.py)
     timings: dict[str, float] = field(default_factory=dict)
     status: str = "running"
     exit_code: int | None = None

@@ -21,8 +21,17 @@ _CODEPOINT = r"U\+([0-9A-F]{4,6}) at char ([0-9]+)"
 def gaiji_report(occurrences: pl.DataFrame) -> pl.DataFrame:
     """One row per (code, status, action): count, records, first locations; unmapped first."""
     occ = occurrences.cast(GAIJI_SCHEMA).sort("file", "record", "byte_offset")  # type: ignore[arg-type]
-    where = pl.concat_str([_NAME, pl.lit(":"), pl.col("record").cast(pl.String), pl.lit(" "), pl.col("field"),
-                           pl.lit("@"), pl.col("byte_offset").cast(pl.String)])
+    where = pl.concat_str(
+        [
+            _NAME,
+            pl.lit(":"),
+            pl.col("record").cast(pl.String),
+            pl.lit(" "),
+            pl.col("field"),
+            pl.lit("@"),
+            pl.col("byte_offset").cast(pl.String),
+        ]
+    )
     report = occ.group_by("code", "char", "status", "action", maintain_order=True).agg(
         pl.len().cast(pl.Int64).alias("count"),
         pl.struct("file", "record").n_unique().cast(pl.Int64).alias("records"),
@@ -34,18 +43,36 @@ def gaiji_report(occurrences: pl.DataFrame) -> pl.DataFrame:
 def repertoire_report(rejects: pl.DataFrame) -> pl.DataFrame:
     """One row per character outside the target repertoire, with MJ縮退 suggestions (never applied)."""
     bad = rejects.filter(pl.col("rule") == "repertoire").sort("file", "record")
-    schema = {"char": pl.String, "code": pl.String, "outside": pl.String, "count": pl.Int64, "records": pl.Int64,
-              "suggestions": pl.String, "first_locations": pl.String}
+    schema = {
+        "char": pl.String,
+        "code": pl.String,
+        "outside": pl.String,
+        "count": pl.Int64,
+        "records": pl.Int64,
+        "suggestions": pl.String,
+        "first_locations": pl.String,
+    }
     if not bad.height:
         return pl.DataFrame(schema=schema)
     hits = bad.with_columns(
         pl.col("message").str.extract(r"^outside (.+?):").alias("outside"),
         pl.col("message").str.extract_all(_CODEPOINT).alias("hit"),
     ).explode("hit")
-    hits = hits.with_columns(pl.col("hit").str.extract(r"U\+([0-9A-F]+)").alias("code"),
-                             pl.col("hit").str.extract(r"char ([0-9]+)$").alias("pos"))
-    where = pl.concat_str([_NAME, pl.lit(":"), pl.col("record").cast(pl.String), pl.lit(" "), pl.col("item"),
-                           pl.lit(" char "), pl.col("pos")])
+    hits = hits.with_columns(
+        pl.col("hit").str.extract(r"U\+([0-9A-F]+)").alias("code"),
+        pl.col("hit").str.extract(r"char ([0-9]+)$").alias("pos"),
+    )
+    where = pl.concat_str(
+        [
+            _NAME,
+            pl.lit(":"),
+            pl.col("record").cast(pl.String),
+            pl.lit(" "),
+            pl.col("item"),
+            pl.lit(" char "),
+            pl.col("pos"),
+        ]
+    )
     report = hits.group_by("code", "outside", maintain_order=True).agg(
         pl.len().cast(pl.Int64).alias("count"),
         pl.struct("file", "record").n_unique().cast(pl.Int64).alias("records"),
@@ -53,8 +80,9 @@ def repertoire_report(rejects: pl.DataFrame) -> pl.DataFrame:
     )
     chars = [chr(int("0x" + c, 0)) for c in report.get_column("code")]
     hints = [" ".join(_suggest(ch, o)) for ch, o in zip(chars, report.get_column("outside"), strict=True)]
-    report = report.with_columns(pl.Series("char", chars), pl.Series("suggestions", hints),
-                                 ("U+" + pl.col("code")).alias("code"))
+    report = report.with_columns(
+        pl.Series("char", chars), pl.Series("suggestions", hints), ("U+" + pl.col("code")).alias("code")
+    )
     return report.select(list(schema)).sort(-pl.col("count"), "code")
 
 
@@ -67,7 +95,10 @@ def _suggest(ch: str, outside: str) -> list[str]:
 
 def write_reports(out_dir: Path, occurrences: pl.DataFrame, rejects: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """Write gaiji-report.csv and repertoire-report.csv (always, header only when clean)."""
-    reports = {"gaiji-report.csv": gaiji_report(occurrences), "repertoire-report.csv": repertoire_report(rejects)}
+    reports = {
+        "gaiji-report.csv": gaiji_report(occurrences),
+        "repertoire-report.csv": repertoire_report(rejects),
+    }
     for name, frame in reports.items():
         temp = out_dir / f".{name}.tmp"
         frame.write_csv(temp)
@@ -75,16 +106,23 @@ def write_reports(out_dir: Path, occurrences: pl.DataFrame, rejects: pl.DataFram
     return reports
 
 
-def manifest_section(reports: dict[str, pl.DataFrame], occurrences: pl.DataFrame,
-                     options: dict[str, GaijiOptions]) -> dict[str, Any]:
+def manifest_section(
+    reports: dict[str, pl.DataFrame], occurrences: pl.DataFrame, options: dict[str, GaijiOptions]
+) -> dict[str, Any]:
     """The `text` section of the manifest: 外字 and repertoire findings by code, plus the tables used."""
     gaiji, rep = reports["gaiji-report.csv"], reports["repertoire-report.csv"]
     unmapped = gaiji.filter(pl.col("status") == "unmapped")
     kept = occurrences.filter((pl.col("status") == "unmapped") & (pl.col("action") == "kept"))
     return {
         "gaiji": {
-            "tables": {m: ({"path": str(o.table.path), "sha256": o.table.sha256, "entries": len(o.table.entries)}
-                           if o.table else None) for m, o in options.items()},
+            "tables": {
+                m: (
+                    {"path": str(o.table.path), "sha256": o.table.sha256, "entries": len(o.table.entries)}
+                    if o.table
+                    else None
+                )
+                for m, o in options.items()
+            },
             "unmapped_policy": {m: o.unmapped for m, o in options.items()},
             "occurrences": int(gaiji.get_column("count").sum()),
             "unmapped_occurrences": int(unmapped.get_column("count").sum()),

@@ -57,8 +57,9 @@ def read_piece(source: SourceFile, path: Path, piece: object, spec: GaijiSpec) -
     return read_csv_piece(source, path, piece, spec)  # type: ignore[arg-type]
 
 
-def read_batches(source: SourceFile, path: Path, batch_size: int = 100_000,
-                 gaiji: GaijiOptions | None = None) -> Iterator[Batch]:
+def read_batches(
+    source: SourceFile, path: Path, batch_size: int = 100_000, gaiji: GaijiOptions | None = None
+) -> Iterator[Batch]:
     """Dispatch on the source format; every record read lands in `rows` or `rejects`, never both.
 
     `gaiji` names the 外字 table and the policy for unmapped 外字 (default: no table, reject).

@@ -33,7 +33,9 @@ def _record_ends(buf: np.ndarray, quote: int) -> np.ndarray:
     return np.flatnonzero((buf == 0x0A) & (inside == 0))
 
 
-def _field_counts(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, quote: int, delim: int) -> np.ndarray:
+def _field_counts(
+    buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, quote: int, delim: int
+) -> np.ndarray:
     """Number of fields in each record (delimiters outside quotes + 1)."""
     inside = np.cumsum(buf == quote) % 2
     delims = np.flatnonzero((buf == delim) & (inside == 0))
@@ -76,7 +78,9 @@ def _binary(chunk: bytes, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
     offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
     buf = np.frombuffer(chunk, dtype=np.uint8)
     idx = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
-    return pa.Array.from_buffers(pa.large_binary(), len(starts), [None, pa.py_buffer(offsets), pa.py_buffer(buf[idx].tobytes())])
+    return pa.Array.from_buffers(
+        pa.large_binary(), len(starts), [None, pa.py_buffer(offsets), pa.py_buffer(buf[idx].tobytes())]
+    )
 
 
 def _read_text(text: str, source: SourceFile, header: list[str]) -> pl.DataFrame:
@@ -92,8 +96,15 @@ def _read_text(text: str, source: SourceFile, header: list[str]) -> pl.DataFrame
     )
 
 
-def _parse(chunk: bytes, raw: pa.Array, broken: np.ndarray, source: SourceFile, header: list[str], codec: str,
-           span: tuple[int, int]) -> tuple[pl.DataFrame, list[int]]:
+def _parse(
+    chunk: bytes,
+    raw: pa.Array,
+    broken: np.ndarray,
+    source: SourceFile,
+    header: list[str],
+    codec: str,
+    span: tuple[int, int],
+) -> tuple[pl.DataFrame, list[int]]:
     """Decode and parse the records; rows stay aligned with `raw`. Returns the frame and undecodable rows.
 
     Fast path: the whole span decodes in one call and every record has the right field count. Otherwise
@@ -119,7 +130,13 @@ def _parse(chunk: bytes, raw: pa.Array, broken: np.ndarray, source: SourceFile, 
 
 def _header(path: Path, chunk: bytes, start: int, end: int, source: SourceFile, codec: str) -> list[str]:
     try:
-        names = next(iter(pl.read_csv(io.BytesIO(chunk[start:end].decode(codec).encode()), has_header=False, infer_schema=False).rows()))
+        names = next(
+            iter(
+                pl.read_csv(
+                    io.BytesIO(chunk[start:end].decode(codec).encode()), has_header=False, infer_schema=False
+                ).rows()
+            )
+        )
     except (UnicodeDecodeError, StopIteration) as exc:
         raise InputError(f"unreadable header row ({exc})", Location(file=str(path), record=0)) from None
     declared = [f.column for f in source.fields]
@@ -165,20 +182,43 @@ def csv_pieces(source: SourceFile, path: Path, batch_size: int) -> Iterator[CsvP
 
 def read_csv_piece(source: SourceFile, path: Path, piece: CsvPiece, spec: GaijiSpec) -> Batch:
     """Decode and parse one planned batch (in this process or a worker)."""
-    return _batch(source, path, piece.data, piece.starts, piece.ends, piece.base, piece.rec, list(piece.header), spec,
-                  ord(source.quote), ord(source.delimiter))
+    return _batch(
+        source,
+        path,
+        piece.data,
+        piece.starts,
+        piece.ends,
+        piece.base,
+        piece.rec,
+        list(piece.header),
+        spec,
+        ord(source.quote),
+        ord(source.delimiter),
+    )
 
 
-def read_csv(source: SourceFile, path: Path, batch_size: int = 100_000,
-             gaiji: GaijiOptions | None = None) -> Iterator[Batch]:
+def read_csv(
+    source: SourceFile, path: Path, batch_size: int = 100_000, gaiji: GaijiOptions | None = None
+) -> Iterator[Batch]:
     """Read a CSV extract in batches; the header row is checked against the source layout and not counted."""
     spec = spec_for(source, gaiji)
     for piece in csv_pieces(source, path, batch_size):
         yield read_csv_piece(source, path, piece, spec)
 
 
-def _batch(source: SourceFile, path: Path, chunk: bytes, starts: np.ndarray, ends: np.ndarray, base: int, rec: int,
-           header: list[str], spec: GaijiSpec, quote: int, delim: int) -> Batch:
+def _batch(
+    source: SourceFile,
+    path: Path,
+    chunk: bytes,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    base: int,
+    rec: int,
+    header: list[str],
+    spec: GaijiSpec,
+    quote: int,
+    delim: int,
+) -> Batch:
     n = len(starts)
     codec = spec.codec
     raw = _binary(chunk, starts, ends)

@@ -14,8 +14,15 @@ from midlayout.text import ebcdic
 # frames with its own LF (0x25), which also decodes to U+000A (see text/ebcdic.py).
 SEP = 0x0A
 
-CODECS = {"cp932": "cp932", "sjis": "cp932", "shift_jis": "shift_jis", "euc-jp": "euc_jp", "utf-8": "utf-8",
-          "utf-8-sig": "utf-8", **{name: name for name in ebcdic.CHARSETS}}
+CODECS = {
+    "cp932": "cp932",
+    "sjis": "cp932",
+    "shift_jis": "shift_jis",
+    "euc-jp": "euc_jp",
+    "utf-8": "utf-8",
+    "utf-8-sig": "utf-8",
+    **{name: name for name in ebcdic.CHARSETS},
+}
 ebcdic.register()
 
 
@@ -44,7 +51,9 @@ class DecodeFailure:
 def _ascii_array(values: np.ndarray) -> pa.Array:
     n, width = values.shape
     offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)[: n + 1]
-    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(values))])
+    return pa.Array.from_buffers(
+        pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(values))]
+    )
 
 
 def _joined_array(values: np.ndarray, codec: str) -> pa.Array:
@@ -109,7 +118,7 @@ def _classify(raw: bytes, exc: UnicodeDecodeError, codec: str) -> tuple[int, str
     pos = exc.start
     if exc.end == len(raw) and exc.reason in _TRUNCATED:
         return pos, "char_cut", f"double-byte character cut at the field end (byte 0x{raw[pos]:02X})"
-    return pos, "invalid_bytes", f"bytes 0x{raw[pos:exc.end].hex().upper()} are not valid {codec}"
+    return pos, "invalid_bytes", f"bytes 0x{raw[pos : exc.end].hex().upper()} are not valid {codec}"
 
 
 def _slow_path(values: np.ndarray, codec: str) -> tuple[list[str | None], list[DecodeFailure]]:
@@ -126,7 +135,9 @@ def _slow_path(values: np.ndarray, codec: str) -> tuple[list[str | None], list[D
     return out, failures
 
 
-def decode_column(values: np.ndarray, codec: str, ascii_only: bool | None = None) -> tuple[pa.Array, list[DecodeFailure]]:
+def decode_column(
+    values: np.ndarray, codec: str, ascii_only: bool | None = None
+) -> tuple[pa.Array, list[DecodeFailure]]:
     """Decode an (n × width) uint8 matrix of one field into strings, strictly.
 
     ASCII-only columns skip the codec (not EBCDIC ones); `ascii_only` passes that fact when the caller

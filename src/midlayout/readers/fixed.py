@@ -26,7 +26,9 @@ _NUMERIC = {
 }
 
 
-def _check_terminators(matrix: np.ndarray, source: SourceFile, path: Path, first_rec: int, first_off: int) -> None:
+def _check_terminators(
+    matrix: np.ndarray, source: SourceFile, path: Path, first_rec: int, first_off: int
+) -> None:
     term = np.frombuffer(source.terminator, dtype=np.uint8)
     if not len(term):
         return
@@ -75,7 +77,9 @@ def _matrix(source: SourceFile, path: Path, piece: FixedPiece) -> np.ndarray:
         fh.seek(piece.off)
         data = fh.read(piece.nbytes)
     if len(data) != piece.nbytes:
-        raise InputError("file changed while it was read", Location(file=str(path), byte=piece.off + len(data)))
+        raise InputError(
+            "file changed while it was read", Location(file=str(path), byte=piece.off + len(data))
+        )
     if piece.nbytes % stride:
         data += source.terminator
     matrix = np.frombuffer(data, dtype=np.uint8).reshape(-1, stride)
@@ -86,7 +90,9 @@ def _matrix(source: SourceFile, path: Path, piece: FixedPiece) -> np.ndarray:
 def _raw_column(records: np.ndarray) -> pa.Array:
     n, width = records.shape
     offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)[: n + 1]
-    return pa.Array.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(records))])
+    return pa.Array.from_buffers(
+        pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(records))]
+    )
 
 
 def _decode_number(field: SourceField, values: np.ndarray) -> tuple[pa.Array, list[Fail]]:
@@ -101,11 +107,15 @@ def _decode_number(field: SourceField, values: np.ndarray) -> tuple[pa.Array, li
     return pa.array(number, type=pa.int64(), mask=~valid | null), fails
 
 
-def _decode_field(field: SourceField, records: np.ndarray, spec: GaijiSpec, high: np.ndarray) -> tuple[pa.Array, list[Fail], list]:
+def _decode_field(
+    field: SourceField, records: np.ndarray, spec: GaijiSpec, high: np.ndarray
+) -> tuple[pa.Array, list[Fail], list]:
     values = records[:, field.start : field.start + field.length]
     if field.type != "text":
         return (*_decode_number(field, values), [])
-    arr, failures = decode_column(values, spec.codec, not high[field.start : field.start + field.length].any())
+    arr, failures = decode_column(
+        values, spec.codec, not high[field.start : field.start + field.length].any()
+    )
     arr, hits = apply_gaiji(arr, spec)
     return arr, [(f.row, f.byte, f.rule, f.message) for f in failures], hits
 
@@ -115,13 +125,17 @@ def read_fixed_piece(source: SourceFile, path: Path, piece: FixedPiece, spec: Ga
     return _batch(source, path, _matrix(source, path, piece), piece.rec, piece.off, piece.nbytes, spec)
 
 
-def _batch(source: SourceFile, path: Path, matrix: np.ndarray, rec: int, off: int, nbytes: int, spec: GaijiSpec) -> Batch:
+def _batch(
+    source: SourceFile, path: Path, matrix: np.ndarray, rec: int, off: int, nbytes: int, spec: GaijiSpec
+) -> Batch:
     records = matrix[:, : source.record_length]
     n = records.shape[0]
     columns: dict[str, pa.Array] = {}
     fails: list[tuple[int, str, int, str, str]] = []
     hits = []
-    high = np.asarray((records >= 0x80).any(axis=0))  # per byte position: does any record hold a non-ASCII byte there
+    high = np.asarray(
+        (records >= 0x80).any(axis=0)
+    )  # per byte position: does any record hold a non-ASCII byte there
     for field in source.fields:
         columns[field.id], field_fails, field_hits = _decode_field(field, records, spec, high)
         fails += [(row, field.id, field.start + byte, rule, msg) for row, byte, rule, msg in field_fails]
@@ -141,7 +155,9 @@ def _batch(source: SourceFile, path: Path, matrix: np.ndarray, rec: int, off: in
     return Batch(rows, rejects, n, nbytes, gaiji)
 
 
-def split_failures(frame: pl.DataFrame, fails: list[tuple[int, str, int, str, str]]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def split_failures(
+    frame: pl.DataFrame, fails: list[tuple[int, str, int, str, str]]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Move rows named in `fails` (row, field, byte in record, rule, message) into decode rejects."""
     f = pl.DataFrame(fails, schema=["_row", "field", "_start", "rule", "message"], orient="row")
     bad = frame.with_row_index("_row").join(f.with_columns(pl.col("_row").cast(pl.UInt32)), on="_row")
@@ -157,12 +173,17 @@ def split_failures(frame: pl.DataFrame, fails: list[tuple[int, str, int, str, st
         pl.col(RAW).alias("raw"),
     )
     bad_rows = f.get_column("_row").unique()
-    rows = frame.with_row_index("_row").filter(~pl.col("_row").is_in(bad_rows.cast(pl.UInt32).implode())).drop("_row")
+    rows = (
+        frame.with_row_index("_row")
+        .filter(~pl.col("_row").is_in(bad_rows.cast(pl.UInt32).implode()))
+        .drop("_row")
+    )
     return rows, rejects
 
 
-def read_fixed(source: SourceFile, path: Path, batch_size: int = 100_000,
-               gaiji: GaijiOptions | None = None) -> Iterator[Batch]:
+def read_fixed(
+    source: SourceFile, path: Path, batch_size: int = 100_000, gaiji: GaijiOptions | None = None
+) -> Iterator[Batch]:
     """Read a fixed-width extract in batches of `batch_size` records."""
     spec = spec_for(source, gaiji)
     for piece in fixed_pieces(source, path, batch_size):

@@ -159,7 +159,11 @@ def apply_gaiji(arr: pa.Array, spec: GaijiSpec) -> tuple[pa.Array, list[GaijiHit
         for i, ch in enumerate(text):
             if spec.is_gaiji(ch):
                 mapped = ch in spec.replacements
-                hits.append(GaijiHit(int(row), byte_offset(text, i, spec.codec), ch, source_code(ch, spec.codec), mapped))
+                hits.append(
+                    GaijiHit(
+                        int(row), byte_offset(text, i, spec.codec), ch, source_code(ch, spec.codec), mapped
+                    )
+                )
                 out.append(spec.replacements.get(ch, ch))
             else:
                 out.append(ch)
@@ -167,13 +171,23 @@ def apply_gaiji(arr: pa.Array, spec: GaijiSpec) -> tuple[pa.Array, list[GaijiHit
     return pa.array(texts, type=pa.large_string()), hits
 
 
-def hit_fails(field_id: str, start: int, hits: list[GaijiHit], policy: str) -> list[tuple[int, str, int, str, str]]:
+def hit_fails(
+    field_id: str, start: int, hits: list[GaijiHit], policy: str
+) -> list[tuple[int, str, int, str, str]]:
     """Reader failures (row, field, byte in record, rule, message) for unmapped 外字 under `reject`."""
     if policy != "reject":
         return []
-    return [(h.row, field_id, start + h.byte, "gaiji_unmapped",
-             f"外字 U+{ord(h.char):04X} (0x{h.code}) has no mapping in the 外字 table")
-            for h in hits if not h.mapped]
+    return [
+        (
+            h.row,
+            field_id,
+            start + h.byte,
+            "gaiji_unmapped",
+            f"外字 U+{ord(h.char):04X} (0x{h.code}) has no mapping in the 外字 table",
+        )
+        for h in hits
+        if not h.mapped
+    ]
 
 
 def hit_frame(hits: list[tuple[str, int, GaijiHit]], frame: pl.DataFrame, policy: str) -> pl.DataFrame:
@@ -184,13 +198,30 @@ def hit_frame(hits: list[tuple[str, int, GaijiHit]], frame: pl.DataFrame, policy
         return empty_gaiji()
     unmapped_action = "rejected" if policy == "reject" else "kept"
     occ = pl.DataFrame(
-        [(h.row, f, start + h.byte, h.code, f"U+{ord(h.char):04X}", "mapped" if h.mapped else "unmapped",
-          "replaced" if h.mapped else unmapped_action) for f, start, h in hits],
-        schema=["_row", "field", "_start", "code", "char", "status", "action"], orient="row",
+        [
+            (
+                h.row,
+                f,
+                start + h.byte,
+                h.code,
+                f"U+{ord(h.char):04X}",
+                "mapped" if h.mapped else "unmapped",
+                "replaced" if h.mapped else unmapped_action,
+            )
+            for f, start, h in hits
+        ],
+        schema=["_row", "field", "_start", "code", "char", "status", "action"],
+        orient="row",
     ).with_columns(pl.col("_row").cast(pl.UInt32))
     prov = frame.select(FILE, REC, OFF).with_row_index("_row")
     joined = occ.join(prov, on="_row", how="left")
     return joined.select(
-        pl.col(FILE).alias("file"), pl.col(REC).alias("record"), (pl.col(OFF) + pl.col("_start")).alias("byte_offset"),
-        "field", "code", "char", "status", "action",
+        pl.col(FILE).alias("file"),
+        pl.col(REC).alias("record"),
+        (pl.col(OFF) + pl.col("_start")).alias("byte_offset"),
+        "field",
+        "code",
+        "char",
+        "status",
+        "action",
     ).cast(GAIJI_SCHEMA)  # type: ignore[arg-type]

@@ -21,8 +21,15 @@ from midlayout.text import ebcdic
 SAMPLE = 1 << 16
 CHUNK = 16 << 20
 PREVIEW = 5
-_CHARDET = {"shift_jis": "cp932", "cp932": "cp932", "windows-31j": "cp932", "euc-jp": "euc-jp", "utf-8": "utf-8",
-            "utf-8-sig": "utf-8-sig", "ascii": "utf-8"}
+_CHARDET = {
+    "shift_jis": "cp932",
+    "cp932": "cp932",
+    "windows-31j": "cp932",
+    "euc-jp": "euc-jp",
+    "utf-8": "utf-8",
+    "utf-8-sig": "utf-8-sig",
+    "ascii": "utf-8",
+}
 _BOMS = {b"\xef\xbb\xbf": "utf-8", b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
 
 
@@ -107,8 +114,13 @@ def _encoding(path: Path, sample: bytes, bom: str | None) -> dict[str, Any]:
             confirmed = enc
             break
     verdict = "confirmed" if confirmed and _CHARDET.get(guess or "") == confirmed else "refuted"
-    return {"guess": guess, "confidence": round(float(found.get("confidence") or 0), 3), "guess_verdict": verdict,
-            "confirmed": confirmed, "tried": tried}
+    return {
+        "guess": guess,
+        "confidence": round(float(found.get("confidence") or 0), 3),
+        "guess_verdict": verdict,
+        "confirmed": confirmed,
+        "tried": tried,
+    }
 
 
 def _line_endings(path: Path) -> tuple[dict[str, int], np.ndarray]:
@@ -135,8 +147,16 @@ def _period(data: bytes, size: int) -> int | None:
     """Record length of a file of `size` bytes without newlines, from its first bytes `data`: the
     period (dividing `size`) whose byte columns are most uniform."""
     buf = np.frombuffer(data, dtype=np.uint8)
-    kind = np.select([(buf >= 0x30) & (buf <= 0x39), (buf == 0x20) | (buf == 0x40), (buf >= 0xF0) & (buf <= 0xF9),
-                      buf >= 0x80], [0, 1, 2, 3], 4)
+    kind = np.select(
+        [
+            (buf >= 0x30) & (buf <= 0x39),
+            (buf == 0x20) | (buf == 0x40),
+            (buf >= 0xF0) & (buf <= 0xF9),
+            buf >= 0x80,
+        ],
+        [0, 1, 2, 3],
+        4,
+    )
     scores = {}
     for length in range(2, min(4096, len(data) // 2) + 1):
         if size % length:
@@ -159,8 +179,12 @@ def _fixed(path: Path, ends: dict[str, int], lfs: np.ndarray, size: int) -> dict
         lengths = lfs - starts - (1 if term == "crlf" else 0)
         tail = size - int(lfs[-1]) - 1
         if len(set(lengths.tolist())) == 1 and tail in (0, int(lengths[0])):
-            return {"record_length": int(lengths[0]), "terminator": term, "records": len(lfs) + (1 if tail else 0),
-                    "how": "every line has the same byte length"}
+            return {
+                "record_length": int(lengths[0]),
+                "terminator": term,
+                "records": len(lfs) + (1 if tail else 0),
+                "how": "every line has the same byte length",
+            }
         return None
     if ends["crlf"] or ends["lf"] or ends["cr"]:
         return None
@@ -169,8 +193,12 @@ def _fixed(path: Path, ends: dict[str, int], lfs: np.ndarray, size: int) -> dict
     length = _period(data, size)
     if length is None or size % length:
         return None
-    return {"record_length": length, "terminator": "none", "records": size // length,
-            "how": "no newlines; the period with the most uniform byte columns (a guess: check it)"}
+    return {
+        "record_length": length,
+        "terminator": "none",
+        "records": size // length,
+        "how": "no newlines; the period with the most uniform byte columns (a guess: check it)",
+    }
 
 
 def mask(text: str) -> str:
@@ -208,7 +236,12 @@ def _csv(lines: list[str]) -> dict[str, Any] | None:
     except csv.Error:
         return None
     header = next(csv.reader([lines[0]], delimiter=dialect.delimiter, quotechar=dialect.quotechar))
-    return {"delimiter": dialect.delimiter, "quote": dialect.quotechar, "header": header, "columns": len(header)}
+    return {
+        "delimiter": dialect.delimiter,
+        "quote": dialect.quotechar,
+        "header": header,
+        "columns": len(header),
+    }
 
 
 def inspect_file(path: Path, show_values: bool = False, preview: int = PREVIEW) -> Inspection:
@@ -276,13 +309,32 @@ def _fixed_fields(path: Path, info: Inspection) -> list[dict[str, Any]]:
 def draft_layout(path: Path, info: Inspection) -> dict[str, Any]:
     """A source layout (as YAML data) that `load_source` accepts, for the user to edit."""
     if info.kind == "unknown" or not info.confirmed:
-        raise InputError("cannot draft a layout: the format or the encoding is not known", Location(file=str(path)))
-    head: dict[str, Any] = {"id": _ident(path.stem), "name": f"{path.name} (draft: edit ids, names and types)",
-                            "format": info.kind, "encoding": info.confirmed, "match": path.name}
+        raise InputError(
+            "cannot draft a layout: the format or the encoding is not known", Location(file=str(path))
+        )
+    head: dict[str, Any] = {
+        "id": _ident(path.stem),
+        "name": f"{path.name} (draft: edit ids, names and types)",
+        "format": info.kind,
+        "encoding": info.confirmed,
+        "match": path.name,
+    }
     if info.kind == "fixed":
-        head |= {"record_length": info.fixed["record_length"], "terminator": info.fixed["terminator"],  # type: ignore[index]
-                 "offset_base": 1, "fields": _fixed_fields(path, info)}
+        head |= {
+            "record_length": info.fixed["record_length"],
+            "terminator": info.fixed["terminator"],  # type: ignore[index]
+            "offset_base": 1,
+            "fields": _fixed_fields(path, info),
+        }
     else:
-        head |= {"header": True, "delimiter": info.csv["delimiter"], "quote": info.csv["quote"],  # type: ignore[index]
-                 "fields": [{"id": f"C{i + 1:02d}", "column": name} for i, name in enumerate(info.csv["header"])]}  # type: ignore[index]
-    return {"vendor": "draft", "name": f"draft source layout from midlayout inspect {path.name}", "files": [head]}
+        head |= {
+            "header": True,
+            "delimiter": info.csv["delimiter"],
+            "quote": info.csv["quote"],  # type: ignore[index]
+            "fields": [{"id": f"C{i + 1:02d}", "column": name} for i, name in enumerate(info.csv["header"])],
+        }  # type: ignore[index]
+    return {
+        "vendor": "draft",
+        "name": f"draft source layout from midlayout inspect {path.name}",
+        "files": [head],
+    }

@@ -149,7 +149,9 @@ def write(
     with AtomicFiles(out_dir, FILES) as files:
         for fid in FILES:
             header = Renderer.header(layout.file(fid))
-            files.write(fid, BOM + header.encode("utf-8") if encoding == "utf-8-sig" else header.encode(encoding))
+            files.write(
+                fid, BOM + header.encode("utf-8") if encoding == "utf-8-sig" else header.encode(encoding)
+            )
         chunks = ordered_map(make_chunk, jobs, init_worker, (source, build_pools(seed), encoding), workers)
         notes = write_chunks(files, chunks)
     return Result(files.paths, notes)

@@ -44,8 +44,12 @@ def _key_rejects(sf: StagedFile) -> pl.DataFrame:
     key = list(sf.file.key)
     rows = sf.rows.select(*ROW_ID, *key).collect()
     dup = rows.filter(pl.len().over(key) > 1)
-    return dup.select(*ROW_ID, pl.lit("key_unique").alias("rule"), pl.lit(",".join(key)).alias("item"),
-                      pl.lit(f"key {'+'.join(key)} is not unique in {sf.file.name}").alias("message"))
+    return dup.select(
+        *ROW_ID,
+        pl.lit("key_unique").alias("rule"),
+        pl.lit(",".join(key)).alias("item"),
+        pl.lit(f"key {'+'.join(key)} is not unique in {sf.file.name}").alias("message"),
+    )
 
 
 def _resolve_target(ref_file: str, sf: StagedFile, staged: dict[str, StagedFile]) -> str | None:
@@ -82,13 +86,24 @@ def _reference_rejects(alive: _Alive, name: str, unchecked: set[str]) -> pl.Data
         ref = item.references.item
         keys = alive.rows(target, [ref]).get_column(ref).unique()
         staged_keys = alive.staged[target].rows.select(ref).collect().get_column(ref).unique()
-        rows = alive.rows(name, [item.id]).filter(pl.col(item.id).is_not_null() & ~pl.col(item.id).is_in(keys.implode()))
+        rows = alive.rows(name, [item.id]).filter(
+            pl.col(item.id).is_not_null() & ~pl.col(item.id).is_in(keys.implode())
+        )
         where = f"{alive.staged[target].file.name}.{ref}"
         # A key that was staged but is no longer alive belongs to a row rejected by a cross-file rule.
-        message = (pl.when(pl.col(item.id).is_in(staged_keys.implode()))
-                   .then(pl.lit(f"{item.name} matches a {where} row that was itself rejected"))
-                   .otherwise(pl.lit(f"{item.name} has no match in {where}")))
-        out.append(rows.select(*ROW_ID, pl.lit("reference").alias("rule"), pl.lit(item.id).alias("item"), message.alias("message")))
+        message = (
+            pl.when(pl.col(item.id).is_in(staged_keys.implode()))
+            .then(pl.lit(f"{item.name} matches a {where} row that was itself rejected"))
+            .otherwise(pl.lit(f"{item.name} has no match in {where}"))
+        )
+        out.append(
+            rows.select(
+                *ROW_ID,
+                pl.lit("reference").alias("rule"),
+                pl.lit(item.id).alias("item"),
+                message.alias("message"),
+            )
+        )
     return pl.concat(out) if out else pl.DataFrame(schema=_SCHEMA)
 
 
@@ -104,8 +119,16 @@ def _exactly_one_rejects(alive: _Alive, name: str) -> pl.DataFrame:
         key = sf.file.key[0]
         rows = alive.rows(name, [key]).join(counts, left_on=key, right_on=chk.via, how="left")
         bad = rows.filter(pl.col("__n").fill_null(0) != 1)
-        out.append(bad.select(*ROW_ID, pl.lit(chk.id).alias("rule"), pl.lit(chk.item).alias("item"),
-                              (pl.lit(chk.message + ": ") + pl.col("__n").fill_null(0).cast(pl.String) + pl.lit("件")).alias("message")))
+        out.append(
+            bad.select(
+                *ROW_ID,
+                pl.lit(chk.id).alias("rule"),
+                pl.lit(chk.item).alias("item"),
+                (
+                    pl.lit(chk.message + ": ") + pl.col("__n").fill_null(0).cast(pl.String) + pl.lit("件")
+                ).alias("message"),
+            )
+        )
     return pl.concat(out) if out else pl.DataFrame(schema=_SCHEMA)
 
 
@@ -118,8 +141,12 @@ def check_run(staged: dict[str, StagedFile]) -> CrossResult:
     while changed:
         changed = False
         for name in staged:
-            new = pl.concat([_reference_rejects(alive, name, unchecked), _exactly_one_rejects(alive, name)]).cast(_SCHEMA)  # type: ignore[arg-type]
-            new = new.join(rejected[name].select(ROW_ID), on=ROW_ID, how="anti").unique(ROW_ID, keep="first", maintain_order=True)
+            new = pl.concat(
+                [_reference_rejects(alive, name, unchecked), _exactly_one_rejects(alive, name)]
+            ).cast(_SCHEMA)  # type: ignore[arg-type]
+            new = new.join(rejected[name].select(ROW_ID), on=ROW_ID, how="anti").unique(
+                ROW_ID, keep="first", maintain_order=True
+            )
             if new.height:
                 rejected[name] = pl.concat([rejected[name], new])
                 changed = True

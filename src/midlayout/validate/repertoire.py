@@ -17,8 +17,13 @@ import pyarrow as pa
 from midlayout.readers.decode import utf8_bytes
 
 REPERTOIRES = ("unicode", "cp932", "jisx0208", "jisx0213")
-_CODECS = {"cp932": "cp932", "shift_jis": "shift_jis", "euc-jp": "euc_jp", "jisx0208": "euc_jp",
-           "jisx0213": "euc_jis_2004"}
+_CODECS = {
+    "cp932": "cp932",
+    "shift_jis": "shift_jis",
+    "euc-jp": "euc_jp",
+    "jisx0208": "euc_jp",
+    "jisx0213": "euc_jis_2004",
+}
 _JISX0212 = b"\x8f"  # EUC-JP's SS3: the character came from JIS X 0212, not JIS X 0208
 
 

@@ -42,12 +42,18 @@ class DuckDBWriter(Writer):
         self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(layout.gyomu)}")
         cols = []
         for it in file.items:
-            typ = f"DECIMAL({it.length},{it.scale})" if it.type == "number" and it.scale else _SQL_TYPES[it.type]
+            typ = (
+                f"DECIMAL({it.length},{it.scale})"
+                if it.type == "number" and it.scale
+                else _SQL_TYPES[it.type]
+            )
             cols.append(f"{quote_ident(it.id)} {typ}{' NOT NULL' if it.required else ''}")
         self.con.execute(f"CREATE TABLE {table_name(layout, file)} ({', '.join(cols)})")
         for it in file.items:
             comment = it.name.replace("'", "''")
-            self.con.execute(f"COMMENT ON COLUMN {table_name(layout, file)}.{quote_ident(it.id)} IS '{comment}'")
+            self.con.execute(
+                f"COMMENT ON COLUMN {table_name(layout, file)}.{quote_ident(it.id)} IS '{comment}'"
+            )
         self.targets.append((layout.ref, file.id))
         self.rows[(layout.ref, file.id)] = 0
 

@@ -47,7 +47,11 @@ def _padded(item: Item, text: pl.Expr, width: pl.Expr) -> pl.Expr:
     negative = text.str.starts_with("-")
     digits = pl.when(negative).then(text.str.slice(1)).otherwise(text)
     zeros = pl.lit("0" * item.length).str.slice(0, pl.lit(item.length) - width)
-    filled = pl.when(negative).then(pl.concat_str([pl.lit("-"), zeros, digits])).otherwise(pl.concat_str([zeros, digits]))
+    filled = (
+        pl.when(negative)
+        .then(pl.concat_str([pl.lit("-"), zeros, digits]))
+        .otherwise(pl.concat_str([zeros, digits]))
+    )
     return filled.fill_null(spaces)
 
 
@@ -59,15 +63,25 @@ def render_fixed(layout: Layout, file: FileDef, batch: pl.DataFrame, first_recor
         too_long = widths.get_column(it.id) > it.length
         if too_long.any():
             record = first_record + int(too_long.arg_true()[0])
-            raise OutputError(f"{it.name} does not fit in {it.length} {it.unit} ({int(too_long.sum())} record(s))",
-                              Location(file=f"{layout.ref}:{file.id}", record=record, field=it.id))
-    lines = pl.concat([texts, widths.rename({c: f"__w_{c}" for c in widths.columns})], how="horizontal").select(
-        pl.concat_str([_padded(it, pl.col(it.id), pl.col(f"__w_{it.id}")) for it in file.items] + [pl.lit(CRLF)])
-    ).to_series()
+            raise OutputError(
+                f"{it.name} does not fit in {it.length} {it.unit} ({int(too_long.sum())} record(s))",
+                Location(file=f"{layout.ref}:{file.id}", record=record, field=it.id),
+            )
+    lines = (
+        pl.concat([texts, widths.rename({c: f"__w_{c}" for c in widths.columns})], how="horizontal")
+        .select(
+            pl.concat_str(
+                [_padded(it, pl.col(it.id), pl.col(f"__w_{it.id}")) for it in file.items] + [pl.lit(CRLF)]
+            )
+        )
+        .to_series()
+    )
     data = "".join(lines.to_list()).encode(layout.encoding)
     expected = batch.height * (sum(it.length for it in file.items) + len(CRLF))
     if len(data) != expected:  # a byte-length rule that disagrees with the codec: refuse rather than misalign
-        raise OutputError(f"records are {len(data)} bytes, expected {expected}", Location(file=f"{layout.ref}:{file.id}"))
+        raise OutputError(
+            f"records are {len(data)} bytes, expected {expected}", Location(file=f"{layout.ref}:{file.id}")
+        )
     return data
 
 

@@ -45,7 +45,9 @@ class ParquetWriter(Writer):
     """
 
     name = "parquet"
-    OPTIONS: ClassVar[dict[str, str]] = {"partition_by": "item id to partition by (hive-style folders); files without it stay whole"}
+    OPTIONS: ClassVar[dict[str, str]] = {
+        "partition_by": "item id to partition by (hive-style folders); files without it stay whole"
+    }
 
     def __init__(self, out_dir: Path, options: Mapping[str, Any] | None = None, load_id: str = "") -> None:
         super().__init__(out_dir, options, load_id)

@@ -69,15 +69,21 @@ def discover() -> dict[str, WriterInfo]:
     """Every writer name → WriterInfo: built-ins first, then plugins (unless disabled)."""
     import midlayout
 
-    found = {name: WriterInfo(name, value, f"midlayout {midlayout.__version__}", True) for name, value in BUILTINS.items()}
+    found = {
+        name: WriterInfo(name, value, f"midlayout {midlayout.__version__}", True)
+        for name, value in BUILTINS.items()
+    }
     if plugins_disabled():
         return found
     for ep in entry_points(group=GROUP):
         if ep.value in BUILTINS.values():
             continue  # our own registration, same as the fallback
         if ep.name in found:
-            warnings.warn(f"writer plugin {ep.name!r} ({ep.value}, {_dist_name(ep)}) ignored: the name is taken",
-                          PluginWarning, stacklevel=2)
+            warnings.warn(
+                f"writer plugin {ep.name!r} ({ep.value}, {_dist_name(ep)}) ignored: the name is taken",
+                PluginWarning,
+                stacklevel=2,
+            )
             continue
         found[ep.name] = WriterInfo(ep.name, ep.value, _dist_name(ep), False)
     return found
@@ -91,7 +97,9 @@ def load_all() -> tuple[dict[str, type[Writer]], dict[str, str]]:
             classes[name] = info.load()
         except Exception as exc:  # noqa: BLE001 (a broken plugin, whatever its fault, must not break the tool)
             errors[name] = f"{type(exc).__name__}: {exc}"
-            warnings.warn(f"writer {name!r} ({info.value}) failed to load: {errors[name]}", PluginWarning, stacklevel=2)
+            warnings.warn(
+                f"writer {name!r} ({info.value}) failed to load: {errors[name]}", PluginWarning, stacklevel=2
+            )
     return classes, errors
 
 
@@ -99,16 +107,26 @@ def inventory() -> list[dict[str, Any]]:
     """Every discovered writer with its origin, options and whether it loads (plugins that fail warn)."""
     rows = []
     for name, info in discover().items():
-        row: dict[str, Any] = {"name": name, "module": info.module, "object": info.value, "distribution": info.distribution,
-                               "kind": "built-in" if info.builtin else "plugin", "loaded": True, "error": None,
-                               "options": {}, "doc": ""}
+        row: dict[str, Any] = {
+            "name": name,
+            "module": info.module,
+            "object": info.value,
+            "distribution": info.distribution,
+            "kind": "built-in" if info.builtin else "plugin",
+            "loaded": True,
+            "error": None,
+            "options": {},
+            "doc": "",
+        }
         try:
             cls = info.load()
             row["options"] = dict(cls.OPTIONS)
             row["doc"] = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
         except Exception as exc:  # noqa: BLE001 (listed as broken, with a warning, never a crash)
             row["loaded"], row["error"] = False, f"{type(exc).__name__}: {exc}"
-            warnings.warn(f"writer {name!r} ({info.value}) failed to load: {row['error']}", PluginWarning, stacklevel=2)
+            warnings.warn(
+                f"writer {name!r} ({info.value}) failed to load: {row['error']}", PluginWarning, stacklevel=2
+            )
         rows.append(row)
     return rows
 
@@ -127,4 +145,6 @@ def get_writer(name: str) -> type[Writer]:
     try:
         return infos[name].load()
     except Exception as exc:  # noqa: BLE001 (reported as a usage error naming the plugin)
-        raise UsageError(f"writer {name!r} ({infos[name].value}) failed to load: {type(exc).__name__}: {exc}") from None
+        raise UsageError(
+            f"writer {name!r} ({infos[name].value}) failed to load: {type(exc).__name__}: {exc}"
+        ) from None

@@ -31,6 +31,8 @@ class StandardCsvWriter(StreamFileWriter):
         return (",".join(f'"{it.name}"' for it in file.items) + "\r\n").encode(layout.encoding)
 
     def encode(self, layout: Layout, file: FileDef, batch: pl.DataFrame, first_record: int) -> bytes:
-        text = render(file, batch).write_csv(include_header=False, line_terminator="\r\n", quote_style="non_numeric")
+        text = render(file, batch).write_csv(
+            include_header=False, line_terminator="\r\n", quote_style="non_numeric"
+        )
         # Strict: validation already rejected anything the encoding cannot hold, so this never replaces.
         return text.encode(layout.encoding)

@@ -51,7 +51,9 @@ def connect(dsn: str) -> psycopg.Connection[Any]:
     except psycopg.Error as exc:
         where = " ".join(f"{k}={v}" for k, v in masked(dsn).items()) or "PG* environment"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise TargetError(f"cannot connect to PostgreSQL ({scrub(where, dsn)}): {scrub(first, dsn)}") from None
+        raise TargetError(
+            f"cannot connect to PostgreSQL ({scrub(where, dsn)}): {scrub(first, dsn)}"
+        ) from None
 
 
 def describe(conn: psycopg.Connection[Any]) -> dict[str, Any]:

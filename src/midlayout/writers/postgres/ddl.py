@@ -41,22 +41,32 @@ def columns(file: FileDef) -> sql.Composed:
 def create_table(schema: str, table: str, file: FileDef) -> sql.Composed:
     """CREATE TABLE with types, NOT NULL for required items and the layout key as primary key."""
     cols = [
-        sql.SQL("{} {}{}").format(sql.Identifier(it.id), pg_type(it), sql.SQL(" NOT NULL" if it.required else ""))
+        sql.SQL("{} {}{}").format(
+            sql.Identifier(it.id), pg_type(it), sql.SQL(" NOT NULL" if it.required else "")
+        )
         for it in file.items
     ]
     pkey = sql.SQL("CONSTRAINT {} PRIMARY KEY ({})").format(
-        sql.Identifier(f"{table}_pkey"), sql.SQL(", ").join(sql.Identifier(k) for k in file.key))
+        sql.Identifier(f"{table}_pkey"), sql.SQL(", ").join(sql.Identifier(k) for k in file.key)
+    )
     return sql.SQL("CREATE TABLE {}.{} ({})").format(
-        sql.Identifier(schema), sql.Identifier(table), sql.SQL(", ").join([*cols, pkey]))
+        sql.Identifier(schema), sql.Identifier(table), sql.SQL(", ").join([*cols, pkey])
+    )
 
 
 def comments(schema: str, table: str, file: FileDef) -> list[sql.Composed]:
     """COMMENT ON the table (ファイル名) and each column (項目名称)."""
-    out: list[sql.Composed] = [sql.SQL("COMMENT ON TABLE {}.{} IS {}").format(
-        sql.Identifier(schema), sql.Identifier(table), sql.Literal(file.name))]
+    out: list[sql.Composed] = [
+        sql.SQL("COMMENT ON TABLE {}.{} IS {}").format(
+            sql.Identifier(schema), sql.Identifier(table), sql.Literal(file.name)
+        )
+    ]
     for it in file.items:
-        out.append(sql.SQL("COMMENT ON COLUMN {}.{}.{} IS {}").format(
-            sql.Identifier(schema), sql.Identifier(table), sql.Identifier(it.id), sql.Literal(it.name)))
+        out.append(
+            sql.SQL("COMMENT ON COLUMN {}.{}.{} IS {}").format(
+                sql.Identifier(schema), sql.Identifier(table), sql.Identifier(it.id), sql.Literal(it.name)
+            )
+        )
     return out
 
 
@@ -73,8 +83,14 @@ def foreign_keys(schema: str, table: str, file: FileDef) -> list[tuple[str, sql.
         stmt = sql.SQL(
             "ALTER TABLE {s}.{t} ADD CONSTRAINT {c} FOREIGN KEY ({col}) REFERENCES {s}.{rt} ({rc}) "
             "DEFERRABLE INITIALLY DEFERRED"
-        ).format(s=sql.Identifier(schema), t=sql.Identifier(table), c=sql.Identifier(f"{table}_{it.id}_fkey"),
-                 col=sql.Identifier(it.id), rt=sql.Identifier(ref.file), rc=sql.Identifier(ref.item))
+        ).format(
+            s=sql.Identifier(schema),
+            t=sql.Identifier(table),
+            c=sql.Identifier(f"{table}_{it.id}_fkey"),
+            col=sql.Identifier(it.id),
+            rt=sql.Identifier(ref.file),
+            rc=sql.Identifier(ref.item),
+        )
         out.append((ref.file, stmt))
     return out
 
@@ -82,20 +98,25 @@ def foreign_keys(schema: str, table: str, file: FileDef) -> list[tuple[str, sql.
 def create_staging(stage: str, file: FileDef) -> sql.Composed:
     """A temporary table of the same columns, without constraints, dropped at the end of the transaction."""
     cols = [sql.SQL("{} {}").format(sql.Identifier(it.id), pg_type(it)) for it in file.items]
-    return sql.SQL("CREATE TEMPORARY TABLE {} ({}) ON COMMIT DROP").format(sql.Identifier(stage), sql.SQL(", ").join(cols))
+    return sql.SQL("CREATE TEMPORARY TABLE {} ({}) ON COMMIT DROP").format(
+        sql.Identifier(stage), sql.SQL(", ").join(cols)
+    )
 
 
 def insert_from(schema: str, table: str, stage: str, file: FileDef, upsert: bool) -> sql.Composed:
     """INSERT … SELECT from the staging table; with `upsert`, ON CONFLICT on the key updates the other items."""
     stmt = sql.SQL("INSERT INTO {}.{} ({}) SELECT {} FROM {}").format(
-        sql.Identifier(schema), sql.Identifier(table), columns(file), columns(file), sql.Identifier(stage))
+        sql.Identifier(schema), sql.Identifier(table), columns(file), columns(file), sql.Identifier(stage)
+    )
     if not upsert:
         return stmt
     key = sql.SQL(", ").join(sql.Identifier(k) for k in file.key)
     rest = [i for i in file.item_ids if i not in file.key]
     if not rest:
         return sql.SQL("{} ON CONFLICT ({}) DO NOTHING").format(stmt, key)
-    sets = sql.SQL(", ").join(sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c)) for c in rest)
+    sets = sql.SQL(", ").join(
+        sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c)) for c in rest
+    )
     return sql.SQL("{} ON CONFLICT ({}) DO UPDATE SET {}").format(stmt, key, sets)
 
 

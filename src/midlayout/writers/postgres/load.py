@@ -64,8 +64,11 @@ class Load:
         t = Target(layout, file, schema, file.id, f"midlayout_stage_{len(self.targets)}")
         with self._sql(f"start {schema}.{file.id}"):
             row = self.conn.execute(
-                sql.SQL("SELECT rows FROM {}.{} WHERE load_id = %s AND schema_name = %s AND table_name = %s").format(
-                    sql.Identifier(self.meta), sql.Identifier(ddl.LOADS_TABLE)), [self.load_id, schema, t.table]).fetchone()
+                sql.SQL(
+                    "SELECT rows FROM {}.{} WHERE load_id = %s AND schema_name = %s AND table_name = %s"
+                ).format(sql.Identifier(self.meta), sql.Identifier(ddl.LOADS_TABLE)),
+                [self.load_id, schema, t.table],
+            ).fetchone()
             if row is not None:
                 t.applied_rows = int(row[0])
             else:
@@ -78,9 +81,19 @@ class Load:
         t = self.targets[(layout.ref, file.id)]
         if t.skip or not batch.height:
             return
-        data = batch.select(file.item_ids).write_csv(include_header=False, quote_style="necessary").encode("utf-8")
-        stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(sql.Identifier(t.stage), ddl.columns(file))
-        with self._sql(f"COPY into staging for {t.schema}.{t.table}"), self.conn.cursor() as cur, cur.copy(stmt) as cp:
+        data = (
+            batch.select(file.item_ids)
+            .write_csv(include_header=False, quote_style="necessary")
+            .encode("utf-8")
+        )
+        stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+            sql.Identifier(t.stage), ddl.columns(file)
+        )
+        with (
+            self._sql(f"COPY into staging for {t.schema}.{t.table}"),
+            self.conn.cursor() as cur,
+            cur.copy(stmt) as cp,
+        ):
             view = memoryview(data)
             for start in range(0, len(view), 1 << 20):
                 cp.write(view[start : start + (1 << 20)])
@@ -94,10 +107,14 @@ class Load:
                 self._add_foreign_keys(created)
             if self.mode == "replace":
                 for t in todo:
-                    self.conn.execute(sql.SQL("DELETE FROM {}.{}").format(sql.Identifier(t.schema), sql.Identifier(t.table)))
+                    self.conn.execute(
+                        sql.SQL("DELETE FROM {}.{}").format(sql.Identifier(t.schema), sql.Identifier(t.table))
+                    )
             for t in todo:
                 with self._sql(f"{self.mode} into {t.schema}.{t.table}"):
-                    cur = self.conn.execute(ddl.insert_from(t.schema, t.table, t.stage, t.file, self.mode == "upsert"))
+                    cur = self.conn.execute(
+                        ddl.insert_from(t.schema, t.table, t.stage, t.file, self.mode == "upsert")
+                    )
                     t.rows = cur.rowcount
                     self._record(t)
             self.conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # surface deferred FK failures before commit
@@ -110,7 +127,9 @@ class Load:
         """Create the table if missing (True when created); refuse a table in the way or of another shape."""
         if self._exists(t):
             if self.mode == "create":
-                raise TargetError(f"table {t.schema}.{t.table} already exists (mode create); use append, replace or upsert")
+                raise TargetError(
+                    f"table {t.schema}.{t.table} already exists (mode create); use append, replace or upsert"
+                )
             self._check_columns(t)
             return False
         self.conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(t.schema)))
@@ -122,11 +141,15 @@ class Load:
     def _check_columns(self, t: Target) -> None:
         rows = self.conn.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
-            "ORDER BY ordinal_position", [t.schema, t.table]).fetchall()
+            "ORDER BY ordinal_position",
+            [t.schema, t.table],
+        ).fetchall()
         have = [r[0] for r in rows]
         if have != t.file.item_ids:
-            raise TargetError(f"table {t.schema}.{t.table} has columns {', '.join(have)}; "
-                              f"{t.layout.ref} {t.file.id} has {', '.join(t.file.item_ids)}")
+            raise TargetError(
+                f"table {t.schema}.{t.table} has columns {', '.join(have)}; "
+                f"{t.layout.ref} {t.file.id} has {', '.join(t.file.item_ids)}"
+            )
 
     def _add_foreign_keys(self, created: list[Target]) -> None:
         for t in created:
@@ -136,9 +159,21 @@ class Load:
 
     def _record(self, t: Target) -> None:
         self.conn.execute(
-            sql.SQL("INSERT INTO {}.{} (load_id, schema_name, table_name, layout, file, mode, rows, tool) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)").format(sql.Identifier(self.meta), sql.Identifier(ddl.LOADS_TABLE)),
-            [self.load_id, t.schema, t.table, t.layout.ref, t.file.id, self.mode, t.rows, f"midlayout {midlayout.__version__}"])
+            sql.SQL(
+                "INSERT INTO {}.{} (load_id, schema_name, table_name, layout, file, mode, rows, tool) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+            ).format(sql.Identifier(self.meta), sql.Identifier(ddl.LOADS_TABLE)),
+            [
+                self.load_id,
+                t.schema,
+                t.table,
+                t.layout.ref,
+                t.file.id,
+                self.mode,
+                t.rows,
+                f"midlayout {midlayout.__version__}",
+            ],
+        )
 
     def commit(self) -> None:
         with self._sql("commit"):
@@ -153,6 +188,13 @@ class Load:
 
     def details(self, t: Target) -> dict[str, Any]:
         """What the manifest records about one table (no password: `where` comes from the live connection)."""
-        return {**self.where, "schema": t.schema, "table": t.table, "mode": self.mode, "load_id": self.load_id,
-                "status": "already_applied" if t.skip else "applied",
-                "rows_loaded": 0 if t.skip else t.rows, "rows_in_load": t.applied_rows if t.skip else t.rows}
+        return {
+            **self.where,
+            "schema": t.schema,
+            "table": t.table,
+            "mode": self.mode,
+            "load_id": self.load_id,
+            "status": "already_applied" if t.skip else "applied",
+            "rows_loaded": 0 if t.skip else t.rows,
+            "rows_in_load": t.applied_rows if t.skip else t.rows,
+        }

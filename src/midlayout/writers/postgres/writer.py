@@ -88,8 +88,10 @@ class PostgresWriter(Writer):
         schema = self.schema_for(layout)
         clash = [t for t in self.load.targets.values() if (t.schema, t.table) == (schema, file.id)]
         if clash:
-            raise UsageError(f"writer postgres: {clash[0].layout.ref}:{file.id} and {layout.ref}:{file.id} "
-                             f"would both load {schema}.{file.id}; use one schema per 業務")
+            raise UsageError(
+                f"writer postgres: {clash[0].layout.ref}:{file.id} and {layout.ref}:{file.id} "
+                f"would both load {schema}.{file.id}; use one schema per 業務"
+            )
         self.load.add(layout, file, schema)
         self.rows[(layout.ref, file.id)] = 0
 
@@ -109,8 +111,10 @@ class PostgresWriter(Writer):
         load.commit()
         w = load.where
         url = f"postgresql://{w['user']}@{w['host']}:{w['port']}/{w['dbname']}"
-        return [Output(self.name, url, f"{ref}:{file_id}", t.rows if not t.skip else 0, "", load.details(t))
-                for (ref, file_id), t in load.targets.items()]
+        return [
+            Output(self.name, url, f"{ref}:{file_id}", t.rows if not t.skip else 0, "", load.details(t))
+            for (ref, file_id), t in load.targets.items()
+        ]
 
     def abort(self) -> None:
         if self.load is not None:

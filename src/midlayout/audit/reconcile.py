@@ -229,9 +229,8 @@ def delivery(spec: str, layout: Layout, label: str | None = None) -> Side:
 
 def _has_table(path: Path, schema: str, table: str) -> bool:
     with duckdb.connect(str(path), read_only=True) as con:
-        return bool(
-            con.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                [schema, table],
-            ).fetchone()[0]
-        )  # type: ignore[index]
+        row = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [schema, table],
+        ).fetchone()
+        return row is not None and bool(row[0])

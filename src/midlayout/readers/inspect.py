@@ -320,19 +320,21 @@ def draft_layout(path: Path, info: Inspection) -> dict[str, Any]:
         "match": path.name,
     }
     if info.kind == "fixed":
+        assert info.fixed is not None
         head |= {
             "record_length": info.fixed["record_length"],
-            "terminator": info.fixed["terminator"],  # type: ignore[index]
+            "terminator": info.fixed["terminator"],
             "offset_base": 1,
             "fields": _fixed_fields(path, info),
         }
     else:
+        assert info.csv is not None
         head |= {
             "header": True,
             "delimiter": info.csv["delimiter"],
-            "quote": info.csv["quote"],  # type: ignore[index]
+            "quote": info.csv["quote"],
             "fields": [{"id": f"C{i + 1:02d}", "column": name} for i, name in enumerate(info.csv["header"])],
-        }  # type: ignore[index]
+        }
     return {
         "vendor": "draft",
         "name": f"draft source layout from midlayout inspect {path.name}",

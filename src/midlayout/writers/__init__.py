@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from midlayout.writers.base import Output, Writer
+from midlayout.writers.base import Output, StreamFileWriter, Writer
 from midlayout.writers.registry import available, discover, get_writer
 
-__all__ = ["Output", "Writer", "available", "discover", "get_writer"]
+__all__ = ["Output", "StreamFileWriter", "Writer", "available", "discover", "get_writer"]

@@ -20,20 +20,13 @@ import duckdb
 
 from midlayout.audit.diff import DiffOptions, diff
 from midlayout.audit.inputs import locate
+from midlayout.audit.reconcile import amount_items
 from midlayout.layout.registry import resolve
 
 ROWS = int(os.environ.get("MIDLAYOUT_BENCH_ROWS", "10000000"))
 MEMORY = os.environ.get("MIDLAYOUT_BENCH_MEMORY", "2GB")
-AMOUNTS = [
-    "kyuyo_shunyu",
-    "sogo_shotoku",
-    "shotoku_kojo",
-    "kazei_hyojun",
-    "shichoson_shotokuwari",
-    "todofuken_shotokuwari",
-    "kintowari",
-    "zeigaku",
-]
+KAZEI_LAYOUT = resolve("chukan/kojin_juminzei@2.5")
+AMOUNTS = [it.id for it in amount_items(KAZEI_LAYOUT.file("kazei"))]
 ITEMS = ["kazei_kubun", "choshu_kubun", *AMOUNTS]
 
 
@@ -84,8 +77,8 @@ def baseline(folder: Path) -> dict[str, object]:
 
 def midlayout_diff(folder: Path) -> dict[str, object]:
     """`midlayout diff` through the library, details written to Parquet."""
-    lay = resolve("chukan/kojin_juminzei@2.5")
-    before, after = locate(str(folder / "before.parquet"), lay), locate(str(folder / "after.parquet"), lay)
+    before = locate(str(folder / "before.parquet"), KAZEI_LAYOUT)
+    after = locate(str(folder / "after.parquet"), KAZEI_LAYOUT)
     summary = diff(before, after, DiffOptions(memory_limit=MEMORY), folder / "diff-out").summary
     return {"counts": summary["counts"]}
 

@@ -14,7 +14,7 @@ import duckdb
 
 from midlayout.audit.inputs import Source, connect, locate, register
 from midlayout.errors import UsageError
-from midlayout.layout.model import FileDef, Layout
+from midlayout.layout.model import FileDef, Item, Layout
 from midlayout.layout.standard import sha256_file
 from midlayout.writers.duckdb import quote_ident as q
 
@@ -67,9 +67,14 @@ class Side:
     hash_sources: bool = True  # False when the sources are staging files, not the files delivered
 
 
+def amount_items(file: FileDef) -> list[Item]:
+    """The items reconcile totals as amounts: every number item that is not part of the key."""
+    return [it for it in file.items if it.type == "number" and it.id not in file.key]
+
+
 def figures(con: duckdb.DuckDBPyConnection, view: str, file: FileDef) -> dict[tuple[str, str, str], Any]:
     """Figures of one typed view: records, persons, totals of non-key number items, counts per code value."""
-    amounts = [it for it in file.items if it.type == "number" and it.id not in file.key]
+    amounts = amount_items(file)
     cols = ["count(*)"] + ([f"count(DISTINCT {q(PERSON_ITEM)})"] if PERSON_ITEM in file.item_ids else [])
     cols += [f"coalesce(sum({q(it.id)}), 0)" for it in amounts]
     row = list(con.execute(f"SELECT {', '.join(cols)} FROM {q(view)}").fetchone() or ())

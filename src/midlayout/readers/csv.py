@@ -20,7 +20,7 @@ from midlayout.layout.source import SourceFile
 from midlayout.readers import Batch
 from midlayout.readers.decode import CODECS, flag_suspect_chars
 from midlayout.readers.fixed import split_failures
-from midlayout.readers.gaiji import GaijiOptions, GaijiSpec, apply_gaiji, hit_fails, hit_frame, spec_for
+from midlayout.readers.gaiji import GaijiSpec, apply_gaiji, hit_fails, hit_frame
 from midlayout.rejects import FILE, OFF, RAW, REC, empty_rejects
 
 CHUNK_BYTES = 32 << 20
@@ -195,15 +195,6 @@ def read_csv_piece(source: SourceFile, path: Path, piece: CsvPiece, spec: GaijiS
         ord(source.quote),
         ord(source.delimiter),
     )
-
-
-def read_csv(
-    source: SourceFile, path: Path, batch_size: int = 100_000, gaiji: GaijiOptions | None = None
-) -> Iterator[Batch]:
-    """Read a CSV extract in batches; the header row is checked against the source layout and not counted."""
-    spec = spec_for(source, gaiji)
-    for piece in csv_pieces(source, path, batch_size):
-        yield read_csv_piece(source, path, piece, spec)
 
 
 def _batch(

@@ -14,7 +14,7 @@ from midlayout.errors import InputError, Location
 from midlayout.layout.source import SourceField, SourceFile
 from midlayout.readers import Batch
 from midlayout.readers.decode import decode_column
-from midlayout.readers.gaiji import GaijiOptions, GaijiSpec, apply_gaiji, hit_fails, hit_frame, spec_for
+from midlayout.readers.gaiji import GaijiSpec, apply_gaiji, hit_fails, hit_frame
 from midlayout.rejects import FILE, OFF, RAW, REC, empty_rejects
 from midlayout.text.numeric import decode_binary, decode_packed, decode_zoned_ascii, decode_zoned_ebcdic
 
@@ -179,12 +179,3 @@ def split_failures(
         .drop("_row")
     )
     return rows, rejects
-
-
-def read_fixed(
-    source: SourceFile, path: Path, batch_size: int = 100_000, gaiji: GaijiOptions | None = None
-) -> Iterator[Batch]:
-    """Read a fixed-width extract in batches of `batch_size` records."""
-    spec = spec_for(source, gaiji)
-    for piece in fixed_pieces(source, path, batch_size):
-        yield read_fixed_piece(source, path, piece, spec)

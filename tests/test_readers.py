@@ -209,3 +209,19 @@ def test_csv_utf8_bom_is_skipped(tmp_path: Path) -> None:
     path.write_bytes("\ufeffコード,氏名,備考\n1,山田,x\n".encode())
     rows, _, n = _read(source, path)
     assert n == 1 and rows.get_column("_off").to_list() == [3 + len("コード,氏名,備考\n".encode())]
+
+
+@pytest.mark.parametrize(
+    ("n", "stride", "record_length"), [(1000, 302, 300), (10, 300, 300), (5, 14, 12), (0, 302, 300)]
+)
+def test_raw_column_points_into_the_piece_and_holds_each_record(
+    n: int, stride: int, record_length: int
+) -> None:
+    import numpy as np
+
+    from midlayout.readers.fixed import _raw_column
+
+    matrix = np.random.default_rng(n).integers(0, 256, size=(n, stride), dtype=np.uint8)
+    raw = _raw_column(matrix, record_length)
+    assert raw.dtype == pl.Binary
+    assert raw.to_list() == [bytes(r[:record_length]) for r in matrix]

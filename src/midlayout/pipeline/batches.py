@@ -26,10 +26,13 @@ from midlayout.pipeline.inputs import Job
 from midlayout.readers import read_piece
 from midlayout.readers.gaiji import GaijiSpec, spec_for
 from midlayout.text.normalize import trim
-from midlayout.validate.schema import validate_rows
 
 # Staged parts are read back once and deleted: cheap compression beats small files.
 STAGE_COMPRESSION: Final = "lz4"
+# Worker processes give freed memory back at once: polars' allocator (jemalloc) otherwise keeps it for
+# seconds, and a worker's idle RSS adds to the process tree while the main process stages a lookup table.
+# The variable is read when a process loads polars, so it is set for the workers before they start.
+WORKER_ENV: Final = {"_RJEM_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0"}
 AUTO_PARALLEL_BYTES = 64 << 20  # below this, worker start-up costs more than it saves
 LOOKUP_IN_MEMORY_ROWS = 2_000_000  # larger lookup tables stay on disk: memory follows the batch, not the file
 
@@ -118,6 +121,9 @@ class BatchRunner:
 
     def run(self, task: Task) -> Done:
         """Read, map, validate and stage one batch."""
+        # pandera imports pandas (about 60 MB): only processes that validate pay for it, not the main one.
+        from midlayout.validate.schema import validate_rows
+
         job, compiled, spec = self._job(task.job)
         batch = read_piece(job.source, job.path, task.piece, spec)
         captured = self._capture(task, batch.rows)
@@ -177,6 +183,8 @@ class Pipeline:
         self.pending: deque[Future[Done]] = deque()
         self.pool: ProcessPoolExecutor | None = None
         if workers > 1:
+            for name, value in WORKER_ENV.items():
+                os.environ.setdefault(name, value)
             # spawn: a forked child would inherit polars' thread pool in an unusable state.
             self.pool = ProcessPoolExecutor(
                 workers,

@@ -99,7 +99,8 @@ def _raw_column(matrix: np.ndarray, record_length: int) -> pl.Series:
         data = np.ascontiguousarray(matrix[:, :record_length])
         arr = pa.Array.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
         return pl.Series(RAW, arr).cast(pl.Binary)
-    views = np.empty((n, 16), dtype=np.uint8)  # Arrow binary view: int32 length, 4-byte prefix, buffer, offset
+    # An Arrow binary view: int32 length, the first 4 bytes, int32 buffer index, int32 offset in the buffer.
+    views = np.empty((n, 16), dtype=np.uint8)
     views[:, 0:4] = np.array([record_length], dtype="<i4").view(np.uint8)
     views[:, 4:8] = matrix[:, :4]
     views[:, 8:12] = 0

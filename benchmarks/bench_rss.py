@@ -5,7 +5,7 @@ children) and also keeps each process's own peak, so the report says where the m
 --timeline, every 5 s it prints the peaks of the last 5 s (tree, main, children). With --pss,
 the tree's PSS (shared pages split between processes) is sampled too, every 0.5 s (reading smaps is slow).
 
-    python -m benchmarks.bench_rss [--pss] [--timeline] -- convert -m mappings/vendor_a/juki-2.5.yaml A B -o OUT -w parquet
+    python -m benchmarks.bench_rss [--pss] [--timeline] [--src DIR] -- convert -m mappings/vendor_a/juki-2.5.yaml A B -o OUT -w parquet
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from benchmarks.bench_convert import CLI, ROOT, _env, _tree_rss
 
 def main(argv: list[str]) -> None:
     pss, timeline = "--pss" in argv, "--timeline" in argv
+    env = _env()
+    if "--src" in argv:  # measure another checkout's code (its `src` folder) with this environment
+        env["PYTHONPATH"] = f"{argv[argv.index('--src') + 1]}:{env['PYTHONPATH']}"
     args = argv[argv.index("--") + 1 :]
     start = time.perf_counter()
-    proc = psutil.Popen(
-        [*CLI, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, env=_env()
-    )
+    proc = psutil.Popen([*CLI, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, env=env)
     tree, tree_at, tree_pss = 0, 0.0, 0
     own: dict[int, int] = {}
     last_pss, last_line = 0.0, 0.0

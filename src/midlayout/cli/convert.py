@@ -26,6 +26,7 @@ from midlayout.layout.mapping import load_mapping
 from midlayout.layout.registry import resolve
 from midlayout.pipeline.convert import ConvertResult, convert
 from midlayout.pipeline.identity import files_for_inputs, identity_mapping, only_files
+from midlayout.readers import DEFAULT_BATCH_SIZE
 
 DEFAULT_WRITERS = ["parquet", "duckdb", "standard"]
 
@@ -102,7 +103,9 @@ def convert_cmd(
             "--option", "-O", help="Writer option WRITER.KEY=VALUE, repeatable (e.g. postgres.mode=upsert)."
         ),
     ] = None,
-    batch_size: Annotated[int, typer.Option(help="Records per batch (memory follows this).")] = 100_000,
+    batch_size: Annotated[
+        int, typer.Option(help="Records per batch (memory follows this).")
+    ] = DEFAULT_BATCH_SIZE,
     gaiji: Annotated[
         Path | None,
         typer.Option("--gaiji", help="外字 table CSV (code,replacement,mj,note); overrides the mapping's."),
@@ -176,7 +179,7 @@ def validate_cmd(
             )
         mapping = only_files(identity_mapping(lay), ids)
         with tempfile.TemporaryDirectory() as tmp, progress_bars(not as_json) as bars:
-            result = convert([mapping], files, out or Path(tmp), [], 100_000, bars)
+            result = convert([mapping], files, out or Path(tmp), [], DEFAULT_BATCH_SIZE, bars)
             if as_json:
                 emit_json(__import__("json").loads(result.manifest.to_json()))
             else:

@@ -11,6 +11,7 @@ from rich.table import Table
 from midlayout.cli.common import JsonOpt, emit_json, guarded, progress_bars, stdout
 from midlayout.layout.job import load_job
 from midlayout.pipeline.job import MANIFEST, JobResult, run_job
+from midlayout.readers import DEFAULT_BATCH_SIZE
 
 STYLE = {"ok": "green", "rejects": "yellow", "failed": "red", "skipped": "cyan", "not_run": "dim"}
 
@@ -66,7 +67,9 @@ def run_cmd(
     resume: Annotated[
         bool, typer.Option("--resume", help="Skip entries whose outputs still match the job manifest.")
     ] = False,
-    batch_size: Annotated[int, typer.Option(help="Records per batch (memory follows this).")] = 100_000,
+    batch_size: Annotated[
+        int, typer.Option(help="Records per batch (memory follows this).")
+    ] = DEFAULT_BATCH_SIZE,
     as_json: bool = JsonOpt,
 ) -> None:
     """Run a batch job: many conversions and loads, one job manifest, one summary."""

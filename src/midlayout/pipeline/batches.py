@@ -34,7 +34,9 @@ STAGE_COMPRESSION: Final = "lz4"
 # The variable is read when a process loads polars, so it is set for the workers before they start.
 WORKER_ENV: Final = {"_RJEM_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0"}
 AUTO_PARALLEL_BYTES = 64 << 20  # below this, worker start-up costs more than it saves
-LOOKUP_IN_MEMORY_ROWS = 2_000_000  # larger lookup tables stay on disk: memory follows the batch, not the file
+# DuckDB's limit while the main process stages a lookup table; the idle workers' memory counts alongside.
+LOOKUP_MEMORY_LIMIT: Final = "128MB"
+LOOKUP_IN_MEMORY_ROWS = 500_000  # larger tables stay on disk, filtered per batch: memory follows the batch
 
 
 def target_name(job: Job) -> str:
@@ -224,7 +226,8 @@ def stage_lookup_table(parts: list[Path], lk: Lookup, path: Path, spill: Path) -
     con = duckdb.connect()
     try:
         con.execute(
-            f"SET memory_limit = '256MB'; SET temp_directory = '{spill}'; SET preserve_insertion_order = false"
+            f"SET memory_limit = '{LOOKUP_MEMORY_LIMIT}'; SET temp_directory = '{spill}'; "
+            "SET preserve_insertion_order = false"
         )
         files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in parts)
         key = '"' + lk.key.replace('"', '""') + '"'

@@ -36,7 +36,7 @@ from midlayout.pipeline.batches import (
 from midlayout.pipeline.inputs import Job, match_inputs
 from midlayout.pipeline.manifest import InputRecord, Manifest, write_atomic
 from midlayout.pipeline.textreport import manifest_section, write_reports
-from midlayout.readers import plan_batches, read_batches
+from midlayout.readers import DEFAULT_BATCH_SIZE, plan_batches, read_batches
 from midlayout.readers.gaiji import empty_gaiji
 from midlayout.rejects import FILE, OFF, PROVENANCE, RAW, REC, REJECT_SCHEMA, empty_rejects, rejects_from
 from midlayout.validate.crossfile import ROW_ID, StagedFile, check_run
@@ -400,7 +400,7 @@ def convert(
     inputs: list[str],
     out_dir: Path,
     writer_names: list[str],
-    batch_size: int = 100_000,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Progress | None = None,
     writer_options: dict[str, dict[str, Any]] | None = None,
     gaiji_table: GaijiTable | None = None,

@@ -21,6 +21,7 @@ from midlayout.layout.mapping import load_mapping
 from midlayout.layout.standard import sha256_file
 from midlayout.pipeline.convert import Progress, convert, plan_load_id
 from midlayout.pipeline.manifest import load_manifest, write_atomic
+from midlayout.readers import DEFAULT_BATCH_SIZE
 from midlayout.writers.base import sha256_path
 
 MANIFEST = "job-manifest.json"
@@ -162,7 +163,7 @@ def run_job(
     out: Path | None = None,
     keep_going: bool | None = None,
     resume: bool = False,
-    batch_size: int = 100_000,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Progress | None = None,
 ) -> JobResult:
     """Run every entry of `job` into `out/<entry id>/`; write `out/job-manifest.json` after each entry.

@@ -1,6 +1,7 @@
 """The optimised convert (worker processes, byte-scan prefilters, one codec call per column, shared 和暦
-parses, lookup columns captured on the source's own pass) gives exactly what a simple reference path
-gives: per-value decoding, no prefilters, in-process, lookup sources read again. On the trap corpora
+parses, lookup columns captured on the source's own pass, fused validation expressions) gives exactly what
+a simple reference path gives: per-value decoding, no prefilters, in-process, lookup sources read again,
+validation by pandera. On the trap corpora
 (samples/, the text-fidelity corpus) and on random synthetic data with traps, small batches."""
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import pytest
 
 from midlayout.layout.mapping import load_mapping
 from midlayout.mapping import ops
+from midlayout.pipeline import batches
 from midlayout.pipeline import convert as convert_mod
 from midlayout.readers import decode, fixed, gaiji
 from midlayout.synth import generate_vendor_a, generate_vendor_b
 from midlayout.text import ebcdic
 from midlayout.text.wareki import parse_wareki
-from midlayout.validate import repertoire
+from midlayout.validate import repertoire, schema
 from tests import test_text_fidelity as fidelity
 from tests.conftest import MAPPINGS, SAMPLES
 
@@ -49,6 +51,7 @@ def reference(monkeypatch: pytest.MonkeyPatch) -> None:
         ops.OpContext, "wareki", lambda self, text, args: parse_wareki(text, args["format"], args["eras"])
     )
     monkeypatch.setattr(convert_mod, "_capture_plan", lambda jobs: {})
+    monkeypatch.setattr(batches, "validate_rows", schema.validate_with_pandera)
 
 
 def _outputs(out: Path) -> dict[str, object]:

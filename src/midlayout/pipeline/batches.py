@@ -26,7 +26,7 @@ from midlayout.pipeline.inputs import Job
 from midlayout.readers import read_piece
 from midlayout.readers.gaiji import GaijiSpec, spec_for
 from midlayout.text.normalize import trim
-from midlayout.validate.schema import validate_rows
+from midlayout.validate.rules import validate_rows
 
 # Staged parts are read back once and deleted: cheap compression beats small files.
 STAGE_COMPRESSION: Final = "lz4"
@@ -76,9 +76,15 @@ class BatchRunner:
     """Per process: the run's jobs, and what is compiled or loaded once per job or table."""
 
     def __init__(
-        self, jobs: list[Job], gaiji: dict[str, GaijiOptions], root: Path, captures: dict[int, list[Lookup]]
+        self,
+        jobs: list[Job],
+        gaiji: dict[str, GaijiOptions],
+        root: Path,
+        captures: dict[int, list[Lookup]],
+        validator: str = "fused",
     ) -> None:
         self.jobs, self.gaiji, self.root, self.captures = jobs, gaiji, root, captures
+        self.validator = validator
         self._compiled: dict[int, CompiledFile] = {}
         self._specs: dict[int, GaijiSpec] = {}
         self._tables: dict[str, pl.DataFrame] = {}
@@ -124,7 +130,12 @@ class BatchRunner:
         tables = {lk: self._table(lk, path, batch.rows) for lk, path in task.tables}
         mapped, map_rejects = apply(compiled, batch.rows, tables)
         layout = job.mapping.target
-        valid, val_rejects = validate_rows(layout, compiled.target, mapped)
+        if self.validator == "pandera":  # the same rules through pandera (`midlayout validate`)
+            from midlayout.validate.schema import validate_with_pandera
+
+            valid, val_rejects = validate_with_pandera(layout, compiled.target, mapped)
+        else:
+            valid, val_rejects = validate_rows(layout, compiled.target, mapped)
         rows = part_path(self.root, _file_stem(target_name(job)), task.job, task.seq)
         valid.write_parquet(rows, compression=STAGE_COMPRESSION)
         rejects = pl.concat([batch.rejects, map_rejects, val_rejects])
@@ -151,9 +162,13 @@ _RUNNER: list[BatchRunner] = []  # the worker process's runner
 
 
 def _init_worker(
-    jobs: list[Job], gaiji: dict[str, GaijiOptions], root: Path, captures: dict[int, list[Lookup]]
+    jobs: list[Job],
+    gaiji: dict[str, GaijiOptions],
+    root: Path,
+    captures: dict[int, list[Lookup]],
+    validator: str,
 ) -> None:
-    _RUNNER[:] = [BatchRunner(jobs, gaiji, root, captures)]
+    _RUNNER[:] = [BatchRunner(jobs, gaiji, root, captures, validator)]
 
 
 def _run_in_worker(task: Task) -> Done:
@@ -182,7 +197,7 @@ class Pipeline:
                 workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(runner.jobs, runner.gaiji, runner.root, runner.captures),
+                initargs=(runner.jobs, runner.gaiji, runner.root, runner.captures, runner.validator),
             )
 
     def submit(self, task: Task) -> None:

@@ -169,8 +169,9 @@ class _Run:
         batch_size: int,
         progress: Progress,
         gaiji: dict[str, GaijiOptions],
+        validator: str,
     ) -> None:
-        self.jobs, self.records, self.stage = jobs, records, stage
+        self.jobs, self.records, self.stage, self.validator = jobs, records, stage, validator
         self.batch_size, self.progress, self.gaiji = batch_size, progress, gaiji
         self.captures = _capture_plan(jobs)
         self.captured: dict[Lookup, list[Path]] = {}
@@ -207,7 +208,7 @@ class _Run:
         return tuple(out)
 
     def run(self, workers: int) -> None:
-        runner = BatchRunner(self.jobs, self.gaiji, self.stage.root, self.captures)
+        runner = BatchRunner(self.jobs, self.gaiji, self.stage.root, self.captures, self.validator)
         pipeline = Pipeline(runner, workers, self.on_done)
         try:
             for i in execution_order(self.jobs, self.captures):
@@ -278,7 +279,7 @@ def _write_rejects(stage: _Stage, out_dir: Path) -> pl.DataFrame:
     rejects = (
         pl.concat([pl.read_parquet(p) for p in stage.reject_parts]) if stage.reject_parts else empty_rejects()
     )
-    rejects = rejects.cast(REJECT_SCHEMA).sort("file", "record", "stage")  # type: ignore[arg-type]
+    rejects = rejects.cast(REJECT_SCHEMA).sort("file", "record", "stage", maintain_order=True)  # type: ignore[arg-type]
     for name, frame in (
         ("rejects.parquet", rejects),
         ("rejects.csv", rejects.with_columns(pl.col("raw").bin.encode("hex"))),
@@ -398,14 +399,18 @@ def convert(
     gaiji_table: GaijiTable | None = None,
     gaiji_unmapped: str | None = None,
     workers: int | None = None,
+    validator: str = "fused",
 ) -> ConvertResult:
     """Convert `inputs` through `mappings` into `out_dir`; the manifest is written last, only on success.
 
     `writer_options` maps a writer name to its options (see each writer's OPTIONS). `gaiji_table` and
     `gaiji_unmapped` ("reject" or "flag") override what the mappings name. `workers` processes read, map
     and validate batches (None: one per CPU for large inputs, else in-process); the outputs are the same
-    whatever the number.
+    whatever the number. `validator` is "fused" (one polars `select` per batch) or "pandera" (the same
+    rules as a pandera schema; `midlayout validate` uses it); both give the same rejects.
     """
+    if validator not in ("fused", "pandera"):
+        raise UsageError(f"unknown validator {validator!r} (fused or pandera)")
     progress = progress or _Silent()
     gaiji = gaiji_options(mappings, gaiji_table, gaiji_unmapped)
     jobs = match_inputs(mappings, inputs)
@@ -416,13 +421,23 @@ def convert(
     for stale in out_dir.rglob(".*.tmp*"):  # temp files of an interrupted run; never a final name
         stale.unlink()
     manifest = _manifest(mappings, jobs)
+    manifest.tool["validator"] = validator
     manifest.load_id = load_id(manifest)
     t0 = time.perf_counter()
     # Writers are built (and their options checked) before any work; they connect or open files lazily.
     writers = _writers(writer_names, writer_options or {}, out_dir, manifest.load_id)
     try:
         outputs, written, rejects, occurrences = _run(
-            jobs, manifest, out_dir, writers, batch_size, progress, t0, gaiji, workers or auto_workers(jobs)
+            jobs,
+            manifest,
+            out_dir,
+            writers,
+            batch_size,
+            progress,
+            t0,
+            gaiji,
+            workers or auto_workers(jobs),
+            validator,
         )
     except BaseException:
         for w in writers:
@@ -444,10 +459,11 @@ def _run(
     t0: float,
     gaiji: dict[str, GaijiOptions],
     workers: int,
+    validator: str,
 ) -> tuple[list[Output], pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Read, map, validate and stage; check across files; then write, prepare and commit every writer."""
     with _staging(stage_dir) as stage:
-        _Run(jobs, manifest.inputs, stage, batch_size, progress, gaiji).run(workers)
+        _Run(jobs, manifest.inputs, stage, batch_size, progress, gaiji, validator).run(workers)
         manifest.timings["read_map_validate_s"] = round(time.perf_counter() - t0, 3)
         staged = {
             _target_name(j.mapping.target, j.mapping.target.file(j.rule.target)): StagedFile(

@@ -25,6 +25,7 @@ from midlayout.mapping.compile import CompiledFile, apply, compile_file
 from midlayout.pipeline.inputs import Job
 from midlayout.readers import read_piece
 from midlayout.readers.gaiji import GaijiSpec, spec_for
+from midlayout.rejects import staged
 from midlayout.text.normalize import trim
 from midlayout.validate.rules import validate_rows
 
@@ -137,7 +138,7 @@ class BatchRunner:
         else:
             valid, val_rejects = validate_rows(layout, compiled.target, mapped)
         rows = part_path(self.root, _file_stem(target_name(job)), task.job, task.seq)
-        valid.write_parquet(rows, compression=STAGE_COMPRESSION)
+        staged(valid).write_parquet(rows, compression=STAGE_COMPRESSION)
         rejects = pl.concat([batch.rejects, map_rejects, val_rejects])
         return Done(
             task.job,

@@ -38,7 +38,18 @@ from midlayout.pipeline.manifest import InputRecord, Manifest, write_atomic
 from midlayout.pipeline.textreport import manifest_section, write_reports
 from midlayout.readers import plan_batches, read_batches
 from midlayout.readers.gaiji import empty_gaiji
-from midlayout.rejects import FILE, OFF, PROVENANCE, RAW, REC, REJECT_SCHEMA, empty_rejects, rejects_from
+from midlayout.rejects import (
+    FILE,
+    LEN,
+    OFF,
+    RAW,
+    REC,
+    REJECT_SCHEMA,
+    STAGED_PROVENANCE,
+    empty_rejects,
+    rejects_from,
+    with_raw,
+)
 from midlayout.validate.crossfile import ROW_ID, StagedFile, check_run
 from midlayout.writers import Output, Writer, get_writer
 
@@ -230,7 +241,7 @@ class _Run:
                     FILE: pl.String(),
                     REC: pl.Int64(),
                     OFF: pl.Int64(),
-                    RAW: pl.Binary(),
+                    LEN: pl.Int64(),
                 }
                 schema |= {it.id: polars_dtype(it) for it in compiled.target.items}
                 self.stage.add_rows(target, pl.DataFrame(schema=schema))
@@ -240,7 +251,7 @@ def _cross_rejects(stage: _Stage, staged: dict[str, StagedFile]) -> tuple[dict[s
     result = check_run(staged)
     for name, ids in result.rejects.items():
         if ids.height:
-            rows = stage.scan(name).select(*PROVENANCE).join(ids.lazy(), on=ROW_ID).collect()
+            rows = with_raw(stage.scan(name).select(*STAGED_PROVENANCE).join(ids.lazy(), on=ROW_ID).collect())
             stage.add_rejects(
                 rejects_from(
                     rows,
@@ -265,7 +276,7 @@ def _write_targets(
         for part in stage.parts[name]:
             good = pl.scan_parquet(part).join(drop, on=ROW_ID, how="anti").collect()
             counts.append(good.group_by(FILE).agg(pl.len().alias("n")))
-            rows = good.drop(list(PROVENANCE))
+            rows = good.drop(list(STAGED_PROVENANCE))
             for w in writers:
                 w.write(sf.layout, sf.file, rows)
     return (

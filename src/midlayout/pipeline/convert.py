@@ -6,8 +6,9 @@ import hashlib
 import json
 import platform
 import shutil
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -320,7 +321,7 @@ def plan_load_id(mappings: list[Mapping], inputs: list[str]) -> str:
     return load_id(_manifest(mappings, match_inputs(mappings, inputs)))
 
 
-def _manifest(mappings: list[Mapping], jobs: list[Job]) -> Manifest:
+def _manifest(mappings: list[Mapping], jobs: list[Job], hashes: list[str] | None = None) -> Manifest:
     layouts = {m.target.ref: m.target for m in mappings}
     return Manifest(
         tool={
@@ -350,12 +351,46 @@ def _manifest(mappings: list[Mapping], jobs: list[Job]) -> Manifest:
                 j.mapping.id,
                 f"{j.mapping.target.ref}:{j.rule.target}",
                 j.path.stat().st_size,
-                sha256_file(j.path),
+                hashes[i] if hashes is not None else sha256_file(j.path),
                 j.source.encoding,
             )
-            for j in jobs
+            for i, j in enumerate(jobs)
         ],
     )
+
+
+class _Hasher:
+    """sha256 of every input, in a background thread (hashlib releases the GIL) while the batches run."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self._paths = paths
+        self._digests: list[str] = []
+        self._error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="midlayout-sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for path in self._paths:
+                digest = hashlib.sha256()
+                with path.open("rb") as fh:
+                    while chunk := fh.read(1 << 22):
+                        if self._stop.is_set():
+                            return
+                        digest.update(chunk)
+                self._digests.append(digest.hexdigest())
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread by result()
+            self._error = exc
+
+    def result(self) -> list[str]:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._digests
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 @contextmanager
@@ -431,18 +466,29 @@ def convert(
     (out_dir / "manifest.json").unlink(missing_ok=True)  # the folder must not look complete until we finish
     for stale in out_dir.rglob(".*.tmp*"):  # temp files of an interrupted run; never a final name
         stale.unlink()
-    manifest = _manifest(mappings, jobs)
-    manifest.tool["validator"] = validator
-    manifest.load_id = load_id(manifest)
     t0 = time.perf_counter()
-    # Writers are built (and their options checked) before any work; they connect or open files lazily.
-    writers = _writers(writer_names, writer_options or {}, out_dir, manifest.load_id)
+    hasher = _Hasher([j.path for j in jobs])  # overlaps the read phase; the load id waits for it
+    manifest = _manifest(mappings, jobs, [""] * len(jobs))
+    manifest.tool["validator"] = validator
+    # Writers are built once now, so that a bad option fails before any work (they connect and open files
+    # lazily), and again with the run's load id, which needs the inputs' sha256s, before the write phase.
+    for w in _writers(writer_names, writer_options or {}, out_dir, "0" * 64):
+        w.abort()
+    writers: list[Writer] = []
+
+    def make_writers() -> list[Writer]:
+        for record, digest in zip(manifest.inputs, hasher.result(), strict=True):
+            record.sha256 = digest
+        manifest.load_id = load_id(manifest)
+        writers[:] = _writers(writer_names, writer_options or {}, out_dir, manifest.load_id)
+        return writers
+
     try:
         outputs, written, rejects, occurrences = _run(
             jobs,
             manifest,
             out_dir,
-            writers,
+            make_writers,
             batch_size,
             progress,
             t0,
@@ -451,6 +497,7 @@ def convert(
             validator,
         )
     except BaseException:
+        hasher.stop()
         for w in writers:
             w.abort()
         raise
@@ -464,7 +511,7 @@ def _run(
     jobs: list[Job],
     manifest: Manifest,
     stage_dir: Path,
-    writers: list[Writer],
+    make_writers: Callable[[], list[Writer]],
     batch_size: int,
     progress: Progress,
     t0: float,
@@ -485,6 +532,7 @@ def _run(
             for j in jobs
         }
         rejected, manifest.unchecked = _cross_rejects(stage, staged)
+        writers = make_writers()
         written = _write_targets(stage, staged, rejected, writers)
         for w in writers:  # everything that can fail, in every writer, before anything becomes visible
             w.prepare()

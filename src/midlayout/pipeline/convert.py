@@ -531,12 +531,16 @@ def _run(
             )
             for j in jobs
         }
+        t1 = time.perf_counter()
         rejected, manifest.unchecked = _cross_rejects(stage, staged)
+        manifest.timings["crossfile_s"] = round(time.perf_counter() - t1, 3)
+        t1 = time.perf_counter()
         writers = make_writers()
         written = _write_targets(stage, staged, rejected, writers)
         for w in writers:  # everything that can fail, in every writer, before anything becomes visible
             w.prepare()
         outputs: list[Output] = [o for w in writers for o in w.commit()]
+        manifest.timings["write_s"] = round(time.perf_counter() - t1, 3)
         rejects = _write_rejects(stage, stage_dir)
         occurrences = stage.gaiji()
     return outputs, written, rejects, occurrences

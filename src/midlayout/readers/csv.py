@@ -83,9 +83,15 @@ def _binary(chunk: bytes, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
     )
 
 
-def _read_text(text: str, source: SourceFile, header: list[str]) -> pl.DataFrame:
+def _read_utf8(data: bytes, source: SourceFile, header: list[str]) -> pl.DataFrame:
+    """Parse UTF-8 records with polars. Polars drops a BOM at the start of its input, so when the first
+    record starts with U+FEFF (data, not a file's BOM: that was skipped when planning) a dummy row goes
+    first and is skipped."""
+    skip = 0
+    if data.startswith(BOM):
+        data, skip = source.delimiter.encode() * (len(header) - 1) + b"\n" + data, 1
     return pl.read_csv(
-        io.BytesIO(text.encode("utf-8")),
+        data,
         has_header=False,
         new_columns=header,
         infer_schema=False,
@@ -93,7 +99,12 @@ def _read_text(text: str, source: SourceFile, header: list[str]) -> pl.DataFrame
         separator=source.delimiter,
         empty_string_is_null=False,
         raise_if_empty=False,
+        skip_rows=skip,
     )
+
+
+def _read_text(text: str, source: SourceFile, header: list[str]) -> pl.DataFrame:
+    return _read_utf8(text.encode("utf-8"), source, header)
 
 
 def _parse(

@@ -12,6 +12,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from midlayout.layout.mapping import load_mapping
 from midlayout.layout.source import SourceField, SourceFile
@@ -363,3 +365,39 @@ def test_text_fidelity_corpus_as_csv_same_as_reference(
     person.write_bytes(b"\r\n".join(lines) + b"\r\n")
     monkeypatch.setenv("MIDLAYOUT_LAYOUTS", str(tmp_path / "layouts"))
     _both(tmp_path, request, [maps / "traps.yaml"], [str(person)], 4, gaiji_unmapped=policy)
+
+
+_UTF8_EDGES = st.sampled_from(
+    [
+        b"\xed\xa0\x80",
+        b"\xed\x9f\xbf",
+        b"\xc0\xaf",
+        b"\xc2\x80",
+        b"\xe0\x80\xaf",
+        b"\xe0\xa0\x80",
+        b"\xf0\x8f\xbf\xbf",
+    ]
+    + [
+        b"\xf0\x90\x80\x80",
+        b"\xf4\x8f\xbf\xbf",
+        b"\xf4\x90\x80\x80",
+        b"\xf5\x80\x80\x80",
+        b"\xef\xbb\xbf",
+        b"\xe3\x81",
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(st.one_of(st.binary(max_size=6), _UTF8_EDGES, st.text(max_size=4).map(str.encode)), max_size=8)
+)
+def test_csv_utf8_check_is_as_strict_as_python(parts: list[bytes]) -> None:
+    """The one-pass UTF-8 check of a batch accepts exactly what Python's strict decoder accepts."""
+    data = b"".join(parts)
+    try:
+        data.decode("utf-8")
+        strict = True
+    except UnicodeDecodeError:
+        strict = False
+    assert csv_reader._valid_utf8(data) == strict

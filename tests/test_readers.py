@@ -222,3 +222,19 @@ def test_csv_file_changed_after_planning_is_an_error(tmp_path: Path) -> None:
     path.write_bytes("コード,氏名,備考\r\n1,山田,x\r\n2,\r\n田中,y\r\n".encode("cp932"))
     with pytest.raises(InputError, match="file changed"):
         read_piece(CSV_SOURCE, path, pieces[1], spec_for(CSV_SOURCE, None))
+
+
+@pytest.mark.parametrize(
+    ("n", "stride", "record_length"), [(1000, 302, 300), (10, 300, 300), (5, 14, 12), (0, 302, 300)]
+)
+def test_raw_column_points_into_the_piece_and_holds_each_record(
+    n: int, stride: int, record_length: int
+) -> None:
+    import numpy as np
+
+    from midlayout.readers.fixed import _raw_column
+
+    matrix = np.random.default_rng(n).integers(0, 256, size=(n, stride), dtype=np.uint8)
+    raw = _raw_column(matrix, record_length)
+    assert raw.dtype == pl.Binary
+    assert raw.to_list() == [bytes(r[:record_length]) for r in matrix]

@@ -31,6 +31,10 @@ from midlayout.validate.rules import validate_rows
 
 # Staged parts are read back once and deleted: cheap compression beats small files.
 STAGE_COMPRESSION: Final = "lz4"
+# Worker processes give freed memory back at once: polars' allocator (jemalloc) otherwise keeps it for
+# seconds, and a worker's idle RSS adds to the process tree while the main process stages a lookup table.
+# The variable is read when a process loads polars, so it is set for the workers before they start.
+WORKER_ENV: Final = {"_RJEM_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0"}
 AUTO_PARALLEL_BYTES = 64 << 20  # below this, worker start-up costs more than it saves
 LOOKUP_IN_MEMORY_ROWS = 2_000_000  # larger lookup tables stay on disk: memory follows the batch, not the file
 
@@ -193,6 +197,8 @@ class Pipeline:
         self.pending: deque[Future[Done]] = deque()
         self.pool: ProcessPoolExecutor | None = None
         if workers > 1:
+            for name, value in WORKER_ENV.items():
+                os.environ.setdefault(name, value)
             # spawn: a forked child would inherit polars' thread pool in an unusable state.
             self.pool = ProcessPoolExecutor(
                 workers,

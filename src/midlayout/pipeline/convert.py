@@ -166,9 +166,6 @@ class _Stage:
             frame.write_parquet(path, compression=STAGE_COMPRESSION)
             self.reject_parts.append(path)
 
-    def scan(self, target: str) -> pl.LazyFrame:
-        return pl.scan_parquet(self.parts[target]) if self.parts.get(target) else pl.LazyFrame()
-
 
 class _Run:
     """Feeds every job's batches to the pipeline; lookup sources first, their columns captured on the way."""
@@ -249,10 +246,24 @@ class _Run:
 
 
 def _cross_rejects(stage: _Stage, staged: dict[str, StagedFile]) -> tuple[dict[str, pl.DataFrame], list[str]]:
-    result = check_run(staged)
+    result = check_run(staged, stage.root / "crossfile")
     for name, ids in result.rejects.items():
         if ids.height:
-            rows = with_raw(stage.scan(name).select(*STAGED_PROVENANCE).join(ids.lazy(), on=ROW_ID).collect())
+            # Part by part: only the rejected records' provenance is read (their `_rec` prefilters the scan),
+            # then their raw bytes are read back from the inputs.
+            recs = ids.get_column(REC).unique()
+            rows = with_raw(
+                pl.concat(
+                    [
+                        pl.scan_parquet(part)
+                        .select(*STAGED_PROVENANCE)
+                        .filter(pl.col(REC).is_in(recs.implode()))
+                        .join(ids.lazy(), on=ROW_ID)
+                        .collect()
+                        for part in stage.parts[name]
+                    ]
+                )
+            )
             stage.add_rejects(
                 rejects_from(
                     rows,
@@ -274,7 +285,7 @@ def _write_targets(
         for w in writers:
             w.start(sf.layout, sf.file)
         drop = rejected[name].select(ROW_ID).lazy()
-        for part in stage.parts[name]:
+        for part in sf.parts:  # one part in memory at a time; the rejected ids are few
             good = pl.scan_parquet(part).join(drop, on=ROW_ID, how="anti").collect()
             counts.append(good.group_by(FILE).agg(pl.len().alias("n")))
             rows = good.drop(list(STAGED_PROVENANCE))
@@ -527,7 +538,7 @@ def _run(
             _target_name(j.mapping.target, j.mapping.target.file(j.rule.target)): StagedFile(
                 j.mapping.target,
                 j.mapping.target.file(j.rule.target),
-                stage.scan(_target_name(j.mapping.target, j.mapping.target.file(j.rule.target))),
+                stage.parts[_target_name(j.mapping.target, j.mapping.target.file(j.rule.target))],
             )
             for j in jobs
         }

@@ -87,12 +87,26 @@ def _matrix(source: SourceFile, path: Path, piece: FixedPiece) -> np.ndarray:
     return matrix
 
 
-def _raw_column(records: np.ndarray) -> pa.Array:
-    n, width = records.shape
-    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)[: n + 1]
-    return pa.Array.from_buffers(
-        pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(records))]
-    )
+def _raw_column(matrix: np.ndarray, record_length: int) -> pl.Series:
+    """The records' bytes (terminator excluded) as a Binary column.
+
+    Polars holds binary as views (length, prefix, buffer, offset), so the column can point into the
+    piece's buffer as read instead of copying it twice (contiguous records, then polars' own buffer).
+    """
+    n, stride = matrix.shape
+    if record_length <= 12 or matrix.nbytes >= 2**31 or not matrix.flags.c_contiguous:
+        offsets = np.arange(0, (n + 1) * record_length, record_length, dtype=np.int64)[: n + 1]
+        data = np.ascontiguousarray(matrix[:, :record_length])
+        arr = pa.Array.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+        return pl.Series(RAW, arr).cast(pl.Binary)
+    # An Arrow binary view: int32 length, the first 4 bytes, int32 buffer index, int32 offset in the buffer.
+    views = np.empty((n, 16), dtype=np.uint8)
+    views[:, 0:4] = np.array([record_length], dtype="<i4").view(np.uint8)
+    views[:, 4:8] = matrix[:, :4]
+    views[:, 8:12] = 0
+    views[:, 12:16] = (np.arange(n, dtype="<i4") * stride).view(np.uint8).reshape(n, 4)
+    arr = pa.Array.from_buffers(pa.binary_view(), n, [None, pa.py_buffer(views), pa.py_buffer(matrix)])
+    return pl.Series(RAW, arr)
 
 
 def _decode_number(field: SourceField, values: np.ndarray) -> tuple[pa.Array, list[Fail]]:
@@ -134,14 +148,15 @@ def _batch(
 ) -> Batch:
     records = matrix[:, : source.record_length]
     n = records.shape[0]
-    columns: dict[str, pa.Array] = {}
+    columns: dict[str, pl.Series] = {}
     fails: list[tuple[int, str, int, str, str]] = []
     hits = []
     high = np.asarray(
         (records >= 0x80).any(axis=0)
     )  # per byte position: does any record hold a non-ASCII byte there
     for field in source.fields:
-        columns[field.id], field_fails, field_hits = _decode_field(field, records, spec, high)
+        arr, field_fails, field_hits = _decode_field(field, records, spec, high)
+        columns[field.id] = pl.Series(field.id, arr)  # polars copies text: one column's arrow copy at a time
         fails += [(row, field.id, field.start + byte, rule, msg) for row, byte, rule, msg in field_fails]
         fails += hit_fails(field.id, field.start, field_hits, spec.policy)
         hits += [(field.id, field.start, h) for h in field_hits]
@@ -150,7 +165,7 @@ def _batch(
         pl.lit(str(path)).alias(FILE),
         pl.int_range(rec, rec + n, dtype=pl.Int64).alias(REC),
         pl.int_range(off, off + n * stride, stride, dtype=pl.Int64).alias(OFF),
-        pl.Series(RAW, _raw_column(records)).cast(pl.Binary),
+        _raw_column(matrix, source.record_length),
     )
     gaiji = hit_frame(hits, frame, spec.policy)
     if not fails:

@@ -13,7 +13,7 @@ from midlayout.layout.mapping import load_mapping
 from midlayout.layout.standard import sha256_file
 from midlayout.pipeline.convert import ConvertResult, convert
 from tests.builders import household, person, tax, write_vendor_a
-from tests.conftest import MAPPINGS
+from tests.conftest import MAPPINGS, SAMPLES
 
 JUKI = MAPPINGS / "vendor_a" / "juki-2.5.yaml"
 ZEI = MAPPINGS / "vendor_a" / "kojin_juminzei-2.5.yaml"
@@ -138,6 +138,14 @@ def test_reference_and_one_head_rules_cascade(tmp_path: Path) -> None:
     jumin = rejects_by_record(result, "JUMIN.DAT")
     assert jumin == {4: {"reference"}, 5: {"reference"}, 6: {"reference"}}
     assert rejects_by_record(result, "SETAI.DAT") == {2: {"one_head_per_setai"}}
+    # Staged rows do not carry their raw bytes; a cross-file reject reads them back from the input.
+    cross = result.rejects.filter(pl.col("stage") == "crossfile")
+    assert cross.height == 4
+    for row in cross.iter_rows(named=True):
+        data = Path(row["file"]).read_bytes()
+        length, stride = (300, 302) if row["file"].endswith("JUMIN.DAT") else (150, 150)  # CRLF / none
+        assert row["byte_offset"] == (row["record"] - 1) * stride
+        assert row["raw"] == data[row["byte_offset"] : row["byte_offset"] + length]
     messages = dict(
         result.rejects.filter(pl.col("rule") == "reference").select("record", "message").iter_rows()
     )
@@ -198,3 +206,15 @@ def test_unknown_writer_is_a_usage_error(tmp_path: Path) -> None:
             tmp_path / "o",
             ["xlsx"],
         )
+
+
+def test_every_reject_keeps_the_exact_input_bytes_csv(tmp_path: Path) -> None:
+    """B社's CSV samples hold map and cross-file rejects; each reject's raw bytes are the record in the input
+    (cross-file ones read back from the input, since staged rows do not carry them)."""
+    inputs = [str(SAMPLES / "vendor_b" / n) for n in ("person.csv", "household.csv")]
+    result = convert([load_mapping(MAPPINGS / "vendor_b" / "juki-2.5.yaml")], inputs, tmp_path / "o", [])
+    assert {"map", "crossfile"} <= set(result.rejects.get_column("stage"))
+    for row in result.rejects.iter_rows(named=True):
+        data = Path(row["file"]).read_bytes()
+        assert row["raw"] == data[row["byte_offset"] : row["byte_offset"] + len(row["raw"])]
+        assert data[row["byte_offset"] + len(row["raw"]) :][:2] in (b"\r\n", b"\n", b"")  # a whole record

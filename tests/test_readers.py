@@ -211,6 +211,19 @@ def test_csv_utf8_bom_is_skipped(tmp_path: Path) -> None:
     assert n == 1 and rows.get_column("_off").to_list() == [3 + len("コード,氏名,備考\n".encode())]
 
 
+def test_csv_file_changed_after_planning_is_an_error(tmp_path: Path) -> None:
+    """Workers read planned byte ranges themselves: a file rewritten in between fails, never misreads."""
+    from midlayout.readers import plan_batches, read_piece
+    from midlayout.readers.gaiji import spec_for
+
+    path = tmp_path / "c.csv"
+    path.write_bytes("コード,氏名,備考\r\n1,山田,x\r\n2,田中,y\r\n".encode("cp932"))
+    pieces = list(plan_batches(CSV_SOURCE, path, 1))
+    path.write_bytes("コード,氏名,備考\r\n1,山田,x\r\n2,\r\n田中,y\r\n".encode("cp932"))
+    with pytest.raises(InputError, match="file changed"):
+        read_piece(CSV_SOURCE, path, pieces[1], spec_for(CSV_SOURCE, None))
+
+
 @pytest.mark.parametrize(
     ("n", "stride", "record_length"), [(1000, 302, 300), (10, 300, 300), (5, 14, 12), (0, 302, 300)]
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import polars as pl
 
 REJECT_SCHEMA: dict[str, pl.DataType] = {
@@ -19,6 +21,34 @@ REJECT_SCHEMA: dict[str, pl.DataType] = {
 # Provenance columns every batch carries from the reader to the writer.
 FILE, REC, OFF, RAW = "_file", "_rec", "_off", "_raw"
 PROVENANCE = (FILE, REC, OFF, RAW)
+# Valid rows are staged without their raw bytes (half the staged volume): the record's length is enough to
+# read them back from the input, which `with_raw` does for the few rows a cross-file rule rejects.
+LEN = "_len"
+STAGED_PROVENANCE = (FILE, REC, OFF, LEN)
+
+
+def staged(rows: pl.DataFrame) -> pl.DataFrame:
+    """Rows as staged: `_raw` replaced by its byte length."""
+    return rows.with_columns(pl.col(RAW).bin.size().cast(pl.Int64).alias(LEN)).drop(RAW)
+
+
+def with_raw(rows: pl.DataFrame) -> pl.DataFrame:
+    """Staged rows (`_file`, `_off`, `_len`) with `_raw` read back from their input files (error path: only
+    rows rejected after staging). The inputs are the files the run read, unchanged (their sha256 is in the
+    manifest)."""
+    raw: list[bytes] = []
+    fds: dict[str, int] = {}
+    try:
+        for path, off, length in zip(
+            rows.get_column(FILE), rows.get_column(OFF), rows.get_column(LEN), strict=True
+        ):
+            if path not in fds:
+                fds[path] = os.open(path, os.O_RDONLY)
+            raw.append(os.pread(fds[path], length, off))
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+    return rows.with_columns(pl.Series(RAW, raw, dtype=pl.Binary)).drop(LEN)
 
 
 def empty_rejects() -> pl.DataFrame:

@@ -179,7 +179,9 @@ def validate_cmd(
             )
         mapping = only_files(identity_mapping(lay), ids)
         with tempfile.TemporaryDirectory() as tmp, progress_bars(not as_json) as bars:
-            result = convert([mapping], files, out or Path(tmp), [], DEFAULT_BATCH_SIZE, bars)
+            result = convert(
+                [mapping], files, out or Path(tmp), [], DEFAULT_BATCH_SIZE, bars, validator="pandera"
+            )
             if as_json:
                 emit_json(__import__("json").loads(result.manifest.to_json()))
             else:

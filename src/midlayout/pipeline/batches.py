@@ -25,7 +25,9 @@ from midlayout.mapping.compile import CompiledFile, apply, compile_file
 from midlayout.pipeline.inputs import Job
 from midlayout.readers import read_piece
 from midlayout.readers.gaiji import GaijiSpec, spec_for
+from midlayout.rejects import staged
 from midlayout.text.normalize import trim
+from midlayout.validate.rules import validate_rows
 
 # Staged parts are read back once and deleted: cheap compression beats small files.
 STAGE_COMPRESSION: Final = "lz4"
@@ -81,9 +83,15 @@ class BatchRunner:
     """Per process: the run's jobs, and what is compiled or loaded once per job or table."""
 
     def __init__(
-        self, jobs: list[Job], gaiji: dict[str, GaijiOptions], root: Path, captures: dict[int, list[Lookup]]
+        self,
+        jobs: list[Job],
+        gaiji: dict[str, GaijiOptions],
+        root: Path,
+        captures: dict[int, list[Lookup]],
+        validator: str = "fused",
     ) -> None:
         self.jobs, self.gaiji, self.root, self.captures = jobs, gaiji, root, captures
+        self.validator = validator
         self._compiled: dict[int, CompiledFile] = {}
         self._specs: dict[int, GaijiSpec] = {}
         self._tables: dict[str, pl.DataFrame] = {}
@@ -123,18 +131,20 @@ class BatchRunner:
 
     def run(self, task: Task) -> Done:
         """Read, map, validate and stage one batch."""
-        # pandera imports pandas (about 60 MB): only processes that validate pay for it, not the main one.
-        from midlayout.validate.schema import validate_rows
-
         job, compiled, spec = self._job(task.job)
         batch = read_piece(job.source, job.path, task.piece, spec)
         captured = self._capture(task, batch.rows)
         tables = {lk: self._table(lk, path, batch.rows) for lk, path in task.tables}
         mapped, map_rejects = apply(compiled, batch.rows, tables)
         layout = job.mapping.target
-        valid, val_rejects = validate_rows(layout, compiled.target, mapped)
+        if self.validator == "pandera":  # the same rules through pandera (`midlayout validate`)
+            from midlayout.validate.schema import validate_with_pandera
+
+            valid, val_rejects = validate_with_pandera(layout, compiled.target, mapped)
+        else:
+            valid, val_rejects = validate_rows(layout, compiled.target, mapped)
         rows = part_path(self.root, _file_stem(target_name(job)), task.job, task.seq)
-        valid.write_parquet(rows, compression=STAGE_COMPRESSION)
+        staged(valid).write_parquet(rows, compression=STAGE_COMPRESSION)
         rejects = pl.concat([batch.rejects, map_rejects, val_rejects])
         return Done(
             task.job,
@@ -159,9 +169,13 @@ _RUNNER: list[BatchRunner] = []  # the worker process's runner
 
 
 def _init_worker(
-    jobs: list[Job], gaiji: dict[str, GaijiOptions], root: Path, captures: dict[int, list[Lookup]]
+    jobs: list[Job],
+    gaiji: dict[str, GaijiOptions],
+    root: Path,
+    captures: dict[int, list[Lookup]],
+    validator: str,
 ) -> None:
-    _RUNNER[:] = [BatchRunner(jobs, gaiji, root, captures)]
+    _RUNNER[:] = [BatchRunner(jobs, gaiji, root, captures, validator)]
 
 
 def _run_in_worker(task: Task) -> Done:
@@ -192,7 +206,7 @@ class Pipeline:
                 workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(runner.jobs, runner.gaiji, runner.root, runner.captures),
+                initargs=(runner.jobs, runner.gaiji, runner.root, runner.captures, runner.validator),
             )
 
     def submit(self, task: Task) -> None:

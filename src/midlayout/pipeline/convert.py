@@ -6,8 +6,9 @@ import hashlib
 import json
 import platform
 import shutil
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +39,18 @@ from midlayout.pipeline.manifest import InputRecord, Manifest, write_atomic
 from midlayout.pipeline.textreport import manifest_section, write_reports
 from midlayout.readers import DEFAULT_BATCH_SIZE, plan_batches, read_batches
 from midlayout.readers.gaiji import empty_gaiji
-from midlayout.rejects import FILE, OFF, PROVENANCE, RAW, REC, REJECT_SCHEMA, empty_rejects, rejects_from
+from midlayout.rejects import (
+    FILE,
+    LEN,
+    OFF,
+    RAW,
+    REC,
+    REJECT_SCHEMA,
+    STAGED_PROVENANCE,
+    empty_rejects,
+    rejects_from,
+    with_raw,
+)
 from midlayout.validate.crossfile import ROW_ID, StagedFile, check_run
 from midlayout.writers import Output, Writer, get_writer
 
@@ -166,8 +178,9 @@ class _Run:
         batch_size: int,
         progress: Progress,
         gaiji: dict[str, GaijiOptions],
+        validator: str,
     ) -> None:
-        self.jobs, self.records, self.stage = jobs, records, stage
+        self.jobs, self.records, self.stage, self.validator = jobs, records, stage, validator
         self.batch_size, self.progress, self.gaiji = batch_size, progress, gaiji
         self.captures = _capture_plan(jobs)
         self.captured: dict[Lookup, list[Path]] = {}
@@ -204,7 +217,7 @@ class _Run:
         return tuple(out)
 
     def run(self, workers: int) -> None:
-        runner = BatchRunner(self.jobs, self.gaiji, self.stage.root, self.captures)
+        runner = BatchRunner(self.jobs, self.gaiji, self.stage.root, self.captures, self.validator)
         pipeline = Pipeline(runner, workers, self.on_done)
         try:
             for i in execution_order(self.jobs, self.captures):
@@ -226,7 +239,7 @@ class _Run:
                     FILE: pl.String(),
                     REC: pl.Int64(),
                     OFF: pl.Int64(),
-                    RAW: pl.Binary(),
+                    LEN: pl.Int64(),
                 }
                 schema |= {it.id: polars_dtype(it) for it in compiled.target.items}
                 self.stage.add_rows(target, pl.DataFrame(schema=schema))
@@ -236,17 +249,20 @@ def _cross_rejects(stage: _Stage, staged: dict[str, StagedFile]) -> tuple[dict[s
     result = check_run(staged, stage.root / "crossfile")
     for name, ids in result.rejects.items():
         if ids.height:
-            # Part by part: only the rejected records' provenance is read (their `_rec` prefilters the scan).
+            # Part by part: only the rejected records' provenance is read (their `_rec` prefilters the scan),
+            # then their raw bytes are read back from the inputs.
             recs = ids.get_column(REC).unique()
-            rows = pl.concat(
-                [
-                    pl.scan_parquet(part)
-                    .select(*PROVENANCE)
-                    .filter(pl.col(REC).is_in(recs.implode()))
-                    .join(ids.lazy(), on=ROW_ID)
-                    .collect()
-                    for part in stage.parts[name]
-                ]
+            rows = with_raw(
+                pl.concat(
+                    [
+                        pl.scan_parquet(part)
+                        .select(*STAGED_PROVENANCE)
+                        .filter(pl.col(REC).is_in(recs.implode()))
+                        .join(ids.lazy(), on=ROW_ID)
+                        .collect()
+                        for part in stage.parts[name]
+                    ]
+                )
             )
             stage.add_rejects(
                 rejects_from(
@@ -272,7 +288,7 @@ def _write_targets(
         for part in sf.parts:  # one part in memory at a time; the rejected ids are few
             good = pl.scan_parquet(part).join(drop, on=ROW_ID, how="anti").collect()
             counts.append(good.group_by(FILE).agg(pl.len().alias("n")))
-            rows = good.drop(list(PROVENANCE))
+            rows = good.drop(list(STAGED_PROVENANCE))
             for w in writers:
                 w.write(sf.layout, sf.file, rows)
     return (
@@ -286,7 +302,7 @@ def _write_rejects(stage: _Stage, out_dir: Path) -> pl.DataFrame:
     rejects = (
         pl.concat([pl.read_parquet(p) for p in stage.reject_parts]) if stage.reject_parts else empty_rejects()
     )
-    rejects = rejects.cast(REJECT_SCHEMA).sort("file", "record", "stage")  # type: ignore[arg-type]
+    rejects = rejects.cast(REJECT_SCHEMA).sort("file", "record", "stage", maintain_order=True)  # type: ignore[arg-type]
     for name, frame in (
         ("rejects.parquet", rejects),
         ("rejects.csv", rejects.with_columns(pl.col("raw").bin.encode("hex"))),
@@ -316,7 +332,7 @@ def plan_load_id(mappings: list[Mapping], inputs: list[str]) -> str:
     return load_id(_manifest(mappings, match_inputs(mappings, inputs)))
 
 
-def _manifest(mappings: list[Mapping], jobs: list[Job]) -> Manifest:
+def _manifest(mappings: list[Mapping], jobs: list[Job], hashes: list[str] | None = None) -> Manifest:
     layouts = {m.target.ref: m.target for m in mappings}
     return Manifest(
         tool={
@@ -346,12 +362,46 @@ def _manifest(mappings: list[Mapping], jobs: list[Job]) -> Manifest:
                 j.mapping.id,
                 f"{j.mapping.target.ref}:{j.rule.target}",
                 j.path.stat().st_size,
-                sha256_file(j.path),
+                hashes[i] if hashes is not None else sha256_file(j.path),
                 j.source.encoding,
             )
-            for j in jobs
+            for i, j in enumerate(jobs)
         ],
     )
+
+
+class _Hasher:
+    """sha256 of every input, in a background thread (hashlib releases the GIL) while the batches run."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self._paths = paths
+        self._digests: list[str] = []
+        self._error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="midlayout-sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for path in self._paths:
+                digest = hashlib.sha256()
+                with path.open("rb") as fh:
+                    while chunk := fh.read(1 << 22):
+                        if self._stop.is_set():
+                            return
+                        digest.update(chunk)
+                self._digests.append(digest.hexdigest())
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread by result()
+            self._error = exc
+
+    def result(self) -> list[str]:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._digests
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 @contextmanager
@@ -406,14 +456,18 @@ def convert(
     gaiji_table: GaijiTable | None = None,
     gaiji_unmapped: str | None = None,
     workers: int | None = None,
+    validator: str = "fused",
 ) -> ConvertResult:
     """Convert `inputs` through `mappings` into `out_dir`; the manifest is written last, only on success.
 
     `writer_options` maps a writer name to its options (see each writer's OPTIONS). `gaiji_table` and
     `gaiji_unmapped` ("reject" or "flag") override what the mappings name. `workers` processes read, map
     and validate batches (None: one per CPU for large inputs, else in-process); the outputs are the same
-    whatever the number.
+    whatever the number. `validator` is "fused" (one polars `select` per batch) or "pandera" (the same
+    rules as a pandera schema; `midlayout validate` uses it); both give the same rejects.
     """
+    if validator not in ("fused", "pandera"):
+        raise UsageError(f"unknown validator {validator!r} (fused or pandera)")
     progress = progress or _Silent()
     gaiji = gaiji_options(mappings, gaiji_table, gaiji_unmapped)
     jobs = match_inputs(mappings, inputs)
@@ -423,16 +477,38 @@ def convert(
     (out_dir / "manifest.json").unlink(missing_ok=True)  # the folder must not look complete until we finish
     for stale in out_dir.rglob(".*.tmp*"):  # temp files of an interrupted run; never a final name
         stale.unlink()
-    manifest = _manifest(mappings, jobs)
-    manifest.load_id = load_id(manifest)
     t0 = time.perf_counter()
-    # Writers are built (and their options checked) before any work; they connect or open files lazily.
-    writers = _writers(writer_names, writer_options or {}, out_dir, manifest.load_id)
+    hasher = _Hasher([j.path for j in jobs])  # overlaps the read phase; the load id waits for it
+    manifest = _manifest(mappings, jobs, [""] * len(jobs))
+    manifest.tool["validator"] = validator
+    # Writers are built once now, so that a bad option fails before any work (they connect and open files
+    # lazily), and again with the run's load id, which needs the inputs' sha256s, before the write phase.
+    for w in _writers(writer_names, writer_options or {}, out_dir, "0" * 64):
+        w.abort()
+    writers: list[Writer] = []
+
+    def make_writers() -> list[Writer]:
+        for record, digest in zip(manifest.inputs, hasher.result(), strict=True):
+            record.sha256 = digest
+        manifest.load_id = load_id(manifest)
+        writers[:] = _writers(writer_names, writer_options or {}, out_dir, manifest.load_id)
+        return writers
+
     try:
         outputs, written, rejects, occurrences = _run(
-            jobs, manifest, out_dir, writers, batch_size, progress, t0, gaiji, workers or auto_workers(jobs)
+            jobs,
+            manifest,
+            out_dir,
+            make_writers,
+            batch_size,
+            progress,
+            t0,
+            gaiji,
+            workers or auto_workers(jobs),
+            validator,
         )
     except BaseException:
+        hasher.stop()
         for w in writers:
             w.abort()
         raise
@@ -446,16 +522,17 @@ def _run(
     jobs: list[Job],
     manifest: Manifest,
     stage_dir: Path,
-    writers: list[Writer],
+    make_writers: Callable[[], list[Writer]],
     batch_size: int,
     progress: Progress,
     t0: float,
     gaiji: dict[str, GaijiOptions],
     workers: int,
+    validator: str,
 ) -> tuple[list[Output], pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Read, map, validate and stage; check across files; then write, prepare and commit every writer."""
     with _staging(stage_dir) as stage:
-        _Run(jobs, manifest.inputs, stage, batch_size, progress, gaiji).run(workers)
+        _Run(jobs, manifest.inputs, stage, batch_size, progress, gaiji, validator).run(workers)
         manifest.timings["read_map_validate_s"] = round(time.perf_counter() - t0, 3)
         staged = {
             _target_name(j.mapping.target, j.mapping.target.file(j.rule.target)): StagedFile(
@@ -465,11 +542,16 @@ def _run(
             )
             for j in jobs
         }
+        t1 = time.perf_counter()
         rejected, manifest.unchecked = _cross_rejects(stage, staged)
+        manifest.timings["crossfile_s"] = round(time.perf_counter() - t1, 3)
+        t1 = time.perf_counter()
+        writers = make_writers()
         written = _write_targets(stage, staged, rejected, writers)
         for w in writers:  # everything that can fail, in every writer, before anything becomes visible
             w.prepare()
         outputs: list[Output] = [o for w in writers for o in w.commit()]
+        manifest.timings["write_s"] = round(time.perf_counter() - t1, 3)
         rejects = _write_rejects(stage, stage_dir)
         occurrences = stage.gaiji()
     return outputs, written, rejects, occurrences

@@ -25,25 +25,43 @@ from midlayout.rejects import FILE, OFF, RAW, REC, empty_rejects
 
 CHUNK_BYTES = 32 << 20
 BOM = b"\xef\xbb\xbf"
+LF, CR = 0x0A, 0x0D
 
 
-def _record_ends(buf: np.ndarray, quote: int) -> np.ndarray:
+def _outside(positions: np.ndarray, quotes: np.ndarray) -> np.ndarray:
+    """The positions with an even number of quotes before them (outside quotes).
+
+    A binary search in the quote positions: no per-byte running count (which cost 8 bytes a byte)."""
+    return positions[np.searchsorted(quotes, positions) % 2 == 0]
+
+
+def _record_ends(buf: np.ndarray, quotes: np.ndarray) -> np.ndarray:
     """Positions of LF bytes that end a record (outside quotes)."""
-    inside = np.cumsum(buf == quote) % 2
-    return np.flatnonzero((buf == 0x0A) & (inside == 0))
+    return _outside(np.flatnonzero(buf == LF), quotes)
+
+
+def _bounds(buf: np.ndarray, lfs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Record starts and ends (exclusive, before CR/LF) from the LFs that end records."""
+    starts = np.empty(len(lfs), dtype=np.int64)
+    starts[:1] = 0
+    starts[1:] = lfs[:-1] + 1
+    ends = lfs.astype(np.int64, copy=True)
+    crs = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == CR)
+    ends[crs] -= 1
+    return starts, ends
 
 
 def _field_counts(
-    buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, quote: int, delim: int
+    buf: np.ndarray, quotes: np.ndarray, starts: np.ndarray, ends: np.ndarray, delim: int
 ) -> np.ndarray:
     """Number of fields in each record (delimiters outside quotes + 1)."""
-    inside = np.cumsum(buf == quote) % 2
-    delims = np.flatnonzero((buf == delim) & (inside == 0))
+    delims = _outside(np.flatnonzero(buf == delim), quotes)
     return np.searchsorted(delims, ends) - np.searchsorted(delims, starts) + 1
 
 
-def _records(path: Path, quote: int) -> Iterator[tuple[bytes, np.ndarray, np.ndarray, int]]:
-    """Yield (chunk, record starts, record ends (exclusive, before CR/LF), chunk offset in file)."""
+def _records(path: Path, quote: int) -> Iterator[tuple[bytes, np.ndarray, np.ndarray, np.ndarray, int]]:
+    """Yield (chunk, record starts, record ends (exclusive, before CR/LF), next record starts, chunk
+    offset in file)."""
     with path.open("rb") as fh:
         carry, base = b"", 0
         first = True
@@ -56,36 +74,47 @@ def _records(path: Path, quote: int) -> Iterator[tuple[bytes, np.ndarray, np.nda
             if not chunk:
                 return
             buf = np.frombuffer(chunk, dtype=np.uint8)
-            lfs = _record_ends(buf, quote)
+            lfs = _record_ends(buf, np.flatnonzero(buf == quote))
             if not data:  # EOF: the last record may lack its newline
                 lfs = np.append(lfs, len(buf)) if (not len(lfs) or lfs[-1] != len(buf) - 1) else lfs
             if not len(lfs):
                 carry = chunk
                 continue
-            starts = np.concatenate(([0], lfs[:-1] + 1))
-            ends = lfs.copy()
-            crs = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 0x0D)
-            ends[crs] -= 1
-            yield chunk, starts, ends, base
+            starts, ends = _bounds(buf, lfs)
+            yield chunk, starts, ends, np.minimum(lfs + 1, len(buf)), base
             carry = chunk[lfs[-1] + 1 :]
             base += lfs[-1] + 1
             if not data:
                 return
 
 
-def _binary(chunk: bytes, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
-    lengths = ends - starts
-    offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
-    buf = np.frombuffer(chunk, dtype=np.uint8)
-    idx = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
+def _binary(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
+    """The records' bytes without their line ends, as one array: the span minus the CR/LF between records."""
+    n = len(starts)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(ends - starts, out=offsets[1:])
+    span = buf[int(starts[0]) : int(ends[-1])] if n else buf[:0]
+    if n > 1:
+        keep = np.ones(len(span), dtype=bool)
+        gaps = ends[:-1] - starts[0]
+        keep[gaps] = False  # the LF, or the CR of a CRLF (a record's next start is its LF + 1)
+        crlf = starts[1:] - ends[:-1] == 2
+        keep[gaps[crlf] + 1] = False
+        span = span[keep]
     return pa.Array.from_buffers(
-        pa.large_binary(), len(starts), [None, pa.py_buffer(offsets), pa.py_buffer(buf[idx].tobytes())]
+        pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(span))]
     )
 
 
-def _read_text(text: str, source: SourceFile, header: list[str]) -> pl.DataFrame:
+def _read_utf8(data: bytes, source: SourceFile, header: list[str]) -> pl.DataFrame:
+    """Parse UTF-8 records with polars. Polars drops a BOM at the start of its input, so when the first
+    record starts with U+FEFF (data, not a file's BOM: that was skipped when planning) a dummy row goes
+    first and is skipped."""
+    skip = 0
+    if data.startswith(BOM):
+        data, skip = source.delimiter.encode() * (len(header) - 1) + b"\n" + data, 1
     return pl.read_csv(
-        io.BytesIO(text.encode("utf-8")),
+        data,
         has_header=False,
         new_columns=header,
         infer_schema=False,
@@ -93,28 +122,48 @@ def _read_text(text: str, source: SourceFile, header: list[str]) -> pl.DataFrame
         separator=source.delimiter,
         empty_string_is_null=False,
         raise_if_empty=False,
+        skip_rows=skip,
     )
 
 
-def _parse(
-    chunk: bytes,
-    raw: pa.Array,
-    broken: np.ndarray,
-    source: SourceFile,
-    header: list[str],
-    codec: str,
-    span: tuple[int, int],
-) -> tuple[pl.DataFrame, list[int]]:
-    """Decode and parse the records; rows stay aligned with `raw`. Returns the frame and undecodable rows.
+def _valid_utf8(data: bytes) -> bool:
+    """Strict UTF-8 (no surrogates, overlongs or code points past U+10FFFF), in one vectorised pass and
+    without building a str: Arrow's check of a one-value string array over the bytes."""
+    offsets = np.array([0, len(data)], dtype=np.int64)
+    arr = pa.Array.from_buffers(pa.large_string(), 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    try:
+        arr.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
 
-    Fast path: the whole span decodes in one call and every record has the right field count. Otherwise
+
+def _to_utf8(data: bytes, codec: str) -> bytes | None:
+    """The batch's bytes as UTF-8 for polars' parser, or None when they do not decode (strictly).
+
+    UTF-8 input is only checked, not decoded and re-encoded; other codecs decode once, and the text is
+    dropped as soon as it is encoded."""
+    if codec == "utf-8":
+        return data if _valid_utf8(data) else None
+    try:
+        return data.decode(codec).encode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _parse(
+    data: bytes, raw: pa.Array, broken: np.ndarray, source: SourceFile, header: list[str], codec: str
+) -> tuple[pl.DataFrame, list[int], bytes]:
+    """Decode and parse the records; rows stay aligned with `raw`. Returns the frame, the undecodable
+    rows and the UTF-8 bytes polars parsed (every value is a piece of them).
+
+    Fast path: the whole batch decodes in one call and every record has the right field count. Otherwise
     each record is decoded alone (error path only) and broken ones are parsed as empty rows.
     """
     if not broken.any():
-        try:
-            return _read_text(chunk[span[0] : span[1]].decode(codec), source, header), []
-        except UnicodeDecodeError:
-            pass
+        utf8 = _to_utf8(data, codec)
+        if utf8 is not None:
+            return _read_utf8(utf8, source, header), [], utf8
     empty = source.delimiter.encode() * (len(header) - 1)
     records, bad = raw.to_pylist(), []
     for i, rec in enumerate(records):
@@ -125,7 +174,27 @@ def _parse(
             broken[i] = True
         if broken[i]:
             records[i] = empty
-    return _read_text(b"\n".join(records).decode(codec), source, header), bad
+    utf8 = b"\n".join(records).decode(codec).encode("utf-8")
+    return _read_utf8(utf8, source, header), bad, utf8
+
+
+def _may_hold_suspects(utf8: bytes, spec: GaijiSpec) -> bool:
+    """False only when no value can hold U+FFFD or a 外字: one scan of the batch, so that the common
+    batch skips the per-column searches (`flag_suspect_chars`, `apply_gaiji`).
+
+    Private use is EE xx xx (U+E000-U+EFFF), EF 80-A3 (U+F000-U+F8FF) and F3 B0+/F4 (planes 15-16);
+    U+FFFD is EF BF BD. Bytes >= 0xEE are rare in Japanese text but for EF (full-width forms)."""
+    if spec.replacements or spec.declared:
+        return True
+    buf = np.frombuffer(utf8, dtype=np.uint8)
+    high = np.flatnonzero(buf >= 0xEE)
+    if not len(high):
+        return False
+    lead = buf[high]
+    if ((lead == 0xEE) | (lead >= 0xF3)).any():
+        return True
+    second = buf[np.minimum(high + 1, len(buf) - 1)]
+    return bool(((lead == 0xEF) & ((second <= 0xA3) | (second == 0xBF))).any())
 
 
 def _header(path: Path, chunk: bytes, start: int, end: int, source: SourceFile, codec: str) -> list[str]:
@@ -152,14 +221,13 @@ def _header(path: Path, chunk: bytes, start: int, end: int, source: SourceFile, 
 
 @dataclass(frozen=True)
 class CsvPiece:
-    """One batch of a CSV file: its records' bytes and boundaries, found on raw bytes by quote parity."""
+    """One batch of a CSV file, by position (found on raw bytes by quote parity): the worker reads it."""
 
     header: tuple[str, ...]
-    data: bytes  # from the first record's start to the last record's end
-    starts: np.ndarray  # record starts and ends (exclusive, before CR/LF), relative to `data`
-    ends: np.ndarray
-    base: int  # byte offset of `data` in the file
+    base: int  # byte offset of its first record in the file
+    nbytes: int  # up to the start of the next record (line end included) or the end of the file
     rec: int  # records before this piece
+    records: int  # records in it
 
 
 def csv_pieces(source: SourceFile, path: Path, batch_size: int) -> Iterator[CsvPiece]:
@@ -169,70 +237,70 @@ def csv_pieces(source: SourceFile, path: Path, batch_size: int) -> Iterator[CsvP
     codec = CODECS[source.encoding]
     header: list[str] | None = None
     rec = 0
-    for chunk, starts, ends, base in _records(path, ord(source.quote)):
+    for chunk, starts, ends, nexts, base in _records(path, ord(source.quote)):
         if header is None:
             header = _header(path, chunk, int(starts[0]), int(ends[0]), source, codec)
-            starts, ends = starts[1:], ends[1:]
+            starts, nexts = starts[1:], nexts[1:]
         for lo in range(0, len(starts), batch_size):
-            s, e = starts[lo : lo + batch_size], ends[lo : lo + batch_size]
-            first = int(s[0])
-            yield CsvPiece(tuple(header), chunk[first : int(e[-1])], s - first, e - first, base + first, rec)
-            rec += len(s)
+            first, after = int(starts[lo]), int(nexts[min(lo + batch_size, len(starts)) - 1])
+            n = min(batch_size, len(starts) - lo)
+            yield CsvPiece(tuple(header), base + first, after - first, rec, n)
+            rec += n
+
+
+def _piece_records(
+    source: SourceFile, path: Path, piece: CsvPiece
+) -> tuple[bytes, np.ndarray, np.ndarray, np.ndarray]:
+    """The piece's bytes, its quote positions and its record starts and ends, found again as planned."""
+    with path.open("rb") as fh:
+        fh.seek(piece.base)
+        data = fh.read(piece.nbytes)
+    buf = np.frombuffer(data, dtype=np.uint8)
+    quotes = np.flatnonzero(buf == ord(source.quote))
+    lfs = _record_ends(buf, quotes)
+    if len(buf) and (not len(lfs) or lfs[-1] != len(buf) - 1):
+        lfs = np.append(lfs, len(buf))  # the last record of the file may lack its newline
+    if len(data) != piece.nbytes or len(lfs) != piece.records:
+        raise InputError("file changed while it was read", Location(file=str(path), byte=piece.base))
+    starts, ends = _bounds(buf, lfs)
+    return data, quotes, starts, ends
 
 
 def read_csv_piece(source: SourceFile, path: Path, piece: CsvPiece, spec: GaijiSpec) -> Batch:
-    """Decode and parse one planned batch (in this process or a worker)."""
-    return _batch(
-        source,
-        path,
-        piece.data,
-        piece.starts,
-        piece.ends,
-        piece.base,
-        piece.rec,
-        list(piece.header),
-        spec,
-        ord(source.quote),
-        ord(source.delimiter),
-    )
-
-
-def _batch(
-    source: SourceFile,
-    path: Path,
-    chunk: bytes,
-    starts: np.ndarray,
-    ends: np.ndarray,
-    base: int,
-    rec: int,
-    header: list[str],
-    spec: GaijiSpec,
-    quote: int,
-    delim: int,
-) -> Batch:
-    n = len(starts)
-    codec = spec.codec
-    raw = _binary(chunk, starts, ends)
-    counts = _field_counts(np.frombuffer(chunk, dtype=np.uint8), starts, ends, quote, delim)
+    """Read, decode and parse one planned batch (in this process or a worker)."""
+    data, quotes, starts, ends = _piece_records(source, path, piece)
+    buf = np.frombuffer(data, dtype=np.uint8)
+    header = list(piece.header)
+    counts = _field_counts(buf, quotes, starts, ends, ord(source.delimiter))
+    del quotes
+    raw = _binary(buf, starts, ends)
+    del buf
     broken = counts != len(header)
     fails: list[tuple[int, str, int, str, str]] = [
         (int(i), "", 0, "field_count", f"{counts[i]} fields where {len(header)} were expected")
         for i in np.flatnonzero(broken)
     ]
-    parsed, bad = _parse(chunk, raw, broken, source, header, codec, (int(starts[0]), int(ends[-1])))
+    parsed, bad, utf8 = _parse(data, raw, broken, source, header, spec.codec)
+    del data
     fails += [(i, "", 0, "invalid_bytes", f"record is not valid {source.encoding}") for i in bad]
-    columns = {}
     hits = []
-    for f in source.fields:
-        arr, suspects = flag_suspect_chars(parsed.get_column(f.column).to_arrow(), codec)
-        fails += [(s.row, f.id, 0, s.rule, s.message) for s in suspects]
-        columns[f.id], field_hits = apply_gaiji(arr, spec)
-        fails += hit_fails(f.id, 0, field_hits, spec.policy)
-        hits += [(f.id, 0, h) for h in field_hits]
-    frame = pl.DataFrame(columns).with_columns(
+    if _may_hold_suspects(utf8, spec):
+        columns = {}
+        for f in source.fields:
+            arr, suspects = flag_suspect_chars(parsed.get_column(f.column).to_arrow(), spec.codec)
+            fails += [(s.row, f.id, 0, s.rule, s.message) for s in suspects]
+            columns[f.id], field_hits = apply_gaiji(arr, spec)
+            fails += hit_fails(f.id, 0, field_hits, spec.policy)
+            hits += [(f.id, 0, h) for h in field_hits]
+        frame = pl.DataFrame(columns)
+    else:
+        frame = parsed.select(pl.col(f.column).alias(f.id) for f in source.fields)
+    del utf8, parsed
+    n = len(starts)
+    frame = frame.with_columns(
         pl.lit(str(path)).alias(FILE),
-        pl.int_range(rec + 1, rec + n + 1, dtype=pl.Int64).alias(REC),
-        pl.Series(OFF, starts + base, dtype=pl.Int64),
+        pl.int_range(piece.rec + 1, piece.rec + n + 1, dtype=pl.Int64).alias(REC),
+        pl.Series(OFF, starts + piece.base, dtype=pl.Int64),
         pl.Series(RAW, raw).cast(pl.Binary),
     )
     nbytes = int(ends[-1] - starts[0]) if n else 0

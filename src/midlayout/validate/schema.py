@@ -1,4 +1,9 @@
-"""Generate a pandera (polars) schema from a layout file and turn its failures into rejects."""
+"""The pandera (polars) schema of a layout file, built from the same rules as `rules.validate_rows`.
+
+`convert` validates with the fused expressions of `rules`; this schema is the same rules in pandera's
+terms, for use as a pandera schema and as the reference the fused path is tested against. Importing this
+module imports pandera (and pandas, when installed), which `convert` does not need.
+"""
 
 from __future__ import annotations
 
@@ -6,66 +11,34 @@ import pandera.polars as pa
 import polars as pl
 from pandera.errors import SchemaErrors
 
-from midlayout.layout.model import FileDef, Item, Layout
+from midlayout.layout.model import FileDef, Layout
 from midlayout.mapping.compile import polars_dtype
 from midlayout.rejects import PROVENANCE, empty_rejects, rejects_from
-from midlayout.validate.encoding import byte_length
-from midlayout.validate.repertoire import bad_chars, of_layout, outside
+from midlayout.validate.repertoire import of_layout, outside
+from midlayout.validate.rules import REQUIRED, REQUIRED_ERROR, Rule, item_rules, repertoire_message
 
 
-def _bytes_check(item: Item, encoding: str) -> pa.Check:
-    def fn(data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(byte_length(pl.col(data.key), encoding) <= item.length)
-
-    return pa.Check(fn, name="length_bytes", error=f"longer than {item.length} bytes in {encoding}")
-
-
-def _digits_check(item: Item) -> pa.Check:
-    if item.type == "number":
-        limit = 10 ** (item.length - item.scale)
-        return pa.Check(
-            lambda d: d.lazyframe.select(pl.col(d.key).abs() < limit),
-            name="length_digits",
-            error=f"more than {item.length} digits",
-        )
-    pattern = rf"^[0-9]{{1,{item.length}}}$"
-    return pa.Check(
-        lambda d: d.lazyframe.select(pl.col(d.key).str.contains(pattern)),
-        name="length_digits",
-        error=f"not 1 to {item.length} half-width digits",
-    )
-
-
-def _repertoire_check(layout: Layout) -> pa.Check:
+def _check(rule: Rule, layout: Layout) -> pa.Check:
+    if rule.ok is not None:
+        ok = rule.ok
+        return pa.Check(lambda d: d.lazyframe.select(ok(pl.col(d.key))), name=rule.id, error=rule.error)
     allowed = of_layout(layout.encoding, layout.repertoire)
 
     def fn(data: pa.PolarsData) -> pl.LazyFrame:
         series = data.lazyframe.select(pl.col(data.key)).collect().to_series()
         return pl.LazyFrame({data.key: ~outside(series, allowed)})
 
-    return pa.Check(fn, name="repertoire", error=f"holds a character outside {' and '.join(allowed)}")
-
-
-def _checks(item: Item, layout: Layout) -> list[pa.Check]:
-    checks = []
-    if item.type == "code" and item.code_table:
-        table = layout.code_tables[item.code_table]
-        checks.append(
-            pa.Check.isin(list(table.codes), name="code_domain", error=f"not a code of {table.name}")
-        )
-    if item.type in ("string", "code"):
-        checks.append(_bytes_check(item, layout.encoding) if item.unit == "bytes" else _digits_check(item))
-        checks.append(_repertoire_check(layout))
-    elif item.type == "number":
-        checks.append(_digits_check(item))
-    return checks
+    return pa.Check(fn, name=rule.id, error=rule.error)
 
 
 def schema_for(layout: Layout, file: FileDef, unique_key: bool = True) -> pa.DataFrameSchema:
     """The pandera schema of one layout file: types, 桁数, required items, code domains and the key."""
     columns = {
         it.id: pa.Column(
-            polars_dtype(it), nullable=not it.required, checks=_checks(it, layout), title=it.name
+            polars_dtype(it),
+            nullable=not it.required,
+            checks=[_check(r, layout) for r in item_rules(it, layout)],
+            title=it.name,
         )
         for it in file.items
     }
@@ -74,7 +47,7 @@ def schema_for(layout: Layout, file: FileDef, unique_key: bool = True) -> pa.Dat
     )
 
 
-def validate_rows(
+def validate_with_pandera(
     layout: Layout, file: FileDef, rows: pl.DataFrame, unique_key: bool = False
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Validate lazily (every failure in one pass); split rows into (valid, rejects). Rows keep provenance."""
@@ -91,22 +64,25 @@ def validate_rows(
     indexed = rows.with_row_index("__row")
     joined = indexed.join(failures, on="__row")
     names = {it.id: it.name for it in file.items}
-    rule = pl.col("rule").replace({"not_nullable": "required"})
-    message = pl.col("item").replace(names) + pl.lit(": ") + pl.col("rule")
+    rule = pl.col("rule").replace({"not_nullable": REQUIRED_ERROR})
+    message = pl.col("item").replace(names) + pl.lit(": ") + rule
     joined = _repertoire_messages(
         joined.with_columns(_rule_id(rule).alias("__rule"), message.alias("__msg")), layout
     )
+    # Report in the order of `rules.validate_rows`: by row, then item, then rule (required first).
+    order = {
+        f"{it.id}\t{r}": k
+        for k, (it, r) in enumerate(
+            (it, r) for it in file.items for r in [REQUIRED, *(x.id for x in item_rules(it, layout))]
+        )
+    }
+    rank = (pl.col("item") + pl.lit("\t") + pl.col("__rule")).replace_strict(order, default=len(order))
+    joined = joined.sort(pl.col("__row"), rank, maintain_order=True)
     rejects = rejects_from(
         joined, stage="validate", rule=pl.col("__rule"), item=pl.col("item"), message=pl.col("__msg")
     )
     good = indexed.filter(~pl.col("__row").is_in(failures.get_column("__row").implode())).drop("__row")
     return good, rejects
-
-
-def repertoire_message(value: str, allowed: tuple[str, ...]) -> str:
-    """`outside cp932: U+9AD9 at char 1, ...`: code points and positions, never the value itself."""
-    where = ", ".join(f"U+{ord(ch):04X} at char {i + 1}" for i, ch in bad_chars(value, allowed))
-    return f"outside {' and '.join(allowed)}: {where}"
 
 
 def _repertoire_messages(joined: pl.DataFrame, layout: Layout) -> pl.DataFrame:
@@ -137,10 +113,12 @@ def _rule_id(rule: pl.Expr) -> pl.Expr:
         .then(pl.lit("code_domain"))
         .when(rule.str.starts_with("holds a character"))
         .then(pl.lit("repertoire"))
+        .when(rule == REQUIRED_ERROR)
+        .then(pl.lit(REQUIRED))
         .when(rule.str.contains("uniqueness"))
         .then(pl.lit("key_unique"))
         .otherwise(rule)
     )
 
 
-__all__ = ["PROVENANCE", "schema_for", "validate_rows"]
+__all__ = ["PROVENANCE", "schema_for", "validate_with_pandera"]

@@ -1,0 +1,95 @@
+"""The fused validation of `convert` (one polars `select` per batch) rejects exactly what the pandera
+schema of the same layout rejects: same rows, rules, items and messages, in the same order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from midlayout.layout.mapping import load_mapping
+from midlayout.mapping.compile import apply, compile_file
+from midlayout.pipeline.convert import gaiji_options, lookup_tables
+from midlayout.pipeline.inputs import match_inputs
+from midlayout.readers import read_batches
+from midlayout.synth import generate_vendor_a
+from midlayout.validate import rules, schema
+from tests.conftest import MAPPINGS
+
+# Values that break a rule, or look as if they might: too long in bytes (and not in characters), outside
+# CP932 (𠮷, the wave dash that CP932 turns into ～), inside it (髙, ﾊﾝｶｸ), empty, not digits, unknown code.
+STRING_TRAPS = [None, "𠮷田", "〜", "ｱｲｳ" * 30, "髙", "A1", "9" * 40, "", "99", "ﾊﾝｶｸ", "ＡＢ" * 20]
+
+
+def _mapped(tmp_path: Path) -> list[tuple[object, object, pl.DataFrame]]:
+    """(layout, file, mapped rows) of every file of the A社 juki and 個人住民税 mappings."""
+    files = generate_vendor_a(tmp_path / "a", 150, 3, workers=1)
+    mappings = [load_mapping(MAPPINGS / "vendor_a" / n) for n in ("juki-2.5.yaml", "kojin_juminzei-2.5.yaml")]
+    jobs = match_inputs(mappings, [str(p) for p in files.values()])
+    tables = lookup_tables(jobs, 10_000, gaiji_options(mappings, None, None))
+    out = []
+    for job in jobs:
+        compiled = compile_file(job.mapping, job.rule)
+        rows = pl.concat([b.rows for b in read_batches(job.source, job.path, 10_000)])
+        mapped, _ = apply(compiled, rows, tables)
+        out.append((job.mapping.target, compiled.target, mapped))
+    return out
+
+
+def _break(rows: pl.DataFrame, file: object, rng: np.random.Generator) -> pl.DataFrame:
+    cols = {}
+    for it in file.items:  # type: ignore[attr-defined]
+        values = rows.get_column(it.id).to_list()
+        for k, i in enumerate(rng.choice(len(values), min(25, len(values)), replace=False)):
+            if it.type in ("string", "code"):
+                values[i] = STRING_TRAPS[k % len(STRING_TRAPS)]
+            elif it.type == "number":
+                values[i] = [None, 10**11, -(10**11), 0][k % 4]
+            else:
+                values[i] = None
+        cols[it.id] = pl.Series(it.id, values, dtype=rows.schema[it.id], strict=False)
+    return rows.with_columns(**cols)
+
+
+@pytest.mark.parametrize("seed", [1, 7])
+def test_fused_rules_reject_what_pandera_rejects(tmp_path: Path, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    seen: set[str] = set()
+    for layout, file, mapped in _mapped(tmp_path):
+        broken = _break(mapped, file, rng)
+        good, rejects = rules.validate_rows(layout, file, broken)  # type: ignore[arg-type]
+        ref_good, ref_rejects = schema.validate_with_pandera(layout, file, broken)  # type: ignore[arg-type]
+        assert good.equals(ref_good)
+        assert rejects.equals(ref_rejects)
+        assert good.height + rejects.select("record").n_unique() == broken.height
+        seen |= set(rejects.get_column("rule"))
+    assert seen == {"required", "code_domain", "length_bytes", "length_digits", "repertoire"}
+
+
+def test_clean_rows_pass_whole(tmp_path: Path) -> None:
+    for layout, file, mapped in _mapped(tmp_path):
+        good, rejects = rules.validate_rows(layout, file, mapped)  # type: ignore[arg-type]
+        assert good.equals(mapped) and rejects.height == 0
+
+
+def test_messages_name_the_item_and_never_the_value(tmp_path: Path) -> None:
+    layout, file, mapped = _mapped(tmp_path)[0]
+    assert file.id == "jumin"  # type: ignore[attr-defined]
+    broken = mapped.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("𠮷野")).otherwise("shimei").alias("shimei"),
+        pl.when(pl.int_range(pl.len()) == 1).then(None).otherwise("jusho").alias("jusho"),
+    )
+    _, rejects = rules.validate_rows(layout, file, broken)  # type: ignore[arg-type]
+    by_rule = {r["rule"]: r for r in rejects.iter_rows(named=True)}
+    assert by_rule["repertoire"]["message"] == "outside cp932: U+20BB7 at char 1"
+    assert by_rule["repertoire"]["record"] == mapped.get_column("_rec")[0]
+    assert by_rule["required"]["message"] == "住所: required, but empty"
+    assert "𠮷" not in "".join(rejects.get_column("message"))
+
+
+def test_a_mapping_bug_is_not_reported_as_bad_data(tmp_path: Path) -> None:
+    layout, file, mapped = _mapped(tmp_path)[0]
+    with pytest.raises(TypeError, match="dtype"):
+        rules.validate_rows(layout, file, mapped.with_columns(pl.col("shimei").cast(pl.Categorical)))  # type: ignore[arg-type]

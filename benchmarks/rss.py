@@ -5,7 +5,7 @@ children) and also keeps each process's own peak, so the report says where the m
 --timeline, every 5 s it prints the peaks of the last 5 s (tree, main, children). With --pss,
 the tree's PSS (shared pages split between processes) is sampled too, every 0.5 s (reading smaps is slow).
 
-    python -m benchmarks.bench_rss [--pss] [--timeline] [--src DIR] -- convert -m mappings/vendor_a/juki-2.5.yaml A B -o OUT -w parquet
+    python -m benchmarks.rss [--pss] [--timeline] [--src DIR] -- convert -m mappings/vendor_a/juki-2.5.yaml A B -o OUT -w parquet
 """
 
 from __future__ import annotations

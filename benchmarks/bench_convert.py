@@ -269,19 +269,12 @@ def machine() -> str:
 
 
 def table(runs: list[Run], baselines: dict[str, Run]) -> list[str]:
-    head = (
-        "| case | time (s) | MB/s | records/s | peak RSS (MiB) | "
-        + " | ".join(f"vs {k}" for k in baselines)
-        + " |"
-    )
-    lines = [head, "|" + "---|" * (5 + len(baselines))]
+    head = ["case", "time (s)", "MB/s", "records/s", "peak RSS (MiB)", *(f"vs {k}" for k in baselines)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in runs:
         ratios = [f"{b.seconds / r.seconds * r.nbytes / b.nbytes:.2f}×" for b in baselines.values()]
-        lines.append(
-            f"| {r.case} | {r.seconds:.2f} | {r.mb_s:.1f} | {r.rec_s:,.0f} | {r.peak_rss / 2**20:,.0f} | "
-            + " | ".join(ratios)
-            + " |"
-        )
+        cells = [r.case, f"{r.seconds:.2f}", f"{r.mb_s:.1f}", f"{r.rec_s:,.0f}", f"{r.peak_rss / 2**20:,.0f}"]
+        lines.append("| " + " | ".join([*cells, *ratios]) + " |")
     return lines
 
 
@@ -315,8 +308,11 @@ def targets(
             (
                 f"3. peak RSS, {big.nbytes / 1e9:.1f} GB extract",
                 "≤ 1 GB",
-                (f"{big.peak_rss / 2**30:.2f} GiB ({big.seconds:.0f} s, {big.mb_s:.0f} MB/s)"),
-                big.peak_rss <= 2**30,
+                (
+                    f"{big.peak_rss / 2**30:.2f} GiB = {big.peak_rss / 1e9:.2f} GB "
+                    f"({big.seconds:.0f} s, {big.mb_s:.0f} MB/s)"
+                ),
+                big.peak_rss <= 1e9,  # the stricter reading of "1 GB"
             )
         )
     else:

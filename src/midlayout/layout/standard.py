@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,13 @@ _ITEM_REQ = {"id", "name", "type"}
 _ITEM_OPT = {"no", "bytes", "digits", "scale", "required", "code_table", "references", "note"}
 
 
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
+def sha256_file(path: Path, stop: threading.Event | None = None) -> str:
+    """Hex sha256 of a file, read in chunks. When `stop` is set (checked between chunks), InterruptedError."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
+            if stop is not None and stop.is_set():
+                raise InterruptedError(f"hashing {path} was stopped")
             h.update(chunk)
     return h.hexdigest()
 

@@ -383,14 +383,7 @@ class _Hasher:
 
     def _run(self) -> None:
         try:
-            for path in self._paths:
-                digest = hashlib.sha256()
-                with path.open("rb") as fh:
-                    while chunk := fh.read(1 << 22):
-                        if self._stop.is_set():
-                            return
-                        digest.update(chunk)
-                self._digests.append(digest.hexdigest())
+            self._digests = [sha256_file(path, self._stop) for path in self._paths]
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread by result()
             self._error = exc
 

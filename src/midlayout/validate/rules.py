@@ -78,6 +78,16 @@ def item_rules(item: Item, layout: Layout) -> list[Rule]:
     return rules
 
 
+def file_rules(layout: Layout, file: FileDef) -> list[Rule]:
+    """Every rule of `file`, in the order rejects report them: by item, `required` first."""
+    rules = []
+    for it in file.items:
+        if it.required:
+            rules.append(Rule(it, REQUIRED, REQUIRED_ERROR, lambda c: c.is_not_null()))
+        rules += item_rules(it, layout)
+    return rules
+
+
 def _check_dtypes(file: FileDef, rows: pl.DataFrame) -> None:
     """Mapping casts every item to its layout dtype; a mismatch is a bug in midlayout, not bad data."""
     for it in file.items:
@@ -94,23 +104,17 @@ def validate_rows(layout: Layout, file: FileDef, rows: pl.DataFrame) -> tuple[pl
     (values are walked only in a column that fails). Rows keep their provenance columns.
     """
     _check_dtypes(file, rows)
-    rules: list[Rule] = []
+    rules = file_rules(layout, file)
+    allowed = of_layout(layout.encoding, layout.repertoire)
     flags: list[pl.Expr] = []
     series: list[pl.Series] = []
-    for it in file.items:
-        col = pl.col(it.id)
-        if it.required:
-            rules.append(Rule(it, REQUIRED, REQUIRED_ERROR))
-            flags.append(col.is_null().alias(f"__f{len(flags)}"))
-        for rule in item_rules(it, layout):
-            rules.append(rule)
-            if rule.ok is not None:
-                flags.append((~rule.ok(col)).fill_null(False).alias(f"__f{len(flags)}"))
-            else:
-                allowed = of_layout(layout.encoding, layout.repertoire)
-                name = f"__f{len(flags)}"
-                flags.append(pl.col(name))
-                series.append(pl.Series(name, outside(rows.get_column(it.id), allowed)))
+    for k, rule in enumerate(rules):
+        name = f"__f{k}"
+        if rule.ok is not None:
+            flags.append((~rule.ok(pl.col(rule.item.id))).fill_null(False).alias(name))
+        else:  # the repertoire: one codec round trip per column
+            flags.append(pl.col(name))
+            series.append(pl.Series(name, outside(rows.get_column(rule.item.id), allowed)))
     failed = rows.with_columns(series).select(*flags)
     any_failed = failed.select(pl.any_horizontal(pl.all()).alias("__any")).to_series()
     if not any_failed.any():

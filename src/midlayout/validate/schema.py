@@ -15,7 +15,14 @@ from midlayout.layout.model import FileDef, Layout
 from midlayout.mapping.compile import polars_dtype
 from midlayout.rejects import PROVENANCE, empty_rejects, rejects_from
 from midlayout.validate.repertoire import of_layout, outside
-from midlayout.validate.rules import REQUIRED, REQUIRED_ERROR, Rule, item_rules, repertoire_message
+from midlayout.validate.rules import (
+    REQUIRED,
+    REQUIRED_ERROR,
+    Rule,
+    file_rules,
+    item_rules,
+    repertoire_message,
+)
 
 
 def _check(rule: Rule, layout: Layout) -> pa.Check:
@@ -70,12 +77,7 @@ def validate_with_pandera(
         joined.with_columns(_rule_id(rule).alias("__rule"), message.alias("__msg")), layout
     )
     # Report in the order of `rules.validate_rows`: by row, then item, then rule (required first).
-    order = {
-        f"{it.id}\t{r}": k
-        for k, (it, r) in enumerate(
-            (it, r) for it in file.items for r in [REQUIRED, *(x.id for x in item_rules(it, layout))]
-        )
-    }
+    order = {f"{r.item.id}\t{r.id}": k for k, r in enumerate(file_rules(layout, file))}
     rank = (pl.col("item") + pl.lit("\t") + pl.col("__rule")).replace_strict(order, default=len(order))
     joined = joined.sort(pl.col("__row"), rank, maintain_order=True)
     rejects = rejects_from(

@@ -277,7 +277,7 @@ def _cross_rejects(stage: _Stage, staged: dict[str, StagedFile]) -> tuple[dict[s
 
 
 def _write_targets(
-    stage: _Stage, staged: dict[str, StagedFile], rejected: dict[str, pl.DataFrame], writers: list[Writer]
+    staged: dict[str, StagedFile], rejected: dict[str, pl.DataFrame], writers: list[Writer]
 ) -> pl.DataFrame:
     """Stream each target's surviving rows to every writer; return written counts per input file."""
     counts = []
@@ -540,7 +540,7 @@ def _run(
         manifest.timings["crossfile_s"] = round(time.perf_counter() - t1, 3)
         t1 = time.perf_counter()
         writers = make_writers()
-        written = _write_targets(stage, staged, rejected, writers)
+        written = _write_targets(staged, rejected, writers)
         for w in writers:  # everything that can fail, in every writer, before anything becomes visible
             w.prepare()
         outputs: list[Output] = [o for w in writers for o in w.commit()]

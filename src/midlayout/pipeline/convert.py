@@ -20,7 +20,6 @@ import midlayout
 from midlayout.errors import UsageError
 from midlayout.layout.gaiji import GaijiOptions, GaijiTable
 from midlayout.layout.mapping import Lookup, Mapping
-from midlayout.layout.model import FileDef, Layout
 from midlayout.layout.standard import sha256_file
 from midlayout.mapping.compile import build_lookup_table, compile_file, polars_dtype
 from midlayout.pipeline.batches import (
@@ -86,10 +85,6 @@ class ConvertResult:
     def flagged(self) -> int:
         """Records written with an unmapped 外字 kept in place (policy `flag`)."""
         return int(self.manifest.text.get("gaiji", {}).get("flagged_records", 0))
-
-
-def _target_name(layout: Layout, file: FileDef) -> str:
-    return f"{layout.id}:{file.id}"
 
 
 def _lookup_source(jobs: list[Job], job: Job, lk: Lookup) -> int:
@@ -528,10 +523,8 @@ def _run(
         _Run(jobs, manifest.inputs, stage, batch_size, progress, gaiji, validator).run(workers)
         manifest.timings["read_map_validate_s"] = round(time.perf_counter() - t0, 3)
         staged = {
-            _target_name(j.mapping.target, j.mapping.target.file(j.rule.target)): StagedFile(
-                j.mapping.target,
-                j.mapping.target.file(j.rule.target),
-                stage.parts[_target_name(j.mapping.target, j.mapping.target.file(j.rule.target))],
+            target_name(j): StagedFile(
+                j.mapping.target, j.mapping.target.file(j.rule.target), stage.parts[target_name(j)]
             )
             for j in jobs
         }

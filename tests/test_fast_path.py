@@ -47,6 +47,7 @@ def _reference_fits(values: pl.Series, repertoires: tuple[str, ...]) -> bool:
 
 def _use_reference(monkeypatch: pytest.MonkeyPatch) -> None:
     """Swap every fast path for its simple twin (in this process only: the reference runs in-process)."""
+    monkeypatch.setenv("MIDLAYOUT_DECODER", "python")  # the reference decoder, not the fused native one
     monkeypatch.setattr(fixed, "decode_column", _reference_decode)
     monkeypatch.setattr(decode, "may_hold", lambda arr, prefixes: True)
     monkeypatch.setattr(gaiji, "_may_hold_gaiji", lambda arr, spec: True)

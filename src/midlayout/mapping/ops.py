@@ -186,6 +186,11 @@ OPS: dict[str, OpFn] = {
 }
 
 
+# Ops a reader-side kernel can apply while it decodes (the fused fixed-width decoder, readers/native.py):
+# the compiler drops them from a mapping whose reader applied them (mapping/pushdown.py).
+READER_OPS: frozenset[str] = frozenset({"trim"})
+
+
 def apply_op(value: Value, op: Op, ctx: OpContext) -> tuple[Value, list[Check]]:
     """Apply one op of the vocabulary."""
     return OPS[op.name](value, op.args, ctx)

@@ -22,6 +22,7 @@ import polars as pl
 from midlayout.layout.gaiji import GaijiOptions
 from midlayout.layout.mapping import Lookup
 from midlayout.mapping.compile import CompiledFile, apply, compile_file
+from midlayout.mapping.pushdown import reader_trims
 from midlayout.pipeline.inputs import Job
 from midlayout.readers import read_piece
 from midlayout.readers.gaiji import GaijiSpec, spec_for
@@ -94,13 +95,15 @@ class BatchRunner:
         self.validator = validator
         self._compiled: dict[int, CompiledFile] = {}
         self._specs: dict[int, GaijiSpec] = {}
+        self._trims: dict[int, dict[str, int]] = {}
         self._tables: dict[str, pl.DataFrame] = {}
 
     def _job(self, i: int) -> tuple[Job, CompiledFile, GaijiSpec]:
         job = self.jobs[i]
         if i not in self._compiled:
-            self._compiled[i] = compile_file(job.mapping, job.rule)
             self._specs[i] = spec_for(job.source, self.gaiji[job.mapping.id])
+            self._trims[i] = _reader_trims(job, self._specs[i], self.captures.get(i, ()))
+            self._compiled[i] = compile_file(job.mapping, job.rule, self._trims[i])
         return job, self._compiled[i], self._specs[i]
 
     def _table(self, lk: Lookup, path: str, rows: pl.DataFrame) -> pl.DataFrame:
@@ -132,7 +135,7 @@ class BatchRunner:
     def run(self, task: Task) -> Done:
         """Read, map, validate and stage one batch."""
         job, compiled, spec = self._job(task.job)
-        batch = read_piece(job.source, job.path, task.piece, spec)
+        batch = read_piece(job.source, job.path, task.piece, spec, self._trims[task.job])
         captured = self._capture(task, batch.rows)
         tables = {lk: self._table(lk, path, batch.rows) for lk, path in task.tables}
         mapped, map_rejects = apply(compiled, batch.rows, tables)
@@ -163,6 +166,15 @@ class BatchRunner:
         path = part_path(self.root, kind, task.job, task.seq)
         frame.write_parquet(path, compression=STAGE_COMPRESSION)
         return path
+
+
+def _reader_trims(job: Job, spec: GaijiSpec, captured: list[Lookup] | tuple[()]) -> dict[str, int]:
+    """Trims the fused fixed-width decoder applies for this job (none on the reference decoder)."""
+    from midlayout.readers.native import native_codec
+
+    if job.source.format != "fixed" or not native_codec(spec.codec):
+        return {}
+    return reader_trims(job.rule, job.source, captured)
 
 
 _RUNNER: list[BatchRunner] = []  # the worker process's runner

@@ -51,12 +51,17 @@ def plan_batches(source: SourceFile, path: Path, batch_size: int = DEFAULT_BATCH
     return csv_pieces(source, path, batch_size)
 
 
-def read_piece(source: SourceFile, path: Path, piece: object, spec: GaijiSpec) -> Batch:
-    """Read, decode and check one planned batch."""
+def read_piece(
+    source: SourceFile, path: Path, piece: object, spec: GaijiSpec, trims: dict[str, int] | None = None
+) -> Batch:
+    """Read, decode and check one planned batch.
+
+    `trims`: fixed-width fields to trim while decoding (`mapping.pushdown.reader_trims`); CSV takes none.
+    """
     if source.format == "fixed":
         from midlayout.readers.fixed import read_fixed_piece
 
-        return read_fixed_piece(source, path, piece, spec)  # type: ignore[arg-type]
+        return read_fixed_piece(source, path, piece, spec, trims)  # type: ignore[arg-type]
     from midlayout.readers.csv import read_csv_piece
 
     return read_csv_piece(source, path, piece, spec)  # type: ignore[arg-type]

@@ -126,11 +126,12 @@ def _decode_number(field: SourceField, values: np.ndarray) -> tuple[pa.Array, li
 
 
 def _decode_field(
-    field: SourceField, records: np.ndarray, spec: GaijiSpec, high: np.ndarray
+    field: SourceField, records: np.ndarray, spec: GaijiSpec, high: np.ndarray | None
 ) -> tuple[pa.Array, list[Fail], list]:
     values = records[:, field.start : field.start + field.length]
     if field.type != "text":
         return (*_decode_number(field, values), [])
+    assert high is not None
     arr, failures = decode_column(
         values, spec.codec, not high[field.start : field.start + field.length].any()
     )
@@ -138,24 +139,72 @@ def _decode_field(
     return arr, [(f.row, f.byte, f.rule, f.message) for f in failures], hits
 
 
-def read_fixed_piece(source: SourceFile, path: Path, piece: FixedPiece, spec: GaijiSpec) -> Batch:
-    """Read and decode one planned batch (in this process or a worker)."""
-    return _batch(source, path, _matrix(source, path, piece), piece.rec, piece.off, piece.nbytes, spec)
+def read_fixed_piece(
+    source: SourceFile, path: Path, piece: FixedPiece, spec: GaijiSpec, trims: dict[str, int] | None = None
+) -> Batch:
+    """Read and decode one planned batch (in this process or a worker).
+
+    `trims` (field → mapping.pushdown RIGHT/BOTH): spaces the compiled mapping left for the reader to trim.
+    """
+    return _batch(source, path, _matrix(source, path, piece), piece.rec, piece.off, piece.nbytes, spec, trims)
+
+
+def _native_fields(
+    source: SourceFile, matrix: np.ndarray, spec: GaijiSpec, trims: dict[str, int]
+) -> dict[str, tuple[pa.Array, list[Fail], list]]:
+    """Every text field through the fused decoder (readers/native.py), when it handles the codec."""
+    from midlayout.readers.native import decode_fields, native_codec
+
+    text = [f for f in source.fields if f.type == "text"]
+    if not text or not native_codec(spec.codec):
+        return {}
+    results = decode_fields(
+        matrix, [f.start for f in text], [f.length for f in text], [trims.get(f.id, 0) for f in text], spec
+    )
+    return {
+        f.id: (r.array, [(x.row, x.byte, x.rule, x.message) for x in r.failures], r.hits)
+        for f, r in zip(text, results, strict=True)
+    }
+
+
+def _trimmed(arr: pa.Array, mode: int) -> pa.Array:
+    import pyarrow.compute as pc
+
+    trim = pc.utf8_trim if mode == 2 else pc.utf8_rtrim
+    return trim(arr, characters=" \u3000")
 
 
 def _batch(
-    source: SourceFile, path: Path, matrix: np.ndarray, rec: int, off: int, nbytes: int, spec: GaijiSpec
+    source: SourceFile,
+    path: Path,
+    matrix: np.ndarray,
+    rec: int,
+    off: int,
+    nbytes: int,
+    spec: GaijiSpec,
+    trims: dict[str, int] | None = None,
 ) -> Batch:
     records = matrix[:, : source.record_length]
     n = records.shape[0]
     columns: dict[str, pl.Series] = {}
     fails: list[tuple[int, str, int, str, str]] = []
     hits = []
-    high = np.asarray(
-        (records >= 0x80).any(axis=0)
-    )  # per byte position: does any record hold a non-ASCII byte there
+    trims = trims or {}
+    native = _native_fields(source, matrix, spec, trims)
+    high = (
+        np.asarray(
+            (records >= 0x80).any(axis=0)
+        )  # per byte position: does any record hold a non-ASCII byte there
+        if any(f.type == "text" and f.id not in native for f in source.fields)
+        else None
+    )
     for field in source.fields:
-        arr, field_fails, field_hits = _decode_field(field, records, spec, high)
+        if field.id in native:
+            arr, field_fails, field_hits = native[field.id]
+        else:
+            arr, field_fails, field_hits = _decode_field(field, records, spec, high)
+            if trims.get(field.id):
+                arr = _trimmed(arr, trims[field.id])
         columns[field.id] = pl.Series(field.id, arr)  # polars copies text: one column's arrow copy at a time
         fails += [(row, field.id, field.start + byte, rule, msg) for row, byte, rule, msg in field_fails]
         fails += hit_fails(field.id, field.start, field_hits, spec.policy)

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from midlayout import jit
 from midlayout.layout.mapping import ItemRule, Lookup, Op, load_mapping
 from midlayout.mapping.compile import compile_file
 from midlayout.mapping.pushdown import BOTH, RIGHT, reader_trims, remaining_ops
@@ -144,13 +145,15 @@ def test_cache_goes_to_a_user_folder_when_the_package_folder_is_read_only(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     here = Path(native.__file__).parent
     real_access = os.access
-    monkeypatch.setattr(native.os, "access", lambda p, mode: Path(p) != here and real_access(p, mode))
-    assert native._cache_dir() == str(tmp_path / "cache" / "midlayout" / "numba")
-    monkeypatch.setattr(native.os, "access", lambda p, mode: False)
-    monkeypatch.setattr(native.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
-    assert native._cache_dir() == ""  # nowhere writable: compiled in memory
-    monkeypatch.setattr(native.os, "access", real_access)
-    assert native._cache_dir() is None  # writable package folder: numba's own __pycache__
+    monkeypatch.setattr(jit.os, "access", lambda p, mode: Path(p) != here and real_access(p, mode))
+    assert jit.cache_dir(here) == str(tmp_path / "cache" / "midlayout" / "numba")
+    monkeypatch.setattr(jit.os, "access", lambda p, mode: False)
+    monkeypatch.setattr(jit.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    assert jit.cache_dir(here) == ""  # nowhere writable: compiled in memory
+    monkeypatch.setattr(jit.os, "access", real_access)
+    assert jit.cache_dir(here) is None  # writable package folder: numba's own __pycache__
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "given"))
+    assert jit.cache_dir(here) == str(tmp_path / "given")
 
 
 def test_unusable_cache_compiles_in_memory(tmp_path: Path) -> None:
@@ -180,7 +183,8 @@ def test_numba_is_imported_only_when_decoding() -> None:
         "from midlayout.readers.gaiji import GaijiSpec\n"
         "native.decode_fields(np.zeros((1, 2), np.uint8), [0], [2], [0], GaijiSpec('cp932', {}, frozenset(), 'reject'))\n"
         "assert 'numba' in sys.modules\n"
-        "assert native.compile_seconds() > 0\n"
+        "from midlayout import jit\n"
+        "assert jit.compile_seconds()['_kernel_source'] > 0\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 

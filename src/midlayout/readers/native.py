@@ -9,20 +9,15 @@ field end, a 外字, U+FFFD) is flagged, and only those values go through the re
 reference's own.
 
 `MIDLAYOUT_DECODER=python` selects the reference path everywhere (the default is `native`). numba is
-imported on the first decode, never in a process that does not decode fixed-width text. Its on-disk
-cache goes next to this module when that folder is writable, else to a user cache folder; when neither
-works, the kernel is compiled in memory on every start.
+imported on the first decode, never in a process that does not decode fixed-width text; its cache is
+guarded by `midlayout.jit`.
 """
 
 from __future__ import annotations
 
 import os
-import sys
-import tempfile
-import time
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,7 +27,7 @@ import pyarrow.compute as pc
 from midlayout.readers.decode import DecodeFailure, _classify, byte_offset
 from midlayout.readers.gaiji import GaijiHit, GaijiSpec, source_code
 
-__all__ = ["DECODER_ENV", "NATIVE_CODECS", "compile_seconds", "decode_fields", "decoder", "native_codec"]
+__all__ = ["DECODER_ENV", "NATIVE_CODECS", "decode_fields", "decoder", "native_codec"]
 
 DECODER_ENV = "MIDLAYOUT_DECODER"
 # Stateless codecs whose characters are 1, 2 or (EUC-JP 0x8F) 3 bytes: the tables below cover them.
@@ -204,55 +199,11 @@ def _kernel_source(
     return flagged
 
 
-_COMPILED: list[Any] = []
-_COMPILE_SECONDS: list[float] = []
-
-
-def _cache_dir() -> str | None:
-    """Where numba may write its cache: the package folder if writable, else a user cache folder."""
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        return os.environ["NUMBA_CACHE_DIR"]
-    here = Path(__file__).parent
-    if os.access(here, os.W_OK):
-        return None  # numba's default: __pycache__ next to this module
-    base = os.environ.get("XDG_CACHE_HOME") or (
-        os.environ.get("LOCALAPPDATA") if sys.platform == "win32" else None
-    )
-    root = Path(base) if base else Path.home() / ".cache"
-    user = os.getuid() if hasattr(os, "getuid") else "user"
-    for candidate in (root / "midlayout" / "numba", Path(tempfile.gettempdir()) / f"midlayout-numba-{user}"):
-        try:
-            candidate.mkdir(parents=True, exist_ok=True)
-        except OSError:
-            continue
-        if os.access(candidate, os.W_OK):
-            return str(candidate)
-    return ""  # nowhere to write: compile without a cache
-
-
 def _kernel() -> Any:
     """The compiled kernel (numba is imported here, on first use)."""
-    if _COMPILED:
-        return _COMPILED[0]
-    started = time.perf_counter()
-    where = _cache_dir()
-    if where:
-        os.environ["NUMBA_CACHE_DIR"] = where
-    import numba
+    from midlayout import jit
 
-    fn = None
-    if where != "":
-        try:
-            fn = numba.njit(cache=True, nogil=True)(_kernel_source)
-            _warm(fn)
-        except (RuntimeError, OSError):  # numba: "cannot cache function ...: no locator available"
-            fn = None
-    if fn is None:
-        fn = numba.njit(cache=False, nogil=True)(_kernel_source)
-        _warm(fn)
-    _COMPILED.append(fn)
-    _COMPILE_SECONDS.append(time.perf_counter() - started)
-    return fn
+    return jit.kernel(_kernel_source, _warm)
 
 
 def _warm(fn: Any) -> None:
@@ -274,11 +225,6 @@ def _warm(fn: Any) -> None:
         np.zeros((1, 2), np.int64),
         np.zeros((1, 1), np.uint8),
     )
-
-
-def compile_seconds() -> float | None:
-    """Seconds the first decode spent importing numba and compiling (or loading) the kernel; None before."""
-    return _COMPILE_SECONDS[0] if _COMPILE_SECONDS else None
 
 
 # --- the reference path for flagged values ------------------------------------------------------

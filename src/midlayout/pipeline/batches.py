@@ -209,6 +209,7 @@ class Pipeline:
     def __init__(self, runner: BatchRunner, workers: int, on_done: Callable[[Done], None]) -> None:
         self.runner, self.workers, self.on_done = runner, workers, on_done
         self.pending: deque[Future[Done]] = deque()
+        self.pending_jobs: deque[int] = deque()  # the job of each pending future
         self.pool: ProcessPoolExecutor | None = None
         if workers > 1:
             for name, value in WORKER_ENV.items():
@@ -226,13 +227,24 @@ class Pipeline:
             self.on_done(self.runner.run(task))
             return
         self.pending.append(self.pool.submit(_run_in_worker, task))
+        self.pending_jobs.append(task.job)
         while len(self.pending) > 2 * self.workers:
-            self.on_done(self.pending.popleft().result())
+            self._next()
+
+    def _next(self) -> None:
+        self.pending_jobs.popleft()
+        self.on_done(self.pending.popleft().result())
 
     def drain(self) -> None:
         """Wait for every submitted task, handling results in submission order."""
         while self.pending:
-            self.on_done(self.pending.popleft().result())
+            self._next()
+
+    def drain_jobs(self, jobs: set[int]) -> None:
+        """Wait until no task of `jobs` is pending (results still in submission order); tasks of other
+        jobs submitted after them keep the workers busy meanwhile."""
+        while any(j in jobs for j in self.pending_jobs):
+            self._next()
 
     def close(self) -> None:
         if self.pool is not None:
@@ -242,13 +254,19 @@ class Pipeline:
 
 
 def stage_lookup_table(parts: list[Path], lk: Lookup, path: Path, spill: Path) -> None:
-    """Write the lookup table of `lk` from its captured parts, out of core: ambiguous keys are dropped
-    (then reported as missing), as `mapping.compile.build_lookup_table` does in memory."""
-    import duckdb
-
+    """Write the lookup table of `lk` from its captured parts: ambiguous keys are dropped (then reported
+    as missing), as `mapping.compile.build_lookup_table` does. Up to LOOKUP_IN_MEMORY_ROWS rows in
+    memory with polars; larger tables out of core in DuckDB."""
     if not parts:
         pl.DataFrame(schema={lk.key: pl.String, lk.value: pl.String}).write_parquet(path)
         return
+    if pl.scan_parquet(parts).select(pl.len()).collect().item() <= LOOKUP_IN_MEMORY_ROWS:
+        # Small enough to hold: in memory, without DuckDB's start-up and spill machinery.
+        table = pl.read_parquet(parts)
+        table.filter(pl.len().over(lk.key) == 1).write_parquet(path, compression=STAGE_COMPRESSION)
+        return
+    import duckdb
+
     con = duckdb.connect()
     try:
         con.execute(

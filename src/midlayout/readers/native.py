@@ -311,8 +311,8 @@ def decode_fields(
         arr = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets[f]), data_buf])
         results.append(FieldResult(arr, [], []))
     if flagged:
-        for f in np.flatnonzero(flags.any(axis=0)):
-            results[f] = _patch(results[f].array, records, int(f), starts, lengths, trims, flags, spec)
+        for k in np.flatnonzero(flags.any(axis=0)).tolist():
+            results[k] = _patch(results[k].array, records, k, starts, lengths, trims, flags, spec)
     return results
 
 

@@ -69,7 +69,7 @@ def kernel(source: Callable[..., Any], warm: Callable[[Any], object]) -> Any:
         fn = numba.njit(cache=False, nogil=True)(source)
         warm(fn)
     _COMPILED[source] = fn
-    _SECONDS[source.__qualname__] = time.perf_counter() - started
+    _SECONDS[f"{source.__module__}.{source.__qualname__}"] = time.perf_counter() - started
     return fn
 
 

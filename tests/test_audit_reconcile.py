@@ -15,7 +15,7 @@ from midlayout.audit.verify import verify
 from midlayout.cli import app
 from midlayout.layout.mapping import load_mapping
 from midlayout.layout.registry import resolve
-from midlayout.pipeline.convert import convert
+from midlayout.pipeline.convert import ConvertOptions, convert
 from tests.audit_data import AMOUNT_ITEMS, jumin, kazei_pair, write
 from tests.conftest import MAPPINGS
 
@@ -111,7 +111,7 @@ def run(tmp_path: Path) -> Path:
         [mapping],
         _vendor_b(tmp_path / "src", 12, bad_sex=5),
         tmp_path / "out",
-        ["parquet", "duckdb", "standard"],
+        ConvertOptions(("parquet", "duckdb", "standard")),
     )
     assert result.rejected >= 1
     return tmp_path / "out" / "manifest.json"

@@ -17,8 +17,9 @@ from midlayout.layout.mapping import Mapping, load_mapping
 from midlayout.layout.model import Layout
 from midlayout.layout.standard import sha256_file
 from midlayout.mapping.compile import apply, compile_file, polars_dtype
-from midlayout.pipeline.convert import gaiji_options, lookup_tables
 from midlayout.pipeline.inputs import Job, match_inputs
+from midlayout.pipeline.options import options_of_run
+from midlayout.pipeline.plan import lookup_tables
 from midlayout.readers import read_batches
 from midlayout.rejects import FILE, REC
 
@@ -86,10 +87,8 @@ def source_side(
     mappings = _mappings(manifest, where)
     jobs = match_inputs(mappings, [f"{i['source']}={i['path']}" for i in manifest["inputs"]])
     rejected, rejects_path = _rejected(manifest, where)
-    gaiji = gaiji_options(mappings, None, None)  # the mappings' own 外字 tables and policies
-    tables = lookup_tables(
-        jobs, BATCH, gaiji
-    )  # convert's own lookups, so the source maps exactly as in the run
+    gaiji = options_of_run(manifest, mappings, where).gaiji(mappings)  # the run's 外字 tables and policies
+    tables = lookup_tables(jobs, BATCH, gaiji)  # convert's own lookups, so the source maps as in the run
     side, checks = Side("移行元 source (mapped − rejects)", hash_sources=False), []
     for n, (job, entry) in enumerate(zip(jobs, manifest["inputs"], strict=True)):
         step(f"re-reading {job.path}")

@@ -8,6 +8,7 @@ from typing import Any
 
 import polars as pl
 
+from midlayout import kernels
 from midlayout.layout.mapping import CodeMap, Op
 from midlayout.text import normalize
 from midlayout.text.wareki import parse_wareki, to_wareki
@@ -77,11 +78,16 @@ class OpContext:
         return Check(rule, self.item, self.field, self.field_start, mask, message)
 
     def wareki(self, text: pl.Expr, args: dict[str, Any]) -> pl.Expr:
-        """The parsed 和暦 struct of `text`, computed once per batch when the compiler shares it."""
-        parsed = parse_wareki(text, args["format"], args["eras"])
-        if self.shared is None:
-            return parsed
-        return self.shared.column(parsed, "wareki")
+        """The parsed 和暦 struct of `text` (through the running conversion's kernels)."""
+        return kernels.active().wareki(self, text, args)
+
+
+def shared_wareki(ctx: OpContext, text: pl.Expr, args: dict[str, Any]) -> pl.Expr:
+    """The parsed 和暦 struct of `text`, computed once per batch when the compiler shares it."""
+    parsed = parse_wareki(text, args["format"], args["eras"])
+    if ctx.shared is None:
+        return parsed
+    return ctx.shared.column(parsed, "wareki")
 
 
 def _text(fn: Callable[[pl.Expr], pl.Expr]) -> OpFn:

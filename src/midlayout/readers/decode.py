@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from midlayout import kernels
 from midlayout.text import ebcdic
 
 # LF is never a CP932/EUC-JP trail byte nor part of a UTF-8 multibyte sequence, so a field followed by LF
@@ -165,7 +166,7 @@ def flag_suspect_chars(
     import pyarrow.compute as pc
 
     failures = failures if failures is not None else []
-    if not may_hold(arr, _FFFD):
+    if not kernels.active().may_hold(arr, _FFFD):
         return arr, failures
     suspect = pc.match_substring(arr, "\ufffd")
     rows = np.flatnonzero(pc.fill_null(suspect, False).to_numpy(zero_copy_only=False))

@@ -10,10 +10,10 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from midlayout import kernels
 from midlayout.errors import InputError, Location
 from midlayout.layout.source import SourceField, SourceFile
 from midlayout.readers import Batch
-from midlayout.readers.decode import decode_column
 from midlayout.readers.gaiji import GaijiSpec, apply_gaiji, hit_fails, hit_frame
 from midlayout.rejects import FILE, OFF, RAW, REC, empty_rejects
 from midlayout.text.numeric import decode_binary, decode_packed, decode_zoned_ascii, decode_zoned_ebcdic
@@ -131,7 +131,7 @@ def _decode_field(
     values = records[:, field.start : field.start + field.length]
     if field.type != "text":
         return (*_decode_number(field, values), [])
-    arr, failures = decode_column(
+    arr, failures = kernels.active().decode_column(
         values, spec.codec, not high[field.start : field.start + field.length].any()
     )
     arr, hits = apply_gaiji(arr, spec)

@@ -19,6 +19,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from midlayout import kernels
 from midlayout.errors import DefinitionError, Location
 from midlayout.layout.gaiji import GaijiOptions
 
@@ -126,7 +127,7 @@ def source_code(ch: str, codec: str) -> str:
     return raw.hex().upper()
 
 
-def _may_hold_gaiji(arr: pa.Array, spec: GaijiSpec) -> bool:
+def may_hold_gaiji(arr: pa.Array, spec: GaijiSpec) -> bool:
     """False only when the column holds no private-use character and the spec names no other 外字.
 
     In UTF-8 the private-use planes start EE (U+E000-U+EFFF), EF 80-A3 (U+F000-U+F8FF), F3 B0-BF
@@ -145,7 +146,7 @@ def _may_hold_gaiji(arr: pa.Array, spec: GaijiSpec) -> bool:
 
 def apply_gaiji(arr: pa.Array, spec: GaijiSpec) -> tuple[pa.Array, list[GaijiHit]]:
     """Replace mapped 外字 and locate every 外字 in a decoded column (nulls are skipped)."""
-    if not _may_hold_gaiji(arr, spec):
+    if not kernels.active().may_hold_gaiji(arr, spec):
         return arr, []
     found = pc.fill_null(pc.match_substring_regex(arr, spec.pattern), False)
     rows = np.flatnonzero(found.to_numpy(zero_copy_only=False))

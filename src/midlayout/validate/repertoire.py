@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from midlayout import kernels
 from midlayout.readers.decode import utf8_bytes
 
 REPERTOIRES = ("unicode", "cp932", "jisx0208", "jisx0213")
@@ -58,7 +59,7 @@ def fits(text: str, repertoire: str) -> bool:
 _CONCAT_SAFE = {"cp932", "shift_jis", "euc_jp"}
 
 
-def _column_fits(values: pl.Series, repertoires: tuple[str, ...]) -> bool:
+def column_fits(values: pl.Series, repertoires: tuple[str, ...]) -> bool:
     """True when every value fits: ASCII-only bytes, or one round trip of the whole column per repertoire."""
     arr = values.to_arrow()
     buf = None if isinstance(arr, pa.ChunkedArray) else utf8_bytes(arr)
@@ -75,7 +76,7 @@ def _column_fits(values: pl.Series, repertoires: tuple[str, ...]) -> bool:
 def outside(series: pl.Series, repertoires: tuple[str, ...]) -> np.ndarray:
     """Boolean mask of values holding a character outside any of `repertoires`."""
     values = series.cast(pl.String)
-    if all(codec_of(r) is None for r in repertoires) or _column_fits(values, repertoires):
+    if all(codec_of(r) is None for r in repertoires) or kernels.active().column_fits(values, repertoires):
         return np.zeros(len(series), dtype=bool)
     present = values.drop_nulls()
     bad = [v for v in present.unique().to_list() if not all(fits(v, r) for r in repertoires)]

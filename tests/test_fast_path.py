@@ -25,10 +25,11 @@ from midlayout import kernels
 from midlayout.layout.mapping import load_mapping
 from midlayout.layout.source import SourceField, SourceFile
 from midlayout.pipeline.convert import ConvertOptions, convert
-from midlayout.readers import csv as csv_reader
 from midlayout.readers import decode, gaiji, plan_batches, read_piece
 from midlayout.synth import generate_vendor_a, generate_vendor_b
 from midlayout.text import ebcdic
+from midlayout.text.encodings import CODECS
+from midlayout.text.utf8 import valid_utf8
 from midlayout.text.wareki import parse_wareki
 from midlayout.validate import repertoire
 from midlayout.validate.registry import VALIDATORS
@@ -319,7 +320,7 @@ def _assert_same_batches(fast: list, ref: list) -> None:
 @pytest.mark.parametrize("seed", [1, 7, 2026])
 def test_csv_reader_same_as_reference_on_random_traps(tmp_path: Path, encoding: str, seed: int) -> None:
     rng = np.random.default_rng(seed)
-    codec = decode.CODECS[encoding]
+    codec = CODECS[encoding]
     source = SourceFile("c", "c.csv", "csv", encoding, "*", CSV_FIELDS)
     path = tmp_path / "c.csv"
     _random_csv(path, rng, codec, 300, bom=encoding == "utf-8-sig" or rng.random() < 0.3)
@@ -335,7 +336,7 @@ def test_csv_reader_same_as_reference_on_random_traps(tmp_path: Path, encoding: 
 def test_csv_reader_same_as_reference_without_traps(tmp_path: Path, encoding: str) -> None:
     """Clean batches take the fast path end to end (no fallback): it must agree too."""
     rng = np.random.default_rng(5)
-    codec = decode.CODECS[encoding]
+    codec = CODECS[encoding]
     source = SourceFile("c", "c.csv", "csv", encoding, "*", CSV_FIELDS)
     path = tmp_path / "c.csv"
     lines = [",".join(f.column for f in CSV_FIELDS).encode(codec)]  # type: ignore[misc]
@@ -352,7 +353,7 @@ def test_csv_reader_same_as_reference_without_traps(tmp_path: Path, encoding: st
 def test_csv_reader_trap_bytes_are_seen(tmp_path: Path) -> None:
     """The random corpus really holds what the comparison is about (else the tests above prove little)."""
     for encoding in ("utf-8", "cp932"):
-        codec = decode.CODECS[encoding]
+        codec = CODECS[encoding]
         source = SourceFile("c", "c.csv", "csv", encoding, "*", CSV_FIELDS)
         path = tmp_path / f"{encoding}.csv"
         _random_csv(path, np.random.default_rng(7), codec, 300, bom=False)
@@ -456,4 +457,4 @@ def test_csv_utf8_check_is_as_strict_as_python(parts: list[bytes]) -> None:
         strict = True
     except UnicodeDecodeError:
         strict = False
-    assert csv_reader._valid_utf8(data) == strict
+    assert valid_utf8(data) == strict

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -83,3 +84,46 @@ def rejects_from(
         lit(message).alias("message"),
         pl.col(RAW).alias("raw"),
     )
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A record a reader could not take: its row in the batch, the field ("" for the whole record), the byte
+    offset of the problem within the record, the rule and the message."""
+
+    row: int
+    field: str
+    byte: int
+    rule: str
+    message: str
+
+
+def split_failures(frame: pl.DataFrame, fails: list[Failure]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Move the rows named in `fails` out of a read batch, into decode rejects (one per failure)."""
+    f = pl.DataFrame(
+        {
+            "_row": [x.row for x in fails],
+            "_field": [x.field for x in fails],
+            "_start": [x.byte for x in fails],
+            "_rule": [x.rule for x in fails],
+            "_message": [x.message for x in fails],
+        },
+        schema={
+            "_row": pl.UInt32,
+            "_field": pl.String,
+            "_start": pl.Int64,
+            "_rule": pl.String,
+            "_message": pl.String,
+        },
+    )
+    numbered = frame.with_row_index("_row")
+    rejects = rejects_from(
+        numbered.join(f, on="_row"),
+        stage="decode",
+        rule=pl.col("_rule"),
+        field=pl.col("_field"),
+        field_start=pl.col("_start"),
+        message=pl.col("_message"),
+    )
+    rows = numbered.filter(~pl.col("_row").is_in(f.get_column("_row").unique().implode())).drop("_row")
+    return rows, rejects

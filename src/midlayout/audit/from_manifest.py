@@ -12,11 +12,12 @@ from midlayout.audit.inputs import Source, locate
 from midlayout.audit.reconcile import Side, Step, Tolerances, certificate
 from midlayout.audit.verify import read_manifest
 from midlayout.errors import InputError, Location
+from midlayout.layout.dtypes import polars_dtype
 from midlayout.layout.gaiji import GaijiOptions
 from midlayout.layout.mapping import Mapping, load_mapping
 from midlayout.layout.model import Layout
 from midlayout.layout.standard import sha256_file
-from midlayout.mapping.compile import apply, compile_file, polars_dtype
+from midlayout.mapping.compile import apply, compile_file
 from midlayout.pipeline.inputs import Job, match_inputs
 from midlayout.pipeline.options import options_of_run
 from midlayout.pipeline.plan import lookup_tables
@@ -93,7 +94,7 @@ def source_side(
     for n, (job, entry) in enumerate(zip(jobs, manifest["inputs"], strict=True)):
         step(f"re-reading {job.path}")
         layout, file = job.mapping.target, job.mapping.target.file(job.rule.target)
-        key = f"{layout.ref}:{file.id}"
+        key = layout.target(file.id)
         folder = work / key.replace("/", "_").replace(":", "__").replace("@", "_")
         read = _stage_job(
             job, tables, rejected.filter(pl.col(FILE) == str(job.path)), folder, n, gaiji[job.mapping.id]

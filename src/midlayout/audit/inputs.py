@@ -12,11 +12,11 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from midlayout.errors import InputError, Location, UsageError
+from midlayout.layout.dtypes import polars_dtype
 from midlayout.layout.model import FileDef, Item, Layout
 from midlayout.layout.source import SourceField, SourceFile
-from midlayout.mapping.compile import polars_dtype
 from midlayout.readers import read_batches
-from midlayout.readers.decode import CODECS
+from midlayout.text.encodings import CODECS
 from midlayout.text.normalize import hankaku_kana_to_zenkaku, trim, zenkaku_ascii_to_hankaku
 from midlayout.writers.duckdb import quote_ident
 
@@ -132,7 +132,7 @@ def _infer_file(columns: list[str], layout: Layout, kind: str, file_id: str | No
         missing = [c for c in names(target) if c not in columns]
         extra = [c for c in columns if c not in names(target)]
         raise InputError(
-            f"columns do not match {layout.ref}:{target.id}: missing {missing}, unexpected {extra}",
+            f"columns do not match {layout.target(target.id)}: missing {missing}, unexpected {extra}",
             Location(file=where),
         )
     raise InputError(

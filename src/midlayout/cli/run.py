@@ -13,6 +13,7 @@ from midlayout.layout.job import load_job
 from midlayout.pipeline.job import MANIFEST, JobResult, run_job
 from midlayout.pipeline.options import ConvertOptions
 from midlayout.readers import DEFAULT_BATCH_SIZE
+from midlayout.writers.registry import options_of
 
 STYLE = {"ok": "green", "rejects": "yellow", "failed": "red", "skipped": "cyan", "not_run": "dim"}
 
@@ -79,7 +80,7 @@ def run_cmd(
     @guarded
     def run() -> int:
         options = ConvertOptions(batch_size=batch_size, memory_limit=memory_limit)
-        job = load_job(job_file)
+        job = load_job(job_file, options_of)
         with progress_bars(not as_json) as bars:
             result = run_job(job, out, keep_going, resume, options, bars)
         if as_json:

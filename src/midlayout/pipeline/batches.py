@@ -22,13 +22,12 @@ import polars as pl
 from midlayout import kernels
 from midlayout.layout.gaiji import GaijiOptions
 from midlayout.layout.mapping import Lookup
-from midlayout.mapping.compile import CompiledFile, apply, compile_file
+from midlayout.mapping.compile import CompiledFile, apply, compile_file, lookup_key
 from midlayout.pipeline.inputs import Job
 from midlayout.pipeline.plan import target_name
 from midlayout.readers import read_piece
 from midlayout.readers.gaiji import GaijiSpec, spec_for
 from midlayout.rejects import staged
-from midlayout.text.normalize import trim
 from midlayout.validate.registry import Validator, get_validator
 
 # Staged parts are read back once and deleted: cheap compression beats small files.
@@ -107,21 +106,14 @@ class BatchRunner:
         if pl.scan_parquet(path).select(pl.len()).collect().item() <= LOOKUP_IN_MEMORY_ROWS:
             self._tables[path] = pl.read_parquet(path)
             return self._tables[path]
-        keys = (
-            rows.select(trim(pl.col(lk.match).cast(pl.String), " \u3000", "both"))
-            .to_series()
-            .drop_nulls()
-            .unique()
-        )
+        keys = rows.select(lookup_key(lk.match)).to_series().drop_nulls().unique()
         return pl.scan_parquet(path).filter(pl.col(lk.key).is_in(keys.implode())).collect(engine="streaming")
 
     def _capture(self, task: Task, rows: pl.DataFrame) -> dict[Lookup, Path]:
         """The key (trimmed, as tables hold it) and value columns later jobs look up, staged to disk."""
         out = {}
         for k, lk in enumerate(self.captures.get(task.job, ())):
-            frame = rows.select(
-                trim(pl.col(lk.key).cast(pl.String), " \u3000", "both"), pl.col(lk.value).cast(pl.String)
-            )
+            frame = rows.select(lookup_key(lk.key), pl.col(lk.value).cast(pl.String))
             out[lk] = part_path(self.root, f"capture{k}", task.job, task.seq)
             frame.write_parquet(out[lk], compression=STAGE_COMPRESSION)
         return out

@@ -6,6 +6,7 @@ import polars as pl
 
 from midlayout.layout.gaiji import GaijiOptions
 from midlayout.layout.mapping import Lookup
+from midlayout.layout.model import staging_key
 from midlayout.mapping.compile import build_lookup_table
 from midlayout.pipeline.inputs import Job
 from midlayout.readers import read_batches
@@ -13,7 +14,7 @@ from midlayout.readers import read_batches
 
 def target_name(job: Job) -> str:
     """`<layout id>:<file id>`, the staging key of a job's target file."""
-    return f"{job.mapping.target.id}:{job.rule.target}"
+    return staging_key(job.mapping.target.id, job.rule.target)
 
 
 def lookups_of(job: Job) -> set[Lookup]:

@@ -67,7 +67,7 @@ def build_manifest(mappings: list[Mapping], jobs: list[Job], hashes: list[str] |
                 str(j.path),
                 j.source.id,
                 j.mapping.id,
-                f"{j.mapping.target.ref}:{j.rule.target}",
+                j.mapping.target.target(j.rule.target),
                 j.path.stat().st_size,
                 hashes[i] if hashes is not None else sha256_file(j.path),
                 j.source.encoding,

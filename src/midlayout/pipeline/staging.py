@@ -14,7 +14,8 @@ from pathlib import Path
 
 import polars as pl
 
-from midlayout.mapping.compile import compile_file, polars_dtype
+from midlayout.layout.dtypes import polars_dtype
+from midlayout.mapping.compile import compile_file
 from midlayout.pipeline.batches import STAGE_COMPRESSION, Done
 from midlayout.pipeline.inputs import Job
 from midlayout.pipeline.plan import target_name

@@ -25,7 +25,10 @@ from midlayout.layout.gaiji import GaijiOptions
 
 __all__ = ["GaijiOptions", "GaijiSpec", "apply_gaiji", "empty_gaiji", "spec_for"]
 from midlayout.layout.source import SourceFile
-from midlayout.readers.decode import CODECS, byte_offset, is_ebcdic, utf8_bytes
+from midlayout.readers.decode import is_ebcdic
+from midlayout.rejects import Failure
+from midlayout.text.encodings import CODECS, byte_offset
+from midlayout.text.utf8 import utf8_bytes
 
 PUA_CLASS = "\ue000-\uf8ff\U000f0000-\U0010fffd"
 _PUA = re.compile(f"[{PUA_CLASS}]")
@@ -172,14 +175,12 @@ def apply_gaiji(arr: pa.Array, spec: GaijiSpec) -> tuple[pa.Array, list[GaijiHit
     return pa.array(texts, type=pa.large_string()), hits
 
 
-def hit_fails(
-    field_id: str, start: int, hits: list[GaijiHit], policy: str
-) -> list[tuple[int, str, int, str, str]]:
-    """Reader failures (row, field, byte in record, rule, message) for unmapped 外字 under `reject`."""
+def hit_fails(field_id: str, start: int, hits: list[GaijiHit], policy: str) -> list[Failure]:
+    """Reader failures for unmapped 外字 under `reject`."""
     if policy != "reject":
         return []
     return [
-        (
+        Failure(
             h.row,
             field_id,
             start + h.byte,

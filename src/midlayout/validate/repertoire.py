@@ -15,13 +15,12 @@ import polars as pl
 import pyarrow as pa
 
 from midlayout import kernels
-from midlayout.readers.decode import utf8_bytes
+from midlayout.text.encodings import CODECS
+from midlayout.text.utf8 import utf8_bytes
 
 REPERTOIRES = ("unicode", "cp932", "jisx0208", "jisx0213")
-_CODECS = {
-    "cp932": "cp932",
-    "shift_jis": "shift_jis",
-    "euc-jp": "euc_jp",
+_CODECS = {  # layout encodings, and the repertoires named by the codec that holds exactly them
+    **{encoding: CODECS[encoding] for encoding in ("cp932", "shift_jis", "euc-jp")},
     "jisx0208": "euc_jp",
     "jisx0213": "euc_jis_2004",
 }

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from midlayout.layout.dtypes import polars_dtype
 from midlayout.layout.model import FileDef, Item, Layout
-from midlayout.mapping.compile import polars_dtype
 from midlayout.rejects import empty_rejects, rejects_from
-from midlayout.validate.encoding import byte_length
+from midlayout.text.encodings import byte_length
 from midlayout.validate.repertoire import bad_chars, of_layout, outside
 
 REQUIRED, CODE_DOMAIN, LENGTH_BYTES, LENGTH_DIGITS, REPERTOIRE = (

@@ -11,8 +11,8 @@ import pandera.polars as pa
 import polars as pl
 from pandera.errors import SchemaErrors
 
+from midlayout.layout.dtypes import polars_dtype
 from midlayout.layout.model import FileDef, Layout
-from midlayout.mapping.compile import polars_dtype
 from midlayout.rejects import PROVENANCE, empty_rejects, rejects_from
 from midlayout.validate.repertoire import of_layout, outside
 from midlayout.validate.rules import (
@@ -50,7 +50,7 @@ def schema_for(layout: Layout, file: FileDef, unique_key: bool = True) -> pa.Dat
         for it in file.items
     }
     return pa.DataFrameSchema(
-        columns, unique=list(file.key) if unique_key else None, name=f"{layout.ref}:{file.id}", strict=False
+        columns, unique=list(file.key) if unique_key else None, name=layout.target(file.id), strict=False
     )
 
 

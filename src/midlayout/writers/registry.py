@@ -151,6 +151,17 @@ def available() -> dict[str, type[Writer]]:
     return load_all()[0]
 
 
+def options_of(name: str) -> set[str]:
+    """The option names writer `name` accepts; ValueError saying why `name` is not a usable writer."""
+    infos = discover()
+    if name not in infos:
+        raise ValueError(f"unknown writer {name!r} (known: {', '.join(sorted(infos))})")
+    try:
+        return set(infos[name].load().OPTIONS)
+    except Exception as exc:  # noqa: BLE001 (a broken plugin is reported where the job names it)
+        raise ValueError(f"writer {name!r} failed to load: {type(exc).__name__}: {exc}") from None
+
+
 def get_writer(name: str) -> type[Writer]:
     """The writer class called `name`; UsageError listing the known ones otherwise."""
     infos = discover()

@@ -17,11 +17,11 @@ from midlayout.layout.gaiji import GaijiOptions
 from midlayout.layout.mapping import Mapping, load_mapping
 from midlayout.layout.model import Layout
 from midlayout.layout.standard import sha256_file
-from midlayout.mapping.compile import apply, compile_file
+from midlayout.mapping.compile import compile_file
 from midlayout.pipeline.inputs import Job, match_inputs
 from midlayout.pipeline.options import options_of_run
 from midlayout.pipeline.plan import lookup_tables
-from midlayout.readers import read_batches
+from midlayout.pipeline.readmap import read_input
 from midlayout.rejects import FILE, REC
 
 BATCH = 200_000
@@ -70,10 +70,9 @@ def _stage_job(
     items = compiled.target.item_ids
     folder.mkdir(parents=True, exist_ok=True)
     read = 0
-    for batch in read_batches(job.source, job.path, BATCH, gaiji):
-        read += batch.records_read
-        mapped, _ = apply(compiled, batch.rows, tables)
-        good = mapped.with_columns(pl.col(REC).cast(pl.Int64)).join(rejected, on=[FILE, REC], how="anti")
+    for batch in read_input(job.source, job.path, gaiji, compiled, tables, BATCH):
+        read += batch.read.records_read
+        good = batch.rows.with_columns(pl.col(REC).cast(pl.Int64)).join(rejected, on=[FILE, REC], how="anti")
         good.select(items).write_parquet(folder / f"{n:04d}-{read:012d}.parquet")
     schema = {it.id: polars_dtype(it) for it in compiled.target.items}
     pl.DataFrame(schema=schema).write_parquet(folder / f"{n:04d}-empty.parquet")

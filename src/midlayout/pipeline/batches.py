@@ -22,10 +22,10 @@ import polars as pl
 from midlayout import kernels
 from midlayout.layout.gaiji import GaijiOptions
 from midlayout.layout.mapping import Lookup
-from midlayout.mapping.compile import CompiledFile, apply, compile_file, lookup_key
+from midlayout.mapping.compile import CompiledFile, compile_file, lookup_key
 from midlayout.pipeline.inputs import Job
 from midlayout.pipeline.plan import target_name
-from midlayout.readers import read_piece
+from midlayout.pipeline.readmap import read_mapped
 from midlayout.readers.gaiji import GaijiSpec, spec_for
 from midlayout.rejects import staged
 from midlayout.validate.registry import Validator, get_validator
@@ -121,15 +121,17 @@ class BatchRunner:
     def run(self, task: Task) -> Done:
         """Read, map, validate and stage one batch."""
         job, compiled, spec = self._job(task.job)
-        batch = read_piece(job.source, job.path, task.piece, spec)
+
+        def tables(source_rows: pl.DataFrame) -> dict[Lookup, pl.DataFrame]:
+            return {lk: self._table(lk, path, source_rows) for lk, path in task.tables}
+
+        mapped = next(read_mapped(job.source, job.path, spec, compiled, tables, pieces=[task.piece]))
+        batch = mapped.read
         captured = self._capture(task, batch.rows)
-        tables = {lk: self._table(lk, path, batch.rows) for lk, path in task.tables}
-        mapped, map_rejects = apply(compiled, batch.rows, tables)
-        layout = job.mapping.target
-        valid, val_rejects = self._validate(layout, compiled.target, mapped)
+        valid, val_rejects = self._validate(job.mapping.target, compiled.target, mapped.rows)
         rows = part_path(self.root, _file_stem(target_name(job)), task.job, task.seq)
         staged(valid).write_parquet(rows, compression=STAGE_COMPRESSION)
-        rejects = pl.concat([batch.rejects, map_rejects, val_rejects])
+        rejects = pl.concat([mapped.all_rejects, val_rejects])
         return Done(
             task.job,
             task.seq,

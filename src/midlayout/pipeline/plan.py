@@ -9,7 +9,7 @@ from midlayout.layout.mapping import Lookup
 from midlayout.layout.model import staging_key
 from midlayout.mapping.compile import build_lookup_table
 from midlayout.pipeline.inputs import Job
-from midlayout.readers import read_batches
+from midlayout.pipeline.readmap import read_input
 
 
 def target_name(job: Job) -> str:
@@ -32,7 +32,7 @@ def read_lookup(
 ) -> pl.DataFrame:
     """The lookup table of `lk`, read from its source file."""
     src = jobs[lookup_source(jobs, job, lk)]
-    batches = read_batches(src.source, src.path, batch_size, gaiji[src.mapping.id])
+    batches = read_input(src.source, src.path, gaiji[src.mapping.id], None, batch_size=batch_size)
     return build_lookup_table([b.rows.select(lk.key, lk.value) for b in batches], lk)
 
 

@@ -19,6 +19,14 @@ REJECT_SCHEMA: dict[str, pl.DataType] = {
     "raw": pl.Binary(),
 }
 
+# Facts a report needs about a reject, as data rather than message text. Only repertoire rejects carry them
+# today: the repertoires the value is outside of, and each character outside (hex code point, 1-based
+# position). Staged with the rejects, never written to rejects.parquet/csv.
+DETAIL = "detail"
+DETAIL_TYPE = pl.Struct(
+    {"outside": pl.String(), "chars": pl.List(pl.Struct({"code": pl.String(), "pos": pl.Int64()}))}
+)
+
 # Provenance columns every batch carries from the reader to the writer.
 FILE, REC, OFF, RAW = "_file", "_rec", "_off", "_raw"
 PROVENANCE = (FILE, REC, OFF, RAW)
@@ -53,8 +61,8 @@ def with_raw(rows: pl.DataFrame) -> pl.DataFrame:
 
 
 def empty_rejects() -> pl.DataFrame:
-    """A reject frame with no rows."""
-    return pl.DataFrame(schema=REJECT_SCHEMA)
+    """A reject frame with no rows (with its detail column, as staged)."""
+    return pl.DataFrame(schema={**REJECT_SCHEMA, DETAIL: DETAIL_TYPE})
 
 
 def rejects_from(
@@ -66,8 +74,10 @@ def rejects_from(
     item: str | pl.Expr | None = None,
     field: str | pl.Expr | None = None,
     field_start: int | pl.Expr = 0,
+    detail: pl.Expr | None = None,
 ) -> pl.DataFrame:
-    """Turn rows that still carry provenance columns into reject rows (vectorised)."""
+    """Turn rows that still carry provenance columns into reject rows (vectorised); `detail` (DETAIL_TYPE)
+    carries what a report needs to know about each reject."""
 
     def lit(value: str | pl.Expr | None) -> pl.Expr:
         return value if isinstance(value, pl.Expr) else pl.lit(value, dtype=pl.String)
@@ -83,6 +93,7 @@ def rejects_from(
         lit(field).alias("field"),
         lit(message).alias("message"),
         pl.col(RAW).alias("raw"),
+        (pl.lit(None, dtype=DETAIL_TYPE) if detail is None else detail).alias(DETAIL),
     )
 
 

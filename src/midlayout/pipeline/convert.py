@@ -31,7 +31,7 @@ from midlayout.pipeline.run_manifest import (
 from midlayout.pipeline.session import WriterSession
 from midlayout.pipeline.staging import cross_rejects, staging
 from midlayout.pipeline.textreport import manifest_section, write_reports
-from midlayout.rejects import OFF, RAW, REC, empty_rejects
+from midlayout.rejects import DETAIL, OFF, RAW, REC, REJECT_SCHEMA
 
 
 @dataclass
@@ -40,7 +40,7 @@ class ConvertResult:
 
     manifest: Manifest
     out_dir: Path
-    rejects: pl.DataFrame = field(default_factory=empty_rejects)
+    rejects: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=REJECT_SCHEMA))
 
     @property
     def rejected(self) -> int:
@@ -91,6 +91,7 @@ def convert(
         session.abort()
         raise
     reports = write_reports(out_dir, occurrences, rejects)
+    rejects = rejects.drop(DETAIL)  # as written to rejects.parquet
     manifest.text = manifest_section(reports, occurrences, gaiji)
     finish_manifest(manifest, out_dir, outputs, written, rejects, reports, t0)
     return ConvertResult(manifest, out_dir, rejects)

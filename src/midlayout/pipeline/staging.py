@@ -21,6 +21,8 @@ from midlayout.pipeline.inputs import Job
 from midlayout.pipeline.plan import target_name
 from midlayout.readers.gaiji import empty_gaiji
 from midlayout.rejects import (
+    DETAIL,
+    DETAIL_TYPE,
     FILE,
     LEN,
     OFF,
@@ -97,16 +99,20 @@ class Stage:
         }
 
     def write_rejects(self, out_dir: Path) -> pl.DataFrame:
-        """rejects.parquet and rejects.csv (raw bytes as hex), each written atomically; return the rejects."""
+        """rejects.parquet and rejects.csv (raw bytes as hex), each written atomically; return the rejects as
+        staged (with their detail column, which the text reports read)."""
         rejects = (
             pl.concat([pl.read_parquet(p) for p in self.reject_parts])
             if self.reject_parts
             else empty_rejects()
         )
-        rejects = rejects.cast(REJECT_SCHEMA).sort("file", "record", "stage", maintain_order=True)  # type: ignore[arg-type]
+        rejects = rejects.cast({**REJECT_SCHEMA, DETAIL: DETAIL_TYPE}).sort(  # type: ignore[arg-type,dict-item]
+            "file", "record", "stage", maintain_order=True
+        )
+        written = rejects.drop(DETAIL)
         for name, frame in (
-            ("rejects.parquet", rejects),
-            ("rejects.csv", rejects.with_columns(pl.col("raw").bin.encode("hex"))),
+            ("rejects.parquet", written),
+            ("rejects.csv", written.with_columns(pl.col("raw").bin.encode("hex"))),
         ):
             temp = out_dir / f".{name}.tmp"
             frame.write_parquet(temp) if name.endswith(".parquet") else frame.write_csv(temp)

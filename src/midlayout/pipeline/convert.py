@@ -17,7 +17,7 @@ import polars as pl
 from midlayout import kernels
 from midlayout.layout.mapping import Mapping
 from midlayout.pipeline.batches import auto_workers
-from midlayout.pipeline.inputs import match_inputs
+from midlayout.pipeline.inputs import Job, match_inputs
 from midlayout.pipeline.manifest import Manifest
 from midlayout.pipeline.options import ConvertOptions
 from midlayout.pipeline.readphase import Progress, ReadPhase, Silent
@@ -72,7 +72,7 @@ def convert(
     try:
         with kernels.using(options.kernels), staging(out_dir) as stage:
             ReadPhase(jobs, manifest.inputs, stage, options, gaiji, progress or Silent()).run(
-                options.workers or auto_workers(jobs)
+                _workers(options, jobs)
             )
             manifest.timings["read_map_validate_s"] = _since(t0)
             staged = stage.staged_files(jobs)
@@ -103,6 +103,13 @@ def _clear_out(out_dir: Path) -> None:
     (out_dir / "manifest.json").unlink(missing_ok=True)
     for stale in out_dir.rglob(".*.tmp*"):  # never a final name
         stale.unlink()
+
+
+def _workers(options: ConvertOptions, jobs: list[Job]) -> int:
+    """As asked, else one per CPU for large inputs; kernels other than `fast` live in this process only."""
+    if options.workers:
+        return options.workers
+    return auto_workers(jobs) if options.kernels == kernels.FAST else 1
 
 
 def _since(t: float) -> float:

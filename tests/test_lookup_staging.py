@@ -31,9 +31,9 @@ def test_small_lookup_table_in_memory_equals_the_duckdb_table(
 ) -> None:
     lk = Lookup("jumin", "HEAD_ATENA_NO", "ATENA_NO", "NAME")
     parts = _parts(tmp_path)
-    stage_lookup_table(parts, lk, tmp_path / "memory.parquet", tmp_path / "spill")
+    stage_lookup_table(parts, lk, tmp_path / "memory.parquet", tmp_path / "spill", "64MB")
     monkeypatch.setattr(batches, "LOOKUP_IN_MEMORY_ROWS", 0)
-    stage_lookup_table(parts, lk, tmp_path / "duckdb.parquet", tmp_path / "spill")
+    stage_lookup_table(parts, lk, tmp_path / "duckdb.parquet", tmp_path / "spill", "64MB")
     memory = pl.read_parquet(tmp_path / "memory.parquet").sort("ATENA_NO")
     assert memory.equals(pl.read_parquet(tmp_path / "duckdb.parquet").sort("ATENA_NO"))
     assert memory.get_column("ATENA_NO").to_list() == ["1", "2", "4"]

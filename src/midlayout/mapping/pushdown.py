@@ -3,7 +3,8 @@
 The fused fixed-width decoder (readers/native.py) trims ASCII and full-width spaces in the same pass
 that decodes a field. A field is trimmed there only when every use of it in the job wants it trimmed
 at least that much; the trim op that did it is then dropped from the item (or narrowed to the side the
-reader did not trim). Ops a reader kernel can apply are listed in `mapping.ops.READER_OPS`.
+reader did not trim). An op a reader kernel can apply says so in the op table (`OpSpec.reader`,
+layout/ops.py).
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from midlayout.layout.mapping import FileMapping, ItemRule, Lookup, Op
+from midlayout.layout.ops import OP_SPECS
 from midlayout.layout.source import SourceFile
-from midlayout.mapping.ops import READER_OPS
 
 NONE, RIGHT, BOTH = 0, 1, 2  # the trim a reader applies to a field (readers.native.TRIM_*)
 SPACES = frozenset(" \u3000")
@@ -26,7 +27,7 @@ def _trim_args(op: Op) -> tuple[frozenset[str], str]:
 
 def _wants(rule: ItemRule) -> int:
     """The trim the item's first op applies to its source field (spaces only, exactly)."""
-    if not rule.ops or rule.ops[0].name != "trim" or "trim" not in READER_OPS:
+    if not rule.ops or rule.ops[0].name != "trim" or not OP_SPECS["trim"].reader:
         return NONE
     chars, side = _trim_args(rule.ops[0])
     return _SIDES.get(side, NONE) if chars == SPACES else NONE

@@ -42,29 +42,16 @@ def plan_batches(source: SourceFile, path: Path, batch_size: int = DEFAULT_BATCH
 
     Whole-file problems (missing file, truncated last record, a CSV header that does not match) fail here.
     """
-    if source.format == "fixed":
-        from midlayout.readers.fixed import fixed_pieces
+    from midlayout.readers.formats import reader_format
 
-        return fixed_pieces(source, path, batch_size)
-    from midlayout.readers.csv import csv_pieces
-
-    return csv_pieces(source, path, batch_size)
+    return reader_format(source.format).plan(source, path, batch_size)
 
 
-def read_piece(
-    source: SourceFile, path: Path, piece: object, spec: GaijiSpec, trims: dict[str, int] | None = None
-) -> Batch:
-    """Read, decode and check one planned batch.
+def read_piece(source: SourceFile, path: Path, piece: object, spec: GaijiSpec) -> Batch:
+    """Read, decode and check one planned batch."""
+    from midlayout.readers.formats import reader_format
 
-    `trims`: fixed-width fields to trim while decoding (`mapping.pushdown.reader_trims`); CSV takes none.
-    """
-    if source.format == "fixed":
-        from midlayout.readers.fixed import read_fixed_piece
-
-        return read_fixed_piece(source, path, piece, spec, trims)  # type: ignore[arg-type]
-    from midlayout.readers.csv import read_csv_piece
-
-    return read_csv_piece(source, path, piece, spec)  # type: ignore[arg-type]
+    return reader_format(source.format).read(source, path, piece, spec)
 
 
 def read_batches(

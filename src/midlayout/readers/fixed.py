@@ -10,15 +10,15 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from midlayout import kernels
 from midlayout.errors import InputError, Location
 from midlayout.layout.source import SourceField, SourceFile
 from midlayout.readers import Batch
-from midlayout.readers.decode import decode_column
+from midlayout.readers.decode import DecodeFailure
 from midlayout.readers.gaiji import GaijiSpec, apply_gaiji, hit_fails, hit_frame
-from midlayout.rejects import FILE, OFF, RAW, REC, empty_rejects
+from midlayout.rejects import FILE, OFF, RAW, REC, Failure, empty_rejects, split_failures
 from midlayout.text.numeric import decode_binary, decode_packed, decode_zoned_ascii, decode_zoned_ebcdic
 
-Fail = tuple[int, int, str, str]  # row, byte in field, rule, message
 _NUMERIC = {
     "zoned": (decode_zoned_ascii, "bad_zoned", "not a zoned decimal number"),
     "zoned_ebcdic": (decode_zoned_ebcdic, "bad_zoned", "not an EBCDIC zoned decimal number"),
@@ -109,7 +109,7 @@ def _raw_column(matrix: np.ndarray, record_length: int) -> pl.Series:
     return pl.Series(RAW, arr)
 
 
-def _decode_number(field: SourceField, values: np.ndarray) -> tuple[pa.Array, list[Fail]]:
+def _decode_number(field: SourceField, values: np.ndarray) -> tuple[pa.Array, list[DecodeFailure]]:
     """Mainframe numerics, vectorised (text/numeric.py); a bad value is located at the field start."""
     if field.type == "binary":
         number, valid, null = decode_binary(values, field.signed, field.byteorder)
@@ -117,7 +117,7 @@ def _decode_number(field: SourceField, values: np.ndarray) -> tuple[pa.Array, li
     else:
         decoder, rule, message = _NUMERIC[field.type]
         number, valid, null = decoder(values)
-    fails = [(int(r), 0, rule, message) for r in np.flatnonzero(~valid & ~null)]
+    fails = [DecodeFailure(int(r), 0, rule, message) for r in np.flatnonzero(~valid & ~null)]
     present = valid & ~null
     validity = None if present.all() else pa.py_buffer(np.packbits(present, bitorder="little"))
     # From buffers: pa.array(ndarray, mask=...) imports pandas to look for categoricals (0.6 s per process).
@@ -127,44 +127,41 @@ def _decode_number(field: SourceField, values: np.ndarray) -> tuple[pa.Array, li
 
 def _decode_field(
     field: SourceField, records: np.ndarray, spec: GaijiSpec, high: np.ndarray | None
-) -> tuple[pa.Array, list[Fail], list]:
+) -> tuple[pa.Array, list[DecodeFailure], list]:
     values = records[:, field.start : field.start + field.length]
     if field.type != "text":
         return (*_decode_number(field, values), [])
     assert high is not None
-    arr, failures = decode_column(
+    arr, failures = kernels.active().decode_column(
         values, spec.codec, not high[field.start : field.start + field.length].any()
     )
     arr, hits = apply_gaiji(arr, spec)
-    return arr, [(f.row, f.byte, f.rule, f.message) for f in failures], hits
+    return arr, failures, hits
 
 
-def read_fixed_piece(
-    source: SourceFile, path: Path, piece: FixedPiece, spec: GaijiSpec, trims: dict[str, int] | None = None
-) -> Batch:
+def read_fixed_piece(source: SourceFile, path: Path, piece: FixedPiece, spec: GaijiSpec) -> Batch:
     """Read and decode one planned batch (in this process or a worker).
 
-    `trims` (field → mapping.pushdown RIGHT/BOTH): spaces the compiled mapping left for the reader to trim.
+    Text fields named in `spec.reader_trims` are trimmed as they are decoded (the compiled mapping left
+    those trims to the reader, mapping/pushdown.py).
     """
-    return _batch(source, path, _matrix(source, path, piece), piece.rec, piece.off, piece.nbytes, spec, trims)
+    return _batch(source, path, _matrix(source, path, piece), piece.rec, piece.off, piece.nbytes, spec)
 
 
 def _native_fields(
     source: SourceFile, matrix: np.ndarray, spec: GaijiSpec, trims: dict[str, int]
-) -> dict[str, tuple[pa.Array, list[Fail], list]]:
-    """Every text field through the fused decoder (readers/native.py), when it handles the codec."""
+) -> dict[str, tuple[pa.Array, list[DecodeFailure], list]]:
+    """Every text field through the fused decoder (readers/native.py), when it handles the codec and the
+    running conversion uses the library's own kernels (a test's reference twins get the reference path)."""
     from midlayout.readers.native import decode_fields, native_codec
 
     text = [f for f in source.fields if f.type == "text"]
-    if not text or not native_codec(spec.codec):
+    if not text or not native_codec(spec.codec) or kernels.active() is not kernels.get(kernels.FAST):
         return {}
     results = decode_fields(
         matrix, [f.start for f in text], [f.length for f in text], [trims.get(f.id, 0) for f in text], spec
     )
-    return {
-        f.id: (r.array, [(x.row, x.byte, x.rule, x.message) for x in r.failures], r.hits)
-        for f, r in zip(text, results, strict=True)
-    }
+    return {f.id: (r.array, r.failures, r.hits) for f, r in zip(text, results, strict=True)}
 
 
 def _trimmed(arr: pa.Array, mode: int) -> pa.Array:
@@ -175,26 +172,17 @@ def _trimmed(arr: pa.Array, mode: int) -> pa.Array:
 
 
 def _batch(
-    source: SourceFile,
-    path: Path,
-    matrix: np.ndarray,
-    rec: int,
-    off: int,
-    nbytes: int,
-    spec: GaijiSpec,
-    trims: dict[str, int] | None = None,
+    source: SourceFile, path: Path, matrix: np.ndarray, rec: int, off: int, nbytes: int, spec: GaijiSpec
 ) -> Batch:
     records = matrix[:, : source.record_length]
     n = records.shape[0]
     columns: dict[str, pl.Series] = {}
-    fails: list[tuple[int, str, int, str, str]] = []
+    fails: list[Failure] = []
     hits = []
-    trims = trims or {}
+    trims = dict(spec.reader_trims)
     native = _native_fields(source, matrix, spec, trims)
     high = (
-        np.asarray(
-            (records >= 0x80).any(axis=0)
-        )  # per byte position: does any record hold a non-ASCII byte there
+        np.asarray((records >= 0x80).any(axis=0))  # per byte position: does any record hold a non-ASCII byte
         if any(f.type == "text" and f.id not in native for f in source.fields)
         else None
     )
@@ -206,7 +194,7 @@ def _batch(
             if trims.get(field.id):
                 arr = _trimmed(arr, trims[field.id])
         columns[field.id] = pl.Series(field.id, arr)  # polars copies text: one column's arrow copy at a time
-        fails += [(row, field.id, field.start + byte, rule, msg) for row, byte, rule, msg in field_fails]
+        fails += [Failure(f.row, field.id, field.start + f.byte, f.rule, f.message) for f in field_fails]
         fails += hit_fails(field.id, field.start, field_hits, spec.policy)
         hits += [(field.id, field.start, h) for h in field_hits]
     stride = matrix.shape[1]
@@ -221,29 +209,3 @@ def _batch(
         return Batch(frame, empty_rejects(), n, nbytes, gaiji)
     rows, rejects = split_failures(frame, fails)
     return Batch(rows, rejects, n, nbytes, gaiji)
-
-
-def split_failures(
-    frame: pl.DataFrame, fails: list[tuple[int, str, int, str, str]]
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Move rows named in `fails` (row, field, byte in record, rule, message) into decode rejects."""
-    f = pl.DataFrame(fails, schema=["_row", "field", "_start", "rule", "message"], orient="row")
-    bad = frame.with_row_index("_row").join(f.with_columns(pl.col("_row").cast(pl.UInt32)), on="_row")
-    rejects = bad.select(
-        pl.col(FILE).alias("file"),
-        pl.col(REC).alias("record"),
-        (pl.col(OFF) + pl.col("_start")).alias("byte_offset"),
-        pl.lit("decode").alias("stage"),
-        pl.col("rule"),
-        pl.lit(None, dtype=pl.String).alias("item"),
-        pl.col("field"),
-        pl.col("message"),
-        pl.col(RAW).alias("raw"),
-    )
-    bad_rows = f.get_column("_row").unique()
-    rows = (
-        frame.with_row_index("_row")
-        .filter(~pl.col("_row").is_in(bad_rows.cast(pl.UInt32).implode()))
-        .drop("_row")
-    )
-    return rows, rejects

@@ -24,8 +24,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from midlayout.readers.decode import DecodeFailure, _classify, byte_offset
+from midlayout.readers.decode import DecodeFailure, _classify
 from midlayout.readers.gaiji import GaijiHit, GaijiSpec, source_code
+from midlayout.text.encodings import byte_offset
 
 __all__ = ["DECODER_ENV", "NATIVE_CODECS", "decode_fields", "decoder", "native_codec"]
 

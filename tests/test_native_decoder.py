@@ -17,6 +17,7 @@ import pytest
 
 from midlayout import jit
 from midlayout.layout.mapping import ItemRule, Lookup, Op, load_mapping
+from midlayout.layout.ops import OP_SPECS
 from midlayout.mapping.compile import compile_file
 from midlayout.mapping.pushdown import BOTH, RIGHT, reader_trims, remaining_ops
 from midlayout.readers import native
@@ -224,3 +225,8 @@ def test_compiled_mapping_leaves_out_the_trims_the_reader_applied() -> None:
     ids = [item.id for item in plain.target.items]
     shimei = ids.index("shimei")
     assert "strip_chars" in str(plain.values[shimei]) and "strip_chars" not in str(pushed.values[shimei])
+
+
+def test_only_ops_the_reader_kernel_implements_are_marked_in_the_op_table() -> None:
+    """`OpSpec.reader` promises that the fused decoder can apply the op; it implements trimming spaces only."""
+    assert {name for name, spec in OP_SPECS.items() if spec.reader} == {"trim"}

@@ -17,8 +17,10 @@ from midlayout.layout.source import SourceField, SourceFile
 from midlayout.mapping.compile import polars_dtype
 from midlayout.readers import read_batches
 from midlayout.readers.decode import CODECS
+from midlayout.sql import ident as quote_ident
+from midlayout.sql import literal as sql_string
+from midlayout.sql import number as sql_number
 from midlayout.text.normalize import hankaku_kana_to_zenkaku, trim, zenkaku_ascii_to_hankaku
-from midlayout.writers.duckdb import quote_ident
 
 NORM_PREFIX = "_n_"
 
@@ -268,11 +270,6 @@ def _alias(src: Source) -> str:
     return "src_" + str(abs(hash(src.spec)))
 
 
-def sql_string(value: str) -> str:
-    """A SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _stage_normalised(con: duckdb.DuckDBPyConnection, src: Source, norm: Normalise, target: Path) -> None:
     """Parquet/DuckDB input through polars text folding, batch by batch, into a staged Parquet file."""
     reader = con.sql(f"SELECT * FROM {_relation(src)}").to_arrow_reader(200_000)
@@ -317,5 +314,5 @@ def connect(work: Path, memory_limit: str = "2GB", threads: int | None = None) -
     con.execute(f"SET temp_directory = {sql_string(str(work / 'spill'))}")
     con.execute("SET preserve_insertion_order = false")
     if threads:
-        con.execute(f"SET threads = {int(threads)}")
+        con.execute(f"SET threads = {sql_number(int(threads))}")
     return con

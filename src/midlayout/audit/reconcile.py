@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from midlayout.audit.inputs import Source, connect, locate, register
 from midlayout.errors import UsageError
 from midlayout.layout.model import FileDef, Item, Layout
 from midlayout.layout.standard import sha256_file
-from midlayout.writers.duckdb import quote_ident as q
+from midlayout.sql import ident as q
 
 PERSON_ITEM = "atena_no"
 KINDS = ("records", "persons", "amount", "code")
@@ -52,8 +53,8 @@ class Tolerances:
                 values[kind] = float(value)
             except ValueError:
                 raise UsageError(f"--tolerance {spec!r}: {value!r} is not a number") from None
-            if values[kind] < 0:
-                raise UsageError(f"--tolerance {spec!r}: must be 0 or more")
+            if not math.isfinite(values[kind]) or values[kind] < 0:
+                raise UsageError(f"--tolerance {spec!r}: must be a finite number, 0 or more")
         return cls(**values)
 
 

@@ -19,6 +19,7 @@ from typing import Final
 
 import polars as pl
 
+from midlayout import sql
 from midlayout.layout.gaiji import GaijiOptions
 from midlayout.layout.mapping import Lookup
 from midlayout.mapping.compile import CompiledFile, apply, compile_file
@@ -240,14 +241,13 @@ def stage_lookup_table(parts: list[Path], lk: Lookup, path: Path, spill: Path) -
     con = duckdb.connect()
     try:
         con.execute(
-            f"SET memory_limit = '{LOOKUP_MEMORY_LIMIT}'; SET temp_directory = '{spill}'; "
+            f"SET memory_limit = {sql.literal(LOOKUP_MEMORY_LIMIT)}; SET temp_directory = {sql.literal(spill)}; "
             "SET preserve_insertion_order = false"
         )
-        files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in parts)
-        key = '"' + lk.key.replace('"', '""') + '"'
         con.execute(
-            f"COPY (SELECT * FROM read_parquet([{files}]) QUALIFY count(*) OVER (PARTITION BY {key}) = 1) "
-            f"TO '{path}' (FORMAT parquet)"
+            f"COPY (SELECT * FROM read_parquet({sql.literal_list(parts)}) "
+            f"QUALIFY count(*) OVER (PARTITION BY {sql.ident(lk.key)}) = 1) "
+            f"TO {sql.literal(path)} (FORMAT parquet)"
         )
     finally:
         con.close()

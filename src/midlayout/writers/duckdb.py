@@ -10,14 +10,11 @@ import duckdb
 import polars as pl
 
 from midlayout.layout.model import FileDef, Layout
+from midlayout.sql import ident as quote_ident
+from midlayout.sql import literal, number
 from midlayout.writers.base import Writer
 
 _SQL_TYPES = {"string": "VARCHAR", "code": "VARCHAR", "number": "BIGINT", "date": "DATE", "flag": "BOOLEAN"}
-
-
-def quote_ident(name: str) -> str:
-    """A quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def table_name(layout: Layout, file: FileDef) -> str:
@@ -43,16 +40,15 @@ class DuckDBWriter(Writer):
         cols = []
         for it in file.items:
             typ = (
-                f"DECIMAL({it.length},{it.scale})"
+                f"DECIMAL({number(it.length)},{number(it.scale)})"
                 if it.type == "number" and it.scale
                 else _SQL_TYPES[it.type]
             )
             cols.append(f"{quote_ident(it.id)} {typ}{' NOT NULL' if it.required else ''}")
         self.con.execute(f"CREATE TABLE {table_name(layout, file)} ({', '.join(cols)})")
         for it in file.items:
-            comment = it.name.replace("'", "''")
             self.con.execute(
-                f"COMMENT ON COLUMN {table_name(layout, file)}.{quote_ident(it.id)} IS '{comment}'"
+                f"COMMENT ON COLUMN {table_name(layout, file)}.{quote_ident(it.id)} IS {literal(it.name)}"
             )
         self.targets.append((layout.ref, file.id))
         self.rows[(layout.ref, file.id)] = 0

@@ -15,6 +15,7 @@ from midlayout.errors import InputError, Location, UsageError
 from midlayout.layout.model import FileDef, Item, Layout
 from midlayout.layout.source import SourceField, SourceFile
 from midlayout.mapping.compile import polars_dtype
+from midlayout.options import parse_memory_limit
 from midlayout.readers import read_batches
 from midlayout.readers.decode import CODECS
 from midlayout.sql import ident as quote_ident
@@ -310,7 +311,7 @@ def register(
 def connect(work: Path, memory_limit: str = "2GB", threads: int | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that spills to `work` beyond `memory_limit` (so memory stays bounded)."""
     con = duckdb.connect(":memory:")
-    con.execute(f"SET memory_limit = {sql_string(memory_limit)}")
+    con.execute(f"SET memory_limit = {sql_string(parse_memory_limit(memory_limit))}")
     con.execute(f"SET temp_directory = {sql_string(str(work / 'spill'))}")
     con.execute("SET preserve_insertion_order = false")
     if threads:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from midlayout.errors import InputError, Location
+from midlayout.layout.bundled import resolve_ref
 from midlayout.layout.standard import sha256_file
 from midlayout.pipeline.manifest import load_manifest
 
@@ -56,8 +57,7 @@ def named_files(manifest: dict[str, Any], where: str) -> list[tuple[str, str, st
 
 
 def _resolve(path: str, base: Path | None) -> Path:
-    p = Path(path)
-    return p if p.is_absolute() or base is None else base / p
+    return resolve_ref(path, base)
 
 
 def check_file(role: str, path: str, expected: str, base: Path | None = None) -> FileCheck:

@@ -7,13 +7,16 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from midlayout.errors import MidlayoutError, UsageError
+from midlayout.layout.paths import outside_definitions
+from midlayout.layout.registry import layouts_dirs
 
 OK, FOUND, BAD_INPUT, INTERNAL = 0, 1, 2, 3
 
@@ -21,6 +24,29 @@ stderr = Console(stderr=True)
 stdout = Console(highlight=False, soft_wrap=True)
 
 JsonOpt = typer.Option(False, "--json", help="Print a machine-readable JSON result on stdout.")
+LayoutsDirs = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--layouts-dir",
+        help="Folder of your own layouts (FAMILY/GYOMU/VERSION.yaml), repeatable; searched before "
+        "$MIDLAYOUT_LAYOUTS and the bundled layouts.",
+    ),
+]
+AllowOutside = Annotated[
+    bool,
+    typer.Option(
+        "--allow-outside-definitions",
+        help="Let a mapping or layout name files (source layout, code maps, code tables, 外字 table) "
+        "outside its own folder tree.",
+    ),
+]
+
+
+@contextmanager
+def definitions(layouts_dir: list[Path] | None, allow_outside: bool = False) -> Iterator[None]:
+    """Where layouts are looked up and whether definitions may reach outside their folder, for one command."""
+    with layouts_dirs(layouts_dir), outside_definitions(allow_outside):
+        yield
 
 
 def writer_options(pairs: list[str] | None) -> dict[str, dict[str, Any]]:

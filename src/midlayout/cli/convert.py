@@ -12,7 +12,10 @@ from rich.table import Table
 from midlayout.cli.common import (
     FOUND,
     OK,
+    AllowOutside,
     JsonOpt,
+    LayoutsDirs,
+    definitions,
     emit_json,
     guarded,
     progress_bars,
@@ -123,11 +126,14 @@ def convert_cmd(
             help="Processes for read/map/validate (default: one per CPU for inputs over 64 MB). Same output whatever the number.",
         ),
     ] = None,
+    layouts_dir: LayoutsDirs = None,
+    allow_outside_definitions: AllowOutside = False,
     as_json: bool = JsonOpt,
 ) -> None:
     """Convert vendor extracts through mappings into the intermediate standard layout."""
 
     @guarded
+    @definitions(layouts_dir, allow_outside_definitions)
     def run() -> int:
         if batch_size < 1:
             raise UsageError("--batch-size must be at least 1")
@@ -165,11 +171,14 @@ def validate_cmd(
     ],
     layout: Annotated[str, typer.Option("--layout", "-l", help="ID@VERSION, e.g. chukan/juki@2.5")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write rejects and manifest here.")] = None,
+    layouts_dir: LayoutsDirs = None,
+    allow_outside_definitions: AllowOutside = False,
     as_json: bool = JsonOpt,
 ) -> None:
     """Check a delivery already in the intermediate layout: types, 桁数, codes, keys, references."""
 
     @guarded
+    @definitions(layouts_dir, allow_outside_definitions)
     def run() -> int:
         lay = resolve(layout)
         ids = files_for_inputs(lay, files)

@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from midlayout.cli.common import JsonOpt, emit_json, guarded, progress_bars, stdout
+from midlayout.cli.common import (
+    AllowOutside,
+    JsonOpt,
+    LayoutsDirs,
+    definitions,
+    emit_json,
+    guarded,
+    progress_bars,
+    stdout,
+)
 from midlayout.layout.job import load_job
 from midlayout.pipeline.job import MANIFEST, JobResult, run_job
 from midlayout.readers import DEFAULT_BATCH_SIZE
@@ -70,11 +79,14 @@ def run_cmd(
     batch_size: Annotated[
         int, typer.Option(help="Records per batch (memory follows this).")
     ] = DEFAULT_BATCH_SIZE,
+    layouts_dir: LayoutsDirs = None,
+    allow_outside_definitions: AllowOutside = False,
     as_json: bool = JsonOpt,
 ) -> None:
     """Run a batch job: many conversions and loads, one job manifest, one summary."""
 
     @guarded
+    @definitions(layouts_dir, allow_outside_definitions)
     def run() -> int:
         job = load_job(job_file)
         with progress_bars(not as_json) as bars:

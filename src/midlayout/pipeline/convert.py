@@ -18,6 +18,7 @@ import polars as pl
 
 import midlayout
 from midlayout.errors import UsageError
+from midlayout.layout.bundled import portable_ref
 from midlayout.layout.gaiji import GaijiOptions, GaijiTable
 from midlayout.layout.mapping import Lookup, Mapping
 from midlayout.layout.standard import sha256_file
@@ -337,7 +338,13 @@ def _manifest(mappings: list[Mapping], jobs: list[Job], hashes: list[str] | None
             "polars": pl.__version__,
         },
         layouts=[
-            {"id": lay.id, "version": lay.version, "path": str(lay.path), "sha256": lay.sha256}
+            {
+                "id": lay.id,
+                "version": lay.version,
+                "path": portable_ref(lay.path),
+                "absolute_path": str(lay.path),  # information only: where it was at run time
+                "sha256": lay.sha256,
+            }
             for lay in layouts.values()
         ],
         mappings=[

@@ -8,6 +8,7 @@ they may name inputs, outputs and mappings anywhere.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -30,10 +31,15 @@ def outside_definitions(allowed: bool) -> Iterator[None]:
 
 def named_file(doc: Doc, at: PathKey, rel: str) -> Path:
     """The file `rel` (written at `at` in `doc`), relative to the folder of `doc`; a DefinitionError at that
-    line when it leads out of that folder tree (symlinks followed) and that is not allowed."""
+    line when it leads out of that folder tree and that is not allowed.
+
+    The path is judged as written (`..`, an absolute path): a symlink someone made on this machine inside
+    the tree is theirs to make, and the bundled layouts are reached through one.
+    """
     base = doc.path.parent
     path = base / rel
-    if not _OUTSIDE_ALLOWED.get() and not path.resolve().is_relative_to(base.resolve()):
+    root = os.path.normpath(base.absolute())
+    if not _OUTSIDE_ALLOWED.get() and not Path(os.path.normpath(path.absolute())).is_relative_to(root):
         raise doc.error(
             at,
             f"{rel!r} is outside the folder of {doc.path.name} ({base}); a definition names files inside its "

@@ -119,11 +119,7 @@ def test_a_wheel_installed_outside_the_checkout_lists_layouts_and_converts_the_s
     wheel = next(dist.glob("midlayout-*.whl"))
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
-    # This venv's packages (polars, duckdb, …) but not its editable midlayout: a .pth holding plain paths
-    # adds the folder without running the editable install's own .pth files.
-    Path(_site_packages(python), "deps.pth").write_text(
-        sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8"
-    )
+    env = {k: v for k, v in os.environ.items() if k not in ("MIDLAYOUT_LAYOUTS", "PYTHONPATH")}
     subprocess.run(
         [
             sys.executable,
@@ -139,9 +135,14 @@ def test_a_wheel_installed_outside_the_checkout_lists_layouts_and_converts_the_s
         ],
         check=True,
         capture_output=True,
+        env=env,
+    )
+    # Then this venv's packages (polars, duckdb, …) but not its editable midlayout: a .pth holding a plain
+    # path adds the folder without running the editable install's own .pth files.
+    Path(_site_packages(python), "deps.pth").write_text(
+        sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8"
     )
     elsewhere.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("MIDLAYOUT_LAYOUTS", "PYTHONPATH")}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

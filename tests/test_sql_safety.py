@@ -181,3 +181,18 @@ def test_hostile_paths_and_names_round_trip_through_every_sql_site(tmp_path: Pat
     code, stdout, err = cli("reconcile", str(out), str(plain), *base)
     assert code == 0 and json.loads(stdout)["passed"], err
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["layouts", "maps", HOSTILE, "plain"])
+
+
+def test_sql_quoting_is_written_once() -> None:
+    """Only midlayout/sql.py doubles quotes for SQL (CSV quoting in synth and the standard writer is not SQL)."""
+    src = Path(__file__).resolve().parents[1] / "src" / "midlayout"
+    patterns = ('replace("\'", "\'\'")', "replace('\"', '\"\"')", "'{spill}'", "TO '{")
+    allowed = {src / "sql.py", src / "synth" / "vendor_b.py", src / "writers" / "standard.py"}
+    found = [
+        f"{path.relative_to(src)}: {pattern}"
+        for path in sorted(src.rglob("*.py"))
+        if path not in allowed
+        for pattern in patterns
+        if pattern in path.read_text(encoding="utf-8")
+    ]
+    assert found == []

@@ -42,9 +42,11 @@ def list_cmd(
     if as_json:
         emit_json(rows)
         return 0
-    table = Table("layout", "family", "業務", "files")
+    table = Table("layout", "family", "業務", "files", "found in")
     for r in rows:
-        table.add_row(str(r["ref"]), str(r["family"]), str(r["gyomu"]), ", ".join(r["files"]))
+        table.add_row(
+            str(r["ref"]), str(r["family"]), str(r["gyomu"]), ", ".join(r["files"]), str(r["origin"])
+        )
     stdout.print(table)
     return 0
 

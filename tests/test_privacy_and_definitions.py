@@ -115,9 +115,9 @@ def test_diff_key_values_outside_the_layout_key_are_masked_in_json_and_html(tmp_
     [
         ("--memory-limit", "lots", "--memory-limit 'lots'"),
         ("--memory-limit", "0GB", "--memory-limit '0GB'"),
-        ("--tolerance", "inf", "--tolerance inf"),
-        ("--tolerance", "nan", "--tolerance nan"),
-        ("--tolerance", "-1", "--tolerance -1.0"),
+        ("--tolerance", "inf", "--tolerance: inf"),
+        ("--tolerance", "nan", "--tolerance: nan"),
+        ("--tolerance", "-1", "--tolerance: -1.0"),
     ],
 )
 def test_diff_bad_memory_limit_or_tolerance_is_exit_2(
@@ -130,7 +130,7 @@ def test_diff_bad_memory_limit_or_tolerance_is_exit_2(
 
 
 def test_options_validate_in_the_library() -> None:
-    from midlayout.options import parse_memory_limit
+    from midlayout.memlimit import parse_memory_limit
 
     assert parse_memory_limit("2gb") == "2GB" and parse_memory_limit(" 1.5 GiB ") == "1.5GiB"
     assert DiffOptions(memory_limit="512MB", tolerance=1).tolerance == 1.0
@@ -143,7 +143,7 @@ def test_reconcile_bad_memory_limit_or_tolerance_is_exit_2(tmp_path: Path) -> No
     before = write(JUKI, "jumin", jumin(range(1, 4)), tmp_path / "b")
     for args, needle in (
         (["--memory-limit", "lots"], "--memory-limit 'lots'"),
-        (["--tolerance", "amount=inf"], "amount=inf"),
+        (["--tolerance", "amount=inf"], "--tolerance amount: inf"),
     ):
         code, _, err = cli("reconcile", str(before), str(before), "-l", JUKI, *args)
         assert_one_line(code, err, needle)

@@ -12,10 +12,11 @@ import duckdb
 
 from midlayout.audit.inputs import NORM_PREFIX, Normalise, Source, connect, register
 from midlayout.audit.outputs import copy_atomic, mask_sql, write_json, write_text_atomic
+from midlayout.audit.tolerance import check_tolerance
 from midlayout.errors import UsageError
 from midlayout.layout.model import FileDef, Item
 from midlayout.layout.standard import sha256_file
-from midlayout.options import check_tolerance, parse_memory_limit
+from midlayout.memlimit import parse_memory_limit
 from midlayout.sql import ident as q
 from midlayout.sql import literal, number
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from typing import Any
 import duckdb
 
 from midlayout.audit.inputs import Source, connect, locate, register
+from midlayout.audit.tolerance import check_tolerance
 from midlayout.errors import UsageError
 from midlayout.layout.model import FileDef, Item, Layout
 from midlayout.layout.standard import sha256_file
@@ -50,11 +50,9 @@ class Tolerances:
                     f"--tolerance {spec!r}: kind must be one of {', '.join(KINDS)} (as KIND=VALUE)"
                 )
             try:
-                values[kind] = float(value)
+                values[kind] = check_tolerance(float(value), f"--tolerance {kind}")
             except ValueError:
                 raise UsageError(f"--tolerance {spec!r}: {value!r} is not a number") from None
-            if not math.isfinite(values[kind]) or values[kind] < 0:
-                raise UsageError(f"--tolerance {spec!r}: must be a finite number, 0 or more")
         return cls(**values)
 
 
@@ -219,15 +217,15 @@ def delivery(spec: str, layout: Layout, label: str | None = None) -> Side:
                 path / f"{f.id}.csv",
             ):
                 if cand.is_file():
-                    side.sources[f"{layout.ref}:{f.id}"] = locate(str(cand), layout, f.id)
+                    side.sources[layout.target(f.id)] = locate(str(cand), layout, f.id)
                     break
     elif path.suffix == ".duckdb" and path.is_file():
         for f in layout.files:
             if _has_table(path, layout.gyomu, f.id):
-                side.sources[f"{layout.ref}:{f.id}"] = locate(f"{path}:{layout.gyomu}.{f.id}", layout)
+                side.sources[layout.target(f.id)] = locate(f"{path}:{layout.gyomu}.{f.id}", layout)
     else:
         src = locate(spec, layout)
-        side.sources[f"{layout.ref}:{src.file.id}"] = src
+        side.sources[layout.target(src.file.id)] = src
     if not side.sources:
         raise UsageError(f"{spec}: holds no file of {layout.ref} ({', '.join(f.id for f in layout.files)})")
     return side

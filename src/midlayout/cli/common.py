@@ -49,6 +49,13 @@ def definitions(layouts_dir: list[Path] | None, allow_outside: bool = False) -> 
         yield
 
 
+MemoryLimitOpt = typer.Option(
+    None,
+    "--memory-limit",
+    help="DuckDB memory limit of the cross-file checks and lookup staging, e.g. 1GB (default 256MB and 128MB); beyond it work spills to disk.",
+)
+
+
 def writer_options(pairs: list[str] | None) -> dict[str, dict[str, Any]]:
     """`WRITER.KEY=VALUE` pairs (from --option) as {writer: {key: value}}; values stay strings."""
     out: dict[str, dict[str, Any]] = {}

@@ -12,6 +12,7 @@ from midlayout.cli.common import (
     AllowOutside,
     JsonOpt,
     LayoutsDirs,
+    MemoryLimitOpt,
     definitions,
     emit_json,
     guarded,
@@ -20,7 +21,9 @@ from midlayout.cli.common import (
 )
 from midlayout.layout.job import load_job
 from midlayout.pipeline.job import MANIFEST, JobResult, run_job
+from midlayout.pipeline.options import ConvertOptions
 from midlayout.readers import DEFAULT_BATCH_SIZE
+from midlayout.writers.registry import options_of
 
 STYLE = {"ok": "green", "rejects": "yellow", "failed": "red", "skipped": "cyan", "not_run": "dim"}
 
@@ -81,6 +84,7 @@ def run_cmd(
     ] = DEFAULT_BATCH_SIZE,
     layouts_dir: LayoutsDirs = None,
     allow_outside_definitions: AllowOutside = False,
+    memory_limit: str | None = MemoryLimitOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Run a batch job: many conversions and loads, one job manifest, one summary."""
@@ -88,9 +92,10 @@ def run_cmd(
     @guarded
     @definitions(layouts_dir, allow_outside_definitions)
     def run() -> int:
-        job = load_job(job_file)
+        options = ConvertOptions(batch_size=batch_size, memory_limit=memory_limit)
+        job = load_job(job_file, options_of)
         with progress_bars(not as_json) as bars:
-            result = run_job(job, out, keep_going, resume, batch_size, bars)
+            result = run_job(job, out, keep_going, resume, options, bars)
         if as_json:
             emit_json(result.to_dict())
         else:

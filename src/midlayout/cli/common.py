@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+from midlayout.cli.signals import INTERRUPTED, TERMINATED, Terminated, sigterm_raises, stopped_message
 from midlayout.errors import MidlayoutError, UsageError
 
 OK, FOUND, BAD_INPUT, INTERNAL = 0, 1, 2, 3
@@ -55,10 +56,15 @@ def guarded(fn: Callable[..., int | None]) -> Callable[..., None]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> None:
         try:
-            code = fn(*args, **kwargs) or OK
+            with sigterm_raises():
+                code = fn(*args, **kwargs) or OK
         except MidlayoutError as exc:
             raise fail(str(exc), exc.exit_code) from None
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        except KeyboardInterrupt:
+            raise fail(stopped_message("SIGINT"), INTERRUPTED) from None
+        except Terminated:
+            raise fail(stopped_message("SIGTERM"), TERMINATED) from None
+        except (typer.Exit, typer.Abort):
             raise
         except Exception as exc:
             if os.environ.get("MIDLAYOUT_DEBUG"):

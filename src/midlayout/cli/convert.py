@@ -26,6 +26,7 @@ from midlayout.layout.mapping import load_mapping
 from midlayout.layout.registry import resolve
 from midlayout.pipeline.convert import ConvertResult, convert
 from midlayout.pipeline.identity import files_for_inputs, identity_mapping, only_files
+from midlayout.pipeline.outputset import parse_output_mode
 from midlayout.readers import DEFAULT_BATCH_SIZE
 
 DEFAULT_WRITERS = ["parquet", "duckdb", "standard"]
@@ -123,6 +124,15 @@ def convert_cmd(
             help="Processes for read/map/validate (default: one per CPU for inputs over 64 MB). Same output whatever the number.",
         ),
     ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite", help="Replace another run's outputs in --out (a rerun of the same run needs no flag)."
+        ),
+    ] = False,
+    output_mode: Annotated[
+        str, typer.Option("--output-mode", help="File mode of the outputs (octal; folders get x where r).")
+    ] = "640",
     as_json: bool = JsonOpt,
 ) -> None:
     """Convert vendor extracts through mappings into the intermediate standard layout."""
@@ -135,6 +145,7 @@ def convert_cmd(
             raise UsageError("--workers must be at least 1")
         if gaiji_unmapped is not None and gaiji_unmapped not in UNMAPPED_POLICIES:
             raise UsageError(f"--gaiji-unmapped must be one of {', '.join(UNMAPPED_POLICIES)}")
+        mode = parse_output_mode(output_mode)
         mappings = [load_mapping(p) for p in mapping]
         table = load_gaiji_table(gaiji) if gaiji else None
         with progress_bars(not as_json) as bars:
@@ -149,6 +160,8 @@ def convert_cmd(
                 table,
                 gaiji_unmapped,
                 workers,
+                overwrite=overwrite,
+                output_mode=mode,
             )
         if as_json:
             emit_json(result.manifest.to_json() and __import__("json").loads(result.manifest.to_json()))

@@ -175,6 +175,9 @@ def _init_worker(
     captures: dict[int, list[Lookup]],
     validator: str,
 ) -> None:
+    from midlayout.pipeline.procs import die_with_parent
+
+    die_with_parent()
     _RUNNER[:] = [BatchRunner(jobs, gaiji, root, captures, validator)]
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
+import os
 import platform
 import shutil
 import threading
@@ -33,8 +32,12 @@ from midlayout.pipeline.batches import (
     stage_lookup_table,
     target_name,
 )
+from midlayout.pipeline.faults import fault
 from midlayout.pipeline.inputs import Job, match_inputs
+from midlayout.pipeline.lock import locked
 from midlayout.pipeline.manifest import InputRecord, Manifest, write_atomic
+from midlayout.pipeline.outputset import DEFAULT_OUTPUT_MODE, MANIFEST, OutputSet, dir_mode, private_umask
+from midlayout.pipeline.runid import content_options, definition_files, run_identity, writer_load_id
 from midlayout.pipeline.textreport import manifest_section, write_reports
 from midlayout.readers import DEFAULT_BATCH_SIZE, plan_batches, read_batches
 from midlayout.readers.gaiji import empty_gaiji
@@ -187,6 +190,7 @@ class _Run:
         job = self.jobs[done.job]
         record = self.records[done.job]
         record.records_read += done.records_read
+        fault("batch")
         self.stage.add(target_name(job), done)
         for lk, part in done.captured.items():
             self.captured.setdefault(lk, []).append(part)
@@ -308,23 +312,29 @@ def _write_rejects(stage: _Stage, out_dir: Path) -> pl.DataFrame:
     return rejects
 
 
-def load_id(manifest: Manifest) -> str:
-    """The identity of a run's data: sha256 over the inputs', mappings' and layouts' sha256s.
+def run_id(manifest: Manifest) -> str:
+    """The run identity of a manifest's data (pipeline/runid.py): inputs, definition files, content options.
 
-    Rerunning the same inputs through the same mappings and layouts gives the same id, wherever the files
-    lie; a database writer uses it to make a rerun a no-op.
+    Rerunning the same inputs through the same definitions and options gives the same id, wherever the
+    files lie; each writer's load id (`Manifest.load_ids`) adds that writer's options to it.
     """
-    identity = {
-        "inputs": sorted((i.mapping, i.source, i.sha256) for i in manifest.inputs),
-        "mappings": sorted((m["id"], m["sha256"]) for m in manifest.mappings),
-        "layouts": sorted((lay["id"], lay["version"], lay["sha256"]) for lay in manifest.layouts),
-    }
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+    inputs = [(i.mapping, i.source, i.sha256) for i in manifest.inputs]
+    return run_identity(inputs, manifest.definitions, manifest.options)
 
 
-def plan_load_id(mappings: list[Mapping], inputs: list[str]) -> str:
-    """The load id a conversion of `inputs` through `mappings` would have (hashes the inputs; converts nothing)."""
-    return load_id(_manifest(mappings, match_inputs(mappings, inputs)))
+def plan_run_id(
+    mappings: list[Mapping],
+    inputs: list[str],
+    gaiji_table: GaijiTable | None = None,
+    gaiji_unmapped: str | None = None,
+    validator: str = "fused",
+) -> str:
+    """The run identity a conversion of `inputs` would have (hashes the inputs; converts nothing)."""
+    gaiji = gaiji_options(mappings, gaiji_table, gaiji_unmapped)
+    manifest = _manifest(mappings, match_inputs(mappings, inputs))
+    manifest.definitions = definition_files(mappings, gaiji_table)
+    manifest.options = content_options(gaiji, validator)
+    return run_id(manifest)
 
 
 def _manifest(mappings: list[Mapping], jobs: list[Job], hashes: list[str] | None = None) -> Manifest:
@@ -393,10 +403,8 @@ class _Hasher:
 
 
 @contextmanager
-def _staging(out_dir: Path) -> Iterator[_Stage]:
-    root = out_dir / ".staging"
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
+def _staging(root: Path) -> Iterator[_Stage]:
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         yield _Stage(root)
     finally:
@@ -416,7 +424,7 @@ def gaiji_options(
 
 
 def _writers(
-    writer_names: list[str], options: dict[str, dict[str, Any]], out_dir: Path, run_id: str
+    writer_names: list[str], options: dict[str, dict[str, Any]], out_dir: Path, run: str
 ) -> list[Writer]:
     stray = sorted(set(options) - set(writer_names))
     if stray:
@@ -425,7 +433,9 @@ def _writers(
     writers: list[Writer] = []
     try:
         for name, cls in zip(writer_names, classes, strict=True):
-            writers.append(cls(out_dir, options.get(name, {}), run_id))
+            opts = options.get(name, {})
+            load = writer_load_id(run, name, opts, cls.CONNECTION_OPTIONS)
+            writers.append(cls(out_dir, opts, load))
     except BaseException:
         for w in writers:
             w.abort()
@@ -445,14 +455,17 @@ def convert(
     gaiji_unmapped: str | None = None,
     workers: int | None = None,
     validator: str = "fused",
+    overwrite: bool = False,
+    output_mode: int = DEFAULT_OUTPUT_MODE,
 ) -> ConvertResult:
-    """Convert `inputs` through `mappings` into `out_dir`; the manifest is written last, only on success.
+    """Convert `inputs` through `mappings` into `out_dir`, committed as one output set (docs/run-integrity.md).
 
     `writer_options` maps a writer name to its options (see each writer's OPTIONS). `gaiji_table` and
     `gaiji_unmapped` ("reject" or "flag") override what the mappings name. `workers` processes read, map
     and validate batches (None: one per CPU for large inputs, else in-process); the outputs are the same
     whatever the number. `validator` is "fused" (one polars `select` per batch) or "pandera" (the same
-    rules as a pandera schema; `midlayout validate` uses it); both give the same rejects.
+    rules as a pandera schema; `midlayout validate` uses it); both give the same rejects. `overwrite` lets
+    the run replace another run's output set in `out_dir`; `output_mode` is the file mode of the outputs.
     """
     if validator not in ("fused", "pandera"):
         raise UsageError(f"unknown validator {validator!r} (fused or pandera)")
@@ -461,32 +474,60 @@ def convert(
     jobs = match_inputs(mappings, inputs)
     if len(set(writer_names)) != len(writer_names):
         raise UsageError("a writer is named twice")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "manifest.json").unlink(missing_ok=True)  # the folder must not look complete until we finish
-    for stale in out_dir.rglob(".*.tmp*"):  # temp files of an interrupted run; never a final name
-        stale.unlink()
+    out_dir.mkdir(mode=dir_mode(output_mode), parents=True, exist_ok=True)
+    with private_umask(), locked(out_dir):
+        outset = OutputSet(out_dir, "", overwrite, output_mode)
+        outset.open()
+        try:
+            return _convert(
+                jobs, mappings, outset, writer_names, writer_options or {}, gaiji, gaiji_table, validator,
+                batch_size, progress, workers,
+            )  # fmt: skip
+        except BaseException:
+            outset.discard()
+            raise
+
+
+def _convert(
+    jobs: list[Job],
+    mappings: list[Mapping],
+    outset: OutputSet,
+    writer_names: list[str],
+    writer_options: dict[str, dict[str, Any]],
+    gaiji: dict[str, GaijiOptions],
+    gaiji_table: GaijiTable | None,
+    validator: str,
+    batch_size: int,
+    progress: Progress,
+    workers: int | None,
+) -> ConvertResult:
     t0 = time.perf_counter()
-    hasher = _Hasher([j.path for j in jobs])  # overlaps the read phase; the load id waits for it
+    hasher = _Hasher([j.path for j in jobs])  # overlaps the read phase; the run identity waits for it
     manifest = _manifest(mappings, jobs, [""] * len(jobs))
     manifest.tool["validator"] = validator
+    manifest.definitions = definition_files(mappings, gaiji_table)
+    manifest.options = content_options(gaiji, validator)
     # Writers are built once now, so that a bad option fails before any work (they connect and open files
-    # lazily), and again with the run's load id, which needs the inputs' sha256s, before the write phase.
-    for w in _writers(writer_names, writer_options or {}, out_dir, "0" * 64):
+    # lazily), and again with their load ids, which need the inputs' sha256s, before the write phase.
+    for w in _writers(writer_names, writer_options, outset.next, "0" * 64):
         w.abort()
     writers: list[Writer] = []
 
     def make_writers() -> list[Writer]:
         for record, digest in zip(manifest.inputs, hasher.result(), strict=True):
             record.sha256 = digest
-        manifest.load_id = load_id(manifest)
-        writers[:] = _writers(writer_names, writer_options or {}, out_dir, manifest.load_id)
+        manifest.run_id = outset.run_id = run_id(manifest)
+        outset.claim()
+        writers[:] = _writers(writer_names, writer_options, outset.next, manifest.run_id)
+        manifest.load_ids = {w.name: w.load_id for w in writers}
         return writers
 
     try:
         outputs, written, rejects, occurrences = _run(
             jobs,
             manifest,
-            out_dir,
+            outset.stage,
+            outset.next,
             make_writers,
             batch_size,
             progress,
@@ -495,21 +536,48 @@ def convert(
             workers or auto_workers(jobs),
             validator,
         )
+        reports = write_reports(outset.next, occurrences, rejects)
+        manifest.text = manifest_section(reports, occurrences, gaiji)
+        names = outset.names(
+            [o.path for o in outputs if o.sha256]
+            + [str(outset.next / n) for n in ("rejects.parquet", "rejects.csv", *reports)]
+        )
+        outset.check_names(names)
+        fault("files")
+        outputs += _commit_databases(writers)
     except BaseException:
         hasher.stop()
         for w in writers:
             w.abort()
         raise
-    reports = write_reports(out_dir, occurrences, rejects)
-    manifest.text = manifest_section(reports, occurrences, gaiji)
-    _finish_manifest(manifest, out_dir, outputs, written, rejects, reports, t0)
-    return ConvertResult(manifest, out_dir, rejects)
+    _finish_manifest(manifest, outset, outputs, written, rejects, reports, t0, names)
+    outset.swap(names)
+    fault("manifest")
+    write_atomic(outset.out / MANIFEST, manifest.to_json().encode("utf-8"))
+    os.chmod(outset.out / MANIFEST, outset.file_mode)
+    fault("done")
+    outset.finish()
+    return ConvertResult(manifest, outset.out, rejects)
+
+
+def _commit_databases(writers: list[Writer]) -> list[Output]:
+    """Every database prepared (all that can fail), then each committed: the files are all built by now."""
+    dbs = [w for w in writers if w.DATABASE]
+    for w in dbs:
+        w.prepare()
+        fault(f"prepare:{w.name}")
+    outputs: list[Output] = []
+    for w in dbs:
+        outputs += w.commit()
+        fault(f"commit:{w.name}")
+    return outputs
 
 
 def _run(
     jobs: list[Job],
     manifest: Manifest,
     stage_dir: Path,
+    set_dir: Path,
     make_writers: Callable[[], list[Writer]],
     batch_size: int,
     progress: Progress,
@@ -518,9 +586,10 @@ def _run(
     workers: int,
     validator: str,
 ) -> tuple[list[Output], pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Read, map, validate and stage; check across files; then write, prepare and commit every writer."""
+    """Read, map, validate and stage; check across files; then build every file of the new set."""
     with _staging(stage_dir) as stage:
         _Run(jobs, manifest.inputs, stage, batch_size, progress, gaiji, validator).run(workers)
+        fault("staged")
         manifest.timings["read_map_validate_s"] = round(time.perf_counter() - t0, 3)
         staged = {
             target_name(j): StagedFile(
@@ -534,55 +603,68 @@ def _run(
         t1 = time.perf_counter()
         writers = make_writers()
         written = _write_targets(staged, rejected, writers)
-        for w in writers:  # everything that can fail, in every writer, before anything becomes visible
+        files = [w for w in writers if not w.DATABASE]
+        for w in files:  # everything that can fail, in every file writer, before anything is renamed
             w.prepare()
-        outputs: list[Output] = [o for w in writers for o in w.commit()]
+        outputs: list[Output] = []
+        for w in files:  # final names, but inside the new set (not yet in the output folder)
+            outputs += w.commit()
+            fault(f"commit:{w.name}")
         manifest.timings["write_s"] = round(time.perf_counter() - t1, 3)
-        rejects = _write_rejects(stage, stage_dir)
+        rejects = _write_rejects(stage, set_dir)
         occurrences = stage.gaiji()
     return outputs, written, rejects, occurrences
 
 
+def _final(outset: OutputSet, path: str) -> str:
+    """An output path in the new set, as it will be after the swap."""
+    p = Path(path)
+    return str(outset.out / p.relative_to(outset.next)) if outset.next in p.parents else path
+
+
 def _finish_manifest(
     manifest: Manifest,
-    out_dir: Path,
+    outset: OutputSet,
     outputs: list[Output],
     written: pl.DataFrame,
     rejects: pl.DataFrame,
     reports: dict[str, pl.DataFrame],
     t0: float,
+    names: list[str],
 ) -> None:
     _count(manifest, written, rejects)
+    set_dir = outset.next
     manifest.outputs = (
-        [vars(o) for o in outputs]
+        [{**vars(o), "path": _final(outset, o.path)} for o in outputs]
         + [
             {
                 "writer": "rejects",
-                "path": str(out_dir / n),
+                "path": str(outset.out / n),
                 "target": "rejects",
                 "rows": rejects.height,
-                "sha256": sha256_file(out_dir / n),
+                "sha256": sha256_file(set_dir / n),
             }
             for n in ("rejects.parquet", "rejects.csv")
         ]
         + [
             {
                 "writer": "text",
-                "path": str(out_dir / n),
+                "path": str(outset.out / n),
                 "target": n.removesuffix(".csv"),
                 "rows": r.height,
-                "sha256": sha256_file(out_dir / n),
+                "sha256": sha256_file(set_dir / n),
             }
             for n, r in reports.items()
         ]
     )
+    manifest.output_set = names
+    manifest.output_mode = f"{outset.file_mode:o}"
     manifest.rejects = _reject_summary(rejects)
     manifest.timings["total_s"] = round(time.perf_counter() - t0, 3)
     manifest.check_conservation()
     flagged = manifest.text["gaiji"]["flagged_records"]
     manifest.status = "rejects" if rejects.height else "flagged" if flagged else "ok"
     manifest.exit_code = 0 if manifest.status == "ok" else 1
-    write_atomic(out_dir / "manifest.json", manifest.to_json().encode("utf-8"))
 
 
 def _count(manifest: Manifest, written: pl.DataFrame, rejects: pl.DataFrame) -> None:
@@ -602,4 +684,4 @@ def _reject_summary(rejects: pl.DataFrame) -> dict[str, object]:
     }
 
 
-__all__ = ["OFF", "RAW", "REC", "ConvertResult", "convert", "load_id", "plan_load_id"]
+__all__ = ["OFF", "RAW", "REC", "ConvertResult", "convert", "plan_run_id", "run_id"]

@@ -69,10 +69,12 @@ def _resolve(path: str, base: Path | None) -> Path:
 
 def check_file(role: str, path: str, expected: str, base: Path | None = None) -> FileCheck:
     """Hash one file and compare it with the recorded digest."""
+    from midlayout.writers.base import sha256_path
+
     real = _resolve(path, base)
-    if not real.is_file():
+    if not (real.is_file() or (role == "output" and real.is_dir())):  # a partitioned Parquet is a folder
         return FileCheck(role, path, expected, None, "missing")
-    actual = sha256_file(real)
+    actual = sha256_path(real) if real.is_dir() else sha256_file(real)
     return FileCheck(role, path, expected, actual, "ok" if actual == expected else "mismatch")
 
 

@@ -56,7 +56,10 @@ def _visible(out: Path) -> dict[str, bytes]:
 
 
 def _frames(out: Path) -> dict[str, pl.DataFrame]:
-    return {p.relative_to(out).as_posix(): pl.read_parquet(p) for p in sorted((out / "parquet").rglob("*.parquet"))}
+    return {
+        p.relative_to(out).as_posix(): pl.read_parquet(p)
+        for p in sorted((out / "parquet").rglob("*.parquet"))
+    }
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +169,12 @@ def test_workers_and_resource_tracker_die_with_the_main_process(
     cmd = [*MIDLAYOUT, "convert", "-m", JUKI, "-m", ZEI, *extracts["x"]]
     cmd += ["--out", str(out), "--workers", "2", "--batch-size", "5"]
     proc = subprocess.run(
-        cmd, env=_env(f"batch{how}", **{key: value}), capture_output=True, text=True, check=False, start_new_session=True
+        cmd,
+        env=_env(f"batch{how}", **{key: value}),
+        capture_output=True,
+        text=True,
+        check=False,
+        start_new_session=True,
     )
     assert proc.returncode == code, proc.stderr
     assert _gone(marker) == []
@@ -187,7 +195,9 @@ def test_staging_and_work_files_are_owner_only(extracts: dict[str, list[str]], t
     assert rerun.returncode == 0 and not work.exists()
 
 
-def test_a_failed_rerun_keeps_the_previous_set_verifiable(extracts: dict[str, list[str]], tmp_path: Path) -> None:
+def test_a_failed_rerun_keeps_the_previous_set_verifiable(
+    extracts: dict[str, list[str]], tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     assert _convert(extracts["x"], out).returncode == 0
     before = _visible(out)

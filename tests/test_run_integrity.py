@@ -88,15 +88,28 @@ def test_content_options_change_the_run_identity_and_load_ids(tmp_path: Path, in
     juki = str(MAPPINGS / "vendor_a" / "juki-2.5.yaml")
     ids = []
     for i, extra in enumerate(([], ["--gaiji-unmapped", "flag"])):
-        res = cli("convert", "-m", juki, *inputs, "--out", str(tmp_path / f"o{i}"), "-w", "parquet", "--json", *extra)
+        res = cli(
+            "convert",
+            "-m",
+            juki,
+            *inputs,
+            "--out",
+            str(tmp_path / f"o{i}"),
+            "-w",
+            "parquet",
+            "--json",
+            *extra,
+        )
         assert res.exit_code in (0, 1), res.stderr
         ids.append(_run_id(json.loads(res.stdout)))
     assert ids[0] != ids[1]
     from midlayout.pipeline.runid import writer_load_id
 
-    assert writer_load_id(ids[0], "postgres", {"mode": "upsert", "dsn": "host=a"}, {"dsn"}) == writer_load_id(
-        ids[0], "postgres", {"mode": "upsert", "dsn": "host=b"}, {"dsn"}
-    ) != writer_load_id(ids[0], "postgres", {"mode": "append"}, {"dsn"})
+    assert (
+        writer_load_id(ids[0], "postgres", {"mode": "upsert", "dsn": "host=a"}, {"dsn"})
+        == writer_load_id(ids[0], "postgres", {"mode": "upsert", "dsn": "host=b"}, {"dsn"})
+        != writer_load_id(ids[0], "postgres", {"mode": "append"}, {"dsn"})
+    )
     plan = convert_module.plan_run_id
     mappings = [load_mapping(Path(juki))]
     assert plan(mappings, inputs, validator="pandera") != plan(mappings, inputs)
@@ -141,7 +154,9 @@ def test_resume_reruns_an_entry_whose_code_map_changed(defs: Path, inputs: list[
 
 
 def _convert(inputs: list[str], out: Path, *args: str) -> Any:
-    return cli("convert", "-m", str(MAPPINGS / "vendor_a" / "juki-2.5.yaml"), *inputs, "--out", str(out), *args)
+    return cli(
+        "convert", "-m", str(MAPPINGS / "vendor_a" / "juki-2.5.yaml"), *inputs, "--out", str(out), *args
+    )
 
 
 def _files(out: Path) -> list[str]:
@@ -163,7 +178,9 @@ def test_user_files_in_the_output_folder_are_never_deleted(inputs: list[str], tm
     assert all(p.read_bytes() == b"the user's" for p in mine)
 
 
-def test_a_rerun_removes_the_previous_runs_outputs_it_no_longer_writes(inputs: list[str], tmp_path: Path) -> None:
+def test_a_rerun_removes_the_previous_runs_outputs_it_no_longer_writes(
+    inputs: list[str], tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     assert _convert(inputs, out).exit_code in (0, 1)
     assert (out / "standard" / "juki" / "jumin.csv").exists() and (out / "midlayout.duckdb").exists()
@@ -236,7 +253,7 @@ def test_duckdb_content_hash_is_reproducible_and_verified(inputs: list[str], tmp
     for name in ("a", "b"):
         assert _convert(inputs, tmp_path / name).exit_code in (0, 1)
         manifests.append(json.loads((tmp_path / name / "manifest.json").read_text(encoding="utf-8")))
-    db = [[o for o in m["outputs"] if o["writer"] == "duckdb"][0] for m in manifests]
+    db = [next(o for o in m["outputs"] if o["writer"] == "duckdb") for m in manifests]
     assert db[0]["details"]["content_sha256"] == db[1]["details"]["content_sha256"]
     con = duckdb.connect(str(tmp_path / "a" / "midlayout.duckdb"))
     con.execute("UPDATE juki.jumin SET seibetsu = '9' WHERE rowid = 0")
@@ -258,9 +275,11 @@ def test_readme_says_rejects_hold_raw_personal_records() -> None:
 
 def _seibetsu(dsn: str, schema: str) -> dict[str, int]:
     import psycopg
+    from psycopg import sql
 
+    query = sql.SQL("SELECT seibetsu, count(*) FROM {}.jumin GROUP BY 1").format(sql.Identifier(schema))
     with psycopg.connect(dsn, autocommit=True) as conn:
-        rows = conn.execute(f'SELECT seibetsu, count(*) FROM "{schema}".jumin GROUP BY 1').fetchall()  # noqa: S608
+        rows = conn.execute(query).fetchall()
     return {str(k): int(n) for k, n in rows}
 
 
@@ -298,7 +317,16 @@ def test_killed_between_database_commit_and_swap_a_rerun_completes_the_files(
     out = tmp_path / "out"
     cmd = [sys.executable, "-c", "from midlayout.cli.app import main; main()", "convert"]
     cmd += ["-m", str(MAPPINGS / "vendor_a" / "juki-2.5.yaml"), *inputs, "--out", str(out), "--json"]
-    cmd += ["-w", "postgres", "-w", "parquet", "-O", f"postgres.dsn={dsn}", "-O", f"postgres.schema_prefix={prefix}"]
+    cmd += [
+        "-w",
+        "postgres",
+        "-w",
+        "parquet",
+        "-O",
+        f"postgres.dsn={dsn}",
+        "-O",
+        f"postgres.schema_prefix={prefix}",
+    ]
     cmd += ["-O", f"postgres.meta_schema={prefix}meta"]
     env = {**os.environ, "MIDLAYOUT_LAYOUTS": str(LAYOUTS), "MIDLAYOUT_FAULT": "commit:postgres"}
     killed = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
@@ -308,5 +336,9 @@ def test_killed_between_database_commit_and_swap_a_rerun_completes_the_files(
     rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     assert rerun.returncode in (0, 1), rerun.stderr
     manifest = json.loads(rerun.stdout)
-    assert {o["details"]["status"] for o in manifest["outputs"] if o["writer"] == "postgres"} == {"already_applied"}
-    assert _seibetsu(dsn, prefix + "juki") == applied and (out / "parquet" / "juki" / "jumin.parquet").exists()
+    assert {o["details"]["status"] for o in manifest["outputs"] if o["writer"] == "postgres"} == {
+        "already_applied"
+    }
+    assert (
+        _seibetsu(dsn, prefix + "juki") == applied and (out / "parquet" / "juki" / "jumin.parquet").exists()
+    )

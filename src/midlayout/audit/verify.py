@@ -108,7 +108,9 @@ def content_checks(manifest: dict[str, Any], base: Path | None = None) -> list[F
         except Exception:  # noqa: BLE001 - not a readable database: its content does not match
             actual = "unreadable"
         checks.append(
-            FileCheck("output-content", str(o["path"]), expected, actual, "ok" if actual == expected else "mismatch")
+            FileCheck(
+                "output-content", str(o["path"]), expected, actual, "ok" if actual == expected else "mismatch"
+            )
         )
     return checks
 

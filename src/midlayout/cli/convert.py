@@ -127,7 +127,8 @@ def convert_cmd(
     overwrite: Annotated[
         bool,
         typer.Option(
-            "--overwrite", help="Replace another run's outputs in --out (a rerun of the same run needs no flag)."
+            "--overwrite",
+            help="Replace another run's outputs in --out (a rerun of the same run needs no flag).",
         ),
     ] = False,
     output_mode: Annotated[

@@ -42,7 +42,9 @@ def _acquire(out: Path, path: Path) -> int:
         except BlockingIOError:
             holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip() or "unknown holder"
             os.close(fd)
-            raise FolderBusy(f"{out} is in use by another midlayout run ({holder}); wait for it to finish") from None
+            raise FolderBusy(
+                f"{out} is in use by another midlayout run ({holder}); wait for it to finish"
+            ) from None
         try:
             same = os.stat(path).st_ino == os.fstat(fd).st_ino
         except FileNotFoundError:

@@ -35,7 +35,9 @@ class Manifest:
     run_id: str = ""  # run identity (pipeline/runid.py); the tool version above is recorded, not hashed
     load_ids: dict[str, str] = field(default_factory=dict)  # writer name → its load id
     options: dict[str, Any] = field(default_factory=dict)  # the content options hashed into run_id
-    definitions: list[dict[str, str]] = field(default_factory=list)  # every definition file: kind, path, sha256
+    definitions: list[dict[str, str]] = field(
+        default_factory=list
+    )  # every definition file: kind, path, sha256
     layouts: list[dict[str, str]] = field(default_factory=list)
     mappings: list[dict[str, str]] = field(default_factory=list)
     inputs: list[InputRecord] = field(default_factory=list)

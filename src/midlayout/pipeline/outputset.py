@@ -31,7 +31,9 @@ from midlayout.pipeline.lock import work_dir
 
 MANIFEST = "manifest.json"
 JOURNAL = "swap.json"
-DEFAULT_OUTPUT_MODE = 0o640  # files; folders get x where r is set (0o750). Personal data: never world-readable.
+DEFAULT_OUTPUT_MODE = (
+    0o640  # files; folders get x where r is set (0o750). Personal data: never world-readable.
+)
 
 
 def parse_output_mode(text: str | int) -> int:

@@ -38,4 +38,6 @@ def die_with_parent() -> None:
         return
     if parent.pid is not None and os.getppid() != parent.pid:  # died before prctl took effect
         os._exit(1)
-    threading.Thread(target=_watch, args=(parent.sentinel,), name="midlayout-parent-watch", daemon=True).start()
+    threading.Thread(
+        target=_watch, args=(parent.sentinel,), name="midlayout-parent-watch", daemon=True
+    ).start()

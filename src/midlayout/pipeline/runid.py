@@ -28,7 +28,9 @@ def _digest(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
-def definition_files(mappings: Iterable[DataMapping], gaiji_table: GaijiTable | None = None) -> list[dict[str, str]]:
+def definition_files(
+    mappings: Iterable[DataMapping], gaiji_table: GaijiTable | None = None
+) -> list[dict[str, str]]:
     """Every definition file of a run as {kind, path, sha256}, each file once, in KINDS order then path."""
     found: dict[tuple[str, str], str] = {}
 
@@ -71,7 +73,9 @@ def content_options(gaiji: Mapping[str, GaijiOptions], validator: str) -> dict[s
 
 
 def run_identity(
-    inputs: Iterable[tuple[str, str, str]], definitions: Iterable[Mapping[str, str]], options: Mapping[str, Any]
+    inputs: Iterable[tuple[str, str, str]],
+    definitions: Iterable[Mapping[str, str]],
+    options: Mapping[str, Any],
 ) -> str:
     """sha256 over (mapping, source, sha256) of each input, (kind, sha256) of each definition, and the options."""
     return _digest(
@@ -83,7 +87,9 @@ def run_identity(
     )
 
 
-def writer_load_id(run_id: str, writer: str, options: Mapping[str, Any], connection: Iterable[str] = ()) -> str:
+def writer_load_id(
+    run_id: str, writer: str, options: Mapping[str, Any], connection: Iterable[str] = ()
+) -> str:
     """A writer's load id: the run identity and the writer's options, less those that only say where to connect."""
     skip = set(connection)
     content = {k: str(v) for k, v in sorted(options.items()) if k not in skip}

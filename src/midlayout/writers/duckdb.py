@@ -72,7 +72,9 @@ class DuckDBWriter(Writer):
     def commit(self) -> list[Output]:
         """As every file writer, plus `content_sha256` (tables and rows; the file's bytes vary by run)."""
         return [
-            Output(o.writer, o.path, o.target, o.rows, o.sha256, {"content_sha256": content_sha256(Path(o.path))})
+            Output(
+                o.writer, o.path, o.target, o.rows, o.sha256, {"content_sha256": content_sha256(Path(o.path))}
+            )
             for o in super().commit()
         ]
 

@@ -507,6 +507,7 @@ def _convert(
     manifest.tool["validator"] = validator
     manifest.definitions = definition_files(mappings, gaiji_table)
     manifest.options = content_options(gaiji, validator)
+    outset.precheck(manifest.definitions, manifest.options, [vars(i) for i in manifest.inputs])
     # Writers are built once now, so that a bad option fails before any work (they connect and open files
     # lazily), and again with their load ids, which need the inputs' sha256s, before the write phase.
     for w in _writers(writer_names, writer_options, outset.next, "0" * 64):

@@ -176,6 +176,29 @@ class OutputSet:
         self._foreign_manifest = manifest_path.exists() and not (self._manifest or {}).get("run_id")
         self.previous = owned_by(self._manifest or {}, self.out)
 
+    def precheck(self, definitions: list[dict[str, str]], options: dict[str, Any], inputs: list[Any]) -> None:
+        """Before any work: refuse another run's folder already when its definitions, options or input sizes
+        differ (then the run identities must differ); `claim` makes the exact check once the inputs are hashed."""
+        m = self._manifest
+        if self.overwrite or self._foreign_manifest or m is None:
+            self.claim()
+            return
+
+        def sizes(records: list[Any]) -> list[tuple[str, str, int]]:
+            return sorted((str(r["mapping"]), str(r["source"]), int(r["bytes"])) for r in records)
+
+        try:
+            same = (
+                sorted((d["kind"], d["sha256"]) for d in m.get("definitions", []))
+                == sorted((d["kind"], d["sha256"]) for d in definitions)
+                and m.get("options") == options
+                and sizes(m.get("inputs", [])) == sizes(inputs)
+            )
+        except (KeyError, TypeError, ValueError):
+            same = False
+        if not same:
+            self.claim()
+
     def claim(self) -> None:
         """Refuse (exit 2) a folder holding another run's set, unless overwrite; same run identity: replace it."""
         manifest_path = self.out / MANIFEST

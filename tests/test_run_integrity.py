@@ -203,6 +203,19 @@ def test_another_runs_folder_is_refused_without_overwrite(inputs: list[str], tmp
     assert cli("verify", str(out / "manifest.json")).exit_code == 0
 
 
+def test_a_failed_rerun_keeps_the_previous_run_complete_and_verifiable(
+    inputs: list[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    assert _convert(inputs, out).exit_code in (0, 1)
+    before = {n: (out / n).read_bytes() for n in _files(out)}
+    unreachable = "postgres.dsn=host=127.0.0.1 port=1 dbname=x connect_timeout=2"
+    failed = _convert(inputs, out, "-w", "parquet", "-w", "postgres", "-O", unreachable)
+    assert failed.exit_code == 2, failed.stderr
+    assert {n: (out / n).read_bytes() for n in _files(out)} == before
+    assert cli("verify", str(out / "manifest.json")).exit_code == 0
+
+
 def test_a_file_not_written_by_midlayout_is_not_replaced_without_overwrite(
     inputs: list[str], tmp_path: Path
 ) -> None:

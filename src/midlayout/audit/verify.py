@@ -83,11 +83,29 @@ def verify(manifest_path: Path, base: Path | None = None) -> list[FileCheck]:
 
     >>> # [c for c in verify(Path("out/manifest.json")) if c.status != "ok"]  -> [] when intact
     """
+    _settle(manifest_path.parent)
     manifest = read_manifest(manifest_path)
     checks = [
         check_file(role, path, sha, base) for role, path, sha in named_files(manifest, str(manifest_path))
     ]
     return checks + content_checks(manifest, base)
+
+
+def _settle(folder: Path) -> None:
+    """A run killed while swapping its outputs in left a journal: restore the folder to one run first."""
+    from midlayout.pipeline.lock import FolderBusy
+    from midlayout.pipeline.outputset import settle
+
+    try:
+        settle(folder)
+    except FolderBusy as exc:
+        raise InputError(f"{exc} (verify again when it has finished)", Location(file=str(folder))) from None
+    except OSError as exc:
+        raise InputError(
+            f"a run was stopped while swapping its outputs in, and the folder cannot be restored ({exc}); "
+            "rerun the conversion into it",
+            Location(file=str(folder)),
+        ) from None
 
 
 def content_checks(manifest: dict[str, Any], base: Path | None = None) -> list[FileCheck]:

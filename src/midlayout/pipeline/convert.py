@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import platform
 import shutil
 import threading
@@ -35,8 +34,8 @@ from midlayout.pipeline.batches import (
 from midlayout.pipeline.faults import fault
 from midlayout.pipeline.inputs import Job, match_inputs
 from midlayout.pipeline.lock import locked
-from midlayout.pipeline.manifest import InputRecord, Manifest, write_atomic
-from midlayout.pipeline.outputset import DEFAULT_OUTPUT_MODE, MANIFEST, OutputSet, dir_mode, private_umask
+from midlayout.pipeline.manifest import InputRecord, Manifest
+from midlayout.pipeline.outputset import DEFAULT_OUTPUT_MODE, OutputSet, dir_mode, private_umask
 from midlayout.pipeline.runid import content_options, definition_files, run_identity, writer_load_id
 from midlayout.pipeline.textreport import manifest_section, write_reports
 from midlayout.readers import DEFAULT_BATCH_SIZE, plan_batches, read_batches
@@ -552,11 +551,7 @@ def _convert(
             w.abort()
         raise
     _finish_manifest(manifest, outset, outputs, written, rejects, reports, t0, names)
-    outset.swap(names)
-    fault("manifest")
-    write_atomic(outset.out / MANIFEST, manifest.to_json().encode("utf-8"))
-    os.chmod(outset.out / MANIFEST, outset.file_mode)
-    fault("done")
+    outset.swap(names, manifest.to_json().encode("utf-8"))
     outset.finish()
     return ConvertResult(manifest, outset.out, rejects)
 

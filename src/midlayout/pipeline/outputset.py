@@ -27,7 +27,8 @@ from typing import Any
 
 from midlayout.errors import UsageError
 from midlayout.pipeline.faults import fault
-from midlayout.pipeline.lock import work_dir
+from midlayout.pipeline.lock import locked, work_dir
+from midlayout.pipeline.manifest import write_atomic
 
 MANIFEST = "manifest.json"
 JOURNAL = "swap.json"
@@ -230,8 +231,11 @@ class OutputSet:
                 "use --overwrite to replace it, or choose another --out"
             )
 
-    def swap(self, rels: list[str]) -> None:
-        """Move the previous set aside and the new one in (journaled); the caller then writes the manifest."""
+    def swap(self, rels: list[str], manifest: bytes) -> None:
+        """Move the previous set aside and the new one in, then the manifest (journaled; fsynced before)."""
+        staged = self.work / MANIFEST
+        write_atomic(staged, manifest)
+        os.chmod(staged, self.file_mode)
         for rel in rels:
             apply_mode(self.next / rel, self.file_mode)
         old = sorted({*self.previous, *(r for r in rels if (self.out / r).exists()), MANIFEST})
@@ -250,6 +254,9 @@ class OutputSet:
                 os.chmod(folder, dir_mode(self.file_mode))
             if i == 0:
                 fault("swap:moved")
+        fault("manifest")
+        os.replace(staged, self.out / MANIFEST)  # the commit point: from here on the folder holds the new run
+        fault("done")
 
     def finish(self) -> None:
         """After the manifest is written: the previous set and the journal go."""
@@ -266,6 +273,16 @@ class OutputSet:
 def out_child(out: Path, folder: Path) -> bool:
     """`folder` is inside `out` and does not exist yet (the swap will create it)."""
     return out in folder.parents and not folder.exists()
+
+
+def settle(out: Path) -> None:
+    """Before reading a folder: finish or undo a swap a killed run left, if any (needs the folder's lock).
+
+    Raises FolderBusy when a run holds the folder (it may be swapping right now)."""
+    if not (out / ".midlayout" / JOURNAL).exists():
+        return
+    with locked(out):
+        recover(out)
 
 
 def recover(out: Path) -> None:
@@ -285,5 +302,7 @@ def recover(out: Path) -> None:
         for rel in journal.get("old", []):
             if (work / "prev" / rel).exists():
                 _move(work / "prev" / rel, out / rel)
+        for leftover in ("next", "stage", MANIFEST):  # the stopped run's, personal data: not kept
+            _remove(work / leftover)
     _remove(work / "prev")
     path.unlink()

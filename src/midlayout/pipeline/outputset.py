@@ -240,7 +240,7 @@ class OutputSet:
             apply_mode(self.next / rel, self.file_mode)
         old = sorted({*self.previous, *(r for r in rels if (self.out / r).exists()), MANIFEST})
         journal = {"run_id": self.run_id, "old": old, "new": rels}
-        (self.work / JOURNAL).write_text(json.dumps(journal), encoding="utf-8")
+        write_atomic(self.work / JOURNAL, json.dumps(journal).encode("utf-8"))
         fault("swap")
         for rel in old:
             if (self.out / rel).exists() or (self.out / rel).is_symlink():
@@ -289,8 +289,11 @@ def recover(out: Path) -> None:
     """Finish a swap whose manifest was written, or undo one killed before: the folder holds one run again."""
     work = out / ".midlayout"
     path = work / JOURNAL
-    journal = _read(path) if path.exists() else None
-    if journal is None:
+    if not path.exists():
+        return
+    journal = _read(path)
+    if journal is None:  # torn before the swap began (it is written atomically): nothing was moved
+        path.unlink()
         return
     manifest = _read(out / MANIFEST)
     done = manifest is not None and manifest.get("run_id") == journal.get("run_id")
@@ -302,7 +305,6 @@ def recover(out: Path) -> None:
         for rel in journal.get("old", []):
             if (work / "prev" / rel).exists():
                 _move(work / "prev" / rel, out / rel)
-        for leftover in ("next", "stage", MANIFEST):  # the stopped run's, personal data: not kept
-            _remove(work / leftover)
-    _remove(work / "prev")
+    for leftover in ("next", "stage", "prev", MANIFEST):  # the stopped run's (personal data): not kept
+        _remove(work / leftover)
     path.unlink()

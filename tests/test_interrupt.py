@@ -80,7 +80,12 @@ def reference_y(extracts: dict[str, list[str]], tmp_path_factory: pytest.TempPat
 
 # In run order. Before the swap a kill leaves the previous set untouched; inside it (swap:moved, manifest) the
 # journal lets the next run into the folder, or verify, restore the previous set before anything else.
-BEFORE_SWAP = ("commit:parquet", "commit:duckdb", "files", "swap")  # commit:parquet: the first final file of Y
+BEFORE_SWAP = (
+    "commit:parquet",
+    "commit:duckdb",
+    "files",
+    "swap",
+)  # commit:parquet: the first final file of Y
 IN_SWAP = ("swap:moved", "manifest")
 
 

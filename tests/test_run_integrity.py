@@ -112,7 +112,10 @@ def test_content_options_change_the_run_identity_and_load_ids(tmp_path: Path, in
     )
     plan = convert_module.plan_run_id
     mappings = [load_mapping(Path(juki))]
-    assert plan(mappings, inputs, validator="pandera") != plan(mappings, inputs)
+    from midlayout.pipeline.options import ConvertOptions
+
+    pandera = ConvertOptions(writers=(), validator="pandera")
+    assert plan(mappings, inputs, pandera) != plan(mappings, inputs)
 
 
 def test_verify_names_the_edited_definition(defs: Path, inputs: list[str], tmp_path: Path) -> None:

@@ -22,6 +22,23 @@ stderr = Console(stderr=True)
 stdout = Console(highlight=False, soft_wrap=True)
 
 JsonOpt = typer.Option(False, "--json", help="Print a machine-readable JSON result on stdout.")
+MemoryLimitOpt = typer.Option(
+    None,
+    "--memory-limit",
+    help="DuckDB memory limit of the cross-file checks and lookup staging, e.g. 1GB (default 256MB and 128MB); beyond it work spills to disk.",
+)
+
+OverwriteOpt = typer.Option(
+    False,
+    "--overwrite",
+    help="Replace another run's outputs in the output folder (a rerun of the same run needs no flag).",
+)
+OutputModeOpt = typer.Option(
+    "640",
+    "--output-mode",
+    help="File mode of the outputs, octal (default 640: not world-readable; folders get x where r). "
+    "They hold personal data.",
+)
 
 
 def writer_options(pairs: list[str] | None) -> dict[str, dict[str, Any]]:

@@ -8,11 +8,22 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from midlayout.cli.common import JsonOpt, emit_json, guarded, progress_bars, stdout
+from midlayout.cli.common import (
+    JsonOpt,
+    MemoryLimitOpt,
+    OutputModeOpt,
+    OverwriteOpt,
+    emit_json,
+    guarded,
+    progress_bars,
+    stdout,
+)
 from midlayout.layout.job import load_job
 from midlayout.pipeline.job import MANIFEST, JobResult, run_job
+from midlayout.pipeline.options import ConvertOptions
 from midlayout.pipeline.outputset import parse_output_mode
 from midlayout.readers import DEFAULT_BATCH_SIZE
+from midlayout.writers.registry import options_of
 
 STYLE = {"ok": "green", "rejects": "yellow", "failed": "red", "skipped": "cyan", "not_run": "dim"}
 
@@ -71,23 +82,24 @@ def run_cmd(
     batch_size: Annotated[
         int, typer.Option(help="Records per batch (memory follows this).")
     ] = DEFAULT_BATCH_SIZE,
-    overwrite: Annotated[
-        bool,
-        typer.Option("--overwrite", help="Replace another run's outputs in an entry's folder."),
-    ] = False,
-    output_mode: Annotated[
-        str, typer.Option("--output-mode", help="File mode of the outputs (octal; folders get x where r).")
-    ] = "640",
+    memory_limit: str | None = MemoryLimitOpt,
+    overwrite: bool = OverwriteOpt,
+    output_mode: str = OutputModeOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Run a batch job: many conversions and loads, one job manifest, one summary."""
 
     @guarded
     def run() -> int:
-        mode = parse_output_mode(output_mode)
-        job = load_job(job_file)
+        options = ConvertOptions(
+            batch_size=batch_size,
+            memory_limit=memory_limit,
+            overwrite=overwrite,
+            output_mode=parse_output_mode(output_mode),
+        )
+        job = load_job(job_file, options_of)
         with progress_bars(not as_json) as bars:
-            result = run_job(job, out, keep_going, resume, batch_size, bars, overwrite, mode)
+            result = run_job(job, out, keep_going, resume, options, bars)
         if as_json:
             emit_json(result.to_dict())
         else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,7 @@ from midlayout.layout.standard import sha256_file
 from midlayout.pipeline.convert import Progress, convert, plan_run_id
 from midlayout.pipeline.lock import locked
 from midlayout.pipeline.manifest import load_manifest, write_atomic
-from midlayout.pipeline.outputset import DEFAULT_OUTPUT_MODE
-from midlayout.readers import DEFAULT_BATCH_SIZE
+from midlayout.pipeline.options import ConvertOptions
 from midlayout.writers.base import sha256_path
 
 MANIFEST = "job-manifest.json"
@@ -73,7 +72,7 @@ def _previous(out: Path) -> dict[str, dict[str, Any]]:
     return {e["id"]: e for e in load_manifest(path).get("entries", [])}
 
 
-def _up_to_date(entry: JobEntry, prev: dict[str, Any] | None) -> bool:
+def _up_to_date(entry: JobEntry, prev: dict[str, Any] | None, options: ConvertOptions) -> bool:
     """The earlier result of this entry still stands: same data, intact manifest and outputs."""
     if not prev or prev.get("status") not in ("ok", "rejects", "skipped") or not prev.get("manifest"):
         return False
@@ -81,7 +80,7 @@ def _up_to_date(entry: JobEntry, prev: dict[str, Any] | None) -> bool:
     if not path.is_file() or sha256_file(path) != prev.get("manifest_sha256"):
         return False
     try:
-        current = plan_run_id([load_mapping(p) for p in entry.mappings], list(entry.inputs))
+        current = plan_run_id([load_mapping(p) for p in entry.mappings], list(entry.inputs), options)
     except MidlayoutError:
         return False
     manifest = load_manifest(path)
@@ -104,30 +103,18 @@ def _output_summary(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _run_entry(
-    entry: JobEntry,
-    out: Path,
-    batch_size: int,
-    progress: Progress | None,
-    overwrite: bool = False,
-    output_mode: int = DEFAULT_OUTPUT_MODE,
-) -> EntryResult:
+def _run_entry(entry: JobEntry, out: Path, options: ConvertOptions, progress: Progress | None) -> EntryResult:
     result = EntryResult(entry.id, "running", 0, municipality=entry.municipality, out=str(out))
     t0 = time.perf_counter()
     try:
         mappings = [load_mapping(p) for p in entry.mappings]
         result.gyomu = sorted({m.target.gyomu for m in mappings})
-        converted = convert(
-            mappings,
-            list(entry.inputs),
-            out,
-            list(entry.writers),
-            batch_size,
-            progress,
-            {k: v for k, v in entry.writers.items() if v},
-            overwrite=overwrite,
-            output_mode=output_mode,
+        entry_options = replace(
+            options,
+            writers=tuple(entry.writers),
+            writer_options={k: v for k, v in entry.writers.items() if v},
         )
+        converted = convert(mappings, list(entry.inputs), out, entry_options, progress)
     except MidlayoutError as exc:
         result.status, result.exit_code, result.error = "failed", exc.exit_code, str(exc)
     except Exception as exc:  # noqa: BLE001 (one entry's bug is reported, and the job decides whether to go on)
@@ -174,21 +161,21 @@ def run_job(
     out: Path | None = None,
     keep_going: bool | None = None,
     resume: bool = False,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    options: ConvertOptions | None = None,
     progress: Progress | None = None,
-    overwrite: bool = False,
-    output_mode: int = DEFAULT_OUTPUT_MODE,
 ) -> JobResult:
     """Run every entry of `job` into `out/<entry id>/`; write `out/job-manifest.json` after each entry.
 
     `keep_going` overrides the job's `on_error` (stop after a failed entry, or continue). Entries with
-    rejects are not failures: the job goes on, and its exit code is 1. `overwrite` and `output_mode` are
-    passed to every entry's convert. A second job into the same `out` meanwhile is refused (exit 2).
+    rejects are not failures: the job goes on, and its exit code is 1. `options` (batch size, memory
+    limit, overwrite, output mode, ...) apply to every entry; each entry names its own writers and their
+    options. A second job into the same `out` meanwhile is refused (exit 2).
     """
+    options = options or ConvertOptions()
     out = out or job.out
     out.mkdir(parents=True, exist_ok=True)
     with locked(out):
-        return _run_job(job, out, keep_going, resume, batch_size, progress, overwrite, output_mode)
+        return _run_job(job, out, keep_going, resume, options, progress)
 
 
 def _run_job(
@@ -196,10 +183,8 @@ def _run_job(
     out: Path,
     keep_going: bool | None,
     resume: bool,
-    batch_size: int,
+    options: ConvertOptions,
     progress: Progress | None,
-    overwrite: bool,
-    output_mode: int,
 ) -> JobResult:
     previous = _previous(out) if resume else {}
     go_on = keep_going if keep_going is not None else job.on_error == "continue"
@@ -215,10 +200,10 @@ def _run_job(
             result.entries.append(
                 EntryResult(entry.id, "not_run", 0, municipality=entry.municipality, out=str(entry_out))
             )
-        elif resume and _up_to_date(entry, previous.get(entry.id)):
+        elif resume and _up_to_date(entry, previous.get(entry.id), options):
             result.entries.append(_skipped(entry, previous[entry.id], entry_out))
         else:
-            result.entries.append(_run_entry(entry, entry_out, batch_size, progress, overwrite, output_mode))
+            result.entries.append(_run_entry(entry, entry_out, options, progress))
             stopped = result.entries[-1].status == "failed" and not go_on
         write_atomic(out / MANIFEST, _json(result))
     codes = [e.exit_code for e in result.entries]

@@ -194,3 +194,26 @@ def test_staging_and_work_files_are_owner_only(extracts: dict[str, list[str]], t
     for p in [work, *found]:  # ...readable by the owner only
         assert p.stat().st_mode & 0o777 == (0o700 if p.is_dir() else 0o600), p
     assert not (out / "manifest.json").exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_second_run_into_a_busy_folder_is_refused_and_the_first_completes(
+    extracts: dict[str, list[str]], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    cmd = [*MIDLAYOUT, "convert", "-m", JUKI, "-m", ZEI, *extracts["x"], "--out", str(out)]
+    first = subprocess.Popen(cmd, env=_env("staged@stop"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        # Wait for the first run to stop itself (holding the folder) at the hook; no timed kill.
+        stat = Path(f"/proc/{first.pid}/stat")
+        deadline = time.monotonic() + 60
+        while stat.read_text().rsplit(")", 1)[1].split()[0] not in "TZ" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        second = _convert(extracts["x"], out)
+        assert second.returncode == 2, second.stderr
+        assert "in use by another midlayout run" in second.stderr and f"pid {first.pid}" in second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1
+    finally:
+        first.send_signal(signal.SIGCONT)
+    assert first.wait(timeout=120) == 0
+    assert _verify(out) == []

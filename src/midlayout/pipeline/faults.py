@@ -3,7 +3,8 @@
 Honoured only when the environment variable MIDLAYOUT_FAULT is set; it is a hook for tests, not a feature.
 `MIDLAYOUT_FAULT=commit:duckdb` kills the process with SIGKILL when the run reaches that point (nothing of
 Python's clean-up runs, as with a power cut or the OOM killer); `…@raise` raises an error there instead (the
-run fails and cleans up); `…@term` sends the process SIGTERM there (as a supervisor stopping it).
+run fails and cleans up); `…@term` sends the process SIGTERM there (as a supervisor stopping it); `…@stop`
+sends it SIGSTOP (it waits there, holding the folder, until SIGCONT).
 
 Points, in run order: `batch` (the first batch handled by the main process, workers still alive), `staged`
 (every batch staged), `files` (every file of the new output set built, before any database is prepared),
@@ -35,4 +36,5 @@ def fault(point: str) -> None:
         return
     if how == "raise":
         raise InjectedFault(f"injected fault at {point} ({ENV})")
-    os.kill(os.getpid(), signal.SIGTERM if how == "term" else signal.SIGKILL)
+    sig = {"term": signal.SIGTERM, "stop": signal.SIGSTOP}.get(how, signal.SIGKILL)
+    os.kill(os.getpid(), sig)

@@ -36,7 +36,11 @@ def work_dir(out: Path) -> Path:
 def _acquire(out: Path, path: Path) -> int:
     """An fd holding the flock on `path`; retried when the file was replaced meanwhile (a holder removed it)."""
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except FileNotFoundError:  # the previous holder removed the emptied work folder just now
+            work_dir(out)
+            continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

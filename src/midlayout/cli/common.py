@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+from midlayout.cli.signals import INTERRUPTED, TERMINATED, Terminated, sigterm_raises, stopped_message
 from midlayout.errors import MidlayoutError, UsageError
 from midlayout.layout.paths import outside_definitions
 from midlayout.layout.registry import layouts_dirs
@@ -55,6 +56,18 @@ MemoryLimitOpt = typer.Option(
     help="DuckDB memory limit of the cross-file checks and lookup staging, e.g. 1GB (default 256MB and 128MB); beyond it work spills to disk.",
 )
 
+OverwriteOpt = typer.Option(
+    False,
+    "--overwrite",
+    help="Replace another run's outputs in the output folder (a rerun of the same run needs no flag).",
+)
+OutputModeOpt = typer.Option(
+    "640",
+    "--output-mode",
+    help="File mode of the outputs, octal (default 640: not world-readable; folders get x where r). "
+    "They hold personal data.",
+)
+
 
 def writer_options(pairs: list[str] | None) -> dict[str, dict[str, Any]]:
     """`WRITER.KEY=VALUE` pairs (from --option) as {writer: {key: value}}; values stay strings."""
@@ -88,10 +101,15 @@ def guarded(fn: Callable[..., int | None]) -> Callable[..., None]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> None:
         try:
-            code = fn(*args, **kwargs) or OK
+            with sigterm_raises():
+                code = fn(*args, **kwargs) or OK
         except MidlayoutError as exc:
             raise fail(str(exc), exc.exit_code) from None
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        except KeyboardInterrupt:
+            raise fail(stopped_message("SIGINT"), INTERRUPTED) from None
+        except Terminated:
+            raise fail(stopped_message("SIGTERM"), TERMINATED) from None
+        except (typer.Exit, typer.Abort):
             raise
         except Exception as exc:
             if os.environ.get("MIDLAYOUT_DEBUG"):

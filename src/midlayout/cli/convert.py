@@ -17,6 +17,8 @@ from midlayout.cli.common import (
     JsonOpt,
     LayoutsDirs,
     MemoryLimitOpt,
+    OutputModeOpt,
+    OverwriteOpt,
     definitions,
     emit_json,
     guarded,
@@ -32,6 +34,7 @@ from midlayout.layout.registry import resolve
 from midlayout.pipeline.convert import ConvertResult, convert
 from midlayout.pipeline.identity import files_for_inputs, identity_mapping, only_files
 from midlayout.pipeline.options import DEFAULT_WRITERS, ConvertOptions
+from midlayout.pipeline.outputset import parse_output_mode
 from midlayout.readers import DEFAULT_BATCH_SIZE
 
 
@@ -130,6 +133,8 @@ def convert_cmd(
     layouts_dir: LayoutsDirs = None,
     allow_outside_definitions: AllowOutside = False,
     memory_limit: str | None = MemoryLimitOpt,
+    overwrite: bool = OverwriteOpt,
+    output_mode: str = OutputModeOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Convert vendor extracts through mappings into the intermediate standard layout."""
@@ -144,6 +149,8 @@ def convert_cmd(
             workers,
             gaiji_unmapped=gaiji_unmapped,
             memory_limit=memory_limit,
+            overwrite=overwrite,
+            output_mode=parse_output_mode(output_mode),
         )
         if gaiji:
             options = replace(options, gaiji_table=load_gaiji_table(gaiji))

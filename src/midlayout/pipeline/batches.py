@@ -162,6 +162,9 @@ def _init_worker(
     validator: str,
     kernels_name: str,
 ) -> None:
+    from midlayout.pipeline.procs import die_with_parent
+
+    die_with_parent()
     kernels.activate(kernels_name)
     _RUNNER[:] = [BatchRunner(jobs, gaiji, root, captures, validator, kernels_name)]
 

@@ -12,7 +12,8 @@ import polars as pl
 from midlayout.layout.model import FileDef, Layout
 from midlayout.sql import ident as quote_ident
 from midlayout.sql import literal, number
-from midlayout.writers.base import Writer
+from midlayout.writers.base import Output, Writer
+from midlayout.writers.duckdb_content import content_sha256
 
 _SQL_TYPES = {"string": "VARCHAR", "code": "VARCHAR", "number": "BIGINT", "date": "DATE", "flag": "BOOLEAN"}
 
@@ -63,6 +64,15 @@ class DuckDBWriter(Writer):
         self.con.close()
         rows = sum(self.rows.values())
         return [(self.temp, self.final, ",".join(f"{r}:{f}" for r, f in self.targets), rows)]
+
+    def commit(self) -> list[Output]:
+        """As every file writer, plus `content_sha256` (tables and rows; the file's bytes vary by run)."""
+        return [
+            Output(
+                o.writer, o.path, o.target, o.rows, o.sha256, {"content_sha256": content_sha256(Path(o.path))}
+            )
+            for o in super().commit()
+        ]
 
     def abort(self) -> None:
         self.con.close()

@@ -230,3 +230,63 @@ def test_compiled_mapping_leaves_out_the_trims_the_reader_applied() -> None:
 def test_only_ops_the_reader_kernel_implements_are_marked_in_the_op_table() -> None:
     """`OpSpec.reader` promises that the fused decoder can apply the op; it implements trimming spaces only."""
     assert {name for name, spec in OP_SPECS.items() if spec.reader} == {"trim"}
+
+
+def test_clean_ranges_keep_written_and_writable_pages() -> None:
+    """Only read-only mappings of the library with no written page are handed back: a RELRO page
+    (relocated, then made read-only) read back from the file would lose its relocations."""
+    smaps = [
+        "7f0000000000-7f0000100000 r--p 00000000 fd:01 42 /x/llvmlite/binding/libllvmlite.so\n",
+        "Rss:                 400 kB\n",
+        "Private_Dirty:         0 kB\n",
+        "7f0000100000-7f0000300000 r-xp 00100000 fd:01 42 /x/llvmlite/binding/libllvmlite.so\n",
+        "Private_Dirty:         0 kB\n",
+        "Anonymous:             0 kB\n",
+        "7f0000300000-7f0000400000 r--p 00300000 fd:01 42 /x/llvmlite/binding/libllvmlite.so\n",
+        "Private_Dirty:        12 kB\n",
+        "7f0000400000-7f0000410000 rw-p 00400000 fd:01 42 /x/llvmlite/binding/libllvmlite.so\n",
+        "Private_Dirty:         0 kB\n",
+        "7f0000500000-7f0000600000 r-xp 00000000 fd:01 43 /x/libother.so\n",
+        "Private_Dirty:         0 kB\n",
+        "7f0000600000-7f0000700000 r--p 00000000 00:00 0 \n",
+        "VmFlags: rd mr mw me\n",
+        "7f0000700000-7f0000800000 r--p 00800000 fd:01 42 /x/llvmlite/binding/libllvmlite.so\n",
+        "Private_Dirty:         0 kB\n",
+    ]
+    assert jit._clean_ranges(smaps, "libllvmlite.so") == [
+        (0x7F0000000000, 0x7F0000100000),
+        (0x7F0000100000, 0x7F0000300000),
+        (0x7F0000700000, 0x7F0000800000),
+    ]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="pages are handed back on Linux only")
+def test_compiler_pages_are_handed_back_and_numba_still_compiles() -> None:
+    """After the kernel is loaded the process no longer holds LLVM's code resident; the kernel still
+    decodes, and a later compile (which runs LLVM again) works."""
+    code = (
+        "import numpy as np, numba\n"
+        "from midlayout import jit\n"
+        "from midlayout.readers import native\n"
+        "from midlayout.readers.gaiji import GaijiSpec\n"
+        "def lib_rss():\n"
+        "    kb, on = 0, False\n"
+        "    for line in open('/proc/self/smaps'):\n"
+        "        f = line.split()\n"
+        "        if '-' in f[0] and not f[0].endswith(':'):\n"
+        "            on = len(f) > 5 and f[5].endswith('libllvmlite.so')\n"
+        "        elif on and f[0] == 'Rss:':\n"
+        "            kb += int(f[1])\n"
+        "    return kb\n"
+        "numba.njit(lambda x: x + 1)(1)\n"
+        "before = lib_rss()\n"
+        "m = np.frombuffer('山田　'.encode('cp932'), np.uint8).reshape(1, -1)\n"
+        "r = native.decode_fields(m, [0], [6], [1], GaijiSpec('cp932', {}, frozenset(), 'reject'))\n"
+        "after = lib_rss()\n"
+        "assert after < before / 2, (before, after)\n"
+        "assert r[0].array.to_pylist() == ['山田']\n"
+        "assert numba.njit(lambda x: x * 2 + 1)(np.arange(3)).tolist() == [1, 3, 5]\n"
+        "r = native.decode_fields(m, [0], [6], [1], GaijiSpec('cp932', {}, frozenset(), 'reject'))\n"
+        "assert r[0].array.to_pylist() == ['山田']\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

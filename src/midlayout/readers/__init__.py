@@ -21,9 +21,10 @@ def _empty_gaiji() -> pl.DataFrame:
     return empty_gaiji()
 
 
-# Records per batch; a worker's memory follows it (about 0.39 GiB at 100,000 records of 302 bytes, 0.30 GiB
-# at 50,000): with two workers `convert` stays under 1 GiB in all on a 4 GB fixed-width extract.
-DEFAULT_BATCH_SIZE = 100_000
+# Records per batch; a worker's memory follows it (with the numba kernels loaded, about 0.50 GiB at 100,000
+# records of 302 bytes, 0.43 GiB at 50,000, at the same CPU seconds): with two workers `convert` stays under
+# 1 GB in all on a 4 GB fixed-width extract (BENCHMARKS.md).
+DEFAULT_BATCH_SIZE = 50_000
 
 
 @dataclass

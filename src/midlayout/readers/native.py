@@ -208,10 +208,17 @@ def _kernel() -> Any:
 
 
 def _warm(fn: Any) -> None:
-    """Compile (or load from the cache) for the one signature the reader uses."""
+    """Compile (or load from the cache) for the signatures the reader uses: the record bytes are read-only
+    when they are a view of the bytes read, writable otherwise. A signature first met after warming would
+    compile then, and bring the compiler's pages back (`midlayout.jit`)."""
+    for data in (np.zeros(4, np.uint8), np.frombuffer(bytes(4), np.uint8)):
+        _warm_one(fn, data)
+
+
+def _warm_one(fn: Any, data: np.ndarray) -> None:
     single, double, triple = codec_tables("cp932")
     fn(
-        np.zeros(4, np.uint8),
+        data,
         1,
         4,
         np.zeros(1, np.int64),

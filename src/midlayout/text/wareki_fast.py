@@ -153,9 +153,16 @@ def _kernel_source(
 
 
 def _warm(fn: Any) -> None:
+    """Both signatures `parse_series` meets: offsets read-only (a view of Arrow's buffer) or writable."""
+    offsets = np.array([0, 7], dtype=np.int64)
+    for off in (offsets, np.frombuffer(offsets.tobytes(), dtype=np.int64)):
+        _warm_one(fn, off)
+
+
+def _warm_one(fn: Any, offsets: np.ndarray) -> None:
     n = np.zeros(1, dtype=np.int32)
     fn(
-        np.array([0, 7], dtype=np.int64),
+        offsets,
         np.frombuffer(b"4310430", dtype=np.uint8),
         np.ones(1, np.bool_),
         1,

@@ -10,6 +10,7 @@ from typing import Any
 from midlayout.layout import checks as c
 from midlayout.layout.standard import sha256_file
 from midlayout.layout.yamlfile import Doc, PathKey, load_yaml
+from midlayout.text.mainframe import CODECS as MAINFRAME_CODECS
 
 # "sjis" is what vendors write, and what they mean is CP932 (Windows-31J); "shift_jis" is the strict JIS one.
 SOURCE_ENCODINGS = (
@@ -23,8 +24,12 @@ SOURCE_ENCODINGS = (
     "ibm939",
     "ibm1390",
     "ibm1399",
+    *MAINFRAME_CODECS,  # Fujitsu JEF, Hitachi KEIS, NEC JIPS (text/mainframe)
 )
 EBCDIC_ENCODINGS = ("ibm930", "ibm939", "ibm1390", "ibm1399")
+# Host extracts: fixed-width records without CR/LF. Zoned numbers are EBCDIC in all but the ASCII-based ones.
+HOST_ENCODINGS = (*EBCDIC_ENCODINGS, *MAINFRAME_CODECS)
+ZONED_EBCDIC_ENCODINGS = (*EBCDIC_ENCODINGS, *(n for n, c in MAINFRAME_CODECS.items() if c.ebcdic))
 ENCODING_ALIASES = {"sjis": "cp932"}
 FIELD_TYPES = ("text", "zoned")
 # Mainframe numerics exist only in fixed-width records.
@@ -191,11 +196,12 @@ def _file(doc: Doc, at: PathKey, node: Any) -> SourceFile:
         }
     encoding = c.choice(doc, (*at, "encoding"), node["encoding"], SOURCE_ENCODINGS)
     encoding = ENCODING_ALIASES.get(encoding, encoding)
-    if encoding in EBCDIC_ENCODINGS and fmt == "csv":
+    if encoding in HOST_ENCODINGS and fmt == "csv":
         raise doc.error((*at, "encoding"), "EBCDIC extracts are fixed-width; CSV in EBCDIC is not supported")
-    if encoding in EBCDIC_ENCODINGS and terminator_of(node) != b"":
+    if encoding in HOST_ENCODINGS and terminator_of(node) != b"":
         raise doc.error((*at, "terminator"), "EBCDIC records have no CR/LF: use terminator: none")
-    misfit = {"zoned": encoding in EBCDIC_ENCODINGS, "zoned_ebcdic": encoding not in EBCDIC_ENCODINGS}
+    zoned_ebcdic = encoding in ZONED_EBCDIC_ENCODINGS
+    misfit = {"zoned": zoned_ebcdic, "zoned_ebcdic": not zoned_ebcdic}
     for i, f in enumerate(fields):
         if misfit.get(f.type):
             want = "zoned_ebcdic" if f.type == "zoned" else "zoned"

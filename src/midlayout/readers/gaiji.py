@@ -25,6 +25,7 @@ from midlayout.layout.gaiji import GaijiOptions
 __all__ = ["GaijiOptions", "GaijiSpec", "apply_gaiji", "empty_gaiji", "spec_for"]
 from midlayout.layout.source import SourceFile
 from midlayout.readers.decode import CODECS, byte_offset, is_ebcdic, utf8_bytes
+from midlayout.text import mainframe
 
 PUA_CLASS = "\ue000-\uf8ff\U000f0000-\U0010fffd"
 _PUA = re.compile(f"[{PUA_CLASS}]")
@@ -84,7 +85,10 @@ def _code_bytes(code: bytes, codec: str) -> bytes:
 
 def _decode_one(code: bytes, codec: str) -> str | None:
     try:
-        text = _code_bytes(code, codec).decode(codec)
+        if mainframe.is_mainframe(codec) and len(code) == 2:  # a JEF/KEIS/JIPS pair, written without shifts
+            text = mainframe.decode_field(code, codec, shifted=False)
+        else:
+            text = _code_bytes(code, codec).decode(codec)
     except UnicodeDecodeError:
         return None
     return text if len(text) == 1 else None
@@ -119,7 +123,9 @@ def spec_for(source: SourceFile, options: GaijiOptions | None) -> GaijiSpec:
 
 
 def source_code(ch: str, codec: str) -> str:
-    """The character's source bytes as hex (EBCDIC without SO/SI)."""
+    """The character's source bytes as hex (EBCDIC without SO/SI; JEF/KEIS/JIPS: the vendor code)."""
+    if mainframe.is_mainframe(codec):
+        return mainframe.vendor_code(ch, codec)
     raw = ch.encode(codec)
     if is_ebcdic(codec):
         raw = raw.strip(b"\x0e\x0f")
@@ -143,8 +149,11 @@ def _may_hold_gaiji(arr: pa.Array, spec: GaijiSpec) -> bool:
     return bool(((first == 0xEF) & (second <= 0xA3)).any() or ((first == 0xF3) & (second >= 0xB0)).any())
 
 
-def apply_gaiji(arr: pa.Array, spec: GaijiSpec) -> tuple[pa.Array, list[GaijiHit]]:
-    """Replace mapped 外字 and locate every 外字 in a decoded column (nulls are skipped)."""
+def apply_gaiji(arr: pa.Array, spec: GaijiSpec, shifted: bool = True) -> tuple[pa.Array, list[GaijiHit]]:
+    """Replace mapped 外字 and locate every 外字 in a decoded column (nulls are skipped).
+
+    `shifted=False`: the column is a pure double-byte field (no shift codes before a character).
+    """
     if not _may_hold_gaiji(arr, spec):
         return arr, []
     found = pc.fill_null(pc.match_substring_regex(arr, spec.pattern), False)
@@ -161,7 +170,7 @@ def apply_gaiji(arr: pa.Array, spec: GaijiSpec) -> tuple[pa.Array, list[GaijiHit
                 mapped = ch in spec.replacements
                 hits.append(
                     GaijiHit(
-                        int(row), byte_offset(text, i, spec.codec), ch, source_code(ch, spec.codec), mapped
+                        int(row), byte_offset(text, i, spec.codec, shifted), ch, source_code(ch, spec.codec), mapped
                     )
                 )
                 out.append(spec.replacements.get(ch, ch))

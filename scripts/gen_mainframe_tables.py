@@ -12,8 +12,11 @@ way for every table, what each code decodes to and what each text encodes to:
   variant kanji are never folded onto their base (jef4j's HanyoDenshi charsets decode the same way).
 - `encode_only` entries never decode. U+FFFD (`unmappable`) means the code exists but has no Unicode
   equivalent: it is kept as kind `x` and rejected on decode.
-- A code listed twice with different decodes: a `oneway` entry yields to the other; else the entry whose
-  text no other code decodes to wins; a tie left after that makes the code ambiguous (kind `a`, rejected).
+- A code listed twice with different decodes, when the code just below it is missing and the first entry's
+  code point is the second's minus one, is an upstream typo: the first entry belongs to the code below
+  (NEC JIS8 0x4E/0x5E/0x6E/0x7E, NEC EBCDIK 0xA8, Hitachi EBCDIC 0x8F). Otherwise the plain entry wins
+  over a `cjk_ci` one, which wins over any other option, and `oneway` comes last; then the entry whose
+  text no other code decodes to; a tie left after that makes the code ambiguous (kind `a`, rejected).
 - Encoding: each decoded text encodes to the first code (in upstream order) that decodes to it and is not
   `decode_only`/`oneway`; `encode_only` entries add encodings of their own. Every other code decoding to
   an already-taken text is decode-only (kind `d`).
@@ -61,8 +64,36 @@ def decoded_text(entry: dict) -> str:
     return base
 
 
+def _rank(opts: set[str]) -> int:
+    if not opts:
+        return 0
+    if opts == {"cjk_ci"}:
+        return 1
+    return 3 if "oneway" in opts else 2
+
+
+def repair_typos(entries: list[dict]) -> list[dict]:
+    """Move the first of two entries for one code to the missing code below it (see the docstring)."""
+    codes = {e["code"].upper() for e in entries}
+    seen: dict[str, dict] = {}
+    out = []
+    for e in entries:
+        code = e["code"].upper()
+        first = seen.get(code)
+        width = len(code)
+        below = f"{int(code, 16) - 1:0{width}X}"
+        plain = not e["options"] and first is not None and not first["options"]
+        if plain and below not in codes and int(first["unicode"], 16) + 1 == int(e["unicode"], 16):  # type: ignore[index]
+            first["code"] = below  # type: ignore[index]
+            codes.add(below)
+        seen.setdefault(code, e)
+        out.append(e)
+    return out
+
+
 def build(entries: list[dict]) -> list[tuple[str, str, str]]:
     """(code, text as space-separated hex code points, kind) rows, in code order."""
+    entries = repair_typos([dict(e) for e in entries])
     decode: dict[str, list[tuple[str, set[str]]]] = {}
     encode_only: list[tuple[str, str]] = []
     for e in entries:
@@ -82,7 +113,8 @@ def build(entries: list[dict]) -> list[tuple[str, str, str]]:
         if len(distinct) == 1:
             chosen[code] = cands[0]
             continue
-        plain = [c for c in cands if "oneway" not in c[1]] or cands
+        best = min(_rank(o) for _, o in cands)
+        plain = [c for c in cands if _rank(c[1]) == best]
         if len({t for t, _ in plain}) > 1:
             plain = [c for c in plain if counts[c[0]] == 1]
         chosen[code] = plain[0] if len({t for t, _ in plain}) == 1 else None

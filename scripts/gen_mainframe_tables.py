@@ -7,9 +7,10 @@ Usage: python scripts/gen_mainframe_tables.py [JEF4J_DIR] [OUT_DIR]
 Each upstream entry is (code, unicode, text, options). The generator decides, mechanically and the same
 way for every table, what each code decodes to and what each text encodes to:
 
-- The decoded text is the `unicode` code point(s). When `text` is that plus ONE ideographic variation
-  selector (U+E0100-U+E01EF) or one combining (semi-)voiced mark (U+3099/U+309A), the suffix is kept:
-  variant kanji are never folded onto their base (jef4j's HanyoDenshi charsets decode the same way).
+- The decoded text is the `unicode` code point(s). When another code of the table decodes to the same
+  code point(s) and `text` is them plus ONE ideographic variation selector (U+E0100-U+E01EF) or one
+  combining (semi-)voiced mark (U+3099/U+309A), the suffix is kept: a variant kanji is never folded onto
+  its base (as jef4j's HanyoDenshi charsets do, but only where two codes would otherwise meet).
 - `encode_only` entries never decode. U+FFFD (`unmappable`) means the code exists but has no Unicode
   equivalent: it is kept as kind `x` and rejected on decode.
 - A code listed twice with different decodes, when the code just below it is missing and the first entry's
@@ -55,11 +56,16 @@ def _is_kept_suffix(ch: str) -> bool:
     return 0xE0100 <= ord(ch) <= 0xE01EF or ord(ch) in _KEPT_SUFFIX
 
 
-def decoded_text(entry: dict) -> str:
-    """The text a code decodes to (see the module docstring)."""
-    base = "".join(chr(int(cp, 16)) for cp in entry["unicode"].split())
+def base_text(entry: dict) -> str:
+    """The entry's `unicode` code point(s) as text."""
+    return "".join(chr(int(cp, 16)) for cp in entry["unicode"].split())
+
+
+def decoded_text(entry: dict, shared: bool = True) -> str:
+    """The text a code decodes to; `shared`: another code decodes to the same base (see the docstring)."""
+    base = base_text(entry)
     text = entry["text"]
-    if len(text) == len(base) + 1 and text.startswith(base) and _is_kept_suffix(text[-1]):
+    if shared and len(text) == len(base) + 1 and text.startswith(base) and _is_kept_suffix(text[-1]):
         return text
     return base
 
@@ -94,11 +100,15 @@ def repair_typos(entries: list[dict]) -> list[dict]:
 def build(entries: list[dict]) -> list[tuple[str, str, str]]:
     """(code, text as space-separated hex code points, kind) rows, in code order."""
     entries = repair_typos([dict(e) for e in entries])
+    bases: dict[str, set[str]] = {}
+    for e in entries:
+        if "encode_only" not in e["options"]:
+            bases.setdefault(base_text(e), set()).add(e["code"].upper())
     decode: dict[str, list[tuple[str, set[str]]]] = {}
     encode_only: list[tuple[str, str]] = []
     for e in entries:
         opts = set(e["options"])
-        text = decoded_text(e)
+        text = decoded_text(e, len(bases.get(base_text(e), ())) > 1)
         if "encode_only" in opts:
             encode_only.append((e["code"].upper(), text))
         else:

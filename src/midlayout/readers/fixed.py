@@ -134,7 +134,7 @@ def _decode_field(
     arr, failures = decode_column(
         values, spec.codec, not high[field.start : field.start + field.length].any()
     )
-    arr, hits = apply_gaiji(arr, spec)
+    arr, hits = apply_gaiji(arr, spec, raw=values)
     return arr, [(f.row, f.byte, f.rule, f.message) for f in failures], hits
 
 

@@ -149,10 +149,13 @@ def _may_hold_gaiji(arr: pa.Array, spec: GaijiSpec) -> bool:
     return bool(((first == 0xEF) & (second <= 0xA3)).any() or ((first == 0xF3) & (second >= 0xB0)).any())
 
 
-def apply_gaiji(arr: pa.Array, spec: GaijiSpec, shifted: bool = True) -> tuple[pa.Array, list[GaijiHit]]:
+def apply_gaiji(
+    arr: pa.Array, spec: GaijiSpec, shifted: bool = True, raw: np.ndarray | None = None
+) -> tuple[pa.Array, list[GaijiHit]]:
     """Replace mapped 外字 and locate every 外字 in a decoded column (nulls are skipped).
 
     `shifted=False`: the column is a pure double-byte field (no shift codes before a character).
+    `raw`: the field's bytes (n × width), from which JEF/KEIS/JIPS offsets are read exactly.
     """
     if not _may_hold_gaiji(arr, spec):
         return arr, []
@@ -162,17 +165,16 @@ def apply_gaiji(arr: pa.Array, spec: GaijiSpec, shifted: bool = True) -> tuple[p
         return arr, []
     texts = arr.to_pylist()
     hits: list[GaijiHit] = []
+    exact = raw is not None and mainframe.is_mainframe(spec.codec)
     for row in rows:  # error path: only values that hold a 外字
         text = texts[row]
         out = []
+        offsets = mainframe.char_offsets(bytes(raw[row]), spec.codec, shifted) if exact else None  # type: ignore[index]
         for i, ch in enumerate(text):
             if spec.is_gaiji(ch):
                 mapped = ch in spec.replacements
-                hits.append(
-                    GaijiHit(
-                        int(row), byte_offset(text, i, spec.codec, shifted), ch, source_code(ch, spec.codec), mapped
-                    )
-                )
+                byte = offsets[i] if offsets is not None else byte_offset(text, i, spec.codec, shifted)
+                hits.append(GaijiHit(int(row), byte, ch, source_code(ch, spec.codec), mapped))
                 out.append(spec.replacements.get(ch, ch))
             else:
                 out.append(ch)

@@ -141,7 +141,8 @@ def _host(path: Path, sample: bytes) -> dict[str, Any] | None:
         "confirmed": passed[0] if len(passed) == 1 else None,
         "tied": passed if len(passed) > 1 else [],
         "tried": [
-            {"encoding": t["label"], "ok": t["ok"], "byte": t["byte"], "reason": t["reason"]} for t in found["tried"]
+            {"encoding": t["label"], "ok": t["ok"], "byte": t["byte"], "reason": t["reason"]}
+            for t in found["tried"]
         ],
         "candidates": passed,
         "evidence": found["evidence"],

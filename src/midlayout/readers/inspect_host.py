@@ -77,11 +77,15 @@ def host_encoding(path: Path, sample: bytes) -> dict[str, Any] | None:
         data = fh.read(WINDOW)
     cut = size > len(data)
     tried = []
-    trials = [(n, True) for f in families for n in _SHIFTED[f]] + [(n, False) for n in _DBCS_ONLY if dbcs_only]
+    trials = [(n, True) for f in families for n in _SHIFTED[f]] + [
+        (n, False) for n in _DBCS_ONLY if dbcs_only
+    ]
     for name, shifted in trials:
         ok, byte, reason = _decodes(data, name, shifted, cut)
         label = name if shifted else f"{name} (double-byte only)"
-        tried.append({"encoding": name, "shifted": shifted, "label": label, "ok": ok, "byte": byte, "reason": reason})
+        tried.append(
+            {"encoding": name, "shifted": shifted, "label": label, "ok": ok, "byte": byte, "reason": reason}
+        )
     passed = [t["encoding"] for t in tried if t["ok"]]
     return {
         "evidence": {

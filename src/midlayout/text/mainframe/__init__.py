@@ -62,11 +62,32 @@ class Codec:
 
 
 def _jef(sb: str, doc: str) -> Codec:
-    return Codec(f"jef-{sb}", "JEF", "fujitsu_jef", f"fujitsu_{sb}", b"\x28", b"\x29", JEF_GAIJI, True, b"\x38", doc=doc)
+    return Codec(
+        f"jef-{sb}",
+        "JEF",
+        "fujitsu_jef",
+        f"fujitsu_{sb}",
+        b"\x28",
+        b"\x29",
+        JEF_GAIJI,
+        True,
+        b"\x38",
+        doc=doc,
+    )
 
 
 def _keis(v: str, sb: str, doc: str) -> Codec:
-    return Codec(f"keis{v}-{sb}", "KEIS", f"hitachi_keis{v}", f"hitachi_{sb}", b"\x0a\x42", b"\x0a\x41", KEIS_GAIJI, True, doc=doc)
+    return Codec(
+        f"keis{v}-{sb}",
+        "KEIS",
+        f"hitachi_keis{v}",
+        f"hitachi_{sb}",
+        b"\x0a\x42",
+        b"\x0a\x41",
+        KEIS_GAIJI,
+        True,
+        doc=doc,
+    )
 
 
 CODECS: dict[str, Codec] = {
@@ -131,7 +152,6 @@ def _lookups(name: str) -> _Lookups:
 
 def _shifts(v: np.ndarray, c: Codec, err: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(in double-byte mode, is a shift byte) per byte; shift faults are marked in `err`."""
-    n, w = v.shape
     if len(c.shift_in) == 1:
         ins = v == c.shift_in[0]
         if c.alt_shift_in:
@@ -322,6 +342,34 @@ def encode_field(text: str, name: str, shifted: bool = True) -> bytes:
 def char_offset(text: str, index: int, name: str, shifted: bool = True) -> int:
     """Byte offset of ``text[index]`` in its encoding (shift codes counted), for messages and reports."""
     return _encode(text, name, shifted)[1][index]
+
+
+def char_offsets(raw: bytes, name: str, shifted: bool = True) -> list[int]:
+    """Byte offset in `raw` of each character (code point) its strict decode yields (error paths only).
+
+    Exact where re-encoding is not: the source may shift out and back in between two kanji.
+    """
+    c, look = CODECS[name], _lookups(name)
+    pool = c.sbcs.pool + c.dbcs.pool
+    out: list[int] = []
+    i, double = 0, not shifted
+    while i < len(raw):
+        if shifted and raw[i : i + len(c.shift_in)] in (c.shift_in, c.alt_shift_in or None):
+            i, double = i + len(c.shift_in), True
+        elif shifted and raw[i : i + len(c.shift_out)] == c.shift_out:
+            i, double = i + len(c.shift_out), False
+        elif double:
+            hi, lo = raw[i], raw[i + 1] if i + 1 < len(raw) else 0
+            if look.to_dbcs is not None:
+                hi, lo = int(look.to_dbcs[hi]), int(look.to_dbcs[lo])
+            ident = int(look.dbcs_ids[hi << 8 | lo])
+            out += [i] * (len(pool[ident]) if ident >= 0 else 1)
+            i += 2
+        else:
+            ident = int(look.sbcs_ids[raw[i]])
+            out += [i] * (len(pool[ident]) if ident >= 0 else 1)
+            i += 1
+    return out
 
 
 def vendor_code(ch: str, name: str) -> str:

@@ -266,3 +266,34 @@ def test_frame_of_a_mainframe_field_is_polars_ready(tmp_path: Path) -> None:
     )
     rows = pl.concat([b.rows for b in read_batches(source, path)])
     assert rows.get_column("KANA").to_list() == ["ﾔﾏﾀﾞ  "] * 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(mf.CODECS))
+def test_synthetic_host_extract_converts_end_to_end_with_traps_at_their_byte(
+    tmp_path: Path, name: str
+) -> None:
+    from midlayout.layout.mapping import load_mapping
+    from midlayout.pipeline.convert import convert
+    from midlayout.synth import host
+
+    made = host.write(tmp_path / "x", name, households=6, seed=3, traps=True)
+    result = convert(
+        [load_mapping(made.mapping)], [str(p) for p in made.paths.values()], tmp_path / "out", ["parquet"]
+    )
+    result.manifest.check_conservation()
+    assert sum(i.records_written for i in result.manifest.inputs) > 0
+    rejects = pl.read_parquet(tmp_path / "out" / "rejects.parquet")
+    decode = rejects.filter(pl.col("stage") == "decode").sort("record")
+    want = [
+        (Path(str(t["file"])).name, t["record"], t["field"], t["rule"], t["byte_offset"]) for t in made.traps
+    ]
+    got = [
+        (Path(f).name, r, fld, rule, b)
+        for f, r, fld, rule, b in decode.select("file", "record", "field", "rule", "byte_offset").rows()
+    ]
+    assert got == want
+    report = pl.read_csv(tmp_path / "out" / "gaiji-report.csv", infer_schema=False)
+    assert report.select("code", "char").rows() == [
+        (mf.vendor_code("\ue000", name), "U+E000")
+    ]  # vendor bytes

@@ -125,8 +125,9 @@ def _plant(
     put(2, "NAME_KANJI", run[: f.length], f.length - 1, "char_cut")
     lead, _, trail, _, _ = c.gaiji[0]
     gaiji = bytes((lead, trail))
-    if mf._lookups(name).from_dbcs is not None:
-        gaiji = bytes(int(mf._lookups(name).from_dbcs[b]) for b in gaiji)
+    to_vendor = mf._lookups(name).from_dbcs
+    if to_vendor is not None:
+        gaiji = bytes(int(to_vendor[b]) for b in gaiji)
     put(3, "KATAGAKI", c.shift_in + kanji + gaiji + c.shift_out, len(c.shift_in) + 2, "gaiji_unmapped")
     put(4, "ADDR2", c.shift_out + mf.encode_field("1", name), 0, "invalid_bytes")
     return notes

@@ -27,6 +27,7 @@ from midlayout.readers import read_piece
 from midlayout.readers.gaiji import GaijiSpec, spec_for
 from midlayout.rejects import staged
 from midlayout.text.normalize import trim
+from midlayout.validate.controls import allowances
 from midlayout.validate.rules import validate_rows
 
 # Staged parts are read back once and deleted: cheap compression beats small files.
@@ -140,9 +141,11 @@ class BatchRunner:
         if self.validator == "pandera":  # the same rules through pandera (`midlayout validate`)
             from midlayout.validate.schema import validate_with_pandera
 
-            valid, val_rejects = validate_with_pandera(layout, compiled.target, mapped)
+            valid, val_rejects = validate_with_pandera(
+                layout, compiled.target, mapped, allow=allowances(compiled.rule)
+            )
         else:
-            valid, val_rejects = validate_rows(layout, compiled.target, mapped)
+            valid, val_rejects = validate_rows(layout, compiled.target, mapped, allowances(compiled.rule))
         rows = part_path(self.root, _file_stem(target_name(job)), task.job, task.seq)
         staged(valid).write_parquet(rows, compression=STAGE_COMPRESSION)
         rejects = pl.concat([batch.rejects, map_rejects, val_rejects])

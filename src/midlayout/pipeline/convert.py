@@ -308,6 +308,14 @@ def _write_rejects(stage: _Stage, out_dir: Path) -> pl.DataFrame:
     return rejects
 
 
+def content_options(mappings: list[Mapping]) -> dict[str, Any]:
+    """The mapping options that change content, as the manifest records them (empty when none is set)."""
+    from midlayout.validate.controls import manifest_options
+
+    allow = manifest_options(mappings)
+    return {"allow_control": allow} if allow else {}
+
+
 def load_id(manifest: Manifest) -> str:
     """The identity of a run's data: sha256 over the inputs', mappings' and layouts' sha256s.
 
@@ -318,6 +326,7 @@ def load_id(manifest: Manifest) -> str:
         "inputs": sorted((i.mapping, i.source, i.sha256) for i in manifest.inputs),
         "mappings": sorted((m["id"], m["sha256"]) for m in manifest.mappings),
         "layouts": sorted((lay["id"], lay["version"], lay["sha256"]) for lay in manifest.layouts),
+        "options": manifest.options,
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
@@ -362,6 +371,7 @@ def _manifest(mappings: list[Mapping], jobs: list[Job], hashes: list[str] | None
             )
             for i, j in enumerate(jobs)
         ],
+        options=content_options(mappings),
     )
 
 

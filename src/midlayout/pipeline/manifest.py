@@ -39,6 +39,8 @@ class Manifest:
     outputs: list[dict[str, Any]] = field(default_factory=list)
     rejects: dict[str, Any] = field(default_factory=dict)
     unchecked: list[str] = field(default_factory=list)
+    # Options that change content (part of the run identity): control-character allowances, date policies.
+    options: dict[str, Any] = field(default_factory=dict)
     text: dict[str, Any] = field(
         default_factory=dict
     )  # 外字 and repertoire findings (pipeline/textreport.py)

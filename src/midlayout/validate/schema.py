@@ -7,6 +7,8 @@ module imports pandera (and pandas, when installed), which `convert` does not ne
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandera.polars as pa
 import polars as pl
 from pandera.errors import SchemaErrors
@@ -16,9 +18,12 @@ from midlayout.mapping.compile import polars_dtype
 from midlayout.rejects import PROVENANCE, empty_rejects, rejects_from
 from midlayout.validate.repertoire import of_layout, outside
 from midlayout.validate.rules import (
+    CONTROL_CHAR,
+    CONTROL_ERROR,
     REQUIRED,
     REQUIRED_ERROR,
     Rule,
+    control_message,
     file_rules,
     item_rules,
     repertoire_message,
@@ -38,13 +43,18 @@ def _check(rule: Rule, layout: Layout) -> pa.Check:
     return pa.Check(fn, name=rule.id, error=rule.error)
 
 
-def schema_for(layout: Layout, file: FileDef, unique_key: bool = True) -> pa.DataFrameSchema:
-    """The pandera schema of one layout file: types, 桁数, required items, code domains and the key."""
+def schema_for(
+    layout: Layout, file: FileDef, unique_key: bool = True, allow: Mapping[str, str] | None = None
+) -> pa.DataFrameSchema:
+    """The pandera schema of one layout file: types, 桁数, required items, code domains and the key.
+
+    `allow`: item id → control characters the mapping allows there (the `control_char` check).
+    """
     columns = {
         it.id: pa.Column(
             polars_dtype(it),
             nullable=not it.required,
-            checks=[_check(r, layout) for r in item_rules(it, layout)],
+            checks=[_check(r, layout) for r in item_rules(it, layout, (allow or {}).get(it.id, ""))],
             title=it.name,
         )
         for it in file.items
@@ -55,11 +65,15 @@ def schema_for(layout: Layout, file: FileDef, unique_key: bool = True) -> pa.Dat
 
 
 def validate_with_pandera(
-    layout: Layout, file: FileDef, rows: pl.DataFrame, unique_key: bool = False
+    layout: Layout,
+    file: FileDef,
+    rows: pl.DataFrame,
+    unique_key: bool = False,
+    allow: Mapping[str, str] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Validate lazily (every failure in one pass); split rows into (valid, rejects). Rows keep provenance."""
     try:
-        schema_for(layout, file, unique_key).validate(rows, lazy=True)
+        schema_for(layout, file, unique_key, allow).validate(rows, lazy=True)
         return rows, empty_rejects()
     except SchemaErrors as exc:
         failures = exc.failure_cases
@@ -74,10 +88,10 @@ def validate_with_pandera(
     rule = pl.col("rule").replace({"not_nullable": REQUIRED_ERROR})
     message = pl.col("item").replace(names) + pl.lit(": ") + rule
     joined = _repertoire_messages(
-        joined.with_columns(_rule_id(rule).alias("__rule"), message.alias("__msg")), layout
+        joined.with_columns(_rule_id(rule).alias("__rule"), message.alias("__msg")), layout, file, allow
     )
     # Report in the order of `rules.validate_rows`: by row, then item, then rule (required first).
-    order = {f"{r.item.id}\t{r.id}": k for k, r in enumerate(file_rules(layout, file))}
+    order = {f"{r.item.id}\t{r.id}": k for k, r in enumerate(file_rules(layout, file, allow))}
     rank = (pl.col("item") + pl.lit("\t") + pl.col("__rule")).replace_strict(order, default=len(order))
     joined = joined.sort(pl.col("__row"), rank, maintain_order=True)
     rejects = rejects_from(
@@ -87,16 +101,29 @@ def validate_with_pandera(
     return good, rejects
 
 
-def _repertoire_messages(joined: pl.DataFrame, layout: Layout) -> pl.DataFrame:
-    """Name each character a repertoire failure is about (error path: failing rows only)."""
-    rows = joined.with_row_index("__i").filter(pl.col("__rule") == "repertoire")
+def _repertoire_messages(
+    joined: pl.DataFrame, layout: Layout, file: FileDef, allow: Mapping[str, str] | None
+) -> pl.DataFrame:
+    """Name each character a repertoire or control_char failure is about (error path: failing rows only)."""
+    rows = joined.with_row_index("__i").filter(pl.col("__rule").is_in(["repertoire", CONTROL_CHAR]))
     if not rows.height:
         return joined
     allowed = of_layout(layout.encoding, layout.repertoire)
+    items = {it.id: it for it in file.items}
+
+    def fix(rule: str, item: str, value: object) -> str:
+        if rule == CONTROL_CHAR:
+            return control_message(items[item], str(value), (allow or {}).get(item, ""), layout)
+        return repertoire_message(str(value), allowed)
+
     fixes = [
-        (i, repertoire_message(str(r[item]), allowed))
-        for i, item, r in zip(
-            rows.get_column("__i"), rows.get_column("item"), rows.iter_rows(named=True), strict=True
+        (i, fix(rule, item, r[item]))
+        for i, rule, item, r in zip(
+            rows.get_column("__i"),
+            rows.get_column("__rule"),
+            rows.get_column("item"),
+            rows.iter_rows(named=True),
+            strict=True,
         )
     ]
     patch = pl.DataFrame(fixes, schema={"__i": pl.UInt32, "__fix": pl.String}, orient="row")
@@ -115,6 +142,8 @@ def _rule_id(rule: pl.Expr) -> pl.Expr:
         .then(pl.lit("code_domain"))
         .when(rule.str.starts_with("holds a character"))
         .then(pl.lit("repertoire"))
+        .when(rule == CONTROL_ERROR)
+        .then(pl.lit(CONTROL_CHAR))
         .when(rule == REQUIRED_ERROR)
         .then(pl.lit(REQUIRED))
         .when(rule.str.contains("uniqueness"))

@@ -43,6 +43,10 @@ def _summary(result: ConvertResult, title: str) -> None:
             rules.add_row(r["stage"], r["rule"], str(r["count"]))
         stdout.print(rules)
     _text_summary(m.text)
+    partial = m.text.get("dates", {}).get("partial_null", {})
+    for item, n in partial.items():
+        if n:
+            stdout.print(f"dates accepted as null with their known parts lost (partial: null): {item} {n}")
     for o in m.outputs:
         d = o.get("details") or {}
         if d.get("status"):

@@ -156,12 +156,20 @@ def _op_arg(
             raise doc.error(at, f"unknown code map {arg!r} (declare it under code_maps)")
         return arg
     if name in ("wareki", "wareki_unknown", "wareki_partial"):
-        node = c.mapping(doc, at, arg, {"format"}, {"eras"})
+        policies = {"wareki": {"blank", "partial"}, "wareki_unknown": {"blank"}}.get(name, set())
+        node = c.mapping(doc, at, arg, {"format"}, {"eras", *policies})
         fmt = c.choice(doc, (*at, "format"), node["format"], WAREKI_FORMATS)
         scheme = _era_scheme(
             doc, (*at, "eras"), node.get("eras"), eras, required=fmt in ("era_yymmdd", "era2_yymmdd")
         )
-        return {"format": fmt, "eras": scheme}
+        out: dict[str, Any] = {"format": fmt, "eras": scheme}
+        if "blank" in policies:  # an empty or all-zero date: null (default), a reject, or 不詳
+            choices = BLANK_POLICIES if name == "wareki" else ("null", "unknown")
+            out["blank"] = c.choice(doc, (*at, "blank"), _yaml_null(node.get("blank", "null")), choices)
+        if "partial" in policies:  # month or day 00: a reject (default), 不詳 (a flag records it), or null
+            partial = _yaml_null(node.get("partial", "reject"))
+            out["partial"] = c.choice(doc, (*at, "partial"), partial, PARTIAL_POLICIES)
+        return out
     if name == "to_wareki":
         node = c.mapping(doc, at, arg, {"style"}, {"eras"})
         style = c.choice(doc, (*at, "style"), node["style"], TO_WAREKI_STYLES)
@@ -190,6 +198,11 @@ def _op_arg(
     }
 
 
+def _yaml_null(value: Any) -> Any:
+    """`partial: null` is YAML's null: the policy named "null"."""
+    return "null" if value is None else value
+
+
 def _era_scheme(
     doc: Doc, at: PathKey, name: Any, eras: dict[str, dict[str, str]], required: bool
 ) -> dict[str, str] | None:
@@ -212,6 +225,9 @@ def _era_scheme(
 
 
 _SOURCES = ("from", "concat", "const", "lookup")
+# Date policies on the `wareki` op (docs/text-fidelity.md, "Dates that say what they know").
+BLANK_POLICIES = ("null", "reject", "unknown")
+PARTIAL_POLICIES = ("reject", "unknown", "null")
 
 
 def _item(

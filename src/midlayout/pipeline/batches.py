@@ -21,7 +21,7 @@ import polars as pl
 
 from midlayout.layout.gaiji import GaijiOptions
 from midlayout.layout.mapping import Lookup
-from midlayout.mapping.compile import CompiledFile, apply, compile_file
+from midlayout.mapping.compile import CompiledFile, apply, compile_file, count_values
 from midlayout.pipeline.inputs import Job
 from midlayout.readers import read_piece
 from midlayout.readers.gaiji import GaijiSpec, spec_for
@@ -78,6 +78,7 @@ class Done:
     rejects: Path | None
     gaiji: Path | None
     captured: dict[Lookup, Path] = field(default_factory=dict)  # staged (trimmed key, value) parts
+    counts: dict[str, int] = field(default_factory=dict)  # values accepted with a loss (partial: null)
 
 
 class BatchRunner:
@@ -158,6 +159,7 @@ class BatchRunner:
             self._stage(rejects, "rejects", task),
             self._stage(batch.gaiji, "gaiji", task),
             captured,
+            count_values(compiled, batch.rows, valid, tables),
         )
 
     def _stage(self, frame: pl.DataFrame, kind: str, task: Task) -> Path | None:

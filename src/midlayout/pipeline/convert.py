@@ -182,11 +182,16 @@ class _Run:
         self.submitted: set[int] = set()
         self.done_jobs: set[int] = set()  # every batch handled
         self.tables: dict[Lookup, str] = {}
+        self.counts: dict[str, int] = {}  # "what:mapping:file.item" → values accepted with a loss
 
     def on_done(self, done: Done) -> None:
         job = self.jobs[done.job]
         record = self.records[done.job]
         record.records_read += done.records_read
+        for key, n in done.counts.items():
+            what, item = key.split(":", 1)
+            name = f"{what}:{job.mapping.id}:{job.rule.target}.{item}"
+            self.counts[name] = self.counts.get(name, 0) + n
         self.stage.add(target_name(job), done)
         for lk, part in done.captured.items():
             self.captured.setdefault(lk, []).append(part)
@@ -313,7 +318,21 @@ def content_options(mappings: list[Mapping]) -> dict[str, Any]:
     from midlayout.validate.controls import manifest_options
 
     allow = manifest_options(mappings)
-    return {"allow_control": allow} if allow else {}
+    dates = {
+        f"{m.id}:{f.target}.{it.item}": {k: op.args[k] for k in ("blank", "partial") if k in op.args}
+        for m in mappings
+        for f in m.files
+        for it in f.items
+        for op in it.ops
+        if op.name in ("wareki", "wareki_unknown")
+    }
+    return ({"allow_control": allow} if allow else {}) | ({"date_policies": dates} if dates else {})
+
+
+def dates_section(counts: dict[str, int]) -> dict[str, Any]:
+    """The manifest's `text.dates`: values each date item accepted with a loss (`partial: null`)."""
+    partial = {k.split(":", 1)[1]: n for k, n in sorted(counts.items()) if k.startswith("partial_null:")}
+    return {"partial_null": partial, "partial_null_total": sum(partial.values())}
 
 
 def load_id(manifest: Manifest) -> str:
@@ -511,7 +530,7 @@ def convert(
             w.abort()
         raise
     reports = write_reports(out_dir, occurrences, rejects)
-    manifest.text = manifest_section(reports, occurrences, gaiji)
+    manifest.text = manifest_section(reports, occurrences, gaiji) | {"dates": manifest.text.get("dates", {})}
     _finish_manifest(manifest, out_dir, outputs, written, rejects, reports, t0)
     return ConvertResult(manifest, out_dir, rejects)
 
@@ -530,7 +549,9 @@ def _run(
 ) -> tuple[list[Output], pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Read, map, validate and stage; check across files; then write, prepare and commit every writer."""
     with _staging(stage_dir) as stage:
-        _Run(jobs, manifest.inputs, stage, batch_size, progress, gaiji, validator).run(workers)
+        run = _Run(jobs, manifest.inputs, stage, batch_size, progress, gaiji, validator)
+        run.run(workers)
+        manifest.text["dates"] = dates_section(run.counts)
         manifest.timings["read_map_validate_s"] = round(time.perf_counter() - t0, 3)
         staged = {
             target_name(j): StagedFile(

@@ -15,7 +15,8 @@ from midlayout.validate.repertoire import suggestions
 
 FIRST = 5  # locations listed per code
 _NAME = pl.col("file").str.extract(r"([^/\\]+)$")
-_CODEPOINT = r"U\+([0-9A-F]{4,6}) at char ([0-9]+)"
+# One character outside the repertoire: its code point(s) (an IVS is a base and a selector) and position.
+_CODEPOINT = r"U\+[0-9A-F]{4,6}(?: U\+[0-9A-F]{4,6})* at char [0-9]+"
 
 
 def gaiji_report(occurrences: pl.DataFrame) -> pl.DataFrame:
@@ -59,7 +60,7 @@ def repertoire_report(rejects: pl.DataFrame) -> pl.DataFrame:
         pl.col("message").str.extract_all(_CODEPOINT).alias("hit"),
     ).explode("hit")
     hits = hits.with_columns(
-        pl.col("hit").str.extract(r"U\+([0-9A-F]+)").alias("code"),
+        pl.col("hit").str.extract(r"^(.+) at char").alias("code"),
         pl.col("hit").str.extract(r"char ([0-9]+)$").alias("pos"),
     )
     where = pl.concat_str(
@@ -78,11 +79,9 @@ def repertoire_report(rejects: pl.DataFrame) -> pl.DataFrame:
         pl.struct("file", "record").n_unique().cast(pl.Int64).alias("records"),
         where.head(FIRST).str.join("; ").alias("first_locations"),
     )
-    chars = [chr(int("0x" + c, 0)) for c in report.get_column("code")]
+    chars = ["".join(chr(int(cp[2:], 16)) for cp in c.split()) for c in report.get_column("code")]
     hints = [" ".join(_suggest(ch, o)) for ch, o in zip(chars, report.get_column("outside"), strict=True)]
-    report = report.with_columns(
-        pl.Series("char", chars), pl.Series("suggestions", hints), ("U+" + pl.col("code")).alias("code")
-    )
+    report = report.with_columns(pl.Series("char", chars), pl.Series("suggestions", hints))
     return report.select(list(schema)).sort(-pl.col("count"), "code")
 
 

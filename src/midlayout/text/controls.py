@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from midlayout.text.ivs import char_index
+
 NAMES = {"tab": "\t", "lf": "\n", "cr": "\r", "ff": "\x0c", "vt": "\x0b"}
 _ALL = [chr(c) for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))]
 _SHORT = {"\t": "TAB", "\n": "LF", "\r": "CR", "\x00": "NUL", "\x7f": "DEL", "\x0c": "FF", "\x0b": "VT"}
@@ -42,5 +44,5 @@ def message(value: str, allowed: str, encoding: str) -> str:
     for i, ch in found(value, allowed):
         byte = len(value[:i].encode(encoding, errors="replace"))
         name = f" ({_SHORT[ch]})" if ch in _SHORT else ""
-        parts.append(f"U+{ord(ch):04X}{name} at char {i + 1}, byte {byte} in {encoding}")
+        parts.append(f"U+{ord(ch):04X}{name} at char {char_index(value, i) + 1}, byte {byte} in {encoding}")
     return "control character " + "; ".join(parts)

@@ -177,6 +177,11 @@ def control_message(item: Item, value: str, allowed: str, layout: Layout) -> str
 
 
 def repertoire_message(value: str, allowed: tuple[str, ...]) -> str:
-    """`outside cp932: U+9AD9 at char 1, ...`: code points and positions, never the value itself."""
-    where = ", ".join(f"U+{ord(ch):04X} at char {i + 1}" for i, ch in bad_chars(value, allowed))
+    """`outside cp932: U+9AD9 at char 1, U+845B U+E0100 at char 3`: code points and positions, never the value.
+
+    A variation sequence is one character (its code points space-separated), as the user counts it.
+    """
+    where = ", ".join(
+        " ".join(f"U+{ord(c):04X}" for c in ch) + f" at char {i + 1}" for i, ch in bad_chars(value, allowed)
+    )
     return f"outside {' and '.join(allowed)}: {where}"

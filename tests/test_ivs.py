@@ -1,0 +1,56 @@
+"""Variation sequences (IVS) are one character: counts, reject messages and the repertoire report."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from midlayout.pipeline.textreport import repertoire_report
+from midlayout.rejects import empty_rejects
+from midlayout.text.ivs import char_len, count_chars, split_chars
+from midlayout.validate.encoding import byte_length
+from midlayout.validate.repertoire import bad_chars
+from midlayout.validate.rules import repertoire_message
+
+KATSU = "葛\U000e0100"  # 葛 with the Hanyo-Denshi selector: one character for the user
+
+
+def test_a_variation_sequence_counts_as_one_character() -> None:
+    values = [f"{KATSU}飾区", "葛飾区", "a\ufe00b", "", None]
+    counted = pl.DataFrame({"v": values}, schema={"v": pl.String}).select(count_chars(pl.col("v")))
+    assert counted.to_series().to_list() == [3, 3, 2, 0, None]
+    assert [char_len(v) for v in values if v is not None] == [3, 3, 2, 0]
+    assert split_chars(f"{KATSU}飾") == [KATSU, "飾"]
+
+
+def test_byte_length_counts_bytes_of_the_sequence() -> None:
+    frame = pl.DataFrame({"v": [KATSU]})
+    assert frame.select(byte_length(pl.col("v"), "utf-8")).item() == 3 + 4
+
+
+def test_an_ivs_the_target_cannot_hold_is_one_repertoire_finding() -> None:
+    # Before: the selector alone was reported, at char 2, as if the user had typed two characters.
+    value = f"東{KATSU}飾"
+    assert bad_chars(value, ("cp932",)) == [(1, KATSU)]
+    assert repertoire_message(value, ("cp932",)) == "outside cp932: U+845B U+E0100 at char 2"
+    assert bad_chars(value, ("unicode",)) == []
+
+
+def test_repertoire_report_has_one_row_for_the_sequence() -> None:
+    rejects = pl.concat(
+        [
+            empty_rejects(),
+            empty_rejects()
+            .clear(1)
+            .with_columns(
+                pl.lit("JUMIN.DAT").alias("file"),
+                pl.lit(1, dtype=pl.Int64).alias("record"),
+                pl.lit("repertoire").alias("rule"),
+                pl.lit("shimei").alias("item"),
+                pl.lit("outside cp932: U+845B U+E0100 at char 2").alias("message"),
+            ),
+        ]
+    )
+    report = repertoire_report(rejects)
+    assert report.select("char", "code", "count", "suggestions").rows() == [
+        (KATSU, "U+845B U+E0100", 1, "葛")
+    ]

@@ -79,7 +79,7 @@ def repertoire_report(rejects: pl.DataFrame) -> pl.DataFrame:
         pl.struct("file", "record").n_unique().cast(pl.Int64).alias("records"),
         where.head(FIRST).str.join("; ").alias("first_locations"),
     )
-    chars = ["".join(chr(int(cp[2:], 16)) for cp in c.split()) for c in report.get_column("code")]
+    chars = ["".join(chr(int("0x" + cp[2:], 0)) for cp in c.split()) for c in report.get_column("code")]
     hints = [" ".join(_suggest(ch, o)) for ch, o in zip(chars, report.get_column("outside"), strict=True)]
     report = report.with_columns(pl.Series("char", chars), pl.Series("suggestions", hints))
     return report.select(list(schema)).sort(-pl.col("count"), "code")

@@ -6,7 +6,6 @@ import polars as pl
 
 from midlayout.pipeline.textreport import repertoire_report
 from midlayout.rejects import empty_rejects
-from midlayout.text.ivs import char_len, count_chars, split_chars
 from midlayout.validate.encoding import byte_length
 from midlayout.validate.repertoire import bad_chars
 from midlayout.validate.rules import repertoire_message
@@ -15,6 +14,8 @@ KATSU = "葛\U000e0100"  # 葛 with the Hanyo-Denshi selector: one character for
 
 
 def test_a_variation_sequence_counts_as_one_character() -> None:
+    from midlayout.text.ivs import char_len, count_chars, split_chars
+
     values = [f"{KATSU}飾区", "葛飾区", "a\ufe00b", "", None]
     counted = pl.DataFrame({"v": values}, schema={"v": pl.String}).select(count_chars(pl.col("v")))
     assert counted.to_series().to_list() == [3, 3, 2, 0, None]

@@ -7,10 +7,11 @@ Usage: python scripts/gen_mainframe_tables.py [JEF4J_DIR] [OUT_DIR]
 Each upstream entry is (code, unicode, text, options). The generator decides, mechanically and the same
 way for every table, what each code decodes to and what each text encodes to:
 
-- The decoded text is the `unicode` code point(s). When another code of the table decodes to the same
-  code point(s) and `text` is them plus ONE ideographic variation selector (U+E0100-U+E01EF) or one
-  combining (semi-)voiced mark (U+3099/U+309A), the suffix is kept: a variant kanji is never folded onto
-  its base (as jef4j's HanyoDenshi charsets do, but only where two codes would otherwise meet).
+- The decoded text is the `unicode` code point(s). When several codes decode to the same code point(s),
+  the first plain one (by option rank, then code) keeps them bare, and each other one whose `text` adds
+  ONE ideographic variation selector (U+E0100-U+E01EF) or one combining (semi-)voiced mark
+  (U+3099/U+309A) keeps that suffix: a variant kanji is never folded onto the common one (as jef4j's
+  HanyoDenshi charsets do, but only where two codes would otherwise meet).
 - `encode_only` entries never decode. U+FFFD (`unmappable`) means the code exists but has no Unicode
   equivalent: it is kept as kind `x` and rejected on decode.
 - A code listed twice with different decodes, when the code just below it is missing and the first entry's
@@ -100,34 +101,39 @@ def repair_typos(entries: list[dict]) -> list[dict]:
 def build(entries: list[dict]) -> list[tuple[str, str, str]]:
     """(code, text as space-separated hex code points, kind) rows, in code order."""
     entries = repair_typos([dict(e) for e in entries])
-    bases: dict[str, set[str]] = {}
+    decode: dict[str, list[dict]] = {}
+    encode_only: list[dict] = []
     for e in entries:
-        if "encode_only" not in e["options"]:
-            bases.setdefault(base_text(e), set()).add(e["code"].upper())
-    decode: dict[str, list[tuple[str, set[str]]]] = {}
-    encode_only: list[tuple[str, str]] = []
-    for e in entries:
-        opts = set(e["options"])
-        text = decoded_text(e, len(bases.get(base_text(e), ())) > 1)
-        if "encode_only" in opts:
-            encode_only.append((e["code"].upper(), text))
+        if "encode_only" in e["options"]:
+            encode_only.append(e)
         else:
-            decode.setdefault(e["code"].upper(), []).append((text, opts))
+            decode.setdefault(e["code"].upper(), []).append(e)
     counts: dict[str, int] = {}
     for cands in decode.values():
-        for text in {t for t, _ in cands}:
+        for text in {base_text(e) for e in cands}:
             counts[text] = counts.get(text, 0) + 1
-    chosen: dict[str, tuple[str, set[str]] | None] = {}
+    picked: dict[str, dict | None] = {}
     for code, cands in decode.items():
-        distinct = {t for t, _ in cands}
-        if len(distinct) == 1:
-            chosen[code] = cands[0]
+        if len({base_text(e) for e in cands}) == 1:
+            picked[code] = cands[0]
             continue
-        best = min(_rank(o) for _, o in cands)
-        plain = [c for c in cands if _rank(c[1]) == best]
-        if len({t for t, _ in plain}) > 1:
-            plain = [c for c in plain if counts[c[0]] == 1]
-        chosen[code] = plain[0] if len({t for t, _ in plain}) == 1 else None
+        best = min(_rank(set(e["options"])) for e in cands)
+        plain = [e for e in cands if _rank(set(e["options"])) == best]
+        if len({base_text(e) for e in plain}) > 1:
+            plain = [e for e in plain if counts[base_text(e)] == 1]
+        picked[code] = plain[0] if len({base_text(e) for e in plain}) == 1 else None
+    # Where codes now decode to the same base, the first plain one keeps the bare base (the common kanji
+    # stays what every other system calls it) and each other keeps the selector/mark jef4j's `text` adds.
+    first: dict[str, str] = {}
+    for code, e in sorted(
+        ((c, e) for c, e in picked.items() if e is not None), key=lambda ce: (_rank(set(ce[1]["options"])), ce[0])
+    ):
+        first.setdefault(base_text(e), code)
+    chosen: dict[str, tuple[str, set[str]] | None] = {
+        code: None if e is None else (decoded_text(e, first[base_text(e)] != code), set(e["options"]))
+        for code, e in picked.items()
+    }
+    encode_only_rows = [(e["code"].upper(), decoded_text(e, False)) for e in encode_only]
     rows: dict[str, tuple[str, str, str]] = {}
     taken: dict[str, str] = {}
     for code, pick in chosen.items():
@@ -146,7 +152,7 @@ def build(entries: list[dict]) -> list[tuple[str, str, str]]:
         taken[text] = code
         rows[code] = (code, text, "rt")
     extra = []
-    for code, text in encode_only:
+    for code, text in encode_only_rows:
         if text not in taken and text != "\ufffd":
             taken[text] = code
             extra.append((code, text, "e"))

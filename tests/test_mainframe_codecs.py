@@ -74,7 +74,7 @@ def test_decode_only_and_many_to_one_codes_are_listed() -> None:
     for table, counts in kinds.items():
         for r in read_rows(table):
             counts[r.kind] += 1
-    assert kinds["fujitsu_jef"]["x"] == 457 and kinds["fujitsu_jef"]["d"] == 24
+    assert kinds["fujitsu_jef"]["x"] == 457 and kinds["fujitsu_jef"]["d"] == 26
     assert kinds["hitachi_keis78"]["d"] == 16 and kinds["nec_jips"]["a"] == 20
     assert mf.decode_field(b"\x73\xfa", "keis78-ebcdic", shifted=False) == "令"  # decode_only (合字 令和)
 
@@ -100,10 +100,11 @@ def test_known_characters_decode_as_the_tables_say(name: str, raw: bytes, text: 
 
 
 def test_variation_sequences_are_kept_not_folded() -> None:
-    # JEF 0x41A5 is 丈 with IVS U+E0103 in jef4j (oneway), 0xBEE6 丈 with U+E0102: decoding both to bare
-    # 丈 would fold one onto the other. A kanji no other code shares (0xB0A1 亜) decodes without a selector.
+    # JEF 0x41A5 is 丈 with IVS U+E0103 in jef4j (oneway), 0xBEE6 the JIS 丈: decoding both to bare 丈 would
+    # fold the variant onto it. The JIS kanji, and one no other code shares (0xB0A1 亜), stay bare.
     assert mf.decode_field(b"\x41\xa5", "jef-ebcdic", shifted=False) == "丈\U000e0103"
-    assert mf.decode_field(b"\xbe\xe6", "jef-ebcdic", shifted=False) == "丈\U000e0102"
+    assert mf.decode_field(b"\xbe\xe6", "jef-ebcdic", shifted=False) == "丈"
+    assert mf.decode_field(b"\xc5\xd4", "jef-ebcdic", shifted=False) == "都"  # 0x68A8 is 都 U+FA26 (cjk_ci)
     assert mf.encode_field("丈\U000e0103", "jef-ebcdic", shifted=False) == b"\x41\xa5"
     assert mf.decode_field(b"\xb0\xa1", "jef-ebcdic", shifted=False) == "亜"
 

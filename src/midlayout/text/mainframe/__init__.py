@@ -199,11 +199,11 @@ def decode_matrix(
         dbcs, shift = _shifts(v, c, err)
     else:
         dbcs, shift = np.ones((n, w), dtype=bool), np.zeros((n, w), dtype=bool)
-    cols = np.arange(w)
+    cols = np.arange(w, dtype=np.int32)
     prev = np.zeros_like(dbcs)
     prev[:, 1:] = dbcs[:, :-1]
-    run_start = np.maximum.accumulate(np.where(dbcs & ~prev, cols, 0), axis=1)
-    lead = dbcs & ((cols - run_start) % 2 == 0)
+    run_start = np.maximum.accumulate(np.where(dbcs & ~prev, cols, np.int32(0)), axis=1)
+    lead = dbcs & (((cols - run_start) & 1) == 0)
     trail = dbcs & ~lead
     followed = np.zeros_like(dbcs)
     followed[:, :-1] = trail[:, 1:]

@@ -298,3 +298,47 @@ def test_synthetic_host_extract_converts_end_to_end_with_traps_at_their_byte(
     assert report.select("code", "char").rows() == [
         (mf.vendor_code("\ue000", name), "U+E000")
     ]  # vendor bytes
+
+
+@pytest.mark.parametrize(
+    ("enc", "field_type", "error"),
+    [
+        ("jef-ebcdik", "zoned_ebcdic", None),
+        ("keis83-ebcdic", "zoned", "use zoned_ebcdic"),
+        ("jipsj-jis8", "zoned", None),  # JIS8 is ASCII-based: ASCII zoned numbers
+        ("jipse-ebcdik", "zoned", "use zoned_ebcdic"),
+    ],
+)
+def test_source_layouts_accept_the_host_encodings(
+    tmp_path: Path, enc: str, field_type: str, error: str | None
+) -> None:
+    from midlayout.errors import DefinitionError
+    from midlayout.layout.source import load_source
+
+    path = tmp_path / "source.yaml"
+    path.write_text(
+        "vendor: v\nname: v\nfiles:\n  - {id: f, name: f, format: fixed, encoding: "
+        + enc
+        + ', match: "*.DAT",\n'
+        "     record_length: 10, terminator: none, offset_base: 1,\n"
+        "     fields: [{id: A, start: 1, length: 6}, {id: B, start: 7, length: 4, type: "
+        + field_type
+        + "}]}\n",
+        encoding="utf-8",
+    )
+    if error is None:
+        assert load_source(path).file("f").encoding == enc
+    else:
+        with pytest.raises(DefinitionError, match=error):
+            load_source(path)
+
+
+def test_synth_host_rejects_an_unknown_encoding_as_usage(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from midlayout.cli import app
+
+    out = CliRunner().invoke(
+        app, ["synth", "--vendor", "host", "-n", "2", "--out", str(tmp_path), "--encoding", "jef"]
+    )
+    assert out.exit_code == 2 and "jef-ebcdic" in out.output

@@ -146,7 +146,9 @@ class BatchRunner:
                 layout, compiled.target, mapped, allow=allowances(compiled.rule)
             )
         else:
-            valid, val_rejects = validate_rows(layout, compiled.target, mapped, allowances(compiled.rule))
+            valid, val_rejects = validate_rows(
+                layout, compiled.target, mapped, allow=allowances(compiled.rule)
+            )
         rows = part_path(self.root, _file_stem(target_name(job)), task.job, task.seq)
         staged(valid).write_parquet(rows, compression=STAGE_COMPRESSION)
         rejects = pl.concat([batch.rejects, map_rejects, val_rejects])

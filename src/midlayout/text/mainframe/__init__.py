@@ -126,6 +126,7 @@ class _Lookups:
     lens: np.ndarray
     to_dbcs: np.ndarray | None  # vendor byte → table byte (JIPS(E)), else None
     from_dbcs: np.ndarray | None  # table byte → vendor byte
+    packed: np.ndarray  # each pool entry's UTF-8, zero-padded to 8 bytes, as one uint64
 
 
 @cache
@@ -139,6 +140,10 @@ def _lookups(name: str) -> _Lookups:
         from_dbcs = bytemap(c.dbcs_bytemap)  # JIS8 byte → EBCDIK byte
         to_dbcs = np.zeros(256, dtype=np.uint8)
         to_dbcs[from_dbcs] = np.arange(256, dtype=np.uint8)
+    texts = [t.encode("utf-8") for t in (*s.pool, *d.pool)]
+    if any(len(t) > 8 for t in texts):
+        raise ValueError(f"{name}: a table entry is longer than 8 UTF-8 bytes")
+    packed = np.frombuffer(b"".join(t.ljust(8, b"\0") for t in texts), dtype=np.uint64)
     return _Lookups(
         s.ids,
         dbcs_ids,
@@ -147,6 +152,7 @@ def _lookups(name: str) -> _Lookups:
         np.concatenate([s.lens, d.lens]),
         to_dbcs,
         from_dbcs,
+        packed,
     )
 
 
@@ -177,7 +183,8 @@ def _shifts(v: np.ndarray, c: Codec, err: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def _mark(err: np.ndarray, mask: np.ndarray, kind: int) -> None:
-    err[mask & (err == _OK)] = kind
+    if mask.any():  # the usual batch has no fault: skip the full-matrix write
+        err[mask & (err == _OK)] = kind
 
 
 def decode_matrix(
@@ -235,18 +242,22 @@ def decode_matrix(
 
 
 def _assemble(charid: np.ndarray, bad: np.ndarray, look: _Lookups) -> pa.Array:
-    """Gather each character's UTF-8 from the pool, row by row, into one large_string array."""
+    """Gather each character's UTF-8 from the pool, row by row, into one large_string array.
+
+    Every pool entry is at most 8 UTF-8 bytes (a base and a selector or mark), so a character is one
+    uint64 gather from `look.packed`, and a boolean mask over its 8 bytes keeps the ones it has.
+    """
     n, w = charid.shape
-    sel = np.flatnonzero(charid.reshape(-1) >= 0)
-    ids = charid.reshape(-1)[sel]
+    flat = charid.reshape(-1)
+    sel = np.flatnonzero(flat >= 0)
+    ids = flat[sel]
     lens = look.lens[ids]
-    total = int(lens.sum())
-    per_row = np.bincount(sel // w, weights=lens, minlength=n).astype(np.int64)
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(per_row, out=offsets[1:])
-    out_start = np.cumsum(lens) - lens
-    gather = np.repeat(look.starts[ids] - out_start, lens) + np.arange(total, dtype=np.int64)
-    data = look.utf8[gather] if total else np.zeros(0, dtype=np.uint8)
+    ends = np.zeros(len(sel) + 1, dtype=np.int64)
+    np.cumsum(lens, out=ends[1:])
+    bounds = np.searchsorted(sel, np.arange(n + 1, dtype=np.int64) * w)
+    offsets = ends[bounds]
+    wide = look.packed[ids].view(np.uint8).reshape(-1, 8)
+    data = wide[np.arange(8, dtype=np.int8) < lens[:, None]]
     validity = None if not bad.any() else pa.py_buffer(np.packbits(~bad, bitorder="little"))
     return pa.Array.from_buffers(
         pa.large_string(), n, [validity, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(data))]

@@ -282,6 +282,8 @@ def inspect_file(path: Path, show_values: bool = False, preview: int = PREVIEW) 
     info.bom = next((name for bom, name in _BOMS.items() if sample.startswith(bom)), None)
     info.encoding = _encoding(path, sample, info.bom)
     info.line_endings, lfs = _line_endings(path)
+    if "evidence" in info.encoding:  # JEF/KEIS/JIPS: records without terminators; 0x0A is a KEIS shift byte
+        info.line_endings, lfs = {"crlf": 0, "lf": 0, "cr": 0}, np.zeros(0, dtype=np.int64)
     info.fixed = _fixed(path, info.line_endings, lfs, size - (3 if info.bom == "utf-8" else 0))
     first = info.confirmed or next(iter(info.encoding.get("candidates") or []), "")
     codec = CODECS.get(first, "cp932")

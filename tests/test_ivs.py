@@ -55,3 +55,21 @@ def test_repertoire_report_has_one_row_for_the_sequence() -> None:
     assert report.select("char", "code", "count", "suggestions").rows() == [
         (KATSU, "U+845B U+E0100", 1, "葛")
     ]
+
+
+def test_a_gaiji_with_a_selector_is_one_occurrence_in_the_gaiji_report() -> None:
+    import pyarrow as pa
+
+    from midlayout.readers.gaiji import GaijiSpec, apply_gaiji, hit_frame
+
+    spec = GaijiSpec("utf-8", {"\ue001": "吉"}, frozenset(), "reject")
+    arr = pa.array(["a\ue000\U000e0100b", "\ue001\U000e0101田"], type=pa.large_string())
+    out, hits = apply_gaiji(arr, spec)
+    assert [(h.row, h.byte, h.char, h.mapped) for h in hits] == [
+        (0, 1, "\ue000\U000e0100", False),
+        (1, 0, "\ue001\U000e0101", True),
+    ]
+    assert out.to_pylist() == ["a\ue000\U000e0100b", "吉田"]  # the replacement stands for the whole 外字
+    frame = pl.DataFrame({"_file": ["f", "f"], "_rec": [1, 2], "_off": [0, 10]})
+    report = hit_frame([("NAME", 0, h) for h in hits], frame, "reject")
+    assert report.get_column("char").to_list() == ["U+E000 U+E0100", "U+E001 U+E0101"]

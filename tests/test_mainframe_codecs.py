@@ -245,7 +245,9 @@ def test_inspect_ties_and_confirms(tmp_path: Path) -> None:
     info = inspect_file(keis)
     assert info.confirmed is None and "keis83-ebcdik" in info.encoding["tied"]
     assert info.encoding["evidence"]["shifts"]["KEIS"]["shift_in"] == 50
-    assert info.fixed is not None and info.fixed["record_length"] == 14  # 0x0A is a shift byte, not a line end
+    assert (
+        info.fixed is not None and info.fixed["record_length"] == 14
+    )  # 0x0A is a shift byte, not a line end
     jipse = tmp_path / "JIPSE.DAT"
     jipse.write_bytes((mf.encode_field("亜", "jipse-ebcdik") + b"\xf1") * 50)
     info = inspect_file(jipse)

@@ -26,6 +26,7 @@ __all__ = ["GaijiOptions", "GaijiSpec", "apply_gaiji", "empty_gaiji", "spec_for"
 from midlayout.layout.source import SourceFile
 from midlayout.readers.decode import CODECS, byte_offset, is_ebcdic, utf8_bytes
 from midlayout.text import mainframe
+from midlayout.text.ivs import codepoints, is_selector
 
 PUA_CLASS = "\ue000-\uf8ff\U000f0000-\U0010fffd"
 _PUA = re.compile(f"[{PUA_CLASS}]")
@@ -170,14 +171,21 @@ def apply_gaiji(
         text = texts[row]
         out = []
         offsets = mainframe.char_offsets(bytes(raw[row]), spec.codec, shifted) if exact else None  # type: ignore[index]
-        for i, ch in enumerate(text):
+        i = 0
+        while i < len(text):
+            ch, end = text[i], i + 1
+            while end < len(text) and is_selector(
+                text[end]
+            ):  # a 外字 with a variation selector: one character
+                end += 1
             if spec.is_gaiji(ch):
                 mapped = ch in spec.replacements
                 byte = offsets[i] if offsets is not None else byte_offset(text, i, spec.codec, shifted)
-                hits.append(GaijiHit(int(row), byte, ch, source_code(ch, spec.codec), mapped))
-                out.append(spec.replacements.get(ch, ch))
+                hits.append(GaijiHit(int(row), byte, text[i:end], source_code(ch, spec.codec), mapped))
+                out.append(spec.replacements[ch] if mapped else text[i:end])
             else:
-                out.append(ch)
+                out.append(text[i:end])
+            i = end
         texts[row] = "".join(out)
     return pa.array(texts, type=pa.large_string()), hits
 
@@ -194,7 +202,7 @@ def hit_fails(
             field_id,
             start + h.byte,
             "gaiji_unmapped",
-            f"外字 U+{ord(h.char):04X} (0x{h.code}) has no mapping in the 外字 table",
+            f"外字 {codepoints(h.char)} (0x{h.code}) has no mapping in the 外字 table",
         )
         for h in hits
         if not h.mapped
@@ -215,7 +223,7 @@ def hit_frame(hits: list[tuple[str, int, GaijiHit]], frame: pl.DataFrame, policy
                 f,
                 start + h.byte,
                 h.code,
-                f"U+{ord(h.char):04X}",
+                codepoints(h.char),
                 "mapped" if h.mapped else "unmapped",
                 "replaced" if h.mapped else unmapped_action,
             )

@@ -45,3 +45,8 @@ def count_chars(expr: pl.Expr) -> pl.Expr:
 def char_index(text: str, index: int) -> int:
     """The 0-based user-character position of the code point `text[index]`."""
     return len(split_chars(text[: index + 1])) - 1
+
+
+def codepoints(char: str) -> str:
+    """`U+845B U+E0100`: a user character's code points, as reports and messages show them."""
+    return " ".join(f"U+{ord(c):04X}" for c in char)

@@ -345,3 +345,61 @@ def test_synth_host_rejects_an_unknown_encoding_as_usage(tmp_path: Path) -> None
         app, ["synth", "--vendor", "host", "-n", "2", "--out", str(tmp_path), "--encoding", "jef"]
     )
     assert out.exit_code == 2 and "jef-ebcdic" in out.output
+
+
+def _scalar_decode(raw: bytes, name: str, shifted: bool) -> tuple[str | None, int | None]:
+    """A byte-at-a-time twin of decode_matrix, for the property test: (text, None) or (None, fault byte)."""
+    c, look = mf.CODECS[name], mf._lookups(name)
+    pool = c.sbcs.pool + c.dbcs.pool
+    out, i, double = [], 0, not shifted
+    while i < len(raw):
+        if shifted and raw[i : i + len(c.shift_in)] in {c.shift_in, c.alt_shift_in} - {b""}:
+            if double:
+                return None, i
+            i, double = i + len(c.shift_in), True
+        elif shifted and raw[i : i + len(c.shift_out)] == c.shift_out:
+            if not double:
+                return None, i
+            i, double = i + len(c.shift_out), False
+        elif shifted and len(c.shift_in) == 2 and raw[i] == c.shift_in[0]:
+            return None, i  # a shift lead byte not followed by a shift code
+        elif double:
+            if i + 1 >= len(raw) or (
+                shifted and raw[i + 1 : i + 1 + len(c.shift_out)] in (c.shift_out, c.shift_in)
+            ):
+                return None, i
+            hi, lo = raw[i], raw[i + 1]
+            if look.to_dbcs is not None:
+                hi, lo = int(look.to_dbcs[hi]), int(look.to_dbcs[lo])
+            ident = int(look.dbcs_ids[hi << 8 | lo])
+            if ident < 0:
+                return None, i
+            out.append(pool[ident])
+            i += 2
+        else:
+            ident = int(look.sbcs_ids[raw[i]])
+            if ident < 0:
+                return None, i
+            out.append(pool[ident])
+            i += 1
+    if double and shifted:
+        return None, len(raw) - 1
+    return "".join(out), None
+
+
+@pytest.mark.parametrize("name", ["jef-ebcdik", "keis83-ebcdic", "jipse-ebcdik", "jipsj-jis8"])
+@pytest.mark.parametrize("shifted", [True, False])
+def test_vectorised_decode_equals_a_byte_at_a_time_decoder(name: str, shifted: bool) -> None:
+    rng = np.random.default_rng(7)
+    c = mf.CODECS[name]
+    good = [mf.encode_field(t, name) for t in ("山田 太郎", "ｱｲｳ", "亜\u3000伊", "1-2-3")]
+    pieces = [*good, c.shift_in, c.shift_out, b"\xb0\xa1", b"\x30\x21", b"\x40\x40", b"\x41", b"\xff"]
+    rows = []
+    for _ in range(400):  # random concatenations of valid text, stray shifts and odd bytes, cut to 12 bytes
+        parts = [pieces[k] for k in rng.integers(0, len(pieces), size=4)]
+        rows.append(b"".join(parts).ljust(12, b"\x40")[:12])
+    arr, fails = mf.decode_matrix(np.frombuffer(b"".join(rows), np.uint8).reshape(-1, 12), name, shifted)
+    first = {row: byte for row, byte, _, _ in fails}
+    for k, raw in enumerate(rows):
+        text, fault = _scalar_decode(raw, name, shifted)
+        assert (arr[k].as_py(), first.get(k)) == (text, fault), (raw.hex(), k)

@@ -126,7 +126,8 @@ def build(entries: list[dict]) -> list[tuple[str, str, str]]:
     # stays what every other system calls it) and each other keeps the selector/mark jef4j's `text` adds.
     first: dict[str, str] = {}
     for code, e in sorted(
-        ((c, e) for c, e in picked.items() if e is not None), key=lambda ce: (_rank(set(ce[1]["options"])), ce[0])
+        ((c, e) for c, e in picked.items() if e is not None),
+        key=lambda ce: (_rank(set(ce[1]["options"])), ce[0]),
     ):
         first.setdefault(base_text(e), code)
     chosen: dict[str, tuple[str, set[str]] | None] = {

@@ -11,6 +11,7 @@ import pytest
 from midlayout.errors import DefinitionError
 from midlayout.layout.mapping import load_mapping
 from midlayout.pipeline.convert import convert, load_id
+from midlayout.pipeline.options import ConvertOptions
 from midlayout.synth import generate_vendor_b
 from tests.builders import household, person, write_vendor_a
 from tests.conftest import MAPPINGS
@@ -28,7 +29,9 @@ def test_tab_nul_and_cp932_0x80_in_a_fixed_width_address_are_rejected_with_code_
         person(4, 4, 1),
     ]
     paths = write_vendor_a(tmp_path / "in", people, [household(s, s) for s in (1, 2, 3, 4)])
-    result = convert([load_mapping(JUKI_A)], [str(p) for p in paths], tmp_path / "out", ["parquet"])
+    result = convert(
+        [load_mapping(JUKI_A)], [str(p) for p in paths], tmp_path / "out", ConvertOptions(("parquet",))
+    )
     rejects = result.rejects.filter(pl.col("rule") == "control_char").sort("record")
     assert rejects.select("record", "item", "message").rows() == [
         (1, "jusho", "住所: control character U+0009 (TAB) at char 13, byte 24 in cp932"),
@@ -41,7 +44,9 @@ def test_tab_nul_and_cp932_0x80_in_a_fixed_width_address_are_rejected_with_code_
 def test_vendor_b_multi_line_katagaki_is_allowed_and_recorded_in_the_manifest(tmp_path: Path) -> None:
     paths = generate_vendor_b(tmp_path / "b", 4, 1, workers=1)
     mapping = load_mapping(MAPPINGS / "vendor_b" / "juki-2.5.yaml")
-    result = convert([mapping], [str(p) for p in paths.values()], tmp_path / "out", ["parquet"])
+    result = convert(
+        [mapping], [str(p) for p in paths.values()], tmp_path / "out", ConvertOptions(("parquet",))
+    )
     assert result.rejects.filter(pl.col("rule") == "control_char").height == 0
     people = pl.read_parquet(next((tmp_path / "out" / "parquet").rglob("jumin*.parquet")))
     assert people.get_column("katagaki").str.contains("\n").any()  # the 方書 on two lines went through
@@ -56,8 +61,13 @@ def test_the_allowance_is_part_of_the_run_identity(tmp_path: Path) -> None:
         text.replace("allow_control: [lf]", "allow_control: [lf, cr]"), "utf-8"
     )
     paths = [str(p) for p in generate_vendor_b(tmp_path / "b", 2, 1, workers=1).values()]
-    a = convert([load_mapping(MAPPINGS / "vendor_b" / "juki-2.5.yaml")], paths, tmp_path / "o1", ["parquet"])
-    b = convert([load_mapping(copy / "juki-2.5.yaml")], paths, tmp_path / "o2", ["parquet"])
+    a = convert(
+        [load_mapping(MAPPINGS / "vendor_b" / "juki-2.5.yaml")],
+        paths,
+        tmp_path / "o1",
+        ConvertOptions(("parquet",)),
+    )
+    b = convert([load_mapping(copy / "juki-2.5.yaml")], paths, tmp_path / "o2", ConvertOptions(("parquet",)))
     assert b.manifest.options["allow_control"] == {"vendor_b-juki:jumin.katagaki": ["cr", "lf"]}
     assert load_id(a.manifest) != load_id(b.manifest)
 

@@ -11,6 +11,7 @@ import pytest
 from midlayout.errors import DefinitionError
 from midlayout.layout.mapping import load_mapping
 from midlayout.pipeline.convert import ConvertResult, convert
+from midlayout.pipeline.options import ConvertOptions
 from tests.builders import household, person, write_vendor_a
 from tests.conftest import MAPPINGS
 
@@ -40,7 +41,9 @@ def _run(tmp_path: Path, people: list, mapping: Path = JUKI_A) -> tuple[ConvertR
     setai = sorted({int(str(p["SETAI_NO"])) for p in people})
     heads = {int(str(p["SETAI_NO"])): int(str(p["ATENA_NO"])) for p in reversed(people)}
     paths = write_vendor_a(tmp_path / "in", people, [household(s, heads[s]) for s in setai])
-    result = convert([load_mapping(mapping)], [str(p) for p in paths], tmp_path / "out", ["parquet"])
+    result = convert(
+        [load_mapping(mapping)], [str(p) for p in paths], tmp_path / "out", ConvertOptions(("parquet",))
+    )
     jumin = pl.read_parquet(next((tmp_path / "out" / "parquet").rglob("jumin*.parquet")))
     return result, jumin.sort("atena_no")
 

@@ -6,7 +6,7 @@ import polars as pl
 
 from midlayout.pipeline.textreport import repertoire_report
 from midlayout.rejects import empty_rejects
-from midlayout.validate.encoding import byte_length
+from midlayout.text.encodings import byte_length
 from midlayout.validate.repertoire import bad_chars
 from midlayout.validate.rules import repertoire_message
 
@@ -37,23 +37,25 @@ def test_an_ivs_the_target_cannot_hold_is_one_repertoire_finding() -> None:
 
 
 def test_repertoire_report_has_one_row_for_the_sequence() -> None:
-    rejects = pl.concat(
-        [
-            empty_rejects(),
-            empty_rejects()
-            .clear(1)
-            .with_columns(
-                pl.lit("JUMIN.DAT").alias("file"),
-                pl.lit(1, dtype=pl.Int64).alias("record"),
-                pl.lit("repertoire").alias("rule"),
-                pl.lit("shimei").alias("item"),
-                pl.lit("outside cp932: U+845B U+E0100 at char 2").alias("message"),
-            ),
-        ]
+    from midlayout.rejects import DETAIL, DETAIL_TYPE
+    from midlayout.validate.rules import repertoire_detail
+
+    value = f"東{KATSU}飾"
+    row = (
+        empty_rejects()
+        .clear(1)
+        .with_columns(
+            pl.lit("JUMIN.DAT").alias("file"),
+            pl.lit(1, dtype=pl.Int64).alias("record"),
+            pl.lit("repertoire").alias("rule"),
+            pl.lit("shimei").alias("item"),
+            pl.lit(repertoire_message(value, ("cp932",))).alias("message"),
+            pl.lit(pl.Series([repertoire_detail(value, ("cp932",))], dtype=DETAIL_TYPE)).alias(DETAIL),
+        )
     )
-    report = repertoire_report(rejects)
-    assert report.select("char", "code", "count", "suggestions").rows() == [
-        (KATSU, "U+845B U+E0100", 1, "葛")
+    report = repertoire_report(row)
+    assert report.select("char", "code", "count", "suggestions", "first_locations").rows() == [
+        (KATSU, "U+845B U+E0100", 1, "葛", "JUMIN.DAT:1 shimei char 2")
     ]
 
 

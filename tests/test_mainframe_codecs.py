@@ -279,12 +279,12 @@ def test_synthetic_host_extract_converts_end_to_end_with_traps_at_their_byte(
 ) -> None:
     from midlayout.layout.mapping import load_mapping
     from midlayout.pipeline.convert import convert
+    from midlayout.pipeline.options import ConvertOptions
     from midlayout.synth import host
 
     made = host.write(tmp_path / "x", name, households=6, seed=3, traps=True)
-    result = convert(
-        [load_mapping(made.mapping)], [str(p) for p in made.paths.values()], tmp_path / "out", ["parquet"]
-    )
+    inputs = [str(p) for p in made.paths.values()]
+    result = convert([load_mapping(made.mapping)], inputs, tmp_path / "out", ConvertOptions(("parquet",)))
     result.manifest.check_conservation()
     assert sum(i.records_written for i in result.manifest.inputs) > 0
     rejects = pl.read_parquet(tmp_path / "out" / "rejects.parquet")

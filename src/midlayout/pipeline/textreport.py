@@ -11,12 +11,11 @@ import polars as pl
 
 from midlayout.layout.gaiji import GaijiOptions
 from midlayout.readers.gaiji import GAIJI_SCHEMA
+from midlayout.rejects import DETAIL
 from midlayout.validate.repertoire import suggestions
 
 FIRST = 5  # locations listed per code
 _NAME = pl.col("file").str.extract(r"([^/\\]+)$")
-# One character outside the repertoire: its code point(s) (an IVS is a base and a selector) and position.
-_CODEPOINT = r"U\+[0-9A-F]{4,6}(?: U\+[0-9A-F]{4,6})* at char [0-9]+"
 
 
 def gaiji_report(occurrences: pl.DataFrame) -> pl.DataFrame:
@@ -56,12 +55,12 @@ def repertoire_report(rejects: pl.DataFrame) -> pl.DataFrame:
     if not bad.height:
         return pl.DataFrame(schema=schema)
     hits = bad.with_columns(
-        pl.col("message").str.extract(r"^outside (.+?):").alias("outside"),
-        pl.col("message").str.extract_all(_CODEPOINT).alias("hit"),
+        pl.col(DETAIL).struct.field("outside").alias("outside"),
+        pl.col(DETAIL).struct.field("chars").alias("hit"),
     ).explode("hit")
     hits = hits.with_columns(
-        pl.col("hit").str.extract(r"^(.+) at char").alias("code"),
-        pl.col("hit").str.extract(r"char ([0-9]+)$").alias("pos"),
+        pl.col("hit").struct.field("code").alias("code"),
+        pl.col("hit").struct.field("pos").cast(pl.String).alias("pos"),
     )
     where = pl.concat_str(
         [
@@ -79,9 +78,15 @@ def repertoire_report(rejects: pl.DataFrame) -> pl.DataFrame:
         pl.struct("file", "record").n_unique().cast(pl.Int64).alias("records"),
         where.head(FIRST).str.join("; ").alias("first_locations"),
     )
-    chars = ["".join(chr(int("0x" + cp[2:], 0)) for cp in c.split()) for c in report.get_column("code")]
+    # A detail code is one character's code point(s) in hex, space-separated: an IVS is a base and a selector.
+    codes = report.get_column("code").to_list()
+    chars = ["".join(chr(int("0x" + cp, 0)) for cp in c.split()) for c in codes]
     hints = [" ".join(_suggest(ch, o)) for ch, o in zip(chars, report.get_column("outside"), strict=True)]
-    report = report.with_columns(pl.Series("char", chars), pl.Series("suggestions", hints))
+    report = report.with_columns(
+        pl.Series("char", chars),
+        pl.Series("suggestions", hints),
+        pl.Series("code", [" ".join(f"U+{cp}" for cp in c.split()) for c in codes], dtype=pl.String),
+    )
     return report.select(list(schema)).sort(-pl.col("count"), "code")
 
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from midlayout.layout.dtypes import polars_dtype
 from midlayout.layout.model import FileDef, Item, Layout
-from midlayout.mapping.compile import polars_dtype
-from midlayout.rejects import empty_rejects, rejects_from
+from midlayout.rejects import DETAIL_TYPE, empty_rejects, rejects_from
 from midlayout.text import controls
-from midlayout.validate.encoding import byte_length
+from midlayout.text.encodings import byte_length
 from midlayout.validate.repertoire import bad_chars, of_layout, outside
 
 REQUIRED, CODE_DOMAIN, LENGTH_BYTES, LENGTH_DIGITS, REPERTOIRE = (
@@ -151,29 +151,35 @@ def validate_rows(
 def _rejects(hit: pl.DataFrame, rule: Rule, layout: Layout) -> pl.DataFrame:
     if rule.id == REPERTOIRE:
         allowed = of_layout(layout.encoding, layout.repertoire)
-        messages = [  # error path only: the failing values
-            repertoire_message(v, allowed) for v in hit.get_column(rule.item.id).cast(pl.String).to_list()
-        ]
-        message: str | pl.Expr = pl.lit(pl.Series(messages, dtype=pl.String))
+        values = hit.get_column(rule.item.id).cast(pl.String).to_list()  # error path only: the failing values
+        message: str | pl.Expr = pl.lit(pl.Series([repertoire_message(v, allowed) for v in values]))
+        detail = pl.lit(pl.Series([repertoire_detail(v, allowed) for v in values], dtype=DETAIL_TYPE))
     elif rule.id == CONTROL_CHAR:
+        values = hit.get_column(rule.item.id).cast(pl.String).to_list()
         message = pl.lit(
-            pl.Series(
-                [
-                    control_message(rule.item, v, rule.allowed, layout)
-                    for v in hit.get_column(rule.item.id).to_list()
-                ],
-                dtype=pl.String,
-            )
+            pl.Series([control_message(rule.item, v, rule.allowed, layout) for v in values], dtype=pl.String)
         )
+        detail = None
     else:
-        message = f"{rule.item.name}: {rule.error}"
-    out = rejects_from(hit, stage="validate", rule=rule.id, item=rule.item.id, message=message)
+        message, detail = f"{rule.item.name}: {rule.error}", None
+    out = rejects_from(hit, stage="validate", rule=rule.id, item=rule.item.id, message=message, detail=detail)
     return out.with_columns(hit.get_column("__row"))
 
 
 def control_message(item: Item, value: str, allowed: str, layout: Layout) -> str:
     """`住所: control character U+0009 (TAB) at char 3, byte 2 in cp932`: never the value itself."""
     return f"{item.name}: {controls.message(str(value), allowed, layout.encoding)}"
+
+
+def repertoire_detail(value: str, allowed: tuple[str, ...]) -> dict[str, object]:
+    """The repertoire reject's facts as data (DETAIL_TYPE): what the value is outside of, and where.
+
+    A character's `code` is its code point(s) in hex, space-separated: an IVS is one character.
+    """
+    chars = [
+        {"code": " ".join(f"{ord(c):04X}" for c in ch), "pos": i + 1} for i, ch in bad_chars(value, allowed)
+    ]
+    return {"outside": " and ".join(allowed), "chars": chars}
 
 
 def repertoire_message(value: str, allowed: tuple[str, ...]) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from midlayout.errors import DefinitionError
 from midlayout.layout.mapping import load_mapping
-from midlayout.pipeline.convert import convert, load_id
+from midlayout.pipeline.convert import convert, run_id
 from midlayout.pipeline.options import ConvertOptions
 from midlayout.synth import generate_vendor_b
 from tests.builders import household, person, write_vendor_a
@@ -69,7 +69,7 @@ def test_the_allowance_is_part_of_the_run_identity(tmp_path: Path) -> None:
     )
     b = convert([load_mapping(copy / "juki-2.5.yaml")], paths, tmp_path / "o2", ConvertOptions(("parquet",)))
     assert b.manifest.options["allow_control"] == {"vendor_b-juki:jumin.katagaki": ["cr", "lf"]}
-    assert load_id(a.manifest) != load_id(b.manifest)
+    assert run_id(a.manifest) != run_id(b.manifest)
 
 
 def test_an_unknown_control_name_is_a_definition_error_at_its_line(tmp_path: Path) -> None:

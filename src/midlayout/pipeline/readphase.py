@@ -20,6 +20,7 @@ from midlayout.pipeline.batches import (
     Task,
     stage_lookup_table,
 )
+from midlayout.pipeline.faults import fault
 from midlayout.pipeline.inputs import Job
 from midlayout.pipeline.manifest import InputRecord
 from midlayout.pipeline.options import ConvertOptions
@@ -80,6 +81,7 @@ class ReadPhase:
             what, item = key.split(":", 1)
             name = f"{what}:{job.mapping.id}:{job.rule.target}.{item}"
             self.counts[name] = self.counts.get(name, 0) + n
+        fault("batch")
         self.stage.add(target_name(job), done)
         for lk, part in done.captured.items():
             self.captured.setdefault(lk, []).append(part)

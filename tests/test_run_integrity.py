@@ -41,13 +41,16 @@ def _plan(mapping: Path, inputs: list[str]) -> str:
 @pytest.fixture
 def defs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private copy of vendor A's definitions and the layouts (MIDLAYOUT_LAYOUTS points at it), with a 外字
-    table named by the 住民 mapping; returns the copy's root."""
+    table named by the 住民 mapping; returns the copy's root.
+
+    The layouts are copied as the family `private` (the same ID@VERSION as a bundled layout would be an error)."""
     root = tmp_path / "defs"
     shutil.copytree(MAPPINGS / "vendor_a", root / "vendor_a")
-    shutil.copytree(LAYOUTS, root / "layouts")
+    shutil.copytree(LAYOUTS / "chukan", root / "layouts" / "private")
     (root / "vendor_a" / "gaiji.csv").write_text("code,replacement,mj,note\nF040,髙,,\n", encoding="utf-8")
     juki = root / "vendor_a" / "juki-2.5.yaml"
-    juki.write_text(juki.read_text(encoding="utf-8") + "gaiji:\n  table: gaiji.csv\n", encoding="utf-8")
+    text = juki.read_text(encoding="utf-8").replace("chukan/juki@2.5", "private/juki@2.5")
+    juki.write_text(text + "gaiji:\n  table: gaiji.csv\n", encoding="utf-8")
     monkeypatch.setenv("MIDLAYOUT_LAYOUTS", str(root / "layouts"))
     return root
 
@@ -62,8 +65,8 @@ def _append(path: Path, text: str = "\n# edited\n") -> None:
 
 
 EDITS = {
-    "layout": lambda r: _append(r / "layouts" / "chukan" / "juki" / "2.5.yaml"),
-    "code_table": lambda r: _append(r / "layouts" / "chukan" / "juki" / "codes" / "seibetsu.yaml"),
+    "layout": lambda r: _append(r / "layouts" / "private" / "juki" / "2.5.yaml"),
+    "code_table": lambda r: _append(r / "layouts" / "private" / "juki" / "codes" / "seibetsu.yaml"),
     "mapping": lambda r: _append(r / "vendor_a" / "juki-2.5.yaml"),
     "source_layout": lambda r: _append(r / "vendor_a" / "source.yaml"),
     "code_map": lambda r: (r / "vendor_a" / "codes" / "sex.yaml").write_text(SEX_SWAPPED, encoding="utf-8"),

@@ -60,6 +60,7 @@ class SourceFile:
     terminator: bytes = b""
     delimiter: str = ","
     quote: str = '"'
+    bare_quotes: str = "reject"  # CSV: a quote inside an unquoted field is a reject, or "literal" text
     gaiji_ranges: tuple[tuple[bytes, bytes], ...] = ()
 
     def field(self, field_id: str) -> SourceField:
@@ -163,7 +164,7 @@ def _csv_fields(doc: Doc, at: PathKey, node: dict[str, Any]) -> tuple[SourceFiel
 
 _COMMON = {"id", "name", "format", "encoding", "match", "fields"}
 _FIXED = {"record_length", "terminator", "offset_base", "note"}
-_CSV = {"delimiter", "quote", "header", "note"}
+_CSV = {"delimiter", "quote", "bare_quotes", "header", "note"}
 _OPTIONAL = {"note", "gaiji_ranges"}
 
 
@@ -188,6 +189,9 @@ def _file(doc: Doc, at: PathKey, node: Any) -> SourceFile:
         extra = {
             "delimiter": c.text(doc, (*at, "delimiter"), node.get("delimiter", ",")),
             "quote": c.text(doc, (*at, "quote"), node.get("quote", '"')),
+            "bare_quotes": c.choice(
+                doc, (*at, "bare_quotes"), node.get("bare_quotes", "reject"), ("reject", "literal")
+            ),
         }
     encoding = c.choice(doc, (*at, "encoding"), node["encoding"], SOURCE_ENCODINGS)
     encoding = ENCODING_ALIASES.get(encoding, encoding)

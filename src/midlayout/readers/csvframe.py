@@ -72,42 +72,47 @@ class _Quotes:
         lfs = np.flatnonzero(buf == LF)
         parity = np.searchsorted(q, lfs) % 2 if len(q) else np.zeros(len(lfs), dtype=np.int64)
         self.outside = (lfs[parity == 0], lfs[parity == 1])
-        self._bad: tuple[np.ndarray, np.ndarray] | None = None
+        self._bad: dict[int, np.ndarray] = {}
 
-    @property
-    def bad(self) -> tuple[np.ndarray, np.ndarray]:
-        """Indexes of the quotes that do not fit their role, when the first quote opens (0) or closes (1)."""
-        if self._bad is None and not len(self.q):
-            self._bad = (self.q, self.q)
-        if self._bad is None:
-            buf, q, n, delim = self.buf, self.q, self.n, self.delim
-            prev = buf[np.maximum(q - 1, 0)]
-            nxt = buf[np.minimum(q + 1, n - 1)]
-            nxt2 = buf[np.minimum(q + 2, n - 1)]
-            step = np.diff(q) == 1
-            adj_prev = np.concatenate(([False], step))
-            adj_next = np.concatenate((step, [False]))
-            opener_ok = (q == 0) | (prev == delim) | (prev == LF) | adj_prev
-            closer_ok = (
-                adj_next
-                | (q + 1 >= n)
-                | (nxt == delim)
-                | (nxt == LF)
-                | ((nxt == CR) & ((nxt2 == LF) | (q + 2 >= n)))
+    def bad(self, parity: int) -> np.ndarray:
+        """Indexes of the quotes that do not fit their role, when quote `parity` (0 or 1) opens a field:
+        an opening quote must follow a delimiter, an LF or the start (or a closing one, doubled); a closing
+        quote must come before a delimiter, a line end or the end (or an opening one, doubled); a quoted
+        field may not span more than MAX_QUOTED_BYTES. Computed on first use (parity 1 only after an
+        anomaly)."""
+        if parity in self._bad:
+            return self._bad[parity]
+        if not len(self.q):
+            return self.q
+        buf, q, n = self.buf, self.q, self.n
+        openers, closers = q[parity::2], q[1 - parity :: 2]
+        before = np.zeros(256, dtype=bool)
+        before[[self.delim, LF]] = True
+        after = before.copy()
+        ok_open = before[buf[np.maximum(openers - 1, 0)]] | (openers == 0)
+        # doubled quotes: the previous quote is just before (it closes, so the field goes on)
+        step = np.diff(q) == 1
+        ok_open |= np.concatenate(([False], step))[parity::2]
+        ok_close = after[buf[np.minimum(closers + 1, n - 1)]] | (closers + 1 >= n)
+        ok_close |= np.concatenate((step, [False]))[1 - parity :: 2]
+        cr = np.flatnonzero(~ok_close)
+        if len(cr):
+            c = closers[cr]
+            crlf = (buf[np.minimum(c + 1, n - 1)] == CR) & (
+                (buf[np.minimum(c + 2, n - 1)] == LF) | (c + 2 >= n)
             )
-            long = np.concatenate((np.diff(q) > MAX_QUOTED_BYTES, [False]))
-            even = np.arange(len(q)) % 2 == 0
-            self._bad = (
-                np.flatnonzero(np.where(even, ~opener_ok | long, ~closer_ok)),
-                np.flatnonzero(np.where(even, ~closer_ok, ~opener_ok | long)),
-            )
-        return self._bad
+            ok_close[cr[crlf]] = True
+        span = np.concatenate((np.diff(q) > MAX_QUOTED_BYTES, [False]))[parity::2]
+        bad_open = np.flatnonzero(~ok_open | span) * 2 + parity
+        bad_close = np.flatnonzero(~ok_close) * 2 + (1 - parity)
+        self._bad[parity] = np.sort(np.concatenate((bad_open, bad_close)))
+        return self._bad[parity]
 
     def anomaly(self, r: int) -> tuple[int | None, bool]:
         """The first anomalous quote at or after `r` (a record start), and whether it is an opening quote
         left open at the end of the buffer."""
         j = int(np.searchsorted(self.q, r))
-        bad = self.bad[j % 2]
+        bad = self.bad(j % 2)
         k = int(np.searchsorted(bad, j))
         if k < len(bad):
             return int(self.q[bad[k]]), False
@@ -211,6 +216,9 @@ def field_counts(data: bytes, framed: Framed, quote: int, delim: int) -> np.ndar
     st, en = framed.starts, framed.ends
     if not len(st):
         return np.empty(0, dtype=np.int64)
+    if not framed.specials:  # every record starts after an even number of quotes
+        outside = d[np.searchsorted(q, d) % 2 == 0]
+        return np.searchsorted(outside, en) - np.searchsorted(outside, st) + 1
     # quotes before each delimiter, relative to its record's start: parity of (quotes before d) - (quotes
     # before the record's start); records never split a quoted field, so this is the record's own parity.
     rec_of_d = np.searchsorted(st, d, side="right") - 1
@@ -236,7 +244,9 @@ def _fields_plain(seg: bytes, quote: int, delim: int) -> tuple[int, int]:
     return seg.count(bytes([delim])) + 1, n
 
 
-def _resync(data: bytes, start: int, anchor: int, quote: int, delim: int, nfields: int, eof: bool) -> int | None:
+def _resync(
+    data: bytes, start: int, anchor: int, quote: int, delim: int, nfields: int, eof: bool
+) -> int | None:
     """Where a bad record ends: the first LF at or after `anchor` where its field count comes out right
     (with or without its quotes), within `MAX_QUOTED_BYTES` of the anchor; else the first LF after it.
     None when more bytes are needed."""
@@ -326,9 +336,7 @@ def _scan(
                     f"(the next quote, at byte {base + i - 1}, is followed by text)",
                 )
             what = "a space" if c == 0x20 else "text"
-            return bad(
-                "quote_malformed", fstart, i, f"{what} after the closing quote at byte {base + i - 1}"
-            )
+            return bad("quote_malformed", fstart, i, f"{what} after the closing quote at byte {base + i - 1}")
         d = data.find(db, i)
         lf = data.find(b"\n", i)
         stop = min(x for x in (d, lf, n) if x != -1)

@@ -43,8 +43,9 @@ def original_records(data: bytes) -> list[Record]:
 
 
 def personal_values(data: bytes) -> set[str]:
-    """Values of the sample that hold Japanese text (names, addresses): none may reach the terminal."""
-    text = data.decode("utf-8-sig")
+    """Values of the sample's records that hold Japanese text (names, addresses): none may reach the
+    terminal. The header row holds column names, not values."""
+    text = data.split(b"\n", 1)[1].decode("utf-8")
     return {v for v in text.replace("\r", "").replace("\n", "").split('"') if len(v) >= 2 and not v.isascii()}
 
 

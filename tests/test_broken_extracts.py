@@ -39,7 +39,19 @@ def _read(path: Path, source: SourceFile | None = None, batch: int = 100_000) ->
 def _convert(tmp_path: Path, person: Path, *extra: str) -> tuple[int, str, Path]:
     out = tmp_path / "out"
     result = runner.invoke(
-        app, ["convert", "-m", B_MAPPING, str(person), str(HOUSEHOLD), "--out", str(out), "-w", "standard", *extra]
+        app,
+        [
+            "convert",
+            "-m",
+            B_MAPPING,
+            str(person),
+            str(HOUSEHOLD),
+            "--out",
+            str(out),
+            "-w",
+            "standard",
+            *extra,
+        ],
     )
     return result.exit_code, result.stderr + result.stdout, out
 
@@ -57,7 +69,9 @@ def _sample_with(tmp_path: Path, old: str, new: str) -> Path:
 
 def test_a_stray_quote_costs_one_record_not_the_file(tmp_path: Path) -> None:
     """Before: 51 records read as 5 (one reject swallowing the rest), exit 1 with households rejected."""
-    path = _sample_with(tmp_path, '"0000100002","0000500002","2","小林', '"0000100002","0000500002","2","小"林')
+    path = _sample_with(
+        tmp_path, '"0000100002","0000500002","2","小林', '"0000100002","0000500002","2","小"林'
+    )
     read, rejects = _read(path)
     assert read == 51
     assert rejects.select("record", "rule").rows() == [(2, "quote_malformed")]
@@ -85,7 +99,9 @@ def test_the_samples_multiline_records_still_load(tmp_path: Path) -> None:
         ('小林"加奈', "quote_malformed", "quote inside an unquoted field"),
     ],
 )
-def test_malformed_quotes_are_rejects_not_silent_changes(tmp_path: Path, new: str, rule: str, what: str) -> None:
+def test_malformed_quotes_are_rejects_not_silent_changes(
+    tmp_path: Path, new: str, rule: str, what: str
+) -> None:
     """Before: `"小林"加"奈"` was written as 小林加奈; a space or text after the closing quote was exit 3
     with a polars ComputeError that repeated the name on stderr."""
     path = _sample_with(tmp_path, '"小林　加奈"', new)
@@ -150,7 +166,9 @@ def test_bare_quotes_literal_keeps_the_quote_as_text(tmp_path: Path) -> None:
 def test_bare_quotes_is_validated(tmp_path: Path) -> None:
     src = (MAPPINGS / "vendor_b" / "source.yaml").read_text(encoding="utf-8")
     path = tmp_path / "source.yaml"
-    path.write_text(src.replace('format: csv', 'format: csv\n    bare_quotes: sometimes', 1), encoding="utf-8")
+    path.write_text(
+        src.replace("format: csv", "format: csv\n    bare_quotes: sometimes", 1), encoding="utf-8"
+    )
     from midlayout.errors import DefinitionError
 
     with pytest.raises(DefinitionError, match="bare_quotes"):

@@ -123,6 +123,9 @@ def convert_cmd(
             help="Processes for read/map/validate (default: one per CPU for inputs over 64 MB). Same output whatever the number.",
         ),
     ] = None,
+    allow_empty: Annotated[
+        bool, typer.Option("--allow-empty", help="Accept an input of 0 bytes (else exit 2).")
+    ] = False,
     as_json: bool = JsonOpt,
 ) -> None:
     """Convert vendor extracts through mappings into the intermediate standard layout."""
@@ -149,6 +152,7 @@ def convert_cmd(
                 table,
                 gaiji_unmapped,
                 workers,
+                allow_empty=allow_empty,
             )
         if as_json:
             emit_json(result.manifest.to_json() and __import__("json").loads(result.manifest.to_json()))

@@ -58,6 +58,7 @@ class SourceFile:
     fields: tuple[SourceField, ...]
     record_length: int = 0
     terminator: bytes = b""
+    terminator_auto: bool = False  # `terminator: auto`: CRLF, LF or none, found before reading (preflight)
     delimiter: str = ","
     quote: str = '"'
     bare_quotes: str = "reject"  # CSV: a quote inside an unquoted field is a reject, or "literal" text
@@ -178,9 +179,13 @@ def _file(doc: Doc, at: PathKey, node: Any) -> SourceFile:
         if base not in (0, 1):
             raise doc.error((*at, "offset_base"), "offset_base must be 0 or 1")
         reclen = c.positive(doc, (*at, "record_length"), node["record_length"])
-        term = c.choice(doc, (*at, "terminator"), node["terminator"], tuple(TERMINATORS))
+        term = c.choice(doc, (*at, "terminator"), node["terminator"], (*TERMINATORS, "auto"))
         fields = _fixed_fields(doc, at, node, base, reclen)
-        extra = {"record_length": reclen, "terminator": TERMINATORS[term]}
+        extra = {
+            "record_length": reclen,
+            "terminator": TERMINATORS.get(term, b""),
+            "terminator_auto": term == "auto",
+        }
     else:
         node = c.mapping(doc, at, node, _COMMON | {"header"}, (_CSV - {"header"}) | _OPTIONAL)
         if node["header"] is not True:

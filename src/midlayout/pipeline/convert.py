@@ -33,11 +33,12 @@ from midlayout.pipeline.batches import (
     stage_lookup_table,
     target_name,
 )
-from midlayout.pipeline.inputs import Job, match_inputs
+from midlayout.pipeline.inputs import Job, match_inputs, preflight_jobs
 from midlayout.pipeline.manifest import InputRecord, Manifest, write_atomic
 from midlayout.pipeline.textreport import manifest_section, write_reports
 from midlayout.readers import DEFAULT_BATCH_SIZE, plan_batches, read_batches
 from midlayout.readers.gaiji import empty_gaiji
+from midlayout.readers.preflight import terminator_name
 from midlayout.rejects import (
     FILE,
     LEN,
@@ -359,6 +360,7 @@ def _manifest(mappings: list[Mapping], jobs: list[Job], hashes: list[str] | None
                 j.path.stat().st_size,
                 hashes[i] if hashes is not None else sha256_file(j.path),
                 j.source.encoding,
+                terminator=terminator_name(j.source),
             )
             for i, j in enumerate(jobs)
         ],
@@ -445,8 +447,12 @@ def convert(
     gaiji_unmapped: str | None = None,
     workers: int | None = None,
     validator: str = "fused",
+    allow_empty: bool = False,
 ) -> ConvertResult:
     """Convert `inputs` through `mappings` into `out_dir`; the manifest is written last, only on success.
+
+    Each input is checked against its source layout before the first batch (readers/preflight.py); an
+    empty input is an error unless `allow_empty`.
 
     `writer_options` maps a writer name to its options (see each writer's OPTIONS). `gaiji_table` and
     `gaiji_unmapped` ("reject" or "flag") override what the mappings name. `workers` processes read, map
@@ -458,7 +464,7 @@ def convert(
         raise UsageError(f"unknown validator {validator!r} (fused or pandera)")
     progress = progress or _Silent()
     gaiji = gaiji_options(mappings, gaiji_table, gaiji_unmapped)
-    jobs = match_inputs(mappings, inputs)
+    jobs = preflight_jobs(match_inputs(mappings, inputs), allow_empty)
     if len(set(writer_names)) != len(writer_names):
         raise UsageError("a writer is named twice")
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ class InputRecord:
     records_read: int = 0
     records_written: int = 0
     records_rejected: int = 0
+    terminator: str | None = None  # fixed-width: crlf, lf or none (as found, for `terminator: auto`)
 
 
 @dataclass

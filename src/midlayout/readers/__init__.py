@@ -42,6 +42,10 @@ def plan_batches(source: SourceFile, path: Path, batch_size: int = DEFAULT_BATCH
 
     Whole-file problems (missing file, truncated last record, a CSV header that does not match) fail here.
     """
+    if source.terminator_auto:
+        from midlayout.readers.preflight import resolve_auto
+
+        source = resolve_auto(source, path)
     if source.format == "fixed":
         from midlayout.readers.fixed import fixed_pieces
 
@@ -53,6 +57,10 @@ def plan_batches(source: SourceFile, path: Path, batch_size: int = DEFAULT_BATCH
 
 def read_piece(source: SourceFile, path: Path, piece: object, spec: GaijiSpec) -> Batch:
     """Read, decode and check one planned batch."""
+    if source.terminator_auto:
+        from midlayout.readers.preflight import resolve_auto
+
+        source = resolve_auto(source, path)
     if source.format == "fixed":
         from midlayout.readers.fixed import read_fixed_piece
 

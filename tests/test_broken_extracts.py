@@ -185,3 +185,144 @@ def test_fuzz_convert_on_mutated_samples(tmp_path: Path) -> None:
     first = int(os.environ.get("MIDLAYOUT_FUZZ_SEED", "0"))
     for seed in range(first, first + cases):
         fuzz_convert.run_case(tmp_path, seed, runner)
+
+
+# --- 2. the wrong encoding or framing is an input error, before the first batch ---
+
+A_MAPPING = str(MAPPINGS / "vendor_a" / "juki-2.5.yaml")
+
+
+def _one_line(code: int, err: str, *needles: str) -> str:
+    assert code == 2, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]
+
+
+def _vendor_a(tmp_path: Path, n: int = 40) -> list[Path]:
+    from tests.builders import household, person, write_vendor_a
+
+    people = [
+        person(i, 1000 + i, 1, NAME_KANJI="試験\u3000花子", NAME_KANA="ｼｹﾝ ﾊﾅｺ") for i in range(1, n + 1)
+    ]
+    return write_vendor_a(tmp_path / "in", people, [household(1000 + i, i) for i in range(1, n + 1)])
+
+
+def _convert_a(tmp_path: Path, paths: list[Path], *extra: str) -> tuple[int, str]:
+    result = runner.invoke(
+        app,
+        [
+            "convert",
+            "-m",
+            A_MAPPING,
+            *map(str, paths),
+            "--out",
+            str(tmp_path / "o"),
+            "-w",
+            "standard",
+            *extra,
+        ],
+    )
+    return result.exit_code, result.stderr + result.stdout
+
+
+def test_an_euc_jp_extract_given_to_a_cp932_layout_is_exit_2_naming_both(tmp_path: Path) -> None:
+    """Before: most records rejected and some written as valid mojibake (ｺｴﾆ｣｡｡ｳﾘ), exit 1."""
+    from dataclasses import replace
+
+    from tests.builders import VENDOR_A, person, record
+
+    paths = _vendor_a(tmp_path)
+    euc = replace(VENDOR_A.file("jumin"), encoding="euc-jp")
+    people = [person(i, 1000 + i, 1, NAME_KANJI="試験\u3000花子", NAME_KANA="ｼｹﾝﾊﾅｺ") for i in range(1, 41)]
+    people[0]["NAME_KANJI"] = "ＡＢ"  # a record that happens to be valid CP932 too
+    paths[0].write_bytes(b"".join(record(euc, p) + b"\r\n" for p in people))
+    code, err = _convert_a(tmp_path, paths)
+    _one_line(code, err, "JUMIN.DAT", "not valid cp932", "euc-jp")
+    assert not (tmp_path / "o" / "standard").exists()
+
+
+def test_a_record_length_of_two_lines_is_exit_2(tmp_path: Path) -> None:
+    """Before: `record_length: 301` over 150-byte + LF lines read each pair as one record, exit 0."""
+    src = tmp_path / "source.yaml"
+    src.write_text(
+        "vendor: t\nname: t\nfiles:\n  - id: f\n    name: f\n    format: fixed\n    encoding: cp932\n"
+        "    match: '*.DAT'\n    record_length: 301\n    terminator: lf\n    offset_base: 0\n"
+        "    fields:\n      - {id: A, start: 0, length: 301}\n",
+        encoding="utf-8",
+    )
+    path = tmp_path / "F.DAT"
+    path.write_bytes(b"".join(f"{i:0150d}".encode() + b"\n" for i in range(40)))
+    from midlayout.errors import InputError
+    from midlayout.readers.preflight import preflight
+
+    with pytest.raises(InputError, match="line end at byte 150 of its 301.*150 bytes"):
+        preflight(load_source(src).files[0], path)
+
+
+@pytest.mark.parametrize("what", ["utf-8", "random"])
+def test_a_file_that_is_not_these_records_fails_at_record_1(tmp_path: Path, what: str) -> None:
+    """Before: a UTF-8 file for a CP932 layout said "record 25 truncated" for 20 lines; 1 MB of random
+    bytes "record 3473 truncated"."""
+    import numpy as np
+
+    paths = _vendor_a(tmp_path, 20)
+    if what == "utf-8":
+        data = paths[0].read_bytes().decode("cp932").encode("utf-8")
+    else:
+        data = np.random.default_rng(5).integers(0, 256, 1 << 20, dtype=np.uint8).tobytes()
+    paths[0].write_bytes(data)
+    code, err = _convert_a(tmp_path, paths)
+    _one_line(code, err, "JUMIN.DAT", "record 1", "record length mismatch")
+
+
+@pytest.mark.parametrize(
+    ("head", "what"),
+    [
+        (b"\x1f\x8b\x08\x00" + bytes(60), "gzip"),
+        (b"PK\x03\x04" + bytes(26) + b"[Content_Types].xml" + bytes(40), "Excel workbook"),
+        (b"PK\x03\x04" + bytes(26) + b"person.csv" + bytes(40), "zip archive"),
+    ],
+)
+def test_compressed_or_spreadsheet_inputs_are_exit_2(tmp_path: Path, head: bytes, what: str) -> None:
+    path = tmp_path / "person.csv"
+    path.write_bytes(head)
+    code, err, _ = _convert(tmp_path, path)
+    _one_line(code, err, "person.csv", what)
+
+
+def test_an_empty_input_is_exit_2_unless_allowed(tmp_path: Path) -> None:
+    paths = _vendor_a(tmp_path, 3)
+    paths[0].write_bytes(b"")
+    code, err = _convert_a(tmp_path, paths)
+    _one_line(code, err, "JUMIN.DAT", "empty", "--allow-empty")
+    code, err = _convert_a(tmp_path, paths, "--allow-empty")
+    assert code in (0, 1), err
+
+
+@pytest.mark.parametrize(("term", "name"), [(b"\r\n", "crlf"), (b"\n", "lf"), (b"", "none")])
+def test_terminator_auto_reads_each_framing_and_says_which(tmp_path: Path, term: bytes, name: str) -> None:
+    from tests.builders import VENDOR_A, person, record
+
+    folder = tmp_path / "maps"
+    import shutil
+
+    shutil.copytree(MAPPINGS / "vendor_a", folder)
+    text = (folder / "source.yaml").read_text(encoding="utf-8")
+    (folder / "source.yaml").write_text(
+        text.replace("terminator: crlf", "terminator: auto", 1), encoding="utf-8"
+    )
+    paths = _vendor_a(tmp_path, 5)
+    people = [person(i, 1000 + i, 1) for i in range(1, 6)]
+    paths[0].write_bytes(b"".join(record(VENDOR_A.file("jumin"), p) + term for p in people))
+    result = runner.invoke(
+        app,
+        ["convert", "-m", str(folder / "juki-2.5.yaml"), *map(str, paths), "--out", str(tmp_path / "o")]
+        + ["-w", "standard", "--json"],
+    )
+    assert result.exit_code == 0, result.stderr
+    manifest = json.loads(result.stdout)
+    jumin = next(i for i in manifest["inputs"] if i["source"] == "jumin")
+    assert (jumin["terminator"], jumin["records_read"]) == (name, 5)

@@ -326,3 +326,48 @@ def test_terminator_auto_reads_each_framing_and_says_which(tmp_path: Path, term:
     manifest = json.loads(result.stdout)
     jumin = next(i for i in manifest["inputs"] if i["source"] == "jumin")
     assert (jumin["terminator"], jumin["records_read"]) == (name, 5)
+
+
+def _euc_jumin(tmp_path: Path, n: int) -> list[Path]:
+    """A vendor A extract whose JUMIN.DAT is EUC-JP, with one record invalid in every candidate (so the
+    sample check before the run cannot name another encoding: the decode-rate stop must)."""
+    from dataclasses import replace
+
+    from tests.builders import VENDOR_A, household, person, record, write_vendor_a
+
+    people = [person(i, 1000 + i, 1, NAME_KANA="ｼｹﾝﾊﾅｺ") for i in range(1, n + 1)]
+    paths = write_vendor_a(tmp_path / "in", people, [household(1000 + i, i) for i in range(1, n + 1)])
+    euc = replace(VENDOR_A.file("jumin"), encoding="euc-jp")
+    people[0]["NAME_KANJI"] = b"\xff\xfe\xff"
+    paths[0].write_bytes(b"".join(record(euc, p) + b"\r\n" for p in people))
+    return paths
+
+
+def test_the_decode_rate_stop_names_the_likely_encoding(tmp_path: Path) -> None:
+    """Before: exit 1 with 249 of 250 records rejected (and any record that happened to decode written)."""
+    paths = _euc_jumin(tmp_path, 250)
+    code, err = _convert_a(tmp_path, paths, "--batch-size", "50")
+    _one_line(code, err, "JUMIN.DAT", "not valid cp932", "valid euc-jp", "--max-reject-rate")
+    code, err = _convert_a(tmp_path, paths, "--batch-size", "50", "--max-reject-rate", "1")
+    assert code == 1, err
+
+
+def test_the_trap_samples_still_convert_under_the_decode_rate_stop(tmp_path: Path) -> None:
+    for mapping, files in (
+        (A_MAPPING, [SAMPLES / "vendor_a" / n for n in ("JUMIN.DAT", "SETAI.DAT")]),
+        (B_MAPPING, [PERSON, HOUSEHOLD]),
+    ):
+        result = runner.invoke(
+            app,
+            [
+                "convert",
+                "-m",
+                mapping,
+                *map(str, files),
+                "--out",
+                str(tmp_path / mapping[-12:]),
+                "-w",
+                "standard",
+            ],
+        )
+        assert result.exit_code == 1, result.stderr

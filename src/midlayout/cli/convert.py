@@ -126,6 +126,14 @@ def convert_cmd(
     allow_empty: Annotated[
         bool, typer.Option("--allow-empty", help="Accept an input of 0 bytes (else exit 2).")
     ] = False,
+    max_reject_rate: Annotated[
+        float,
+        typer.Option(
+            "--max-reject-rate",
+            help="Stop (exit 2) when, after 200 records of an input, more than this share fail to decode "
+            "while another encoding decodes 99% of them.",
+        ),
+    ] = 0.5,
     as_json: bool = JsonOpt,
 ) -> None:
     """Convert vendor extracts through mappings into the intermediate standard layout."""
@@ -153,6 +161,7 @@ def convert_cmd(
                 gaiji_unmapped,
                 workers,
                 allow_empty=allow_empty,
+                max_reject_rate=max_reject_rate,
             )
         if as_json:
             emit_json(result.manifest.to_json() and __import__("json").loads(result.manifest.to_json()))

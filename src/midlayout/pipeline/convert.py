@@ -38,7 +38,7 @@ from midlayout.pipeline.manifest import InputRecord, Manifest, write_atomic
 from midlayout.pipeline.textreport import manifest_section, write_reports
 from midlayout.readers import DEFAULT_BATCH_SIZE, plan_batches, read_batches
 from midlayout.readers.gaiji import empty_gaiji
-from midlayout.readers.preflight import terminator_name
+from midlayout.readers.preflight import DEFAULT_MAX_REJECT_RATE, DecodeRate, terminator_name
 from midlayout.rejects import (
     FILE,
     LEN,
@@ -175,8 +175,10 @@ class _Run:
         progress: Progress,
         gaiji: dict[str, GaijiOptions],
         validator: str,
+        max_reject_rate: float = DEFAULT_MAX_REJECT_RATE,
     ) -> None:
         self.jobs, self.records, self.stage, self.validator = jobs, records, stage, validator
+        self.decode_rate = DecodeRate(max_reject_rate)
         self.batch_size, self.progress, self.gaiji = batch_size, progress, gaiji
         self.captures = _capture_plan(jobs)
         self.captured: dict[Lookup, list[Path]] = {}
@@ -188,6 +190,7 @@ class _Run:
         job = self.jobs[done.job]
         record = self.records[done.job]
         record.records_read += done.records_read
+        self.decode_rate.add(job.source, job.path, done.records_read, done.undecodable, done.rejects)
         self.stage.add(target_name(job), done)
         for lk, part in done.captured.items():
             self.captured.setdefault(lk, []).append(part)
@@ -448,11 +451,13 @@ def convert(
     workers: int | None = None,
     validator: str = "fused",
     allow_empty: bool = False,
+    max_reject_rate: float = DEFAULT_MAX_REJECT_RATE,
 ) -> ConvertResult:
     """Convert `inputs` through `mappings` into `out_dir`; the manifest is written last, only on success.
 
     Each input is checked against its source layout before the first batch (readers/preflight.py); an
-    empty input is an error unless `allow_empty`.
+    empty input is an error unless `allow_empty`. A run stops (exit 2) when, after 200 records of an input,
+    more than `max_reject_rate` of them do not decode while another encoding decodes 99% of them.
 
     `writer_options` maps a writer name to its options (see each writer's OPTIONS). `gaiji_table` and
     `gaiji_unmapped` ("reject" or "flag") override what the mappings name. `workers` processes read, map
@@ -462,6 +467,8 @@ def convert(
     """
     if validator not in ("fused", "pandera"):
         raise UsageError(f"unknown validator {validator!r} (fused or pandera)")
+    if not 0 <= max_reject_rate <= 1:
+        raise UsageError(f"--max-reject-rate must be between 0 and 1, not {max_reject_rate}")
     progress = progress or _Silent()
     gaiji = gaiji_options(mappings, gaiji_table, gaiji_unmapped)
     jobs = preflight_jobs(match_inputs(mappings, inputs), allow_empty)
@@ -500,6 +507,7 @@ def convert(
             gaiji,
             workers or auto_workers(jobs),
             validator,
+            max_reject_rate,
         )
     except BaseException:
         hasher.stop()
@@ -523,10 +531,13 @@ def _run(
     gaiji: dict[str, GaijiOptions],
     workers: int,
     validator: str,
+    max_reject_rate: float = DEFAULT_MAX_REJECT_RATE,
 ) -> tuple[list[Output], pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Read, map, validate and stage; check across files; then write, prepare and commit every writer."""
     with _staging(stage_dir) as stage:
-        _Run(jobs, manifest.inputs, stage, batch_size, progress, gaiji, validator).run(workers)
+        _Run(jobs, manifest.inputs, stage, batch_size, progress, gaiji, validator, max_reject_rate).run(
+            workers
+        )
         manifest.timings["read_map_validate_s"] = round(time.perf_counter() - t0, 3)
         staged = {
             target_name(j): StagedFile(

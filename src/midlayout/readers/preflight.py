@@ -223,3 +223,71 @@ def preflight(source: SourceFile, path: Path, allow_empty: bool = False) -> Sour
     body = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
     _encoding(source, path, [_cut(body, len(head) == size)])
     return source
+
+
+# The decode-reject-rate stop (during the run): after MIN_RECORDS records of an input, more than the rate
+# failed to decode while another candidate decodes at least CANDIDATE_RATE of a sample of them.
+DEFAULT_MAX_REJECT_RATE = 0.5
+MIN_RECORDS = 200
+CANDIDATE_RATE = 0.99
+
+
+def _texts(source: SourceFile, raws: list[bytes]) -> list[bytes]:
+    """What of each raw record must decode: a CSV record whole, a fixed-width record's text fields."""
+    if source.format != "fixed":
+        return raws
+    texts = [f for f in source.fields if f.type == "text"]
+    return [b"\n".join(r[f.start : f.start + f.length] for f in texts) for r in raws]
+
+
+class DecodeRate:
+    """Counts undecodable records per input as batches come in; stops the run (InputError) when the
+    declared encoding is plainly the wrong one: after MIN_RECORDS records, more than the rate failed to
+    decode while another candidate decodes at least CANDIDATE_RATE of the failed ones."""
+
+    def __init__(self, max_rate: float = DEFAULT_MAX_REJECT_RATE) -> None:
+        self.max_rate = max_rate
+        self.counts: dict[str, tuple[int, int]] = {}
+        self.parts: dict[str, list[Path]] = {}
+        self.checked: set[str] = set()
+
+    def add(self, source: SourceFile, path: Path, read: int, undecodable: int, rejects: Path | None) -> None:
+        key = str(path)
+        total, bad = self.counts.get(key, (0, 0))
+        total, bad = total + read, bad + undecodable
+        self.counts[key] = (total, bad)
+        if undecodable and rejects is not None:
+            self.parts.setdefault(key, []).append(rejects)
+        if key in self.checked or total < MIN_RECORDS or bad <= self.max_rate * total:
+            return
+        self.checked.add(key)
+        codec = CODECS[source.encoding]
+        if is_ebcdic(codec):
+            return
+        import polars as pl
+
+        raws = (
+            pl.concat(
+                [pl.read_parquet(p, columns=["record", "rule", "raw"]) for p in self.parts.get(key, [])]
+            )
+            .filter(pl.col("rule") == "invalid_bytes")
+            .unique("record", keep="first", maintain_order=True)
+            .head(SAMPLE_RECORDS)
+            .get_column("raw")
+            .to_list()
+        )
+        sample = _texts(resolve_auto(source, path), raws)
+        if not sample:
+            return
+        for other in CANDIDATES:
+            if CODECS[other] == codec:
+                continue
+            ok = sum(_decodes(r, CODECS[other]) is None for r in sample) / len(sample)
+            if ok >= CANDIDATE_RATE:
+                raise InputError(
+                    f"{bad:,} of the first {total:,} records are not valid {source.encoding}, while "
+                    f"{ok:.0%} of those are valid {other}: the extract is probably {other}; check its "
+                    f"encoding (`midlayout inspect`) or the source layout (--max-reject-rate changes "
+                    f"this stop)",
+                    Location(file=key),
+                )

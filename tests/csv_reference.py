@@ -52,13 +52,14 @@ class RefPiece:
     rec: int  # records before this piece
 
 
-def _resync(data: bytes, s: int, anchor: int, quote: int, delim: int, nfields: int) -> int:
+def _resync(data: bytes, s: int, anchor: int, quote: int, delim: int, nfields: int, literal: bool) -> int:
     """The first LF at or after `anchor` where the record's field count is right (every delimiter, or those
-    outside quotes), within MAX_QUOTED bytes of it; else the first LF; else the end of the file."""
+    outside quotes) and a good record or the end of the file follows, among the first 32 LFs within
+    MAX_QUOTED bytes of it; else the first LF; else the end of the file."""
     lfs = [i for i in range(anchor, len(data)) if data[i] == 0x0A]
     if not lfs:
         return len(data)
-    for e in lfs:
+    for e in lfs[:32]:
         if e - anchor > MAX_QUOTED:
             break
         plain, inside, parity = 1, False, 1
@@ -69,12 +70,19 @@ def _resync(data: bytes, s: int, anchor: int, quote: int, delim: int, nfields: i
                 plain += 1
                 parity += 0 if inside else 1
         if nfields in (plain, parity):
-            return e
+            if e + 1 >= len(data):
+                return e
+            nxt = _record(data, e + 1, quote, delim, nfields, literal, probe=True)
+            if not nxt.rule and nxt.fields == nfields:
+                return e
     return lfs[0]
 
 
-def _record(data: bytes, s: int, quote: int, delim: int, nfields: int, literal: bool) -> RefRecord:
-    """Parse one record from `s`, byte by byte, by the dialect of docs/broken-extracts.md."""
+def _record(
+    data: bytes, s: int, quote: int, delim: int, nfields: int, literal: bool, probe: bool = False
+) -> RefRecord:
+    """Parse one record from `s`, byte by byte, by the dialect of docs/broken-extracts.md (`probe`: only
+    whether it is good; a bad one is not resynchronised)."""
     n, i, fi = len(data), s, 0
 
     def close(stop: int, fields: int, *fault: object) -> RefRecord:
@@ -82,7 +90,9 @@ def _record(data: bytes, s: int, quote: int, delim: int, nfields: int, literal: 
         return RefRecord(s, end, min(stop + 1, n), fields, *fault)  # type: ignore[arg-type]
 
     def bad(rule: str, fstart: int, anchor: int, message: str) -> RefRecord:
-        stop = _resync(data, s, anchor, quote, delim, nfields)
+        if probe:
+            return RefRecord(s, s, s, nfields, rule)
+        stop = _resync(data, s, anchor, quote, delim, nfields, literal)
         return close(stop, nfields, rule, fi, fstart - s, message)
 
     while True:

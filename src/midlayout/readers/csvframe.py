@@ -16,7 +16,7 @@ record holding an anomaly (a quote that does not fit its role, or a quoted field
   quote is followed by text after the field crossed a line end: `quote_unclosed`, naming where it opened.
 
 The bad record then ends at the first line end after the anomaly where the record's field count comes out
-right (counted with or without its quotes), or else at the first line end after it; reading goes on from
+right (counted with or without its quotes) and a good record follows, or else at the first line end after it; reading goes on from
 the next byte with the fast path. So one bad quote costs one record, never the rest of the file.
 """
 
@@ -33,7 +33,9 @@ LF, CR = 0x0A, 0x0D
 MAX_QUOTED_BYTES = 65_536
 # A chunk's records are framed only up to this far before its end (unless the file ends there): the byte
 # parser of an anomalous record looks at most this far ahead.
-LOOKAHEAD = 2 * MAX_QUOTED_BYTES + 4096
+LOOKAHEAD = 4 * MAX_QUOTED_BYTES + 4096
+# The line ends a bad record's end is looked for among (see `_resync`).
+RESYNC_LINES = 32
 
 
 @dataclass(frozen=True)
@@ -245,28 +247,43 @@ def _fields_plain(seg: bytes, quote: int, delim: int) -> tuple[int, int]:
 
 
 def _resync(
-    data: bytes, start: int, anchor: int, quote: int, delim: int, nfields: int, eof: bool
+    data: bytes, start: int, anchor: int, quote: int, delim: int, nfields: int, eof: bool, literal: bool
 ) -> int | None:
     """Where a bad record ends: the first LF at or after `anchor` where its field count comes out right
-    (with or without its quotes), within `MAX_QUOTED_BYTES` of the anchor; else the first LF after it.
+    (with or without its quotes) and a good record (or the end of the file) follows, among the first
+    `RESYNC_LINES` line ends within `MAX_QUOTED_BYTES` of the anchor; else the first LF after it.
     None when more bytes are needed."""
     n = len(data)
     first = data.find(b"\n", anchor)
     if first == -1:
         return n if eof else None
-    e = first
-    while e != -1 and e - anchor <= MAX_QUOTED_BYTES:
+    e, tried = first, 0
+    while e != -1 and e - anchor <= MAX_QUOTED_BYTES and tried < RESYNC_LINES:
+        tried += 1
         plain, parity = _fields_plain(data[start:e], quote, delim)
         if nfields in (plain, parity):
-            return e
+            if e + 1 >= n and eof:
+                return e
+            nxt = _scan(data, e + 1, quote, delim, nfields, eof, literal, 0, probe=True)
+            if nxt is not None and not nxt.rule and nxt.fields == nfields:
+                return e
         e = data.find(b"\n", e + 1)
     return first
 
 
 def _scan(
-    data: bytes, rs: int, quote: int, delim: int, nfields: int, eof: bool, literal: bool, base: int
+    data: bytes,
+    rs: int,
+    quote: int,
+    delim: int,
+    nfields: int,
+    eof: bool,
+    literal: bool,
+    base: int,
+    probe: bool = False,
 ) -> Special | None:
-    """Parse one record from `rs` byte by byte (only around an anomaly). None: more bytes are needed."""
+    """Parse one record from `rs` byte by byte (only around an anomaly). None: more bytes are needed.
+    `probe`: only whether it is good (a bad record is not resynchronised)."""
     n = len(data)
     qb, db = bytes([quote]), bytes([delim])
     i, fi = rs, 0
@@ -280,7 +297,9 @@ def _scan(
         return Special(base + rs, *cut(stop), fi + 1, "", 0, 0, "")
 
     def bad(rule: str, fstart: int, anchor: int, message: str) -> Special | None:
-        e = _resync(data, rs, anchor, quote, delim, nfields, eof)
+        if probe:
+            return Special(base + rs, base + rs, base + rs, nfields, rule, fi, fstart - rs, message)
+        e = _resync(data, rs, anchor, quote, delim, nfields, eof, literal)
         if e is None:
             return None
         return Special(base + rs, *cut(e), nfields, rule, fi, fstart - rs, message)

@@ -17,6 +17,7 @@ from midlayout.audit.verify import as_dicts, verify
 from midlayout.cli.common import FOUND, OK, JsonOpt, emit_json, guarded, phases, stdout
 from midlayout.errors import UsageError
 from midlayout.layout.registry import resolve
+from midlayout.outpaths import out_file
 
 ShowValues = typer.Option(False, "--show-values", help="Print personal values instead of ●●●.")
 MemoryLimit = typer.Option(
@@ -132,6 +133,7 @@ def rejects_report_cmd(
 
     @guarded
     def run() -> int:
+        out_file(out)
         summary = summarise(rejects, [resolve(ref) for ref in layout or []], show_values)
         write_text_atomic(out, html.rejects_report(summary))
         if as_json:

@@ -12,13 +12,16 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.text import Text
 
 from midlayout.errors import MidlayoutError, UsageError
 
 OK, FOUND, BAD_INPUT, INTERNAL = 0, 1, 2, 3
 
-stderr = Console(stderr=True)
-stdout = Console(highlight=False, soft_wrap=True)
+# Messages and paths are plain text, never rich markup (a path may hold `[old]` or `[/such]`); styles are
+# given as Text. Piped output (not a terminal) is laid out wide, so that no number wraps across lines.
+stderr = Console(stderr=True, markup=False, highlight=False)
+stdout = Console(highlight=False, soft_wrap=True, markup=False, width=None if sys.stdout.isatty() else 10_000)
 
 JsonOpt = typer.Option(False, "--json", help="Print a machine-readable JSON result on stdout.")
 
@@ -44,7 +47,7 @@ def emit_json(data: Any) -> None:
 
 def fail(message: str, code: int) -> typer.Exit:
     """Print a one-line error on stderr and return the Exit to raise."""
-    stderr.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    stderr.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -90,7 +93,7 @@ class RichProgress:
 def progress_bars(enabled: bool = True) -> Iterator[RichProgress]:
     """A rich progress display on stderr."""
     progress = Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         DownloadColumn(),
         TimeRemainingColumn(),
@@ -108,5 +111,5 @@ def phases(enabled: bool = True) -> Iterator[Callable[[str], None]]:
     if not enabled:
         yield lambda _text: None
         return
-    with stderr.status("starting…", spinner="dots") as status:
-        yield lambda text: status.update(text)
+    with stderr.status(Text("starting…"), spinner="dots") as status:
+        yield lambda text: status.update(Text(text))

@@ -9,6 +9,7 @@ import typer
 
 from midlayout.cli.common import OK, JsonOpt, emit_json, guarded, stdout
 from midlayout.errors import UsageError
+from midlayout.outpaths import out_folder
 
 VENDORS = ("a", "b")
 
@@ -46,6 +47,7 @@ def synth_cmd(
             raise UsageError("--households must be at least 1")
         if vendor == "a" and encoding != "utf-8-sig":
             raise UsageError("--encoding applies to vendor b only (vendor a is CP932 by its layout)")
+        out_folder(out)
         try:
             if vendor == "a":
                 paths = generate_vendor_a(out, households, seed, traps, workers=workers)

@@ -22,6 +22,7 @@ from midlayout.layout.gaiji import GaijiOptions, GaijiTable
 from midlayout.layout.mapping import Lookup, Mapping
 from midlayout.layout.standard import sha256_file
 from midlayout.mapping.compile import build_lookup_table, compile_file, polars_dtype
+from midlayout.outpaths import out_folder
 from midlayout.pipeline.batches import (
     STAGE_COMPRESSION,
     BatchRunner,
@@ -471,10 +472,11 @@ def convert(
         raise UsageError(f"--max-reject-rate must be between 0 and 1, not {max_reject_rate}")
     progress = progress or _Silent()
     gaiji = gaiji_options(mappings, gaiji_table, gaiji_unmapped)
-    jobs = preflight_jobs(match_inputs(mappings, inputs), allow_empty)
+    jobs = match_inputs(mappings, inputs)
     if len(set(writer_names)) != len(writer_names):
         raise UsageError("a writer is named twice")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_folder(out_dir)
+    jobs = preflight_jobs(jobs, allow_empty)
     (out_dir / "manifest.json").unlink(missing_ok=True)  # the folder must not look complete until we finish
     for stale in out_dir.rglob(".*.tmp*"):  # temp files of an interrupted run; never a final name
         stale.unlink()

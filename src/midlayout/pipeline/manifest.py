@@ -62,11 +62,15 @@ class Manifest:
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temp file and a rename, fsynced."""
     temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with temp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(temp, path)
+    try:
+        with temp.open("wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)  # never leave a temp file behind
+        raise
 
 
 def load_manifest(path: Path) -> dict[str, Any]:

@@ -44,6 +44,10 @@ def _counts(frame: pl.LazyFrame, by: list[str]) -> list[dict[str, Any]]:
     return grouped.collect().to_dicts()
 
 
+# Rules whose message quotes a value of the record (mapping/ops.py: the unmapped vendor code).
+VALUE_RULES = frozenset({"code_unmapped"})
+
+
 def summarise(path: Path, layouts: list[Layout] | None = None, show_values: bool = False) -> dict[str, Any]:
     """Counts by reason (stage/rule), by item (with 項目名称) and by file, plus located samples.
 
@@ -60,7 +64,8 @@ def summarise(path: Path, layouts: list[Layout] | None = None, show_values: bool
     samples = frame.sort("file", "record").head(SAMPLE_ROWS).collect().to_dicts()
     for r in samples:
         r["item_name"] = names.get(r["item"] or "", r["item"] or "")
-        r["message"] = mask(r["message"], show_values)
+        if r["rule"] in VALUE_RULES:  # the other messages hold no value: masking them hides the reason
+            r["message"] = mask(r["message"], show_values)
     return {
         "command": "rejects-report",
         "path": str(path),

@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
+import polars as pl
 import typer
 from rich.table import Table
 
@@ -42,6 +43,7 @@ def _summary(result: ConvertResult, title: str) -> None:
         for r in m.rejects["by_rule"]:  # type: ignore[union-attr]
             rules.add_row(r["stage"], r["rule"], str(r["count"]))
         stdout.print(rules)
+    _unmapped_codes(result.rejects)
     _text_summary(m.text)
     for o in m.outputs:
         d = o.get("details") or {}
@@ -56,6 +58,26 @@ def _summary(result: ConvertResult, title: str) -> None:
     stdout.print(
         f"manifest: {result.out_dir / 'manifest.json'}  (records read = written + rejected: checked)"
     )
+
+
+def _unmapped_codes(rejects: pl.DataFrame) -> None:
+    """The DISTINCT vendor codes no code map holds, with counts (aggregates, not record-level values)."""
+    found = rejects.filter(pl.col("rule") == "code_unmapped")
+    if not found.height:
+        return
+    parts = pl.col("message").str.extract_groups(r"^code not in code map (.+?): (.*)$")
+    counts = (
+        found.select(
+            pl.col("item"), parts.struct.field("1").alias("map"), parts.struct.field("2").alias("code")
+        )
+        .group_by("item", "map", "code")
+        .agg(pl.len().alias("records"))
+        .sort("item", "code")
+    )
+    table = Table("item", "code map", "code", "records", title="unmapped vendor codes (distinct)")
+    for item, code_map, code, n in counts.iter_rows():
+        table.add_row(item or "", code_map or "", code or "", str(n))
+    stdout.print(table)
 
 
 def _text_summary(text: dict) -> None:

@@ -371,3 +371,206 @@ def test_the_trap_samples_still_convert_under_the_decode_rate_stop(tmp_path: Pat
             ],
         )
         assert result.exit_code == 1, result.stderr
+
+
+# --- 3. every usage and I/O error is exit 2, early, in one plain line ---
+
+
+def _run_cli(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_out_that_is_a_file_or_a_dangling_symlink_is_exit_2(tmp_path: Path) -> None:
+    """Before: exit 3 (FileExistsError / an internal error), after reading the inputs."""
+    afile = tmp_path / "afile"
+    afile.write_text("x", encoding="utf-8")
+    code, err, _ = _convert(tmp_path, PERSON)  # a fine run first: the inputs are good
+    assert code == 1, err
+    result = runner.invoke(
+        app, ["convert", "-m", B_MAPPING, str(PERSON), str(HOUSEHOLD), "--out", str(afile)]
+    )
+    _one_line(result.exit_code, result.stderr, "--out", "afile", "is a file")
+    link = tmp_path / "dangling"
+    link.symlink_to(tmp_path / "nowhere")
+    result = runner.invoke(app, ["convert", "-m", B_MAPPING, str(PERSON), str(HOUSEHOLD), "--out", str(link)])
+    _one_line(result.exit_code, result.stderr, "dangling symbolic link")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file modes (the mode bits are asserted instead)")
+def test_out_in_a_read_only_folder_is_exit_2(tmp_path: Path) -> None:
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        result = runner.invoke(
+            app, ["convert", "-m", B_MAPPING, str(PERSON), str(HOUSEHOLD), "--out", str(ro / "out")]
+        )
+        _one_line(result.exit_code, result.stderr, "cannot create the folder")
+    finally:
+        ro.chmod(0o755)
+
+
+def test_out_folder_checks_a_read_only_folder_by_its_mode_bits(tmp_path: Path) -> None:
+    """As root (CI) the refusal itself cannot be seen: the check is os.access, and the mode is what it reads."""
+    from midlayout.outpaths import out_folder
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    assert ro.stat().st_mode & 0o777 == 0o555
+    if os.geteuid() != 0:
+        from midlayout.errors import UsageError
+
+        with pytest.raises(UsageError, match="not writable"):
+            out_folder(ro)
+    ro.chmod(0o755)
+
+
+def test_synth_out_file_is_exit_2(tmp_path: Path) -> None:
+    """Before: exit 3 (NotADirectoryError)."""
+    afile = tmp_path / "afile"
+    afile.write_text("x", encoding="utf-8")
+    code, _, err = _run_cli("synth", "--vendor", "b", "-n", "2", "--out", str(afile))
+    _one_line(code, err, "--out", "is a file")
+
+
+def test_rejects_report_out_dir_is_exit_2_and_leaves_no_temp(tmp_path: Path) -> None:
+    """Before: exit 3 (IsADirectoryError) and a `.bad.tmp-NNNN` left behind."""
+    code, err, out = _convert(tmp_path, PERSON)
+    assert code == 1, err
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    code, _, err = _run_cli("rejects-report", str(out / "rejects.parquet"), "--out", str(folder))
+    _one_line(code, err, "is a directory")
+    assert not [p.name for p in tmp_path.rglob(".*tmp*")]
+
+
+def test_rejects_report_masks_values_not_messages_without_one(tmp_path: Path) -> None:
+    """Before: every message was ●●●, so the reason of an invalid date could not be read."""
+    from midlayout.audit.rejects import summarise
+
+    code, err, out = _convert(tmp_path, PERSON)
+    assert code == 1, err
+    samples = {r["rule"]: r["message"] for r in summarise(out / "rejects.parquet")["samples"]}
+    assert samples["code_unmapped"] == "●●●"
+    assert samples["invalid_wareki"].startswith("invalid 和暦 date")
+
+
+def test_inspect_draft_layout_into_a_dir_or_over_a_file(tmp_path: Path) -> None:
+    """Before: a directory was exit 3 (IsADirectoryError); an existing file was overwritten silently."""
+    code, _, err = _run_cli("inspect", str(PERSON), "--draft-layout", str(tmp_path))
+    _one_line(code, err, "--draft-layout", "is a directory")
+    draft = tmp_path / "draft.yaml"
+    draft.write_text("mine\n", encoding="utf-8")
+    code, _, err = _run_cli("inspect", str(PERSON), "--draft-layout", str(draft))
+    _one_line(code, err, "exists", "--force")
+    assert draft.read_text(encoding="utf-8") == "mine\n"
+    code, _, err = _run_cli("inspect", str(PERSON), "--draft-layout", str(draft), "--force")
+    assert code in (0, 1) and draft.read_text(encoding="utf-8").startswith("# Draft")
+
+
+@pytest.mark.parametrize("kind", ["cp932", "binary"])
+def test_a_mapping_or_job_yaml_not_in_utf8_is_exit_2_naming_it(tmp_path: Path, kind: str) -> None:
+    """Before: exit 3 with a UnicodeDecodeError and no file named."""
+    text = (MAPPINGS / "vendor_b" / "juki-2.5.yaml").read_text(encoding="utf-8")
+    data = text.encode("cp932", errors="replace") if kind == "cp932" else b"\x00\x01\xfe\xff" * 64
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_bytes(data)
+    result = runner.invoke(
+        app, ["convert", "-m", str(mapping), str(PERSON), str(HOUSEHOLD), "--out", str(tmp_path / "o")]
+    )
+    _one_line(result.exit_code, result.stderr, "mapping.yaml", "UTF-8")
+    job = tmp_path / "job.yaml"
+    job.write_bytes(data)
+    code, _, err = _run_cli("run", str(job))
+    _one_line(code, err, "job.yaml", "UTF-8")
+
+
+def test_a_directory_as_input_or_mapping_says_so(tmp_path: Path) -> None:
+    """Before: "file not found"."""
+    (tmp_path / "person.csv").mkdir()
+    result = runner.invoke(
+        app,
+        [
+            "convert",
+            "-m",
+            B_MAPPING,
+            str(tmp_path / "person.csv"),
+            str(HOUSEHOLD),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
+    _one_line(result.exit_code, result.stderr, "person.csv", "is a directory")
+    result = runner.invoke(
+        app, ["convert", "-m", str(tmp_path), str(PERSON), str(HOUSEHOLD), "--out", str(tmp_path / "o")]
+    )
+    _one_line(result.exit_code, result.stderr, "is a directory")
+
+
+def test_paths_are_printed_as_plain_text_not_markup(tmp_path: Path) -> None:
+    """Before: `person=no[/such]/person.csv` was a MarkupError traceback with exit 1, and
+    `backup[old]/person.csv` was reported as `backup/person.csv`."""
+    result = runner.invoke(
+        app,
+        [
+            "convert",
+            "-m",
+            B_MAPPING,
+            "person=no[/such]/person.csv",
+            str(HOUSEHOLD),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
+    line = _one_line(result.exit_code, result.stderr, "no[/such]/person.csv")
+    assert "MarkupError" not in line
+    backup = tmp_path / "backup[old]"
+    backup.mkdir()
+    (backup / "person.csv").write_bytes(b"")
+    result = runner.invoke(
+        app,
+        [
+            "convert",
+            "-m",
+            B_MAPPING,
+            str(backup / "person.csv"),
+            str(HOUSEHOLD),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
+    _one_line(result.exit_code, result.stderr, "backup[old]/person.csv", "empty")
+
+
+def test_reconcile_keeps_its_output_labels_and_piped_numbers_do_not_wrap(tmp_path: Path) -> None:
+    """Before: the table dropped `[parquet]`/`[duckdb]`/`[standard]`; piped at 80 columns, long names
+    pushed numbers onto two lines."""
+    long_name = tmp_path / ("person_" + "x" * 90 + ".csv")
+    long_name.write_bytes(PERSON.read_bytes())
+    out = tmp_path / "o"
+    result = runner.invoke(
+        app, ["convert", "-m", B_MAPPING, str(long_name), str(HOUSEHOLD), "--out", str(out)]
+    )
+    assert result.exit_code == 1, result.stderr
+    row = next(line for line in result.stdout.splitlines() if long_name.name in line)
+    assert (
+        row.split("│")[2:5] == [" 51   ", " 48      ", " 3        "] or "51" in row.split(long_name.name)[1]
+    )
+    code, stdout_text, err = _run_cli("reconcile", str(out / "manifest.json"))
+    assert code in (0, 1), err
+    for label in ("[parquet]", "[duckdb]", "[standard]"):
+        assert label in stdout_text, label
+
+
+def test_the_summary_lists_distinct_unmapped_codes_with_counts(tmp_path: Path) -> None:
+    path = _sample_with(
+        tmp_path, '"小林　加奈","コバヤシ　カナ","","女"', '"小林　加奈","コバヤシ　カナ","","不明"'
+    )
+    code, out, _ = _convert(tmp_path, path)
+    assert code == 1
+    table = out[out.index("unmapped vendor codes") :]
+    rows = [line for line in table.splitlines() if "不明" in line]
+    assert len(rows) == 1 and rows[0].split("│")[-2].strip() == "2"
+    assert "小林" not in out

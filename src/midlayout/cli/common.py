@@ -88,6 +88,15 @@ class RichProgress:
     def advance(self, task: str, amount: int) -> None:
         self.progress.advance(self.tasks[task], amount)
 
+    def phase(self, name: str) -> None:
+        """A phase without a byte count: the bars of the read are complete, a pulsing bar names it."""
+        for t in self.progress.tasks:
+            if t.total is not None:
+                self.progress.update(t.id, completed=t.total)
+            else:  # the previous phase is over
+                self.progress.update(t.id, total=1, completed=1)
+        self.tasks[name] = self.progress.add_task(name, total=None)
+
 
 @contextmanager
 def progress_bars(enabled: bool = True) -> Iterator[RichProgress]:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from midlayout.cli.common import OK, JsonOpt, emit_json, guarded, stdout
+from midlayout.cli.common import OK, JsonOpt, emit_json, guarded, phases, stdout
 from midlayout.errors import UsageError
 from midlayout.outpaths import out_folder
 
@@ -49,10 +49,14 @@ def synth_cmd(
             raise UsageError("--encoding applies to vendor b only (vendor a is CP932 by its layout)")
         out_folder(out)
         try:
-            if vendor == "a":
-                paths = generate_vendor_a(out, households, seed, traps, workers=workers)
-            else:
-                paths = generate_vendor_b(out, households, seed, traps, workers=workers, encoding=encoding)
+            with phases(not as_json) as phase:
+                phase(f"writing {households:,} synthetic households (vendor {vendor}) to {out}")
+                if vendor == "a":
+                    paths = generate_vendor_a(out, households, seed, traps, workers=workers)
+                else:
+                    paths = generate_vendor_b(
+                        out, households, seed, traps, workers=workers, encoding=encoding
+                    )
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         files = {fid: {"path": str(p), "bytes": p.stat().st_size} for fid, p in paths.items()}

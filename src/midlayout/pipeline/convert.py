@@ -63,6 +63,13 @@ class Progress(Protocol):
     def advance(self, task: str, amount: int) -> None: ...
 
 
+def _phase(progress: Progress, name: str) -> None:
+    """Report a phase without a byte count (cross-file checks, writing), when the display can show one."""
+    phase = getattr(progress, "phase", None)
+    if phase is not None:
+        phase(name)
+
+
 class _Silent:
     def start(self, task: str, total: int) -> None:
         pass
@@ -548,9 +555,11 @@ def _run(
             for j in jobs
         }
         t1 = time.perf_counter()
+        _phase(progress, "cross-file checks")
         rejected, manifest.unchecked = _cross_rejects(stage, staged)
         manifest.timings["crossfile_s"] = round(time.perf_counter() - t1, 3)
         t1 = time.perf_counter()
+        _phase(progress, "writing outputs")
         writers = make_writers()
         written = _write_targets(staged, rejected, writers)
         for w in writers:  # everything that can fail, in every writer, before anything becomes visible

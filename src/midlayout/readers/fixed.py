@@ -157,7 +157,10 @@ def _batch(
     for field in source.fields:
         arr, field_fails, field_hits = _decode_field(field, records, spec, high)
         columns[field.id] = pl.Series(field.id, arr)  # polars copies text: one column's arrow copy at a time
-        fails += [(row, field.id, field.start + byte, rule, msg) for row, byte, rule, msg in field_fails]
+        fails += [
+            (row, field.id, field.start, rule, f"{msg} (byte {byte} of the field)")
+            for row, byte, rule, msg in field_fails
+        ]
         fails += hit_fails(field.id, field.start, field_hits, spec.policy)
         hits += [(field.id, field.start, h) for h in field_hits]
     stride = matrix.shape[1]
@@ -177,13 +180,15 @@ def _batch(
 def split_failures(
     frame: pl.DataFrame, fails: list[tuple[int, str, int, str, str]]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Move rows named in `fails` (row, field, byte in record, rule, message) into decode rejects."""
+    """Move rows named in `fails` (row, field, the field's byte in the record, rule, message) into decode
+    rejects: `byte_offset` is the field's file offset, `record_offset` the record's."""
     f = pl.DataFrame(fails, schema=["_row", "field", "_start", "rule", "message"], orient="row")
     bad = frame.with_row_index("_row").join(f.with_columns(pl.col("_row").cast(pl.UInt32)), on="_row")
     rejects = bad.select(
         pl.col(FILE).alias("file"),
         pl.col(REC).alias("record"),
         (pl.col(OFF) + pl.col("_start")).alias("byte_offset"),
+        pl.col(OFF).cast(pl.Int64).alias("record_offset"),
         pl.lit("decode").alias("stage"),
         pl.col("rule"),
         pl.lit(None, dtype=pl.String).alias("item"),

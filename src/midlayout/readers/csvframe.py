@@ -62,6 +62,7 @@ class Framed:
     nexts: np.ndarray
     specials: dict[int, Special]
     consumed: int
+    quotes: np.ndarray  # positions of the quote bytes in the buffer (reused for field counts)
 
 
 class _Quotes:
@@ -206,14 +207,14 @@ def frame(
     for row, sp in specials.items():
         en[row] = sp.end - base
         nexts[row] = sp.next - base
-    return Framed(st, en, nexts, specials, consumed)
+    return Framed(st, en, nexts, specials, consumed, quotes.q)
 
 
 def field_counts(data: bytes, framed: Framed, quote: int, delim: int) -> np.ndarray:
     """Fields in each record: delimiters outside quotes + 1, quotes counted from each record's start (the
     byte parser's count for its records)."""
     buf = np.frombuffer(data, dtype=np.uint8)
-    q = np.flatnonzero(buf == quote)
+    q = framed.quotes
     d = np.flatnonzero(buf == delim)
     st, en = framed.starts, framed.ends
     if not len(st):

@@ -45,8 +45,11 @@ def original_records(data: bytes) -> list[Record]:
 def personal_values(data: bytes) -> set[str]:
     """Values of the sample's records that hold Japanese text (names, addresses): none may reach the
     terminal. The header row holds column names, not values."""
-    text = data.split(b"\n", 1)[1].decode("utf-8")
-    return {v for v in text.replace("\r", "").replace("\n", "").split('"') if len(v) >= 2 and not v.isascii()}
+    header, body = data.split(b"\n", 1)
+    names = header.decode("utf-8-sig")
+    text = body.decode("utf-8").replace("\r", "").replace("\n", "")
+    # A value that is also part of a column name (住民 in 住民区分) may be named by a header error.
+    return {v for v in text.split('"') if len(v) >= 2 and not v.isascii() and v not in names}
 
 
 def mutate(data: bytes, rng: np.random.Generator) -> tuple[bytes, int]:

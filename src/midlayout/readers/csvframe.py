@@ -184,8 +184,8 @@ def frame(
                 rs = n
             consumed = rs
             break
-        if replay is not None:
-            sp: Special | None = known[base + rs] if known is not None else None
+        if replay is not None:  # None when the file changed since it was planned (the caller's count check)
+            sp: Special | None = known.get(base + rs) if known is not None else None
         elif rs > horizon:
             consumed = rs
             break

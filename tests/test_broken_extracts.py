@@ -618,13 +618,14 @@ def test_progress_names_the_cross_file_and_write_phases(tmp_path: Path) -> None:
     """Before: cross-file checks and writing (15 s of a 28 s run) showed nothing."""
     from midlayout.layout.mapping import load_mapping
     from midlayout.pipeline.convert import convert
+    from midlayout.pipeline.options import ConvertOptions
 
     recorder = _Recorder()
     convert(
         [load_mapping(Path(B_MAPPING))],
         [str(PERSON), str(HOUSEHOLD)],
         tmp_path / "o",
-        ["standard"],
-        progress=recorder,
+        ConvertOptions(writers=("standard",)),
+        recorder,
     )
     assert recorder.events[-2:] == ["cross-file checks", "writing outputs"]

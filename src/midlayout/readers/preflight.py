@@ -20,7 +20,8 @@ import numpy as np
 
 from midlayout.errors import InputError, Location
 from midlayout.layout.source import SourceFile
-from midlayout.readers.decode import CODECS, is_ebcdic
+from midlayout.readers.decode import is_ebcdic
+from midlayout.text.encodings import CODECS
 
 SAMPLE_BYTES = 1 << 20
 SAMPLE_RECORDS = 1000

@@ -92,21 +92,30 @@ class _Quotes:
         before = np.zeros(256, dtype=bool)
         before[[self.delim, LF]] = True
         after = before.copy()
-        ok_open = before[buf[np.maximum(openers - 1, 0)]] | (openers == 0)
-        # doubled quotes: the previous quote is just before (it closes, so the field goes on)
-        step = np.diff(q) == 1
-        ok_open |= np.concatenate(([False], step))[parity::2]
-        ok_close = after[buf[np.minimum(closers + 1, n - 1)]] | (closers + 1 >= n)
-        ok_close |= np.concatenate((step, [False]))[1 - parity :: 2]
-        cr = np.flatnonzero(~ok_close)
-        if len(cr):
-            c = closers[cr]
+        # The common case first (one gather each), then the few misfits checked for the exceptions.
+        ok_open = before[buf[np.maximum(openers - 1, 0)]]
+        ok_close = after[buf[np.minimum(closers + 1, n - 1)]]
+        if len(openers) and openers[0] == 0:
+            ok_open[0] = True
+        if len(closers) and closers[-1] == n - 1:
+            ok_close[-1] = True
+        misfit = np.flatnonzero(~ok_open)
+        if len(misfit):  # a doubled quote: the previous quote is just before (it closes; the field goes on)
+            k = misfit * 2 + parity
+            ok_open[misfit[(k > 0) & (q[np.maximum(k - 1, 0)] == q[k] - 1)]] = True
+        misfit = np.flatnonzero(~ok_close)
+        if len(misfit):  # a doubled quote, or CRLF (or CR at the end of the data) after the closing one
+            k = misfit * 2 + (1 - parity)
+            c = q[k]
+            doubled = (k + 1 < len(q)) & (q[np.minimum(k + 1, len(q) - 1)] == c + 1)
             crlf = (buf[np.minimum(c + 1, n - 1)] == CR) & (
                 (buf[np.minimum(c + 2, n - 1)] == LF) | (c + 2 >= n)
             )
-            ok_close[cr[crlf]] = True
-        span = np.concatenate((np.diff(q) > MAX_QUOTED_BYTES, [False]))[parity::2]
-        bad_open = np.flatnonzero(~ok_open | span) * 2 + parity
+            ok_close[misfit[doubled | crlf]] = True
+        # a quoted field may not span more than MAX_QUOTED_BYTES (opening quote k, closing quote k + 1)
+        pair = closers[: len(openers)] if parity == 0 else closers[1 : 1 + len(openers)]
+        ok_open[: len(pair)] &= pair - openers[: len(pair)] <= MAX_QUOTED_BYTES
+        bad_open = np.flatnonzero(~ok_open) * 2 + parity
         bad_close = np.flatnonzero(~ok_close) * 2 + (1 - parity)
         self._bad[parity] = np.sort(np.concatenate((bad_open, bad_close)))
         return self._bad[parity]

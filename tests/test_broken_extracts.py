@@ -365,7 +365,7 @@ def test_the_trap_samples_still_convert_under_the_decode_rate_stop(tmp_path: Pat
                 mapping,
                 *map(str, files),
                 "--out",
-                str(tmp_path / mapping[-12:]),
+                str(tmp_path / Path(mapping).parent.name),
                 "-w",
                 "standard",
             ],

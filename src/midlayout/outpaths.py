@@ -9,14 +9,15 @@ from pathlib import Path
 from midlayout.errors import UsageError
 
 
-def out_folder(path: Path, option: str = "--out") -> Path:
-    """An output folder, created when missing; UsageError when it cannot be one."""
+def out_folder(path: Path, option: str = "--out", mode: int = 0o777) -> Path:
+    """An output folder, created when missing (with `mode`, less the umask); UsageError when it cannot be
+    one."""
     if path.is_symlink() and not path.exists():
         raise UsageError(f"{option} {path}: a dangling symbolic link (what it points to does not exist)")
     if path.exists() and not path.is_dir():
         raise UsageError(f"{option} {path}: is a file, not a folder")
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=mode, parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"{option} {path}: cannot create the folder ({exc.strerror})") from None
     if not os.access(path, os.W_OK | os.X_OK):

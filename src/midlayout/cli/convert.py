@@ -14,8 +14,13 @@ from rich.table import Table
 from midlayout.cli.common import (
     FOUND,
     OK,
+    AllowOutside,
     JsonOpt,
+    LayoutsDirs,
     MemoryLimitOpt,
+    OutputModeOpt,
+    OverwriteOpt,
+    definitions,
     emit_json,
     guarded,
     progress_bars,
@@ -30,6 +35,7 @@ from midlayout.layout.registry import resolve
 from midlayout.pipeline.convert import ConvertResult, convert
 from midlayout.pipeline.identity import files_for_inputs, identity_mapping, only_files
 from midlayout.pipeline.options import DEFAULT_WRITERS, ConvertOptions
+from midlayout.pipeline.outputset import parse_output_mode
 from midlayout.readers import DEFAULT_BATCH_SIZE
 
 
@@ -146,7 +152,11 @@ def convert_cmd(
             help="Processes for read/map/validate (default: one per CPU for inputs over 64 MB). Same output whatever the number.",
         ),
     ] = None,
+    layouts_dir: LayoutsDirs = None,
+    allow_outside_definitions: AllowOutside = False,
     memory_limit: str | None = MemoryLimitOpt,
+    overwrite: bool = OverwriteOpt,
+    output_mode: str = OutputModeOpt,
     allow_empty: Annotated[
         bool, typer.Option("--allow-empty", help="Accept an input of 0 bytes (else exit 2).")
     ] = False,
@@ -163,6 +173,7 @@ def convert_cmd(
     """Convert vendor extracts through mappings into the intermediate standard layout."""
 
     @guarded
+    @definitions(layouts_dir, allow_outside_definitions)
     def run() -> int:
         options = ConvertOptions(
             tuple(writer or DEFAULT_WRITERS),
@@ -171,6 +182,8 @@ def convert_cmd(
             workers,
             gaiji_unmapped=gaiji_unmapped,
             memory_limit=memory_limit,
+            overwrite=overwrite,
+            output_mode=parse_output_mode(output_mode),
             allow_empty=allow_empty,
             max_reject_rate=max_reject_rate,
         )
@@ -194,11 +207,14 @@ def validate_cmd(
     ],
     layout: Annotated[str, typer.Option("--layout", "-l", help="ID@VERSION, e.g. chukan/juki@2.5")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write rejects and manifest here.")] = None,
+    layouts_dir: LayoutsDirs = None,
+    allow_outside_definitions: AllowOutside = False,
     as_json: bool = JsonOpt,
 ) -> None:
     """Check a delivery already in the intermediate layout: types, 桁数, codes, keys, references."""
 
     @guarded
+    @definitions(layouts_dir, allow_outside_definitions)
     def run() -> int:
         lay = resolve(layout)
         ids = files_for_inputs(lay, files)

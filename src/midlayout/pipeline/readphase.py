@@ -20,6 +20,7 @@ from midlayout.pipeline.batches import (
     Task,
     stage_lookup_table,
 )
+from midlayout.pipeline.faults import fault
 from midlayout.pipeline.inputs import Job
 from midlayout.pipeline.manifest import InputRecord
 from midlayout.pipeline.options import ConvertOptions
@@ -85,6 +86,7 @@ class ReadPhase:
         record = self.records[done.job]
         record.records_read += done.records_read
         self.decode_rate.add(job.source, job.path, done.records_read, done.undecodable, done.rejects)
+        fault("batch")
         self.stage.add(target_name(job), done)
         for lk, part in done.captured.items():
             self.captured.setdefault(lk, []).append(part)

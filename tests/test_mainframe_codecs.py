@@ -168,8 +168,9 @@ def test_user_defined_area_goes_through_the_gaiji_table_with_the_vendor_code(tmp
         ("80A1", "U+E000", "mapped", len(name) + 1),
         ("80A2", "U+E001", "unmapped", len(name) + 3),
     ]
-    r = batch.rejects.row(0, named=True)
-    assert (r["rule"], r["byte_offset"]) == ("gaiji_unmapped", len(name) + 3) and "0x80A2" in r["message"]
+    r = batch.rejects.row(0, named=True)  # byte_offset: the field's; the byte within it is in the message
+    assert (r["rule"], r["byte_offset"]) == ("gaiji_unmapped", 0) and "0x80A2" in r["message"]
+    assert f"(byte {len(name) + 3} of the field)" in r["message"]
 
 
 def test_a_record_with_a_fault_is_rejected_with_file_record_byte_and_field(tmp_path: Path) -> None:
@@ -185,10 +186,11 @@ def test_a_record_with_a_fault_is_rejected_with_file_record_byte_and_field(tmp_p
     assert (r["file"], r["record"], r["byte_offset"], r["field"], r["rule"]) == (
         str(path),
         2,
-        11 + 7,
+        11,  # the field's offset in the file; the byte within it is in the message
         "NAME",
         "char_cut",
     )
+    assert "(byte 7 of the field)" in r["message"]
 
 
 def _generator():  # the repository's generator, loaded as a module (scripts/ is not a package)
@@ -290,13 +292,15 @@ def test_synthetic_host_extract_converts_end_to_end_with_traps_at_their_byte(
     rejects = pl.read_parquet(tmp_path / "out" / "rejects.parquet")
     decode = rejects.filter(pl.col("stage") == "decode").sort("record")
     want = [
-        (Path(str(t["file"])).name, t["record"], t["field"], t["rule"], t["byte_offset"]) for t in made.traps
+        (Path(str(t["file"])).name, t["record"], t["field"], t["rule"], t["byte_offset"], t["byte_in_field"])
+        for t in made.traps
     ]
+    rows = decode.select("file", "record", "field", "rule", "byte_offset", "message").rows()
     got = [
-        (Path(f).name, r, fld, rule, b)
-        for f, r, fld, rule, b in decode.select("file", "record", "field", "rule", "byte_offset").rows()
+        (Path(f).name, r, fld, rule, b, int(m.rsplit("(byte ", 1)[1].split()[0]))
+        for f, r, fld, rule, b, m in rows
     ]
-    assert got == want
+    assert got == want  # the field's file offset, and the fault's byte within the field
     report = pl.read_csv(tmp_path / "out" / "gaiji-report.csv", infer_schema=False)
     assert report.select("code", "char").rows() == [
         (mf.vendor_code("\ue000", name), "U+E000")

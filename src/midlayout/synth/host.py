@@ -10,7 +10,8 @@ A character the host code cannot hold is written as its full-width form (half-wi
 code without kana) or, failing that, as 〓 (U+3013, the 下駄 mark); the count is in the result. With
 `traps`, four records of JUMIN.DAT carry the faults a host extract has (an undefined code, a field ending
 in double-byte mode, a user-defined 外字, a shift-out without shift-in); `traps.json` lists each with the
-rule and byte offset a conversion must reject it at. Per-value Python: for tests and demos, not for GiBs.
+rule a conversion must reject it with, the field's file offset (`byte_offset`, as rejects report it) and
+the fault's byte within the field (`byte_in_field`, in the reject's message). Per-value Python: for tests and demos, not for GiBs.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def _plant(
         records[rec - 1] = r[: f.start] + value + r[f.start + f.length :]
         notes.append(
             {"file": file_name, "record": rec, "field": fid, "rule": rule,
-             "byte_offset": (rec - 1) * record_length + f.start + at}
+             "byte_offset": (rec - 1) * record_length + f.start, "byte_in_field": at}
         )  # fmt: skip
 
     undefined = _undefined_code(name)

@@ -7,16 +7,21 @@ from typing import Annotated
 
 import typer
 
-from midlayout.cli.common import OK, JsonOpt, emit_json, guarded, stdout
+from midlayout.cli.common import OK, JsonOpt, emit_json, guarded, phases, stdout
 from midlayout.errors import UsageError
+from midlayout.outpaths import out_folder
 
-VENDORS = ("a", "b")
+VENDORS = ("a", "b", "host")
 
 
 def synth_cmd(
     vendor: Annotated[
         str,
-        typer.Option("--vendor", help="a: fixed-width CP932 (JUMIN/SETAI/ZEI); b: CSV (person/household)."),
+        typer.Option(
+            "--vendor",
+            help="a: fixed-width CP932 (JUMIN/SETAI/ZEI); b: CSV (person/household); "
+            "host: vendor A's JUMIN/SETAI in a JEF/KEIS/JIPS --encoding, with definitions/.",
+        ),
     ],
     households: Annotated[
         int, typer.Option("--households", "-n", help="Number of households (about 2.2 people each).")
@@ -27,7 +32,11 @@ def synth_cmd(
         bool, typer.Option("--traps", help="Put the documented bad records into the first households.")
     ] = False,
     encoding: Annotated[
-        str, typer.Option("--encoding", help="Vendor B only: utf-8-sig (default) or cp932.")
+        str,
+        typer.Option(
+            "--encoding",
+            help="Vendor B: utf-8-sig (default) or cp932. Host: jef-ebcdik, keis83-ebcdic, jipse-ebcdik…",
+        ),
     ] = "utf-8-sig",
     workers: Annotated[
         int | None, typer.Option("--workers", help="Processes (default: one per CPU).")
@@ -46,11 +55,20 @@ def synth_cmd(
             raise UsageError("--households must be at least 1")
         if vendor == "a" and encoding != "utf-8-sig":
             raise UsageError("--encoding applies to vendor b only (vendor a is CP932 by its layout)")
+        out_folder(out)
         try:
-            if vendor == "a":
-                paths = generate_vendor_a(out, households, seed, traps, workers=workers)
-            else:
-                paths = generate_vendor_b(out, households, seed, traps, workers=workers, encoding=encoding)
+            with phases(not as_json) as phase:
+                phase(f"writing {households:,} synthetic households (vendor {vendor}) to {out}")
+                if vendor == "host":
+                    from midlayout.synth import host
+
+                    paths = host.write(out, encoding, households, seed, traps).paths
+                elif vendor == "a":
+                    paths = generate_vendor_a(out, households, seed, traps, workers=workers)
+                else:
+                    paths = generate_vendor_b(
+                        out, households, seed, traps, workers=workers, encoding=encoding
+                    )
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         files = {fid: {"path": str(p), "bytes": p.stat().st_size} for fid, p in paths.items()}

@@ -17,17 +17,19 @@ import polars as pl
 
 from midlayout import kernels
 from midlayout.layout.mapping import Mapping
+from midlayout.outpaths import out_folder
 from midlayout.pipeline.batches import auto_workers
 from midlayout.pipeline.faults import fault
-from midlayout.pipeline.inputs import Job, match_inputs
+from midlayout.pipeline.inputs import Job, match_inputs, preflight_jobs
 from midlayout.pipeline.lock import locked
 from midlayout.pipeline.manifest import Manifest
 from midlayout.pipeline.options import ConvertOptions
 from midlayout.pipeline.outputset import OutputSet, dir_mode, private_umask
-from midlayout.pipeline.readphase import Progress, ReadPhase, Silent
+from midlayout.pipeline.readphase import Progress, ReadPhase, Silent, phase
 from midlayout.pipeline.run_manifest import (
     InputHasher,
     build_manifest,
+    dates_section,
     finish_manifest,
     plan_run_id,
     run_id,
@@ -64,10 +66,15 @@ def convert(
     progress: Progress | None = None,
 ) -> ConvertResult:
     """Convert `inputs` through `mappings` into `out_dir`, committed as one output set: built apart, swapped in
-    whole once every file is built and every database committed, the manifest last (docs/run-integrity.md)."""
+    whole once every file is built and every database committed, the manifest last (docs/run-integrity.md).
+
+    The output folder and each input (its framing and encoding against its source layout, readers/preflight.py)
+    are checked before the first batch: exit 2 in one line when one cannot be right; an empty input is one
+    unless `options.allow_empty`."""
     options = options or ConvertOptions()
     jobs = match_inputs(mappings, inputs)
-    out_dir.mkdir(mode=dir_mode(options.output_mode), parents=True, exist_ok=True)
+    out_folder(out_dir, mode=dir_mode(options.output_mode))
+    jobs = preflight_jobs(jobs, options.allow_empty)
     with private_umask(), locked(out_dir):
         outset = OutputSet(out_dir, "", options.overwrite, options.output_mode)
         outset.open()
@@ -93,16 +100,17 @@ def _convert(
     gaiji = options.gaiji(mappings)
     try:
         with kernels.using(options.kernels), staging(outset.stage) as stage:
-            ReadPhase(jobs, manifest.inputs, stage, options, gaiji, progress or Silent()).run(
-                _workers(options, jobs)
-            )
+            reading = ReadPhase(jobs, manifest.inputs, stage, options, gaiji, progress or Silent())
+            reading.run(_workers(options, jobs))
             fault("staged")
             manifest.timings["read_map_validate_s"] = _since(t0)
             staged = stage.staged_files(jobs)
             t1 = time.perf_counter()
+            phase(progress, "cross-file checks")
             rejected, manifest.unchecked = cross_rejects(stage, staged, options.crossfile_memory_limit)
             manifest.timings["crossfile_s"] = _since(t1)
             t1 = time.perf_counter()
+            phase(progress, "writing outputs")
             outset.run_id = hasher.set_run_id(manifest)
             outset.claim()  # another run's folder: refused before anything in it changes
             manifest.load_ids = session.open(outset.run_id)
@@ -124,7 +132,7 @@ def _convert(
         session.abort()
         raise
     rejects = rejects.drop(DETAIL)  # as written to rejects.parquet
-    manifest.text = manifest_section(reports, occurrences, gaiji)
+    manifest.text = manifest_section(reports, occurrences, gaiji) | {"dates": dates_section(reading.counts)}
     finish_manifest(manifest, outset, outputs, written, rejects, reports, t0, names)
     outset.swap(names, manifest.to_json().encode("utf-8"))
     outset.finish()

@@ -21,9 +21,9 @@ def _empty_gaiji() -> pl.DataFrame:
     return empty_gaiji()
 
 
-# Records per batch; a worker's memory follows it (with the numba kernels loaded, about 0.50 GiB at 100,000
-# records of 302 bytes, 0.43 GiB at 50,000, at the same CPU seconds): with two workers `convert` stays under
-# 1 GB in all on a 4 GB fixed-width extract (BENCHMARKS.md).
+# Records per batch; a worker's memory follows it (302-byte records, numba kernels loaded: a worker peaked at
+# 0.35 GiB at 50,000 on the 4 GB extract; 100,000 costs about 70 MiB more per worker at the same CPU seconds):
+# with two workers `convert` stays under 1 GB in all on a 4 GB fixed-width extract (BENCHMARKS.md).
 DEFAULT_BATCH_SIZE = 50_000
 
 

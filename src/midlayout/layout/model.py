@@ -59,6 +59,30 @@ class ExactlyOne:
 
 
 @dataclass(frozen=True)
+class Condition:
+    """When a cross-item rule applies: `item` equals one of `values` (op "in"), or is present/absent.
+
+    `values` are compared with the item's value as text (a flag as "true"/"false", a date as YYYY-MM-DD).
+    """
+
+    item: str
+    op: str  # "in" | "present" | "absent"
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CrossItemRule:
+    """A rule across the items of one row (条件付き必須): when `when` holds, every `require` item is
+    present and every `forbid` item is empty. `id` is the rule id that rejects carry."""
+
+    id: str
+    when: Condition
+    require: tuple[str, ...] = ()
+    forbid: tuple[str, ...] = ()
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class FileDef:
     """One migration file (移行ファイル) of a 業務."""
 
@@ -67,6 +91,7 @@ class FileDef:
     key: tuple[str, ...]
     items: tuple[Item, ...]
     checks: tuple[ExactlyOne, ...] = ()
+    rules: tuple[CrossItemRule, ...] = ()
 
     def item(self, item_id: str) -> Item:
         """The item called `item_id`; KeyError if absent."""

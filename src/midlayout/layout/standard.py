@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from midlayout.layout import checks as c
+from midlayout.layout.crossitem import parse_rule
 from midlayout.layout.model import (
     ENCODINGS,
     ITEM_TYPES,
@@ -115,7 +116,7 @@ def _check(doc: Doc, at: PathKey, node: Any) -> ExactlyOne:
 
 
 def _file(doc: Doc, at: PathKey, node: Any, tables: dict[str, CodeTable]) -> FileDef:
-    node = c.mapping(doc, at, node, {"id", "name", "key", "items"}, {"checks", "note"})
+    node = c.mapping(doc, at, node, {"id", "name", "key", "items"}, {"checks", "rules", "note"})
     raw_items = c.seq(doc, (*at, "items"), node["items"])
     items = tuple(_item(doc, (*at, "items", i), n, i + 1, tables) for i, n in enumerate(raw_items))
     ids = [it.id for it in items]
@@ -127,8 +128,18 @@ def _file(doc: Doc, at: PathKey, node: Any, tables: dict[str, CodeTable]) -> Fil
         if k not in ids:
             raise doc.error((*at, "key", i), f"key item {k!r} is not an item of this file")
     checks = tuple(_check(doc, (*at, "checks", i), n) for i, n in enumerate(node.get("checks", [])))
+    by_id = {it.id: it for it in items}
+    rules = tuple(parse_rule(doc, (*at, "rules", i), n, by_id) for i, n in enumerate(node.get("rules", [])))
+    for i, rule in enumerate(rules):
+        if rule.id in [r.id for r in rules[:i]]:
+            raise doc.error((*at, "rules", i, "id"), f"rule {rule.id!r} is defined twice")
     return FileDef(
-        c.ident(doc, (*at, "id"), node["id"]), c.text(doc, (*at, "name"), node["name"]), key, items, checks
+        c.ident(doc, (*at, "id"), node["id"]),
+        c.text(doc, (*at, "name"), node["name"]),
+        key,
+        items,
+        checks,
+        rules,
     )
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from midlayout.layout.model import FileDef, Item, Layout
+from midlayout.layout.crossitem import default_message
+from midlayout.layout.model import CrossItemRule, FileDef, Item, Layout
 from midlayout.mapping.compile import polars_dtype
 from midlayout.rejects import empty_rejects, rejects_from
 from midlayout.validate.encoding import byte_length
@@ -37,6 +38,7 @@ class Rule:
     id: str
     error: str
     ok: Callable[[pl.Expr], pl.Expr] | None = None
+    row_ok: pl.Expr | None = None  # a cross-item rule: true where a row passes (over several columns)
 
 
 def _digits(item: Item) -> Rule:
@@ -85,7 +87,27 @@ def file_rules(layout: Layout, file: FileDef) -> list[Rule]:
         if it.required:
             rules.append(Rule(it, REQUIRED, REQUIRED_ERROR, lambda c: c.is_not_null()))
         rules += item_rules(it, layout)
-    return rules
+    return rules + [cross_item_rule(r, file) for r in file.rules]
+
+
+def cross_item_rule(rule: CrossItemRule, file: FileDef) -> Rule:
+    """A cross-item rule as one row expression; reported on its first `require` (else `forbid`) item.
+
+    A row passes when the condition does not hold (a null condition item holds only for `absent`),
+    or when every `require` item is present and every `forbid` item is empty.
+    """
+    items = {it.id: it for it in file.items}
+    col = pl.col(rule.when.item)
+    if rule.when.op == "present":
+        cond = col.is_not_null()
+    elif rule.when.op == "absent":
+        cond = col.is_null()
+    else:
+        cond = col.cast(pl.String).is_in(list(rule.when.values)).fill_null(False)
+    then = [pl.col(i).is_not_null() for i in rule.require] + [pl.col(i).is_null() for i in rule.forbid]
+    target = items[(rule.require or rule.forbid)[0]]
+    message = rule.message or default_message(rule, items)
+    return Rule(target, rule.id, message, row_ok=~cond | pl.all_horizontal(then))
 
 
 def _check_dtypes(file: FileDef, rows: pl.DataFrame) -> None:
@@ -110,7 +132,9 @@ def validate_rows(layout: Layout, file: FileDef, rows: pl.DataFrame) -> tuple[pl
     series: list[pl.Series] = []
     for k, rule in enumerate(rules):
         name = f"__f{k}"
-        if rule.ok is not None:
+        if rule.row_ok is not None:
+            flags.append((~rule.row_ok).fill_null(False).alias(name))
+        elif rule.ok is not None:
             flags.append((~rule.ok(pl.col(rule.item.id))).fill_null(False).alias(name))
         else:  # the repertoire: one codec round trip per column
             flags.append(pl.col(name))
@@ -137,6 +161,8 @@ def _rejects(hit: pl.DataFrame, rule: Rule, layout: Layout) -> pl.DataFrame:
             repertoire_message(v, allowed) for v in hit.get_column(rule.item.id).cast(pl.String).to_list()
         ]
         message: str | pl.Expr = pl.lit(pl.Series(messages, dtype=pl.String))
+    elif rule.row_ok is not None:
+        message = rule.error
     else:
         message = f"{rule.item.name}: {rule.error}"
     out = rejects_from(hit, stage="validate", rule=rule.id, item=rule.item.id, message=message)

@@ -25,6 +25,24 @@ from midlayout.validate.rules import (
 )
 
 
+_CROSS = "cross-item rule "  # the error text of a cross-item check; the rule id follows it
+
+
+def _row_check(rule: Rule) -> pa.Check:
+    """A cross-item rule as a check on the column it is reported on, reading the other columns too.
+
+    (A DataFrame-level check would make pandera serialise failing rows, `_raw` bytes included, to JSON.)
+    """
+    row_ok = rule.row_ok
+    assert row_ok is not None
+    return pa.Check(
+        lambda d: d.lazyframe.select(row_ok.fill_null(True)),
+        name=rule.id,
+        error=_CROSS + rule.id,
+        ignore_na=False,
+    )
+
+
 def _check(rule: Rule, layout: Layout) -> pa.Check:
     if rule.ok is not None:
         ok = rule.ok
@@ -40,17 +58,22 @@ def _check(rule: Rule, layout: Layout) -> pa.Check:
 
 def schema_for(layout: Layout, file: FileDef, unique_key: bool = True) -> pa.DataFrameSchema:
     """The pandera schema of one layout file: types, 桁数, required items, code domains and the key."""
+    cross = [r for r in file_rules(layout, file) if r.row_ok is not None]
     columns = {
         it.id: pa.Column(
             polars_dtype(it),
             nullable=not it.required,
-            checks=[_check(r, layout) for r in item_rules(it, layout)],
+            checks=[_check(r, layout) for r in item_rules(it, layout)]
+            + [_row_check(r) for r in cross if r.item.id == it.id],
             title=it.name,
         )
         for it in file.items
     }
     return pa.DataFrameSchema(
-        columns, unique=list(file.key) if unique_key else None, name=f"{layout.ref}:{file.id}", strict=False
+        columns,
+        unique=list(file.key) if unique_key else None,
+        name=f"{layout.ref}:{file.id}",
+        strict=False,
     )
 
 
@@ -63,16 +86,24 @@ def validate_with_pandera(
         return rows, empty_rejects()
     except SchemaErrors as exc:
         failures = exc.failure_cases
+    cross = {_CROSS + r.id: r for r in file_rules(layout, file) if r.row_ok is not None}
     failures = failures.filter(pl.col("index").is_not_null()).select(
         pl.col("index").cast(pl.UInt32).alias("__row"),
-        pl.col("column").fill_null(pl.lit(",".join(file.key))).alias("item"),
+        pl.col("check")
+        .replace_strict({k: r.item.id for k, r in cross.items()}, default=pl.col("column"))
+        .fill_null(pl.lit(",".join(file.key)))
+        .alias("item"),
         pl.col("check").alias("rule"),
     )
     indexed = rows.with_row_index("__row")
     joined = indexed.join(failures, on="__row")
     names = {it.id: it.name for it in file.items}
     rule = pl.col("rule").replace({"not_nullable": REQUIRED_ERROR})
-    message = pl.col("item").replace(names) + pl.lit(": ") + rule
+    message = (
+        pl.when(pl.col("rule").is_in(list(cross)))
+        .then(pl.col("rule").replace_strict({k: r.error for k, r in cross.items()}, default=None))
+        .otherwise(pl.col("item").replace(names) + pl.lit(": ") + rule)
+    )
     joined = _repertoire_messages(
         joined.with_columns(_rule_id(rule).alias("__rule"), message.alias("__msg")), layout
     )
@@ -107,7 +138,9 @@ def _repertoire_messages(joined: pl.DataFrame, layout: Layout) -> pl.DataFrame:
 def _rule_id(rule: pl.Expr) -> pl.Expr:
     """Stable machine-readable rule ids from pandera check names/errors."""
     return (
-        pl.when(rule.str.starts_with("longer than"))
+        pl.when(rule.str.starts_with(_CROSS))
+        .then(rule.str.strip_prefix(_CROSS))
+        .when(rule.str.starts_with("longer than"))
         .then(pl.lit("length_bytes"))
         .when(rule.str.starts_with("not 1 to") | rule.str.starts_with("more than"))
         .then(pl.lit("length_digits"))

@@ -96,5 +96,5 @@ def test_a_row_the_condition_does_not_hold_for_passes(tmp_path: Path) -> None:
     unknown = mapped.with_columns(
         pl.lit(None, dtype=pl.Date).alias("seinengappi"), pl.lit(True).alias("seinengappi_fusho")
     )
-    good, rejects = rules.validate_rows(lay, lay.file("jumin"), unknown)
+    _good, rejects = rules.validate_rows(lay, lay.file("jumin"), unknown)
     assert "birth_date_if_known" not in set(rejects.get_column("rule"))

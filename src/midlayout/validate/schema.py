@@ -24,7 +24,6 @@ from midlayout.validate.rules import (
     repertoire_message,
 )
 
-
 _CROSS = "cross-item rule "  # the error text of a cross-item check; the rule id follows it
 
 

@@ -247,7 +247,7 @@ def _item(
         lk = c.mapping(doc, (*at, "lookup"), node["lookup"], {"source", "match", "key", "value"}, set())
         other = c.text(doc, (*at, "lookup", "source"), lk["source"])
         try:
-            other_fields = {f.id for f in sources.file(other).fields}
+            other_fields = {f.id for f in sources.file(other).data_fields}
         except KeyError:
             raise doc.error((*at, "lookup", "source"), f"unknown source file {other!r}") from None
         for k in ("key", "value"):
@@ -286,7 +286,7 @@ def _file(
     except KeyError:
         raise doc.error((*at, "from"), f"unknown source file {node['from']!r}") from None
     items_node = c.mapping(doc, (*at, "items"), node["items"], set(), set(target.item_ids))
-    fields = {f.id for f in src.fields}
+    fields = {f.id for f in src.data_fields}
     items = tuple(
         _item(doc, (*at, "items", k), k, v, fields, sources, code_maps, eras) for k, v in items_node.items()
     )

@@ -37,12 +37,13 @@ class Item:
     name: str
     type: str
     length: int
-    unit: str  # "bytes" (in the layout's encoding) or "digits"
+    unit: str  # "bytes" (in the layout's encoding), "digits" or "chars" (characters; an IVS counts as one)
     required: bool
     scale: int = 0
     code_table: str | None = None
     references: Reference | None = None
     note: str = ""
+    source_id: str | None = None  # the id in the official sheet when it is not an identifier (データ項目ID)
 
 
 @dataclass(frozen=True)

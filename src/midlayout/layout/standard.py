@@ -25,7 +25,18 @@ REPERTOIRES = ("unicode", "cp932", "jisx0208", "jisx0213")
 
 _TOP = {"family", "family_name", "gyomu", "gyomu_name", "version", "encoding", "provenance", "files"}
 _ITEM_REQ = {"id", "name", "type"}
-_ITEM_OPT = {"no", "bytes", "digits", "scale", "required", "code_table", "references", "note"}
+_ITEM_OPT = {
+    "no",
+    "bytes",
+    "digits",
+    "chars",
+    "scale",
+    "source_id",
+    "required",
+    "code_table",
+    "references",
+    "note",
+}
 
 
 def sha256_file(path: Path, stop: threading.Event | None = None) -> str:
@@ -61,9 +72,11 @@ def _length(doc: Doc, at: PathKey, node: dict[str, Any], typ: str) -> tuple[int,
         return 8, "digits"
     if typ == "flag":
         return 1, "digits"
-    units = [u for u in ("bytes", "digits") if u in node]
+    units = [u for u in ("bytes", "digits", "chars") if u in node]
     if len(units) != 1:
-        raise doc.error(at, "state the 桁数 with exactly one of `bytes:` or `digits:`")
+        raise doc.error(at, "state the 桁数 with exactly one of `bytes:`, `digits:` or `chars:`")
+    if units[0] == "chars" and typ not in ("string", "code"):
+        raise doc.error((*at, "chars"), "only string and code items state their 桁数 in `chars:`")
     return c.positive(doc, (*at, units[0]), node[units[0]]), units[0]
 
 
@@ -99,6 +112,7 @@ def _item(doc: Doc, at: PathKey, node: Any, no: int, tables: dict[str, CodeTable
         code_table=table,
         references=ref,
         note=str(node.get("note", "")),
+        source_id=c.text(doc, (*at, "source_id"), node["source_id"]) if "source_id" in node else None,
     )
 
 

@@ -20,13 +20,23 @@ from midlayout.rejects import empty_rejects, rejects_from
 from midlayout.validate.encoding import byte_length
 from midlayout.validate.repertoire import bad_chars, of_layout, outside
 
-REQUIRED, CODE_DOMAIN, LENGTH_BYTES, LENGTH_DIGITS, REPERTOIRE = (
+REQUIRED, CODE_DOMAIN, LENGTH_BYTES, LENGTH_DIGITS, LENGTH_CHARS, REPERTOIRE = (
     "required",
     "code_domain",
     "length_bytes",
     "length_digits",
+    "length_chars",
     "repertoire",
 )
+# Variation selectors (standardised and ideographic, IVS): with their base they make one character.
+SELECTORS = "[\ufe00-\ufe0f\U000e0100-\U000e01ef]"
+
+
+def char_length(col: pl.Expr) -> pl.Expr:
+    """Characters in `col`, a base and its variation selector counted once (`chars:` 桁数)."""
+    return col.str.len_chars() - col.str.count_matches(SELECTORS)
+
+
 REQUIRED_ERROR = "required, but empty"
 
 
@@ -69,6 +79,15 @@ def item_rules(item: Item, layout: Layout) -> list[Rule]:
                     LENGTH_BYTES,
                     f"longer than {item.length} bytes in {enc}",
                     lambda c: byte_length(c, enc) <= item.length,
+                )
+            )
+        elif item.unit == "chars":
+            rules.append(
+                Rule(
+                    item,
+                    LENGTH_CHARS,
+                    f"more than {item.length} characters",
+                    lambda c: char_length(c) <= item.length,
                 )
             )
         else:

@@ -139,6 +139,8 @@ def _rule_id(rule: pl.Expr) -> pl.Expr:
     return (
         pl.when(rule.str.starts_with(_CROSS))
         .then(rule.str.strip_prefix(_CROSS))
+        .when(rule.str.starts_with("more than") & rule.str.ends_with(" characters"))
+        .then(pl.lit("length_chars"))
         .when(rule.str.starts_with("longer than"))
         .then(pl.lit("length_bytes"))
         .when(rule.str.starts_with("not 1 to") | rule.str.starts_with("more than"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from midlayout import __version__
-from midlayout.cli import audit, convert, diff, inspect, layouts, run, synth, writers
+from midlayout.cli import audit, convert, definitions, diff, inspect, layouts, run, synth, writers
 
 app = typer.Typer(
     name="midlayout",
@@ -15,6 +15,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+layouts.app.command("import")(definitions.import_cmd)
+layouts.app.command("export")(definitions.export_cmd)
 app.add_typer(layouts.app, name="layouts")
 app.command("convert")(convert.convert_cmd)
 app.command("validate")(convert.validate_cmd)

@@ -115,7 +115,11 @@ def test_source_layout_rejects_overlapping_and_overlong_fields(tmp_path: Path) -
     with pytest.raises(DefinitionError, match="overlap"):
         load_source(path)
     path.write_text(
-        text.replace("{id: FILLER, start: 282, length: 19, type: filler}", "{id: FILLER, start: 282, length: 20, type: filler}", 1),
+        text.replace(
+            "{id: FILLER, start: 282, length: 19, type: filler}",
+            "{id: FILLER, start: 282, length: 20, type: filler}",
+            1,
+        ),
         encoding="utf-8",
     )
     with pytest.raises(DefinitionError, match="past the record length"):

@@ -114,8 +114,10 @@ def _sheet_fields(
             raise rd.error(r, "length", f"バイト数 {cells.get('length', '')!r} is not a byte count")
         typ = _source_type(rd, r, cells, name, length)
         size = length.count * (2 if length.unit == "dbcs" else 1)
-        if typ == "packed" and length.picture == "9":
+        if length.unit == "digits" and typ == "packed":  # 9(7) or 11,2: digits, not bytes
             size = length.count // 2 + 1
+        elif length.unit == "digits" and typ == "binary":
+            size = 2 if length.count <= 4 else 4 if length.count <= 9 else 8
         start = offset + 1
         if cells.get("start"):
             raw = norm(cells["start"])

@@ -86,3 +86,50 @@ def export_cmd(
     for path in written:
         stdout.print(f"wrote {path}")
     return 0
+
+
+@guarded
+def diff_cmd(
+    a: Annotated[str, typer.Argument(help="ID@VERSION, e.g. chukan/juki@2.4")],
+    b: Annotated[str, typer.Argument(help="ID@VERSION, e.g. chukan/juki@2.5")],
+    layouts_dir: LayoutsDir = None,
+    as_json: bool = JsonOpt,
+) -> int:
+    """Files, items and code values added, removed and changed from A to B (exit 0 same, 1 different)."""
+    from midlayout.layout.layoutdiff import diff_layouts
+
+    result = diff_layouts(resolve(a, layouts_dir), resolve(b, layouts_dir))
+    if as_json:
+        emit_json(result.as_dict())
+    elif result.same:
+        stdout.print(f"{result.a} and {result.b} define the same files, items and codes")
+    else:
+        for line in result.lines():
+            stdout.print(line, markup=False)
+    return 0 if result.same else 1
+
+
+mapping_app = typer.Typer(help="Check mappings against layout versions.", no_args_is_help=True)
+
+
+@mapping_app.command("check")
+@guarded
+def mapping_check_cmd(
+    mapping: Annotated[Path, typer.Argument(help="A mapping YAML (vendor → standard).")],
+    layout: Annotated[str, typer.Option("--layout", help="ID@VERSION to check it against.")],
+    layouts_dir: LayoutsDir = None,
+    as_json: bool = JsonOpt,
+) -> int:
+    """Lines of MAPPING that break, or new items it leaves unmapped, against another layout version
+    (exit 0 nothing breaks, 1 something does)."""
+    from midlayout.layout.mappingcheck import check_mapping
+
+    result = check_mapping(mapping, layout, layouts_dir)
+    if as_json:
+        emit_json(result.as_dict())
+    elif not result.findings:
+        stdout.print(f"{mapping} maps onto {result.layout} as it is")
+    else:
+        for line in result.lines():
+            stdout.print(line, markup=False)
+    return 0 if result.ok else 1

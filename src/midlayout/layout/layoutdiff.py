@@ -91,7 +91,7 @@ def _file_diff(fa: FileDef, fb: FileDef) -> dict[str, Any] | None:
                         "b": _present(ids_b.get(rid)),
                     }
                 )
-    items = []
+    items: list[dict[str, Any]] = []
     by_a, by_b = {it.id: it for it in fa.items}, {it.id: it for it in fb.items}
     for it in fb.items:
         if it.id not in by_a:

@@ -21,7 +21,7 @@ from midlayout.layout.model import (
 )
 from midlayout.layout.yamlfile import Doc, PathKey, load_yaml
 
-REPERTOIRES = ("unicode", "cp932", "jisx0208", "jisx0213")
+REPERTOIRES = ("unicode", "cp932", "jisx0208", "jisx0213", "jisx0213_ivs")
 
 _TOP = {"family", "family_name", "gyomu", "gyomu_name", "version", "encoding", "provenance", "files"}
 _ITEM_REQ = {"id", "name", "type"}

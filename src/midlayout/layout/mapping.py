@@ -16,6 +16,7 @@ from midlayout.layout.model import Layout
 from midlayout.layout.registry import resolve
 from midlayout.layout.source import ENCODING_ALIASES, SOURCE_ENCODINGS, SourceLayout, load_source
 from midlayout.layout.standard import sha256_file
+from midlayout.layout.standard_source import standard_source
 from midlayout.layout.yamlfile import Doc, PathKey, load_yaml
 
 ERA_KEYS = ("meiji", "taisho", "showa", "heisei", "reiwa")
@@ -300,16 +301,26 @@ def _file(
     return FileMapping(target_id, src.id, items)
 
 
+def _sources(doc: Doc, path: Path, node: Any, layouts_root: Path | None) -> tuple[SourceLayout, Path]:
+    """`source: source.yaml` (a vendor source layout) or `source: {layout: ID@VERSION}` (a delivery in a
+    standard layout, read as `validate` reads one)."""
+    if isinstance(node, dict):
+        node = c.mapping(doc, ("mapping", "source"), node, {"layout"}, set())
+        layout = resolve(c.text(doc, ("mapping", "source", "layout"), node["layout"]), layouts_root)
+        return standard_source(layout), layout.path
+    source_path = path.parent / c.text(doc, ("mapping", "source"), node)
+    if not source_path.is_file():
+        raise doc.error(("mapping", "source"), f"source layout not found: {source_path}")
+    return load_source(source_path), source_path
+
+
 def load_mapping(path: Path, layouts_root: Path | None = None) -> Mapping:
     """Load a mapping file, its source layout, its target layout and its code maps; all strictly checked."""
     doc = load_yaml(path)
     top = c.mapping(doc, (), doc.data, {"mapping", "files"}, {"code_maps", "era_schemes", "gaiji"})
     head = c.mapping(doc, ("mapping",), top["mapping"], {"id", "version", "source", "target"}, {"note"})
     layout = resolve(c.text(doc, ("mapping", "target"), head["target"]), layouts_root)
-    source_path = path.parent / c.text(doc, ("mapping", "source"), head["source"])
-    if not source_path.is_file():
-        raise doc.error(("mapping", "source"), f"source layout not found: {source_path}")
-    sources = load_source(source_path)
+    sources, source_path = _sources(doc, path, head["source"], layouts_root)
     code_maps = {
         name: _load_code_map(
             doc, ("code_maps", name), path.parent / c.text(doc, ("code_maps", name), rel), layout

@@ -211,3 +211,99 @@ def test_a_gap_in_a_record_layout_sheet_is_not_written(tmp_path: Path) -> None:
     )
     assert res.exit_code == 2 and "bytes 11 to 14" in res.stderr.replace("\n", "")
     assert not out.exists() and not list(tmp_path.glob("*.yaml"))
+
+
+HOST_LAYOUT = """family: host
+family_name: host
+gyomu: jumin
+gyomu_name: 住民
+version: "1"
+encoding: utf-8
+provenance: test
+files:
+  - id: jumin
+    name: 住民
+    key: [atena_no]
+    items:
+      - {id: atena_no, name: 宛名番号, type: string, digits: 10, required: true}
+      - {id: shimei, name: 氏名, type: string, chars: 10, required: true}
+      - {id: birth_y, name: 生年, type: number, digits: 4}
+      - {id: zeigaku, name: 税額, type: number, digits: 9, scale: 2}
+      - {id: ninzu, name: 人数, type: number, digits: 4}
+"""
+
+HOST_MAPPING = """mapping:
+  id: host-jumin
+  version: "1"
+  source: source.yaml
+  target: host/jumin@1
+files:
+  jumin:
+    from: jumin_rec
+    items:
+      atena_no: {from: ATENA_NO}
+      shimei: {from: SHIMEI, ops: [trim]}
+      birth_y: {from: BIRTH_Y}
+      zeigaku: {from: ZEIGAKU}
+      ninzu: {from: NINZU}
+"""
+
+
+@pytest.mark.parametrize("enc", ["ibm930", "cp932"])
+def test_a_copybook_extract_converts_into_a_layout_with_decimals(
+    tmp_path: Path, enc: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if enc == "ibm930" and not available("ibm930"):
+        pytest.skip("this system's iconv has no IBM930")
+    import polars as pl
+
+    layouts = tmp_path / "layouts" / "host" / "jumin"
+    layouts.mkdir(parents=True)
+    (layouts / "1.yaml").write_text(HOST_LAYOUT, encoding="utf-8")
+    monkeypatch.setenv("MIDLAYOUT_LAYOUTS", str(tmp_path / "layouts"))
+    cpy = tmp_path / "JUMIN.cpy"
+    cpy.write_text(COPYBOOK, encoding="utf-8")
+    res = runner.invoke(
+        app,
+        [
+            "layouts",
+            "import",
+            str(cpy),
+            "--as",
+            "source",
+            "--encoding",
+            enc,
+            "--match",
+            "JUMIN*.DAT",
+            "--out",
+            str(tmp_path / "m" / "source.yaml"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    (tmp_path / "m" / "jumin.yaml").write_text(HOST_MAPPING, encoding="utf-8")
+    data = tmp_path / "JUMIN01.DAT"
+    data.write_bytes(
+        _record(enc, "0000000001", "山田　太郎", "19800101", 12345678, [1, -2, 3], 4)
+        + _record(enc, "0000000002", "髙橋", "20010230", -5, [0, 0, 0], -1)
+        + _record(
+            enc, "0000000003", "佐藤", "19990101", 99999999999, [0, 0, 0], 1
+        )  # 999,999,999.99: too wide
+    )
+    out = tmp_path / "out"
+    res = runner.invoke(
+        app,
+        ["convert", "-m", str(tmp_path / "m" / "jumin.yaml"), str(data), "--out", str(out), "-w", "parquet"],
+    )
+    assert res.exit_code == 1, res.output
+    rows = pl.read_parquet(out / "parquet" / "jumin" / "jumin.parquet")
+    assert rows.schema["zeigaku"] == pl.Decimal(9, 2)
+    got = [
+        (a, s, y, str(z), n)
+        for a, s, y, z, n in rows.select("atena_no", "shimei", "birth_y", "zeigaku", "ninzu").rows()
+    ]
+    assert got == [
+        ("0000000001", "山田\u3000太郎", 1980, "123456.78", 4),
+        ("0000000002", "髙橋", 2001, "-0.05", -1),
+    ]
+    rejects = pl.read_parquet(out / "rejects.parquet")
+    assert rejects.select("record", "rule", "field").rows() == [(3, "decimal_lost", "ZEIGAKU")]

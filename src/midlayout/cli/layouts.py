@@ -10,6 +10,7 @@ from rich.table import Table
 
 from midlayout.cli.common import JsonOpt, emit_json, guarded, stdout
 from midlayout.layout.model import Layout
+from midlayout.layout.sheetexport import rule_node
 from midlayout.layout.registry import list_layouts, resolve
 
 app = typer.Typer(help="List and show the bundled standard layouts.", no_args_is_help=True)
@@ -74,9 +75,12 @@ def layout_dict(lay: Layout) -> dict[str, object]:
                         "required": it.required,
                         "code_table": it.code_table,
                         "references": f"{it.references.file}.{it.references.item}" if it.references else None,
+                        "scale": it.scale,
+                        "source_id": it.source_id,
                     }
                     for it in f.items
                 ],
+                "rules": [rule_node(r) for r in f.rules],
             }
             for f in lay.files
         ],

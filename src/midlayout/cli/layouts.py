@@ -10,8 +10,8 @@ from rich.table import Table
 
 from midlayout.cli.common import JsonOpt, emit_json, guarded, stdout
 from midlayout.layout.model import Layout
-from midlayout.layout.sheetexport import rule_node
 from midlayout.layout.registry import list_layouts, resolve
+from midlayout.layout.sheetexport import rule_node
 
 app = typer.Typer(help="List and show the bundled standard layouts.", no_args_is_help=True)
 LayoutsDir = Annotated[

@@ -75,3 +75,47 @@ def test_chukan_delivery_becomes_kihon_files_and_reconciles(chukan: Path, tmp_pa
     assert {"records", "persons", "amount", "code"} <= kinds
     persons = [c for c in cert["checks"] if c["figure"] == "persons"]
     assert {c["item"] for c in persons} == {"d0010001", "d0300002"}
+
+
+def test_gaiji_in_a_chukan_delivery_go_through_the_mappings_table(chukan: Path, tmp_path: Path) -> None:
+    """CP932's user-defined area (F040…) in a 中間標準 delivery: mapped by the mapping's 外字 table, or rejected."""
+    import shutil
+
+    maps = tmp_path / "standard"
+    shutil.copytree(STD, maps)
+    path = maps / "juki-2.5-to-kihon-2.1.yaml"
+    text = path.read_text(encoding="utf-8").replace(
+        "files:\n", "gaiji: {table: gaiji.csv, encoding: cp932}\nfiles:\n", 1
+    )
+    path.write_text(text, encoding="utf-8")
+    (maps / "gaiji.csv").write_text(
+        "code,replacement,mj,note\nF040,吉,MJ000001,synthetic\n", encoding="utf-8"
+    )
+    src = pl.read_csv(chukan / "juki" / "jumin.csv", encoding="cp932", infer_schema=False)
+    names = src.get_column("氏名").to_list()
+    names[0], names[1] = "\ue000田\u3000太郎", "\ue001川\u3000花子"  # F040 (in the table), F041 (not)
+    jumin = tmp_path / "jumin.csv"
+    jumin.write_bytes(src.with_columns(pl.Series("氏名", names)).write_csv().encode("cp932"))
+    out = tmp_path / "out"
+    res = runner.invoke(
+        app,
+        [
+            "convert",
+            "-m",
+            str(path),
+            str(jumin),
+            str(chukan / "juki" / "setai.csv"),
+            "--out",
+            str(out),
+            "-w",
+            "parquet",
+        ],
+    )
+    assert res.exit_code == 1, res.output
+    rows = pl.read_parquet(out / "parquet" / "juki" / "jumin.parquet")
+    first = src.get_column("宛名番号")[0]
+    assert rows.filter(pl.col("d0010001") == first).get_column("d0010003").to_list() == ["吉田\u3000太郎"]
+    rejects = pl.read_parquet(out / "rejects.parquet")
+    unmapped = rejects.filter(pl.col("rule") == "gaiji_unmapped")
+    assert unmapped.select("record", "item", "field").rows() == [(2, None, "shimei")]
+    assert unmapped.get_column("file")[0].endswith("jumin.csv")

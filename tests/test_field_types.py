@@ -196,3 +196,15 @@ def test_chars_is_for_text_items_only(tmp_path: Path) -> None:
     )
     with pytest.raises(DefinitionError, match="only string and code"):
         load_layout(path)
+
+
+def test_a_chars_item_has_no_fixed_width_and_postgres_holds_it_as_text(tmp_path: Path) -> None:
+    from midlayout.writers.fixed import OutputError, render_fixed
+    from midlayout.writers.postgres.ddl import pg_type
+
+    path = tmp_path / "l.yaml"
+    path.write_text(CHARS_LAYOUT, encoding="utf-8")
+    lay = load_layout(path)
+    with pytest.raises(OutputError, match="characters"):
+        render_fixed(lay, lay.file("f"), pl.DataFrame({"k": ["001"], "shimei": ["山田"]}))
+    assert pg_type(lay.file("f").item("shimei")).as_string(None) == "text"  # type: ignore[arg-type]

@@ -165,6 +165,8 @@ def import_source(
     report = ImportReport()
     encoding = _encoding(opts)
     files = expand(paths)
+    if len(files) > 1 and any(f.suffix.lower() in COPYBOOK_SUFFIXES for f in files):
+        raise UsageError("import one copybook at a time (one copybook describes one record layout)")
     if len(files) == 1 and files[0].suffix.lower() in COPYBOOK_SUFFIXES:
         path = files[0]
         if not path.is_file():

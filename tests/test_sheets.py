@@ -201,3 +201,26 @@ def test_columns_file_maps_unknown_headers(tmp_path: Path) -> None:
         app, ["layouts", "import", str(sheet), "--as", "standard", "--out", str(tmp_path / "p.yaml"), *args]
     )
     assert res.exit_code == 2 and "no sheet has an item table" in res.stderr.replace("\n", "")
+
+
+def test_an_imported_workbook_layout_checks_a_delivery(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = tmp_path / "book.xlsx"
+    official_like_workbook(book)
+    args = ["--family", "kihon", "--gyomu", "juki", "--version", "2.1", "--encoding", "utf-8"]
+    res = _run("layouts", "import", str(book), "--as", "standard", "--out", str(tmp_path / "l"), *args)
+    assert res.exit_code == 0, res.output  # type: ignore[attr-defined]
+    monkeypatch.setenv("MIDLAYOUT_LAYOUTS", str(tmp_path / "l"))
+    delivery = tmp_path / "jumin.csv"
+    delivery.write_text(
+        "宛名番号,氏名,生年月日,性別,異動金額\n"
+        "000000000000001,山田　太郎,19800101,1,1234.50\n"
+        "000000000000002,髙橋　花子,,3,\n"
+        "000000000000003,佐藤　一郎,19900101,2,1.234\n",  # three decimals where the layout has two
+        encoding="utf-8",
+    )
+    res = runner.invoke(app, ["validate", "--layout", "kihon/juki@2.1", str(delivery), "--json"])
+    assert res.exit_code == 1, res.output
+    manifest = json.loads(res.stdout)
+    assert manifest["inputs"][0]["records_written"] == 1 and manifest["inputs"][0]["records_rejected"] == 2

@@ -83,7 +83,14 @@ def _cast(value: Value, item: Item, ctx: OpContext) -> tuple[pl.Expr, list[Check
     elif item.type == "flag":
         out = src.replace_strict(["0", "1"], [False, True], default=None, return_dtype=pl.Boolean)
     elif item.type == "number":
-        out = pl.when(src.str.contains(r"^[+-]?[0-9]+$")).then(src).otherwise(None).cast(target, strict=False)
+        # A number with decimals takes at most its scale of them (written 1234.50); more is a reject, not rounding.
+        frac = rf"(\.[0-9]{{1,{item.scale}}})?" if item.scale else ""
+        out = (
+            pl.when(src.str.contains(rf"^[+-]?[0-9]+{frac}$"))
+            .then(src)
+            .otherwise(None)
+            .cast(target, strict=False)
+        )
     else:
         out = src
     check = ctx.check(f"not_a_{item.type}", ~blank & out.is_null(), f"value is not a valid {item.type}")

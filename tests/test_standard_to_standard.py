@@ -119,3 +119,73 @@ def test_gaiji_in_a_chukan_delivery_go_through_the_mappings_table(chukan: Path, 
     unmapped = rejects.filter(pl.col("rule") == "gaiji_unmapped")
     assert unmapped.select("record", "item", "field").rows() == [(2, None, "shimei")]
     assert unmapped.get_column("file")[0].endswith("jumin.csv")
+
+
+@pytest.fixture(scope="module")
+def kihon(chukan: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 基本データリスト files converted from the 中間標準 delivery (parquet)."""
+    out = tmp_path_factory.mktemp("kihon") / "out"
+    inputs = [
+        chukan / "juki" / "jumin.csv",
+        chukan / "juki" / "setai.csv",
+        chukan / "kojin_juminzei" / "kazei.csv",
+    ]
+    args = [
+        "convert",
+        "-m",
+        str(STD / "juki-2.5-to-kihon-2.1.yaml"),
+        "-m",
+        str(STD / "kojin_juminzei-2.5-to-kihon-2.1.yaml"),
+    ]
+    res = runner.invoke(app, [*args, *map(str, inputs), "--out", str(out), "-w", "parquet"])
+    assert res.exit_code == 1, res.output  # the synthetic data holds 旧氏 without 旧氏フリガナ
+    return out
+
+
+MAPS = [
+    "-m",
+    str(STD / "juki-2.5-to-kihon-2.1.yaml"),
+    "-m",
+    str(STD / "kojin_juminzei-2.5-to-kihon-2.1.yaml"),
+]
+
+
+def test_two_deliveries_in_different_layouts_differ_by_what_was_rejected(chukan: Path, kihon: Path) -> None:
+    res = runner.invoke(app, ["reconcile", str(chukan.parent), str(kihon), *MAPS, "--json"])
+    assert res.exit_code == 1, res.output
+    cert = json.loads(res.stdout)
+    rejects = pl.read_parquet(kihon / "rejects.parquet").select("file", "record").unique()
+    for check in (c for c in cert["checks"] if c["figure"] == "records"):
+        src = {"kihon/juki@2.1:jumin": "jumin.csv", "kihon/juki@2.1:setai": "setai.csv"}.get(
+            check["file"], "kazei.csv"
+        )
+        dropped = rejects.filter(pl.col("file").str.ends_with(src)).height
+        assert check["left"] - check["right"] == dropped
+
+
+def test_two_deliveries_in_different_layouts_certify_when_they_hold_the_same(
+    chukan: Path, kihon: Path, tmp_path: Path
+) -> None:
+    """The 中間標準 delivery cut to the records the 基本データリスト holds: every figure matches through the mapping."""
+    left = tmp_path / "left"
+    left.mkdir()
+    keep = {
+        ("juki", "jumin", "宛名番号"): ("juki", "jumin", "d0010001"),
+        ("juki", "setai", "世帯番号"): ("juki", "setai", "d0020001"),
+        ("kojin_juminzei", "kazei", "宛名番号"): ("kojin_juminzei", "kazei", "d0300002"),
+    }
+    for (gyomu, file, col), (_, _, item) in keep.items():
+        src = pl.read_csv(chukan / gyomu / f"{file}.csv", encoding="cp932", infer_schema=False)
+        ids = pl.read_parquet(kihon / "parquet" / gyomu / f"{file}.parquet").get_column(item).implode()
+        (left / f"{file}.csv").write_bytes(src.filter(pl.col(col).is_in(ids)).write_csv().encode("cp932"))
+    res = runner.invoke(app, ["reconcile", str(left), str(kihon), *MAPS, "--json"])
+    cert = json.loads(res.stdout)
+    assert res.exit_code == 0 and cert["passed"], [c for c in cert["checks"] if not c["passed"]]
+    assert {c["figure"] for c in cert["checks"]} == {"records", "persons", "amount", "code"}
+
+
+def test_reconcile_through_a_vendor_mapping_is_refused(chukan: Path, kihon: Path) -> None:
+    res = runner.invoke(
+        app, ["reconcile", str(chukan.parent), str(kihon), "-m", str(MAPPINGS / "vendor_a" / "juki-2.5.yaml")]
+    )
+    assert res.exit_code == 2 and "source is a standard" in res.stderr.replace("\n", "")

@@ -24,6 +24,19 @@ MemoryLimit = typer.Option(
 )
 
 
+def _across(
+    mapping: list[Path], left: str, right: str, tol: Tolerances, step: Any, limit: str
+) -> dict[str, Any]:
+    """Two deliveries in different standard layouts, compared through the mappings between them."""
+    import tempfile
+
+    from midlayout.audit.across import across_sides
+
+    with tempfile.TemporaryDirectory(prefix="midlayout-across-") as tmp:
+        lside, rside = across_sides(mapping, left, right, Path(tmp), step)
+        return certificate(lside, rside, tol, step, limit)
+
+
 def _print_certificate(cert: dict[str, Any], out: Path | None) -> None:
     table = Table(title=f"reconcile: {cert['left']['label']} ⇔ {cert['right']['label']}")
     for name in ("file", "figure", "left", "right", "diff", "result"):
@@ -60,6 +73,14 @@ def reconcile_cmd(
         typer.Option("--out", "-o", help="Write the certificate (reconcile.json, reconcile.html) here."),
     ] = None,
     memory_limit: str = MemoryLimit,
+    mapping: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--mapping",
+            "-m",
+            help="Two deliveries in different layouts: the mapping(s) from LEFT's layout to RIGHT's.",
+        ),
+    ] = None,
     as_json: bool = JsonOpt,
 ) -> None:
     """Compare counts, persons, amount totals and code counts; write a certificate. Exit 1 when a figure fails."""
@@ -70,9 +91,11 @@ def reconcile_cmd(
         with phases(not as_json) as step:
             if right is None:
                 cert = reconcile_run(Path(left), tol, step, memory_limit)
+            elif mapping:
+                cert = _across(mapping, left, right, tol, step, memory_limit)
             else:
                 if not layout:
-                    raise UsageError("comparing two deliveries needs --layout ID@VERSION")
+                    raise UsageError("comparing two deliveries needs --layout ID@VERSION (or --mapping)")
                 lay = resolve(layout)
                 cert = certificate(delivery(left, lay), delivery(right, lay), tol, step, memory_limit)
         if out:

@@ -224,3 +224,41 @@ def test_an_imported_workbook_layout_checks_a_delivery(
     assert res.exit_code == 1, res.output
     manifest = json.loads(res.stdout)
     assert manifest["inputs"][0]["records_written"] == 1 and manifest["inputs"][0]["records_rejected"] == 2
+
+
+def _bad_inputs(tmp: Path) -> None:
+    (tmp / "x.txt").write_text("x", encoding="utf-8")
+    (tmp / "broken.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
+    (tmp / "R.cpy").write_text("       01  R.\n           05  A PIC X.\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (
+            ("layouts", "import", "{t}/missing.xlsx", "--as", "standard", "--out", "{t}/o"),
+            ("missing.xlsx", "not found"),
+        ),
+        (("layouts", "import", "{t}/x.txt", "--as", "standard", "--out", "{t}/o"), (".xlsx or .csv",)),
+        (
+            ("layouts", "import", "{t}/broken.xlsx", "--as", "standard", "--out", "{t}/o"),
+            ("not a readable xlsx",),
+        ),
+        (("layouts", "import", "{t}/R.cpy", "--as", "source", "--out", "{t}/o"), ("--encoding",)),
+        (("layouts", "import", "{t}/R.cpy", "--as", "nonsense", "--out", "{t}/o"), ("--as",)),
+        (("layouts", "export", "chukan/juki@9.9", "--out", "{t}/x.xlsx"), ("unknown layout",)),
+        (("layouts", "export", "chukan/juki@2.5", "--format", "pdf", "--out", "{t}/x"), ("xlsx or csv",)),
+        (("layouts", "diff", "chukan/juki@2.5", "chukan/juki@9.9"), ("unknown layout",)),
+        (("mapping", "check", "{t}/nope.yaml", "--layout", "chukan/juki@2.5"), ("nope.yaml", "not found")),
+    ],
+)
+def test_bad_input_to_the_definition_commands_is_one_line_exit_2(
+    tmp_path: Path, args: tuple[str, ...], needles: tuple[str, ...]
+) -> None:
+    _bad_inputs(tmp_path)
+    res = runner.invoke(app, [a.format(t=tmp_path) for a in args])
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert res.exit_code == 2, res.output
+    assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in res.stderr, res.stderr
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])

@@ -262,3 +262,30 @@ def test_bad_input_to_the_definition_commands_is_one_line_exit_2(
     assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in res.stderr, res.stderr
     for needle in needles:
         assert needle in lines[0], (needle, lines[0])
+
+
+def test_a_two_row_header_with_integer_and_decimal_parts(tmp_path: Path) -> None:
+    """桁数 merged over 整数部 | 小数部, the other headers merged down two rows (a common 中間標準 sheet shape)."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "課税"
+    ws.append(["項番", "項目名称", "型", "桁数", "", "必須"])
+    ws.append(["", "", "", "整数部", "小数部", ""])
+    for rng in ("A1:A2", "B1:B2", "C1:C2", "D1:E1", "F1:F2"):
+        ws.merge_cells(rng)
+    ws.append([1, "宛名番号", "数字", "15", "", "○"])
+    ws.append([2, "税率", "数値", "3", "2", ""])
+    ws.append([3, "税額", "数値", "12", "0", "○"])
+    book = tmp_path / "b.xlsx"
+    wb.save(book)
+    args = ["--family", "x", "--gyomu", "zei", "--version", "1", "--encoding", "cp932", "--json"]
+    res = _run("layouts", "import", str(book), "--as", "standard", "--out", str(tmp_path / "o.yaml"), *args)
+    assert res.exit_code == 0, res.output  # type: ignore[attr-defined]
+    assert json.loads(res.output)["skipped"] == {"header": 1}  # type: ignore[attr-defined]
+    items = load_layout(tmp_path / "o.yaml").files[0].items
+    assert [(it.type, it.length, it.scale, it.required) for it in items] == [
+        ("string", 15, 0, True),
+        ("number", 5, 2, False),
+        ("number", 12, 0, True),
+    ]

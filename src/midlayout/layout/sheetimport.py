@@ -26,6 +26,7 @@ from midlayout.layout.sheetformat import (
     CODE_COLUMNS,
     META,
     RULE_COLUMNS,
+    Length,
     derive_id,
     length_unit_hint,
     norm,
@@ -40,11 +41,13 @@ from midlayout.layout.standard import load_layout
 from midlayout.layout.yamlfile import load_yaml
 
 HEADER_SEARCH = 30
+SCALE_HEADERS = ("小数", "小数部", "小数桁", "小数桁数", "うち小数")
+INTEGER_HEADERS = ("整数", "整数部", "整数桁", "整数桁数")
 _META_KEYS = {norm(k): v for k, v in META.items()}
 _CODE_HEADER = [norm(h) for h in CODE_COLUMNS]
 _RULE_HEADER = [norm(h) for h in RULE_COLUMNS]
 _ROLE_NAMES = (
-    "no", "id", "source_id", "name", "type", "length", "unit", "start", "required", "code", "references", "note",
+    "no", "id", "source_id", "name", "type", "length", "scale", "unit", "start", "required", "code", "references", "note",
 )  # fmt: skip
 
 
@@ -141,23 +144,27 @@ class _Reader:
 
     def __init__(self, book: Workbook, table: Table, report: ImportReport) -> None:
         self.book, self.table, self.report = book, table, report
+        self.columns, self.headers = dict(table.columns), dict(table.headers)
+        self.integer_part = False  # 桁数 is the integer part (整数部 under it): decimals add to it
 
     def error(self, row: int, role: str | None, message: str) -> SheetError:
-        col = self.table.columns.get(role) if role else None
-        label = self.table.headers.get(role, "") if role else ""
+        col = self.columns.get(role) if role else None
+        label = self.headers.get(role, "") if role else ""
         return SheetError(self.book.path, self.table.sheet.name, row, col, message, label)
 
     def rows(self) -> list[tuple[int, dict[str, str]]]:
         """(sheet row, cells by role) of every item row; the rest is skipped and counted."""
         t = self.table
-        out = []
+        out: list[tuple[int, dict[str, str]]] = []
         for r, row in enumerate(t.sheet.rows[t.header_row :], start=t.header_row + 1):
             filled = [i for i, v in enumerate(row) if v]
-            cells = {role: _cell(row, col) for role, col in t.columns.items()}
-            if not filled:
+            cells = {role: _cell(row, col) for role, col in self.columns.items()}
+            if not out and filled and self._continues_header(row, cells):
+                self.report.skipped["header"] += 1
+            elif not filled:
                 self.report.skipped["blank"] += 1
             elif row[filled[0]][:1] in ("※", "注", "*") or (
-                len(filled) == 1 and filled[0] not in (t.columns.get("name"), t.columns.get("id"))
+                len(filled) == 1 and filled[0] not in (self.columns.get("name"), self.columns.get("id"))
             ):
                 self.report.skipped["note"] += 1
             elif not cells.get("type") and not cells.get("length"):
@@ -165,6 +172,24 @@ class _Reader:
             else:
                 out.append((r, cells))
         return out
+
+    def _continues_header(self, row: tuple[str, ...], cells: dict[str, str]) -> bool:
+        """A second header row (sub-headings under merged cells, such as 整数部/小数部 under 桁数): its 名称 is
+        empty or repeats the header (a vertical merge), and its 桁数 is not a 桁数. A 小数 sub-heading becomes
+        the decimals column."""
+        heads = self.headers
+        name, length = cells.get("name", ""), cells.get("length", "")
+        if name not in ("", heads.get("name")) or (length and parse_length(length) is not None):
+            return False
+        if not (any(cells.get(k) == heads.get(k) for k in heads) or not (cells.get("type") or length)):
+            return False
+        for i, cell in enumerate(row):
+            key = norm(cell)
+            if key in SCALE_HEADERS and "scale" not in self.columns:
+                self.columns["scale"], self.headers["scale"] = i, cell
+            elif key in INTEGER_HEADERS and i == self.columns.get("length"):
+                self.integer_part = True
+        return True
 
 
 def _item(rd: _Reader, r: int, cells: dict[str, str], encoding: str, ids: dict[str, int]) -> dict[str, Any]:
@@ -240,6 +265,13 @@ def _typed(
         raise rd.error(r, "unit", f"単位 {cells['unit']!r} is not バイト/桁/文字")
     hint = length_unit_hint(rd.table.headers.get("length", ""))
     count = length.count
+    if cells.get("scale"):  # a decimals column (小数部 under a merged 桁数)
+        raw = norm(cells["scale"])
+        if not raw.isdigit() or length.scale:
+            raise rd.error(r, "scale", f"小数部 {cells['scale']!r} is not a number of decimals")
+        if int(raw):
+            count += int(raw) if rd.integer_part else 0
+            length = Length(count, "digits", int(raw), length.picture)
     if length.unit == "dbcs":  # N(10): ten double-byte characters
         count, form_unit = (count, "chars") if encoding.startswith("utf") else (count * 2, "bytes")
     else:

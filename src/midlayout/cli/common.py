@@ -21,6 +21,11 @@ stderr = Console(stderr=True)
 stdout = Console(highlight=False, soft_wrap=True)
 
 JsonOpt = typer.Option(False, "--json", help="Print a machine-readable JSON result on stdout.")
+MemoryLimitOpt = typer.Option(
+    None,
+    "--memory-limit",
+    help="DuckDB memory limit of the cross-file checks and lookup staging, e.g. 1GB (default 256MB and 128MB); beyond it work spills to disk.",
+)
 
 
 def writer_options(pairs: list[str] | None) -> dict[str, dict[str, Any]]:

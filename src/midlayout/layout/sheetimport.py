@@ -21,7 +21,6 @@ import yaml
 
 from midlayout.errors import UsageError
 from midlayout.layout import checks as c
-from midlayout.layout.model import ENCODINGS
 from midlayout.layout.sheetformat import (
     CODE_COLUMNS,
     META,
@@ -39,6 +38,7 @@ from midlayout.layout.sheetformat import (
 from midlayout.layout.sheets import Sheet, SheetError, Workbook, read_workbook
 from midlayout.layout.standard import load_layout
 from midlayout.layout.yamlfile import load_yaml
+from midlayout.text.encodings import LAYOUT_ENCODINGS as ENCODINGS
 
 HEADER_SEARCH = 30
 SCALE_HEADERS = ("小数", "小数部", "小数桁", "小数桁数", "うち小数")

@@ -25,13 +25,8 @@ from midlayout.layout.sheetimport import (
     merge_books,
 )
 from midlayout.layout.sheets import SheetError, read_workbook
-from midlayout.layout.source import (
-    EBCDIC_ENCODINGS,
-    ENCODING_ALIASES,
-    SOURCE_ENCODINGS,
-    TERMINATORS,
-    load_source,
-)
+from midlayout.layout.source import TERMINATORS, load_source
+from midlayout.text.encodings import EBCDIC_ENCODINGS, SOURCE_ENCODINGS, canonical
 
 COPYBOOK_SUFFIXES = (".cpy", ".cbl", ".cob", ".copy")
 _FILLER_NAMES = ("filler", "予備", "空き", "未使用", "fill")
@@ -61,7 +56,7 @@ def _encoding(opts: SourceOptions) -> str:
         raise UsageError("a source layout needs --encoding (the extract's; a copybook does not say it)")
     if opts.encoding not in SOURCE_ENCODINGS:
         raise UsageError(f"--encoding {opts.encoding!r} is not one of {', '.join(SOURCE_ENCODINGS)}")
-    return ENCODING_ALIASES.get(opts.encoding, opts.encoding)
+    return canonical(opts.encoding)
 
 
 def _field_id(name: str, k: int, seen: set[str]) -> str:

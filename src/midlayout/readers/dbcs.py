@@ -14,7 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from midlayout.readers.decode import DecodeFailure, decode_column
+from midlayout import kernels
+from midlayout.readers.decode import DecodeFailure
 from midlayout.text.ebcdic import CHARSETS, SI, SO
 
 DbcsDecoder = Callable[[np.ndarray, str], tuple[pa.Array, list[DecodeFailure]]]
@@ -43,7 +44,7 @@ def _wrapped(values: np.ndarray, codec: str) -> tuple[pa.Array, list[DecodeFailu
     framed[:, 1 : width + 1] = values
     framed[:, width + 1] = SI
     shifts = np.flatnonzero(((values == SO) | (values == SI)).any(axis=1))
-    arr, failures = decode_column(framed, codec, ascii_only=False)
+    arr, failures = kernels.active().decode_column(framed, codec, False)
     out = [DecodeFailure(f.row, min(max(f.byte - 1, 0), width - 1), f.rule, f.message) for f in failures]
     if len(shifts):  # a shift code inside a shift-less field: the field was not PIC N after all
         arr = pc.if_else(_mask(n, shifts), pa.nulls(n, arr.type), arr)
@@ -68,7 +69,7 @@ _SINGLE = r"[\x{00}-\x{7f}\x{ff61}-\x{ff9f}]"  # RE2 syntax
 def _double_only(values: np.ndarray, codec: str) -> tuple[pa.Array, list[DecodeFailure]]:
     """CP932 / EUC-JP: strict decode, then every character must take exactly two bytes."""
     n, width = values.shape
-    arr, failures = decode_column(values, codec, ascii_only=False)
+    arr, failures = kernels.active().decode_column(values, codec, False)
     bad_len = pc.not_equal(pc.utf8_length(arr), width // 2)
     bad = pc.fill_null(pc.or_(bad_len, pc.match_substring_regex(arr, _SINGLE)), False)
     rows = np.flatnonzero(bad.to_numpy(zero_copy_only=False))

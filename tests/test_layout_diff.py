@@ -84,25 +84,31 @@ def test_mapping_check_is_a_checklist_for_moving_to_2_5(tmp_path: Path) -> None:
 
 
 def test_mapping_check_finds_codes_the_new_table_lacks(tmp_path: Path) -> None:
+    """A copy of the 住基 layouts as family `test`, whose V2.5 性別 table lacks a code the V2.4 mapping writes."""
     path = _mapping_for_2_4(tmp_path)
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("chukan/juki@2.4", "test/juki@2.4"), encoding="utf-8"
+    )
     sex = path.parent / "codes" / "sex.yaml"
     sex.write_text(sex.read_text(encoding="utf-8").replace('F: "2"}', 'F: "2", X: "9"}'), encoding="utf-8")
-    layouts = tmp_path / "layouts"
-    shutil.copytree(LAYOUTS, layouts)
-    table = layouts / "chukan" / "juki" / "codes" / "seibetsu.yaml"
-    table.write_text(table.read_text(encoding="utf-8") + '  "9": 適用除外\n', encoding="utf-8")
-    # 9 is a code in this copy of V2.4's table (shared by 2.5 here), so the mapping loads; drop it from 2.5:
-    v25 = layouts / "chukan" / "juki" / "2.5.yaml"
+    folder = tmp_path / "layouts" / "test" / "juki"
+    shutil.copytree(LAYOUTS / "chukan" / "juki", folder)
+    for version in ("2.4", "2.5"):
+        lay = folder / f"{version}.yaml"
+        lay.write_text(
+            lay.read_text(encoding="utf-8").replace("family: chukan", "family: test"), encoding="utf-8"
+        )
+    table = folder / "codes" / "seibetsu.yaml"
+    (folder / "codes" / "seibetsu-2.5.yaml").write_text(table.read_text(encoding="utf-8"), encoding="utf-8")
+    table.write_text(table.read_text(encoding="utf-8") + '  "9": 適用除外\n', encoding="utf-8")  # V2.4 has 9
+    v25 = folder / "2.5.yaml"
     v25.write_text(
         v25.read_text(encoding="utf-8").replace(
             "seibetsu: codes/seibetsu.yaml", "seibetsu: codes/seibetsu-2.5.yaml"
         ),
         encoding="utf-8",
     )
-    (table.parent / "seibetsu-2.5.yaml").write_text(
-        table.read_text(encoding="utf-8").replace('  "9": 適用除外\n', ""), encoding="utf-8"
-    )
-    result = check_mapping(path, "chukan/juki@2.5", layouts)
+    result = check_mapping(path, "test/juki@2.5", tmp_path / "layouts")
     codes = [f for f in result.findings if f.get("item") == "seibetsu"]
     assert len(codes) == 1 and "writes 9" in codes[0]["message"]
 

@@ -125,7 +125,7 @@ def official_like_workbook(path: Path) -> None:
 def test_an_official_like_workbook_imports(tmp_path: Path) -> None:
     book = tmp_path / "001_住民基本台帳_基本データリスト.xlsx"
     official_like_workbook(book)
-    args = ["--family", "kihon", "--gyomu", "juki", "--version", "2.1", "--encoding", "utf-8"]
+    args = ["--family", "kihon", "--gyomu", "juki", "--version", "9.1", "--encoding", "utf-8"]
     res = _run(
         "layouts", "import", str(book), "--as", "standard", "--out", str(tmp_path / "l"), *args, "--json"
     )
@@ -133,7 +133,7 @@ def test_an_official_like_workbook_imports(tmp_path: Path) -> None:
     report = json.loads(res.output)  # type: ignore[attr-defined]
     assert report["skipped"] == {"blank": 2, "group": 2, "note": 1}
     assert report["conditional_required"] == 1 and report["items"] == 6
-    lay = load_layout(tmp_path / "l" / "kihon" / "juki" / "2.1.yaml")
+    lay = load_layout(tmp_path / "l" / "kihon" / "juki" / "9.1.yaml")
     jumin = lay.file("jumin")
     assert jumin.key == ("d0010001",) and lay.file("setai").item_ids == ["d0020001"]
     first = jumin.item("d0010001")
@@ -167,7 +167,7 @@ def test_an_uninterpretable_cell_is_exit_2_naming_sheet_row_column(
     wb = openpyxl.load_workbook(book)
     wb["住民"][cell] = value
     wb.save(book)
-    args = ["--family", "kihon", "--gyomu", "juki", "--version", "2.1", "--encoding", "utf-8"]
+    args = ["--family", "kihon", "--gyomu", "juki", "--version", "9.1", "--encoding", "utf-8"]
     res = runner.invoke(
         app, ["layouts", "import", str(book), "--as", "standard", "--out", str(tmp_path / "l"), *args]
     )
@@ -208,7 +208,7 @@ def test_an_imported_workbook_layout_checks_a_delivery(
 ) -> None:
     book = tmp_path / "book.xlsx"
     official_like_workbook(book)
-    args = ["--family", "kihon", "--gyomu", "juki", "--version", "2.1", "--encoding", "utf-8"]
+    args = ["--family", "kihon", "--gyomu", "juki", "--version", "9.1", "--encoding", "utf-8"]
     res = _run("layouts", "import", str(book), "--as", "standard", "--out", str(tmp_path / "l"), *args)
     assert res.exit_code == 0, res.output  # type: ignore[attr-defined]
     monkeypatch.setenv("MIDLAYOUT_LAYOUTS", str(tmp_path / "l"))
@@ -220,7 +220,7 @@ def test_an_imported_workbook_layout_checks_a_delivery(
         "000000000000003,佐藤　一郎,19900101,2,1.234\n",  # three decimals where the layout has two
         encoding="utf-8",
     )
-    res = runner.invoke(app, ["validate", "--layout", "kihon/juki@2.1", str(delivery), "--json"])
+    res = runner.invoke(app, ["validate", "--layout", "kihon/juki@9.1", str(delivery), "--json"])
     assert res.exit_code == 1, res.output
     manifest = json.loads(res.stdout)
     assert manifest["inputs"][0]["records_written"] == 1 and manifest["inputs"][0]["records_rejected"] == 2

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from midlayout.errors import InputError, Location
+from midlayout.layout.bundled import resolve_ref
 from midlayout.layout.standard import sha256_file
 from midlayout.pipeline.manifest import load_manifest
 
@@ -40,8 +41,15 @@ def read_manifest(path: Path) -> dict[str, Any]:
 
 
 def named_files(manifest: dict[str, Any], where: str) -> list[tuple[str, str, str]]:
-    """(role, path, sha256) of every layout, mapping, input and output the manifest names."""
+    """(role, path, sha256) of every definition file, layout, mapping, input and output the manifest names.
+
+    A definition's role is its kind (`definition:code_map`, `definition:source_layout`, ...).
+    """
     found = []
+    for i, entry in enumerate(manifest.get("definitions", [])):
+        if not isinstance(entry, dict) or not entry.get("path") or not entry.get("sha256"):
+            raise InputError(f"definition entry {i} has no path or sha256", Location(file=where))
+        found.append((f"definition:{entry.get('kind', '?')}", str(entry["path"]), str(entry["sha256"])))
     for role, entries in (
         ("layout", manifest.get("layouts", [])),
         ("mapping", manifest.get("mappings", [])),
@@ -56,16 +64,17 @@ def named_files(manifest: dict[str, Any], where: str) -> list[tuple[str, str, st
 
 
 def _resolve(path: str, base: Path | None) -> Path:
-    p = Path(path)
-    return p if p.is_absolute() or base is None else base / p
+    return resolve_ref(path, base)
 
 
 def check_file(role: str, path: str, expected: str, base: Path | None = None) -> FileCheck:
     """Hash one file and compare it with the recorded digest."""
+    from midlayout.writers.base import sha256_path
+
     real = _resolve(path, base)
-    if not real.is_file():
+    if not (real.is_file() or (role == "output" and real.is_dir())):  # a partitioned Parquet is a folder
         return FileCheck(role, path, expected, None, "missing")
-    actual = sha256_file(real)
+    actual = sha256_path(real) if real.is_dir() else sha256_file(real)
     return FileCheck(role, path, expected, actual, "ok" if actual == expected else "mismatch")
 
 
@@ -74,10 +83,54 @@ def verify(manifest_path: Path, base: Path | None = None) -> list[FileCheck]:
 
     >>> # [c for c in verify(Path("out/manifest.json")) if c.status != "ok"]  -> [] when intact
     """
+    _settle(manifest_path.parent)
     manifest = read_manifest(manifest_path)
-    return [
+    checks = [
         check_file(role, path, sha, base) for role, path, sha in named_files(manifest, str(manifest_path))
     ]
+    return checks + content_checks(manifest, base)
+
+
+def _settle(folder: Path) -> None:
+    """A run killed while swapping its outputs in left a journal: restore the folder to one run first."""
+    from midlayout.pipeline.lock import FolderBusy
+    from midlayout.pipeline.outputset import settle
+
+    try:
+        settle(folder)
+    except FolderBusy as exc:
+        raise InputError(f"{exc} (verify again when it has finished)", Location(file=str(folder))) from None
+    except OSError as exc:
+        raise InputError(
+            f"a run was stopped while swapping its outputs in, and the folder cannot be restored ({exc}); "
+            "rerun the conversion into it",
+            Location(file=str(folder)),
+        ) from None
+
+
+def content_checks(manifest: dict[str, Any], base: Path | None = None) -> list[FileCheck]:
+    """Re-hash the tables of each DuckDB output whose manifest entry records a `content_sha256`."""
+    from midlayout.writers.duckdb_content import content_sha256
+
+    checks = []
+    for o in manifest["outputs"]:
+        expected = (o.get("details") or {}).get("content_sha256") if isinstance(o, dict) else None
+        if not expected:
+            continue
+        real = _resolve(str(o["path"]), base)
+        if not real.is_file():
+            checks.append(FileCheck("output-content", str(o["path"]), expected, None, "missing"))
+            continue
+        try:
+            actual = content_sha256(real)
+        except Exception:  # noqa: BLE001 - not a readable database: its content does not match
+            actual = "unreadable"
+        checks.append(
+            FileCheck(
+                "output-content", str(o["path"]), expected, actual, "ok" if actual == expected else "mismatch"
+            )
+        )
+    return checks
 
 
 def as_dicts(checks: list[FileCheck]) -> list[dict[str, Any]]:

@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from midlayout.cli.common import JsonOpt, emit_json, guarded, stdout
-from midlayout.cli.layouts import LayoutsDir
+from midlayout.cli.common import AllowOutside, JsonOpt, LayoutsDirs, definitions, emit_json, guarded, stdout
 from midlayout.errors import UsageError
 from midlayout.layout.registry import resolve
 
@@ -73,13 +72,15 @@ def export_cmd(
     ref: Annotated[str, typer.Argument(help="ID@VERSION, e.g. chukan/juki@2.5")],
     out: Annotated[Path, typer.Option("--out", help="FILE.xlsx, or a folder for csv (one file per sheet).")],
     fmt: Annotated[str, typer.Option("--format", help="xlsx or csv.")] = "xlsx",
-    layouts_dir: LayoutsDir = None,
+    layouts_dir: LayoutsDirs = None,
+    allow_outside_definitions: AllowOutside = False,
     as_json: bool = JsonOpt,
 ) -> int:
     """Write a layout as a データ項目一覧表 (its code tables on their own sheet)."""
     from midlayout.layout.sheetexport import export_layout
 
-    written = export_layout(resolve(ref, layouts_dir), fmt, out)
+    with definitions(layouts_dir, allow_outside_definitions):
+        written = export_layout(resolve(ref), fmt, out)
     if as_json:
         emit_json({"written": [str(p) for p in written]})
         return 0
@@ -92,13 +93,15 @@ def export_cmd(
 def diff_cmd(
     a: Annotated[str, typer.Argument(help="ID@VERSION, e.g. chukan/juki@2.4")],
     b: Annotated[str, typer.Argument(help="ID@VERSION, e.g. chukan/juki@2.5")],
-    layouts_dir: LayoutsDir = None,
+    layouts_dir: LayoutsDirs = None,
+    allow_outside_definitions: AllowOutside = False,
     as_json: bool = JsonOpt,
 ) -> int:
     """Files, items and code values added, removed and changed from A to B (exit 0 same, 1 different)."""
     from midlayout.layout.layoutdiff import diff_layouts
 
-    result = diff_layouts(resolve(a, layouts_dir), resolve(b, layouts_dir))
+    with definitions(layouts_dir, allow_outside_definitions):
+        result = diff_layouts(resolve(a), resolve(b))
     if as_json:
         emit_json(result.as_dict())
     elif result.same:
@@ -117,14 +120,16 @@ mapping_app = typer.Typer(help="Check mappings against layout versions.", no_arg
 def mapping_check_cmd(
     mapping: Annotated[Path, typer.Argument(help="A mapping YAML (vendor → standard).")],
     layout: Annotated[str, typer.Option("--layout", help="ID@VERSION to check it against.")],
-    layouts_dir: LayoutsDir = None,
+    layouts_dir: LayoutsDirs = None,
+    allow_outside_definitions: AllowOutside = False,
     as_json: bool = JsonOpt,
 ) -> int:
     """Lines of MAPPING that break, or new items it leaves unmapped, against another layout version
     (exit 0 nothing breaks, 1 something does)."""
     from midlayout.layout.mappingcheck import check_mapping
 
-    result = check_mapping(mapping, layout, layouts_dir)
+    with definitions(layouts_dir, allow_outside_definitions):
+        result = check_mapping(mapping, layout)
     if as_json:
         emit_json(result.as_dict())
     elif not result.findings:

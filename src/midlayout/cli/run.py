@@ -8,10 +8,23 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from midlayout.cli.common import JsonOpt, MemoryLimitOpt, emit_json, guarded, progress_bars, stdout
+from midlayout.cli.common import (
+    AllowOutside,
+    JsonOpt,
+    LayoutsDirs,
+    MemoryLimitOpt,
+    OutputModeOpt,
+    OverwriteOpt,
+    definitions,
+    emit_json,
+    guarded,
+    progress_bars,
+    stdout,
+)
 from midlayout.layout.job import load_job
 from midlayout.pipeline.job import MANIFEST, JobResult, run_job
 from midlayout.pipeline.options import ConvertOptions
+from midlayout.pipeline.outputset import parse_output_mode
 from midlayout.readers import DEFAULT_BATCH_SIZE
 from midlayout.writers.registry import options_of
 
@@ -72,14 +85,24 @@ def run_cmd(
     batch_size: Annotated[
         int, typer.Option(help="Records per batch (memory follows this).")
     ] = DEFAULT_BATCH_SIZE,
+    layouts_dir: LayoutsDirs = None,
+    allow_outside_definitions: AllowOutside = False,
     memory_limit: str | None = MemoryLimitOpt,
+    overwrite: bool = OverwriteOpt,
+    output_mode: str = OutputModeOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Run a batch job: many conversions and loads, one job manifest, one summary."""
 
     @guarded
+    @definitions(layouts_dir, allow_outside_definitions)
     def run() -> int:
-        options = ConvertOptions(batch_size=batch_size, memory_limit=memory_limit)
+        options = ConvertOptions(
+            batch_size=batch_size,
+            memory_limit=memory_limit,
+            overwrite=overwrite,
+            output_mode=parse_output_mode(output_mode),
+        )
         job = load_job(job_file, options_of)
         with progress_bars(not as_json) as bars:
             result = run_job(job, out, keep_going, resume, options, bars)

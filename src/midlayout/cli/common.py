@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.text import Text
 
 from midlayout.cli.signals import INTERRUPTED, TERMINATED, Terminated, sigterm_raises, stopped_message
 from midlayout.errors import MidlayoutError, UsageError
@@ -21,8 +22,10 @@ from midlayout.layout.registry import layouts_dirs
 
 OK, FOUND, BAD_INPUT, INTERNAL = 0, 1, 2, 3
 
-stderr = Console(stderr=True)
-stdout = Console(highlight=False, soft_wrap=True)
+# Messages and paths are plain text, never rich markup (a path may hold `[old]` or `[/such]`); styles are
+# given as Text. Piped output (not a terminal) is laid out wide, so that no number wraps across lines.
+stderr = Console(stderr=True, markup=False, highlight=False)
+stdout = Console(highlight=False, soft_wrap=True, markup=False, width=None if sys.stdout.isatty() else 10_000)
 
 JsonOpt = typer.Option(False, "--json", help="Print a machine-readable JSON result on stdout.")
 LayoutsDirs = Annotated[
@@ -90,7 +93,7 @@ def emit_json(data: Any) -> None:
 
 def fail(message: str, code: int) -> typer.Exit:
     """Print a one-line error on stderr and return the Exit to raise."""
-    stderr.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    stderr.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -136,12 +139,21 @@ class RichProgress:
     def advance(self, task: str, amount: int) -> None:
         self.progress.advance(self.tasks[task], amount)
 
+    def phase(self, name: str) -> None:
+        """A phase without a byte count: the bars of the read are complete, a pulsing bar names it."""
+        for t in self.progress.tasks:
+            if t.total is not None:
+                self.progress.update(t.id, completed=t.total)
+            else:  # the previous phase is over
+                self.progress.update(t.id, total=1, completed=1)
+        self.tasks[name] = self.progress.add_task(name, total=None)
+
 
 @contextmanager
 def progress_bars(enabled: bool = True) -> Iterator[RichProgress]:
     """A rich progress display on stderr."""
     progress = Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         DownloadColumn(),
         TimeRemainingColumn(),
@@ -159,5 +171,5 @@ def phases(enabled: bool = True) -> Iterator[Callable[[str], None]]:
     if not enabled:
         yield lambda _text: None
         return
-    with stderr.status("starting…", spinner="dots") as status:
-        yield lambda text: status.update(text)
+    with stderr.status(Text("starting…"), spinner="dots") as status:
+        yield lambda text: status.update(Text(text))

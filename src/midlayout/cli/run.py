@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from midlayout.cli.common import (
     AllowOutside,
@@ -48,7 +49,7 @@ def _summary(result: JobResult, out: Path) -> None:
         table.add_row(
             e.id,
             ", ".join(e.gyomu),
-            f"[{STYLE.get(e.status, '')}]{e.status}[/]",
+            Text(e.status, style=STYLE.get(e.status, "")),
             str(e.records_read),
             str(e.records_written),
             str(e.records_rejected),
@@ -58,7 +59,7 @@ def _summary(result: JobResult, out: Path) -> None:
     stdout.print(table)
     for e in result.entries:
         if e.error:
-            stdout.print(f"[red]{e.id}[/]: {e.error}", highlight=False)
+            stdout.print(Text.assemble((e.id, "red"), f": {e.error}"), highlight=False)
     stdout.print(
         f"job manifest: {out / MANIFEST}  status: {result.status}  exit code: {result.exit_code}",
         highlight=False,

@@ -88,8 +88,10 @@ def test_dbcs_cp932_requires_every_character_double_byte(tmp_path: Path) -> None
     data.write_bytes("山田　".encode("cp932") + "山ab田".encode("cp932") + "ｱｲ山田".encode("cp932"))
     batch = next(iter(read_batches(src, data)))
     assert batch.rows.get_column("N").to_list() == ["山田\u3000"]
-    got = batch.rejects.select("record", "rule", "byte_offset").rows()
-    assert got == [(2, "dbcs_single", 8), (3, "dbcs_single", 12)]
+    got = batch.rejects.select("record", "rule", "byte_offset", "message").rows()
+    # byte_offset is the field's; where inside the field is in the message (the first 1-byte character)
+    assert [(r, rule, off) for r, rule, off, _ in got] == [(2, "dbcs_single", 6), (3, "dbcs_single", 12)]
+    assert "byte 2 of the field" in got[0][3] and "byte 0 of the field" in got[1][3]
 
 
 def test_dbcs_euc_jp_refuses_three_byte_characters(tmp_path: Path) -> None:

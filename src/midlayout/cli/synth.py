@@ -11,13 +11,17 @@ from midlayout.cli.common import OK, JsonOpt, emit_json, guarded, phases, stdout
 from midlayout.errors import UsageError
 from midlayout.outpaths import out_folder
 
-VENDORS = ("a", "b")
+VENDORS = ("a", "b", "host")
 
 
 def synth_cmd(
     vendor: Annotated[
         str,
-        typer.Option("--vendor", help="a: fixed-width CP932 (JUMIN/SETAI/ZEI); b: CSV (person/household)."),
+        typer.Option(
+            "--vendor",
+            help="a: fixed-width CP932 (JUMIN/SETAI/ZEI); b: CSV (person/household); "
+            "host: vendor A's JUMIN/SETAI in a JEF/KEIS/JIPS --encoding, with definitions/.",
+        ),
     ],
     households: Annotated[
         int, typer.Option("--households", "-n", help="Number of households (about 2.2 people each).")
@@ -28,7 +32,11 @@ def synth_cmd(
         bool, typer.Option("--traps", help="Put the documented bad records into the first households.")
     ] = False,
     encoding: Annotated[
-        str, typer.Option("--encoding", help="Vendor B only: utf-8-sig (default) or cp932.")
+        str,
+        typer.Option(
+            "--encoding",
+            help="Vendor B: utf-8-sig (default) or cp932. Host: jef-ebcdik, keis83-ebcdic, jipse-ebcdik…",
+        ),
     ] = "utf-8-sig",
     workers: Annotated[
         int | None, typer.Option("--workers", help="Processes (default: one per CPU).")
@@ -51,7 +59,11 @@ def synth_cmd(
         try:
             with phases(not as_json) as phase:
                 phase(f"writing {households:,} synthetic households (vendor {vendor}) to {out}")
-                if vendor == "a":
+                if vendor == "host":
+                    from midlayout.synth import host
+
+                    paths = host.write(out, encoding, households, seed, traps).paths
+                elif vendor == "a":
                     paths = generate_vendor_a(out, households, seed, traps, workers=workers)
                 else:
                     paths = generate_vendor_b(

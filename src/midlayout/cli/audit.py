@@ -85,10 +85,16 @@ def reconcile_cmd(
 
 
 def verify_cmd(
-    manifest: Annotated[Path, typer.Argument(help="manifest.json written by convert or validate.")],
+    manifest: Annotated[
+        Path,
+        typer.Argument(help="manifest.json written by convert or validate, or a run's job-manifest.json."),
+    ],
     base: Annotated[
         Path | None,
-        typer.Option("--base", help="Resolve relative paths against this folder (default: current)."),
+        typer.Option(
+            "--base",
+            help="Resolve relative paths against this folder (default: the manifest's own folder); for a moved tree.",
+        ),
     ] = None,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -102,14 +108,12 @@ def verify_cmd(
             emit_json({"manifest": str(manifest), "ok": not bad, "files": as_dicts(checks)})
         else:
             for c in checks:
-                stdout.print(
-                    f"{c.status:8} {c.role:7} {c.path}"
-                    + (
-                        f"  (expected {c.expected[:12]}…, got {c.actual[:12]}…)"
-                        if c.status == "mismatch" and c.actual
-                        else ""
-                    )
-                )
+                detail = ""
+                if c.status == "mismatch" and c.actual:
+                    detail = f"  (expected {c.expected[:12]}…, got {c.actual[:12]}…)"
+                elif c.status == "missing":
+                    detail = f"  ({c.reason})"
+                stdout.print(f"{c.status:8} {c.role:7} {c.path}{detail}")
             stdout.print(
                 f"{len(checks) - len(bad)} of {len(checks)} files match"
                 + ("" if not bad else f"; {len(bad)} do not")

@@ -31,7 +31,7 @@ from midlayout.readers import DEFAULT_BATCH_SIZE
 DEFAULT_WRITERS = ["parquet", "duckdb", "standard"]
 
 
-def _summary(result: ConvertResult, title: str) -> None:
+def _summary(result: ConvertResult, title: str, kept: bool = True) -> None:
     m = result.manifest
     table = Table("input", "read", "written", "rejected", title=title)
     for i in m.inputs:
@@ -55,6 +55,8 @@ def _summary(result: ConvertResult, title: str) -> None:
         stderr.print(f"warning: reference not checked (its target is not in this run): {u}", highlight=False)
     stdout.print(
         f"manifest: {result.out_dir / 'manifest.json'}  (records read = written + rejected: checked)"
+        if kept
+        else "records read = written + rejected: checked (no --out: nothing kept)"
     )
 
 
@@ -151,7 +153,7 @@ def convert_cmd(
                 workers,
             )
         if as_json:
-            emit_json(result.manifest.to_json() and __import__("json").loads(result.manifest.to_json()))
+            emit_json(result.manifest.to_dict(result.out_dir))
         else:
             _summary(result, "convert")
         return FOUND if result.rejected or result.flagged else OK
@@ -183,9 +185,9 @@ def validate_cmd(
                 [mapping], files, out or Path(tmp), [], DEFAULT_BATCH_SIZE, bars, validator="pandera"
             )
             if as_json:
-                emit_json(__import__("json").loads(result.manifest.to_json()))
+                emit_json(result.manifest.to_dict(out) if out else result.manifest.to_dict())
             else:
-                _summary(result, f"validate {lay.ref}")
+                _summary(result, f"validate {lay.ref}", kept=out is not None)
         return FOUND if result.rejected else OK
 
     run()

@@ -582,7 +582,7 @@ def _finish_manifest(
     flagged = manifest.text["gaiji"]["flagged_records"]
     manifest.status = "rejects" if rejects.height else "flagged" if flagged else "ok"
     manifest.exit_code = 0 if manifest.status == "ok" else 1
-    write_atomic(out_dir / "manifest.json", manifest.to_json().encode("utf-8"))
+    write_atomic(out_dir / "manifest.json", manifest.to_json(out_dir).encode("utf-8"))
 
 
 def _count(manifest: Manifest, written: pl.DataFrame, rejects: pl.DataFrame) -> None:

@@ -21,6 +21,7 @@ from midlayout.layout.mapping import load_mapping
 from midlayout.layout.standard import sha256_file
 from midlayout.pipeline.convert import Progress, convert, plan_load_id
 from midlayout.pipeline.manifest import load_manifest, write_atomic
+from midlayout.pipeline.portable import portable_reference, resolve_reference
 from midlayout.readers import DEFAULT_BATCH_SIZE
 from midlayout.writers.base import sha256_path
 
@@ -71,11 +72,11 @@ def _previous(out: Path) -> dict[str, dict[str, Any]]:
     return {e["id"]: e for e in load_manifest(path).get("entries", [])}
 
 
-def _up_to_date(entry: JobEntry, prev: dict[str, Any] | None) -> bool:
+def _up_to_date(entry: JobEntry, prev: dict[str, Any] | None, out: Path) -> bool:
     """The earlier result of this entry still stands: same data, intact manifest and outputs."""
     if not prev or prev.get("status") not in ("ok", "rejects", "skipped") or not prev.get("manifest"):
         return False
-    path = Path(prev["manifest"])
+    path = resolve_reference(str(prev["manifest"]), out)
     if not path.is_file() or sha256_file(path) != prev.get("manifest_sha256"):
         return False
     try:
@@ -86,7 +87,8 @@ def _up_to_date(entry: JobEntry, prev: dict[str, Any] | None) -> bool:
     if manifest.get("load_id") != current:
         return False
     files = [o for o in manifest.get("outputs", []) if o.get("sha256")]
-    return all(Path(o["path"]).exists() and sha256_path(Path(o["path"])) == o["sha256"] for o in files)
+    paths = [resolve_reference(str(o["path"]), path.parent) for o in files]
+    return all(p.exists() and sha256_path(p) == o["sha256"] for p, o in zip(paths, files, strict=True))
 
 
 def _output_summary(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -130,12 +132,14 @@ def _run_entry(entry: JobEntry, out: Path, batch_size: int, progress: Progress |
         manifest_path = out / "manifest.json"
         result.status = m.status
         result.exit_code = m.exit_code or 0
-        result.manifest, result.manifest_sha256 = str(manifest_path), sha256_file(manifest_path)
+        # relative to the job manifest's folder (out/..), as each entry's manifest records its own files
+        result.manifest = portable_reference(manifest_path, out.parent)
+        result.manifest_sha256 = sha256_file(manifest_path)
         result.load_id = m.load_id
         result.records_read = sum(i.records_read for i in m.inputs)
         result.records_written = sum(i.records_written for i in m.inputs)
         result.records_rejected = sum(i.records_rejected for i in m.inputs)
-        result.outputs = _output_summary(m.outputs)
+        result.outputs = _output_summary(m.to_dict(out.parent)["outputs"])
     result.seconds = round(time.perf_counter() - t0, 3)
     return result
 
@@ -176,7 +180,7 @@ def run_job(
     previous = _previous(out) if resume else {}
     go_on = keep_going if keep_going is not None else job.on_error == "continue"
     result = JobResult(
-        job={"id": job.id, "path": str(job.path), "sha256": job.sha256},
+        job={"id": job.id, "path": portable_reference(job.path, out), "sha256": job.sha256},
         tool={"name": "midlayout", "version": midlayout.__version__},
         started=datetime.now(UTC).isoformat(timespec="seconds"),
     )
@@ -187,7 +191,7 @@ def run_job(
             result.entries.append(
                 EntryResult(entry.id, "not_run", 0, municipality=entry.municipality, out=str(entry_out))
             )
-        elif resume and _up_to_date(entry, previous.get(entry.id)):
+        elif resume and _up_to_date(entry, previous.get(entry.id), out):
             result.entries.append(_skipped(entry, previous[entry.id], entry_out))
         else:
             result.entries.append(_run_entry(entry, entry_out, batch_size, progress))

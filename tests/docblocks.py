@@ -73,6 +73,25 @@ def documents(root: Path) -> list[Path]:
     ]
 
 
+def english_twin(doc: Path) -> Path | None:
+    """README.md for README.ja.md, docs/X.md for docs/ja/X.md; None for an English page."""
+    if doc.name == "README.ja.md":
+        return doc.with_name("README.md")
+    if doc.parent.name == "ja" and doc.parent.parent.name == "docs":
+        return doc.parent.parent / doc.name
+    return None
+
+
+def script(runnable: list[Block]) -> list[tuple[str, list[str], int | None]]:
+    """What a document's runnable blocks run and expect, comments left out (translations may differ there)."""
+    return [
+        (c.text, [normalise(x) for x in c.expected], c.exit_code)
+        for b in runnable
+        for c in b.commands()
+        if not c.text.startswith("#")
+    ]
+
+
 def blocks(doc: Path) -> list[Block]:
     """Every fenced block in a shell language, with the marker line before it (if any)."""
     lines = doc.read_text(encoding="utf-8").splitlines()

@@ -19,10 +19,7 @@ DOCS = [d for d in docblocks.documents(ROOT) if d.is_file()]
 
 def test_every_shell_block_is_marked_runnable_or_not_with_a_reason() -> None:
     unmarked = [
-        f"{b.doc.relative_to(ROOT)}:{b.line}"
-        for d in DOCS
-        for b in docblocks.blocks(d)
-        if b.marker is None
+        f"{b.doc.relative_to(ROOT)}:{b.line}" for d in DOCS for b in docblocks.blocks(d) if b.marker is None
     ]
     assert not unmarked, (
         "shell blocks need `<!-- runnable -->` or `<!-- not runnable: REASON -->` on the line before "
@@ -47,7 +44,9 @@ def test_the_extractor_reads_the_convention(tmp_path: Path) -> None:
     echo, false = first.commands()
     assert (echo.text, echo.expected, echo.exit_code, echo.line) == ("echo a b", ["a b"], 0, 3)
     assert (false.text, false.exit_code) == ("false", 1)
-    assert docblocks.missing_lines(["│ 87 │ 80 │", "18 of … match"], "│ 87   │  80  │\nx\n18 of 18 match") == []
+    assert (
+        docblocks.missing_lines(["│ 87 │ 80 │", "18 of … match"], "│ 87   │  80  │\nx\n18 of 18 match") == []
+    )
     assert docblocks.missing_lines(["18 of 18 files match"], "16 of 18 files match") == [
         "18 of 18 files match"
     ]
@@ -96,6 +95,8 @@ def test_runnable_blocks_print_what_the_docs_say(
             if command.exit_code is None:
                 assert code in (0, 1), f"{at} exited {code}:\n{output}"
             else:
-                assert code == command.exit_code, f"{at} exited {code}, the docs say {command.exit_code}:\n{output}"
+                assert code == command.exit_code, (
+                    f"{at} exited {code}, the docs say {command.exit_code}:\n{output}"
+                )
             missing = docblocks.missing_lines(command.expected, output)
             assert not missing, f"{at} did not print {missing}; it printed:\n{output}"

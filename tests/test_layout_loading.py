@@ -172,7 +172,9 @@ def test_leave_empty_on_a_required_item_is_a_load_error_naming_the_line(tmp_path
         "      shimei: {from: NAME_KANJI, ops: [trim]}\n",
         "",
     )
-    text = path.read_text(encoding="utf-8").replace("leave_empty: [kyushi_kana]", "leave_empty: [kyushi_kana, shimei]")
+    text = path.read_text(encoding="utf-8").replace(
+        "leave_empty: [kyushi_kana]", "leave_empty: [kyushi_kana, shimei]"
+    )
     path.write_text(text, encoding="utf-8")
     with pytest.raises(DefinitionError, match=r"shimei \(氏名\) is required in chukan/juki@2.5") as info:
         load_mapping(path)

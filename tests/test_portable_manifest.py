@@ -81,7 +81,7 @@ def test_a_manifest_moved_away_from_its_tree_verifies_with_base_and_says_what_is
     assert code == 1 and {f["status"] for f in report["files"] if f["role"] != "layout"} == {"missing"}
     text = runner.invoke(app, ["verify", str(alone)])
     line = next(x for x in text.stdout.splitlines() if x.startswith("missing") and "person.csv" in x)
-    assert f"no file at {alone.parent / '../in/person.csv'}" in line and "--base" in line
+    assert f"no file at {tmp_path / 'in' / 'person.csv'}" in line and "--base" in line
     code, report = _verify(str(alone), "--base", str(manifest.parent))
     assert code == 0 and report["ok"]
 
@@ -136,4 +136,4 @@ def test_references_round_trip(tmp_path: Path) -> None:
     assert resolve_reference(ref, tmp_path).read_bytes() == bundled.read_bytes()
     other = tmp_path / "a" / "b.yaml"
     assert portable_reference(other, tmp_path / "out") == "../a/b.yaml"
-    assert resolve_reference("../a/b.yaml", tmp_path / "out") == tmp_path / "out" / "../a/b.yaml"
+    assert resolve_reference("../a/b.yaml", tmp_path / "out") == tmp_path / "a" / "b.yaml"

@@ -54,7 +54,7 @@ def resolve_reference(ref: str, folder: Path) -> Path:
                 return root / rest
         return (roots[0] / rest) if roots else Path(rel)
     p = Path(ref)
-    return p if p.is_absolute() else folder / p
+    return p if p.is_absolute() else Path(os.path.normpath(folder / p))
 
 
 def is_package_reference(ref: str) -> bool:

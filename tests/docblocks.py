@@ -106,7 +106,7 @@ def blocks(doc: Path) -> list[Block]:
         body = []
         i += 1
         while i < len(lines) and not lines[i].strip().startswith(fence[0] * len(fence)):
-            body.append(lines[i][len(m["indent"]) :] if lines[i].startswith(m["indent"]) else lines[i])
+            body.append(lines[i].removeprefix(m["indent"]))
             i += 1
         i += 1
         if lang in SHELL_LANGS:

@@ -63,11 +63,12 @@ class Block:
 
 
 def documents(root: Path) -> list[Path]:
-    """README.md, README.ja.md, then docs/*.md and docs/ja/*.md, in that order."""
+    """README.md, README.ja.md, samples/README.md, then docs/*.md and docs/ja/*.md, in that order."""
     docs = root / "docs"
     return [
         root / "README.md",
         root / "README.ja.md",
+        root / "samples" / "README.md",
         *sorted(docs.glob("*.md")),
         *sorted((docs / "ja").glob("*.md")),
     ]

@@ -37,7 +37,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Show the version."
+        False, "--version", callback=_version, is_eager=True, metavar="", help="Show the version."
     ),
 ) -> None:
     """midlayout: 中間標準レイアウト migration toolkit."""

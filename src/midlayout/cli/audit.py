@@ -14,11 +14,12 @@ from midlayout.audit.outputs import write_json, write_text_atomic
 from midlayout.audit.reconcile import Tolerances, certificate, delivery
 from midlayout.audit.rejects import summarise
 from midlayout.audit.verify import as_dicts, verify
-from midlayout.cli.common import FOUND, OK, JsonOpt, emit_json, guarded, phases, stdout
+from midlayout.cli.common import FLAG, FOUND, OK, JsonOpt, emit_json, guarded, phases, stdout
+from midlayout.cli.messages import t
 from midlayout.errors import UsageError
 from midlayout.layout.registry import resolve
 
-ShowValues = typer.Option(False, "--show-values", help="Print personal values instead of ●●●.")
+ShowValues = typer.Option(False, "--show-values", metavar=FLAG, help="Print personal values instead of ●●●.")
 MemoryLimit = typer.Option(
     "2GB", "--memory-limit", help="DuckDB memory limit; beyond it work spills to disk."
 )
@@ -115,8 +116,8 @@ def verify_cmd(
                     detail = f"  ({c.reason})"
                 stdout.print(f"{c.status:8} {c.role:7} {c.path}{detail}")
             stdout.print(
-                f"{len(checks) - len(bad)} of {len(checks)} files match"
-                + ("" if not bad else f"; {len(bad)} do not")
+                t("{ok} of {n} files match", ok=len(checks) - len(bad), n=len(checks))
+                + ("" if not bad else t("; {bad} do not", bad=len(bad)))
             )
         return FOUND if bad else OK
 
@@ -141,7 +142,14 @@ def rejects_report_cmd(
         if as_json:
             emit_json(summary)
         else:
-            stdout.print(f"{summary['rows']:,} rejects in {summary['records']:,} records; wrote {out}")
+            stdout.print(
+                t(
+                    "{rows} rejects in {records} records; wrote {out}",
+                    rows=f"{summary['rows']:,}",
+                    records=f"{summary['records']:,}",
+                    out=out,
+                )
+            )
         return OK
 
     run()

@@ -7,20 +7,39 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+from midlayout.cli.messages import error_text, t
 from midlayout.errors import MidlayoutError, UsageError
 
 OK, FOUND, BAD_INPUT, INTERNAL = 0, 1, 2, 3
 
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, soft_wrap=True)  # a warning stays one line when stderr is a pipe or a file
 stdout = Console(highlight=False, soft_wrap=True)
 
-JsonOpt = typer.Option(False, "--json", help="Print a machine-readable JSON result on stdout.")
+_JSON: ContextVar[bool] = ContextVar("midlayout_json", default=False)
+
+
+def _remember_json(value: bool) -> bool:
+    """--json's callback (it runs on every invocation, default included): errors then go to stdout as JSON too."""
+    _JSON.set(bool(value))
+    return value
+
+
+JsonOpt = typer.Option(
+    False,
+    "--json",
+    help='Print a machine-readable JSON result on stdout (an error as {"error": …}).',
+    callback=_remember_json,
+    metavar="",
+)
+# A flag takes no value: no `<bool>` in --help.
+FLAG = ""
 
 
 def writer_options(pairs: list[str] | None) -> dict[str, dict[str, Any]]:
@@ -42,9 +61,18 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-def fail(message: str, code: int) -> typer.Exit:
-    """Print a one-line error on stderr and return the Exit to raise."""
-    stderr.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+def fail(message: str, code: int, kind: str = "error") -> typer.Exit:
+    """Print a one-line error on stderr (and, under --json, a JSON error object on stdout); return the Exit."""
+    if _JSON.get():
+        emit_json({"error": {"message": message, "exit_code": code, "kind": kind}})
+    from rich.markup import escape
+
+    stderr.print(
+        f"[bold red]{t('error:')}[/] {escape(error_text(message))}",
+        markup=True,
+        highlight=False,
+        soft_wrap=True,
+    )
     return typer.Exit(code)
 
 
@@ -57,7 +85,7 @@ def guarded(fn: Callable[..., int | None]) -> Callable[..., None]:
         try:
             code = fn(*args, **kwargs) or OK
         except MidlayoutError as exc:
-            raise fail(str(exc), exc.exit_code) from None
+            raise fail(str(exc), exc.exit_code, type(exc).__name__) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:
@@ -66,6 +94,7 @@ def guarded(fn: Callable[..., int | None]) -> Callable[..., None]:
             raise fail(
                 f"internal error: {type(exc).__name__}: {exc} (set MIDLAYOUT_DEBUG=1 for a traceback)",
                 INTERNAL,
+                "internal",
             ) from None
         raise typer.Exit(code)
 

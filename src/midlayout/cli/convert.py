@@ -20,6 +20,7 @@ from midlayout.cli.common import (
     stdout,
     writer_options,
 )
+from midlayout.cli.messages import t
 from midlayout.errors import UsageError
 from midlayout.layout.gaiji import UNMAPPED_POLICIES, load_gaiji_table
 from midlayout.layout.mapping import load_mapping
@@ -27,18 +28,19 @@ from midlayout.layout.registry import resolve
 from midlayout.pipeline.convert import ConvertResult, convert
 from midlayout.pipeline.identity import files_for_inputs, identity_mapping, only_files
 from midlayout.readers import DEFAULT_BATCH_SIZE
+from midlayout.writers import registry
 
-DEFAULT_WRITERS = ["parquet", "duckdb", "standard"]
+DEFAULT_WRITERS = list(registry.DEFAULT_WRITERS)
 
 
 def _summary(result: ConvertResult, title: str, kept: bool = True) -> None:
     m = result.manifest
-    table = Table("input", "read", "written", "rejected", title=title)
+    table = Table(t("input"), t("read"), t("written"), t("rejected"), title=title)
     for i in m.inputs:
         table.add_row(Path(i.path).name, str(i.records_read), str(i.records_written), str(i.records_rejected))
     stdout.print(table)
     if m.rejects.get("by_rule"):
-        rules = Table("stage", "rule", "count", title="rejects by rule")
+        rules = Table(t("stage"), t("rule"), t("count"), title=t("rejects by rule"))
         for r in m.rejects["by_rule"]:  # type: ignore[union-attr]
             rules.add_row(r["stage"], r["rule"], str(r["count"]))
         stdout.print(rules)
@@ -52,11 +54,18 @@ def _summary(result: ConvertResult, title: str, kept: bool = True) -> None:
                 highlight=False,
             )
     for u in m.unchecked:
-        stderr.print(f"warning: reference not checked (its target is not in this run): {u}", highlight=False)
+        stderr.print(
+            t("warning: reference not checked (its target is not in this run): {ref}", ref=u),
+            highlight=False,
+            markup=False,
+        )
     stdout.print(
-        f"manifest: {result.out_dir / 'manifest.json'}  (records read = written + rejected: checked)"
+        t(
+            "manifest: {path}  (records read = written + rejected: checked)",
+            path=result.out_dir / "manifest.json",
+        )
         if kept
-        else "records read = written + rejected: checked (no --out: nothing kept)"
+        else t("records read = written + rejected: checked (no --out: nothing kept)")
     )
 
 
@@ -115,7 +124,9 @@ def convert_cmd(
     gaiji_unmapped: Annotated[
         str | None,
         typer.Option(
-            "--gaiji-unmapped", help="Unmapped 外字: reject the record, or flag (keep it, report it)."
+            "--gaiji-unmapped",
+            metavar="reject|flag",
+            help="Unmapped 外字: reject the record, or flag (keep it, report it). Default: the mapping's.",
         ),
     ] = None,
     workers: Annotated[
@@ -155,7 +166,7 @@ def convert_cmd(
         if as_json:
             emit_json(result.manifest.to_dict(result.out_dir))
         else:
-            _summary(result, "convert")
+            _summary(result, t("convert"))
         return FOUND if result.rejected or result.flagged else OK
 
     run()
@@ -187,7 +198,7 @@ def validate_cmd(
             if as_json:
                 emit_json(result.manifest.to_dict(out) if out else result.manifest.to_dict())
             else:
-                _summary(result, f"validate {lay.ref}", kept=out is not None)
+                _summary(result, t("validate {ref}", ref=lay.ref), kept=out is not None)
         return FOUND if result.rejected else OK
 
     run()

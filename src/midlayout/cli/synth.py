@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from midlayout.cli.common import OK, JsonOpt, emit_json, guarded, stdout
+from midlayout.cli.common import FLAG, OK, JsonOpt, emit_json, guarded, stdout
 from midlayout.errors import UsageError
 
 VENDORS = ("a", "b")
@@ -16,7 +16,11 @@ VENDORS = ("a", "b")
 def synth_cmd(
     vendor: Annotated[
         str,
-        typer.Option("--vendor", help="a: fixed-width CP932 (JUMIN/SETAI/ZEI); b: CSV (person/household)."),
+        typer.Option(
+            "--vendor",
+            metavar="a|b",
+            help="a: fixed-width CP932 (JUMIN/SETAI/ZEI); b: CSV (person/household).",
+        ),
     ],
     households: Annotated[
         int, typer.Option("--households", "-n", help="Number of households (about 2.2 people each).")
@@ -24,10 +28,16 @@ def synth_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
     seed: Annotated[int, typer.Option("--seed", "-s", help="Same seed, same bytes.")] = 1,
     traps: Annotated[
-        bool, typer.Option("--traps", help="Put the documented bad records into the first households.")
+        bool,
+        typer.Option(
+            "--traps", metavar=FLAG, help="Put the documented bad records into the first households."
+        ),
     ] = False,
     encoding: Annotated[
-        str, typer.Option("--encoding", help="Vendor B only: utf-8-sig (default) or cp932.")
+        str,
+        typer.Option(
+            "--encoding", metavar="utf-8-sig|cp932", help="Vendor B only: utf-8-sig (default) or cp932."
+        ),
     ] = "utf-8-sig",
     workers: Annotated[
         int | None, typer.Option("--workers", help="Processes (default: one per CPU).")

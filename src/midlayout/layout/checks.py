@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any
 
@@ -20,7 +21,9 @@ def mapping(doc: Doc, at: PathKey, node: Any, required: set[str], optional: set[
     unknown = sorted(node.keys() - required - optional)
     if unknown:
         allowed = ", ".join(sorted(required | optional))
-        raise doc.error((*at, unknown[0]), f"unknown key {unknown[0]!r} (allowed: {allowed})")
+        near = difflib.get_close_matches(str(unknown[0]), sorted(required | optional), n=1, cutoff=0.6)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        raise doc.error((*at, unknown[0]), f"unknown key {unknown[0]!r} ({hint}allowed: {allowed})")
     return node
 
 

@@ -99,8 +99,10 @@ def _entry(doc: Doc, at: PathKey, node: Any, defaults: dict[str, dict[str, Any]]
     writers = {name: dict(opts) for name, opts in defaults.items()}
     for name, opts in _writers(doc, (*at, "writers"), node.get("writers", {})).items():
         writers[name] = {**writers.get(name, {}), **opts}
-    if not writers:
-        raise doc.error(at, "no writers: list them under defaults.writers or the entry's writers")
+    if not writers:  # as convert: the embedded targets
+        from midlayout.writers.registry import DEFAULT_WRITERS
+
+        writers = {name: {} for name in DEFAULT_WRITERS}
     municipality = node.get("municipality")
     return JobEntry(
         id=c.ident(doc, (*at, "id"), node["id"]),

@@ -19,6 +19,8 @@ from midlayout.writers.base import Writer
 
 GROUP = "midlayout.writers"
 DISABLE_ENV = "MIDLAYOUT_DISABLE_PLUGINS"
+DEFAULT_WRITERS = ("parquet", "duckdb", "standard")  # what convert (and a job entry that names none) writes
+
 BUILTINS = {
     "standard": "midlayout.writers.standard:StandardCsvWriter",
     "fixed": "midlayout.writers.fixed:FixedWidthWriter",

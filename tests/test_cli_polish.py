@@ -45,7 +45,7 @@ def test_a_job_key_typo_names_the_typo_and_the_nearest_key(tmp_path: Path) -> No
     job = _job(tmp_path, f"{{id: a, mapings: [{MAPPINGS / 'vendor_b' / 'juki-2.5.yaml'}], inputs: [{B[0]}]}}")
     res = runner.invoke(app, ["run", str(job)])
     assert res.exit_code == 2
-    assert "missing key(s): mappings" in res.stderr or "'mapings'" in res.stderr
+    assert "unknown key 'mapings' (did you mean 'mappings'?" in res.stderr, res.stderr
     job.write_text(
         "job: {id: j, out: out}\n"
         "entries:\n"

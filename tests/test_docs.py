@@ -88,3 +88,11 @@ def test_both_readmes_name_every_option_writer_and_op_the_tool_exposes() -> None
             assert f"`{writer}`" in text, f"{name} does not name the writer `{writer}`"
         for op in OPS:
             assert re.search(rf"`\{{?{op}\b", text), f"{name} does not name the mapping op `{op}`"
+
+
+def test_docs_ja_mirrors_every_page_of_docs() -> None:
+    english = {p.name for p in (ROOT / "docs").glob("*.md")}
+    japanese = {p.name for p in (ROOT / "docs" / "ja").glob("*.md")}
+    assert english and english == japanese, (sorted(english - japanese), sorted(japanese - english))
+    for name in english:
+        assert f"ja/{name}" in (ROOT / "docs" / name).read_text(encoding="utf-8"), f"docs/{name} links no mirror"

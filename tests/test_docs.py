@@ -95,4 +95,18 @@ def test_docs_ja_mirrors_every_page_of_docs() -> None:
     japanese = {p.name for p in (ROOT / "docs" / "ja").glob("*.md")}
     assert english and english == japanese, (sorted(english - japanese), sorted(japanese - english))
     for name in english:
-        assert f"ja/{name}" in (ROOT / "docs" / name).read_text(encoding="utf-8"), f"docs/{name} links no mirror"
+        assert f"ja/{name}" in (ROOT / "docs" / name).read_text(encoding="utf-8"), (
+            f"docs/{name} links no mirror"
+        )
+
+
+def test_both_readmes_say_how_to_reach_the_venv_before_the_first_command() -> None:
+    for name in ("README.md", "README.ja.md"):
+        text = (ROOT / name).read_text(encoding="utf-8")
+        activate = text.find("source .venv/bin/activate")
+        assert activate > text.find("make test") > 0, name
+        first = min(
+            text.find("$ midlayout "), text.find("\nmidlayout "), key=lambda i: i if i >= 0 else 10**9
+        )
+        assert activate < first, f"{name}: the first midlayout command comes before the venv is activated"
+        assert ".venv/bin/midlayout" in text[activate : activate + 300], name

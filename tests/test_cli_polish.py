@@ -145,3 +145,14 @@ def test_japanese_terminal_messages_with_midlayout_lang_ja_and_english_outputs(
     monkeypatch.delenv("MIDLAYOUT_LANG")
     again = runner.invoke(app, ["verify", str(out / "manifest.json")])
     assert "13 of 13 files match" in again.stdout  # no locale sniffing: English unless asked
+
+
+@pytest.mark.parametrize(
+    "args", [["verify", "--json"], ["convert", "--json", "x.csv"], ["diff", "--json", "--bogus", "a", "b"]]
+)
+def test_a_usage_error_under_json_is_a_json_object_too(args: list[str]) -> None:
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2
+    error = json.loads(res.stdout)["error"]
+    assert error["kind"] == "usage" and error["message"]
+    assert res.stderr.startswith("error: ")

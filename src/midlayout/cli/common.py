@@ -61,9 +61,9 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-def fail(message: str, code: int, kind: str = "error") -> typer.Exit:
+def fail(message: str, code: int, kind: str = "error", as_json: bool | None = None) -> typer.Exit:
     """Print a one-line error on stderr (and, under --json, a JSON error object on stdout); return the Exit."""
-    if _JSON.get():
+    if _JSON.get() if as_json is None else as_json:
         emit_json({"error": {"message": message, "exit_code": code, "kind": kind}})
     from rich.markup import escape
 

@@ -22,12 +22,19 @@ _ClickException: type[Exception] = next(
 class _Root(TyperGroup):
     """Under --json, a usage error is also a JSON error object on stdout, and one line on stderr."""
 
-    def main(self, args: Any = None, *rest: Any, standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
         if "--json" not in argv:
-            return super().main(argv, *rest, standalone_mode=standalone_mode, **extra)
+            return super().main(argv, prog_name, complete_var, standalone_mode, **extra)
         try:
-            code = super().main(argv, *rest, standalone_mode=False, **extra)
+            code = super().main(argv, prog_name, complete_var, False, **extra)
         except _ClickException as exc:
             message = exc.format_message()  # type: ignore[attr-defined]
             code = fail(message, int(getattr(exc, "exit_code", 2)), "usage", as_json=True).exit_code

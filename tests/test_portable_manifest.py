@@ -47,7 +47,7 @@ def test_manifest_records_package_references_and_paths_relative_to_its_folder(tm
     assert data["layouts"][0]["path"] == "package:layouts/chukan/juki/2.5.yaml"
     assert data["mappings"][0]["path"] == "../mappings/vendor_b/juki-2.5.yaml"
     assert [i["path"] for i in data["inputs"]] == ["../in/person.csv", "../in/household.csv"]
-    assert Path(data["inputs"][0]["path_at_run"]).is_absolute()
+    assert Path(data["inputs"][0]["absolute_path"]).is_absolute()
     assert {o["path"] for o in data["outputs"]} >= {"rejects.parquet", "parquet/juki/jumin.parquet"}
 
 

@@ -67,7 +67,7 @@ _FILE_SECTIONS = ("layouts", "mappings", "inputs", "outputs")
 def portable_manifest(data: dict[str, Any], folder: Path) -> dict[str, Any]:
     """A manifest (as data) with every file path made portable for a manifest written into `folder`.
 
-    Each entry keeps the absolute path at run time as `path_at_run` (information only; nothing reads it).
+    Each entry keeps the absolute path at run time as `absolute_path` (information only; nothing reads it).
     An input also keeps `file`, the name it was given on the command line, which is how `rejects.file`
     names it. Entries that are not files (a database output has no sha256) are left as they are.
     """
@@ -81,7 +81,7 @@ def portable_manifest(data: dict[str, Any], folder: Path) -> dict[str, Any]:
                 if section == "inputs":
                     entry["file"] = str(path)
                 entry["path"] = portable_reference(path, folder)
-                entry["path_at_run"] = str(Path(path).absolute())
+                entry["absolute_path"] = str(Path(path).absolute())
             entries.append(entry)
         out[section] = entries
     tables = (data.get("text") or {}).get("gaiji", {}).get("tables")
@@ -93,7 +93,7 @@ def portable_manifest(data: dict[str, Any], folder: Path) -> dict[str, Any]:
                 {
                     **t,
                     "path": portable_reference(t["path"], folder),
-                    "path_at_run": str(Path(t["path"]).absolute()),
+                    "absolute_path": str(Path(t["path"]).absolute()),
                 }
                 if t and t.get("path")
                 else t

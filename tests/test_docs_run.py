@@ -52,9 +52,12 @@ def test_the_extractor_reads_the_convention(tmp_path: Path) -> None:
     ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def pg_database() -> Iterator[dict[str, str]]:
-    """A scratch PostgreSQL database for the docs' PostgreSQL commands (PG* variables), dropped afterwards."""
+    """A scratch PostgreSQL database for one document's PostgreSQL commands (PG* variables), dropped afterwards.
+
+    One per document: each document starts from an empty database, as each starts from a fresh copy of the tree.
+    """
     import psycopg
     from psycopg import sql
 

@@ -61,7 +61,7 @@ def is_package_reference(ref: str) -> bool:
     return ref.startswith(PACKAGE)
 
 
-_FILE_SECTIONS = ("layouts", "mappings", "inputs", "outputs")
+_FILE_SECTIONS = ("definitions", "layouts", "mappings", "inputs", "outputs")
 
 
 def portable_manifest(data: dict[str, Any], folder: Path) -> dict[str, Any]:

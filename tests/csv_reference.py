@@ -18,10 +18,9 @@ import polars as pl
 from midlayout.layout.source import SourceFile
 from midlayout.readers import Batch
 from midlayout.readers import csv as csv_reader
-from midlayout.readers.decode import CODECS, byte_offset
-from midlayout.readers.fixed import split_failures
 from midlayout.readers.gaiji import GaijiHit, GaijiSpec, hit_fails, hit_frame, source_code
-from midlayout.rejects import FILE, OFF, RAW, REC, empty_rejects
+from midlayout.rejects import FILE, OFF, RAW, REC, Failure, empty_rejects, split_failures
+from midlayout.text.encodings import CODECS, byte_offset
 
 BOM = b"\xef\xbb\xbf"
 
@@ -110,11 +109,13 @@ def ref_read_piece(source: SourceFile, path: Path, piece: RefPiece, spec: GaijiS
         raw = data[s:e]
         n = _count_fields(raw, quote, delim)
         if n != len(header):
-            count_fails.append((i, "", 0, "field_count", f"{n} fields where {len(header)} were expected"))
+            count_fails.append(
+                Failure(i, "", 0, "field_count", f"{n} fields where {len(header)} were expected")
+            )
         try:
             text: str | None = raw.decode(codec)
         except UnicodeDecodeError:
-            byte_fails.append((i, "", 0, "invalid_bytes", f"record is not valid {source.encoding}"))
+            byte_fails.append(Failure(i, "", 0, "invalid_bytes", f"record is not valid {source.encoding}"))
             text = None
         ok = text is not None and n == len(header)
         rows.append(_parse_one(text, source, header) if ok else ("",) * len(header))  # type: ignore[arg-type]
@@ -128,7 +129,7 @@ def ref_read_piece(source: SourceFile, path: Path, piece: RefPiece, spec: GaijiS
         for i, row in enumerate(rows):
             value: str | None = row[col]
             if value is not None and "\ufffd" in value:
-                fails.append((i, f.id, 0, "replacement_char", "decodes to U+FFFD"))
+                fails.append(Failure(i, f.id, 0, "replacement_char", "decodes to U+FFFD"))
                 value = None
             if value is not None:
                 value, found = _gaiji(value, spec, i)

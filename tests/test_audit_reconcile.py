@@ -15,7 +15,7 @@ from midlayout.audit.verify import verify
 from midlayout.cli import app
 from midlayout.layout.mapping import load_mapping
 from midlayout.layout.registry import resolve
-from midlayout.pipeline.convert import convert
+from midlayout.pipeline.convert import ConvertOptions, convert
 from tests.audit_data import AMOUNT_ITEMS, jumin, kazei_pair, write
 from tests.conftest import MAPPINGS
 
@@ -111,7 +111,7 @@ def run(tmp_path: Path) -> Path:
         [mapping],
         _vendor_b(tmp_path / "src", 12, bad_sex=5),
         tmp_path / "out",
-        ["parquet", "duckdb", "standard"],
+        ConvertOptions(("parquet", "duckdb", "standard")),
     )
     assert result.rejected >= 1
     return tmp_path / "out" / "manifest.json"
@@ -181,3 +181,33 @@ def test_reconcile_jumin_codes_between_deliveries(tmp_path: Path) -> None:
     zoku = {c["value"]: (c["left"], c["right"]) for c in cert["checks"] if c["item"] == "zokugara"}
     assert zoku == {"02": (4, 3), "12": (0, 1), "20": (8, 8)}
     assert _by(cert, "persons", "atena_no")["passed"]
+
+
+def test_audit_reads_a_standard_number_as_validate_does(tmp_path: Path) -> None:
+    """Measured on 2924ff0: `validate` read the number "12\u3000" as 12, while audit's own cast of a standard
+    CSV refused it (exit 2, "value is not a valid number"). Both now read it through the identity mapping."""
+    header = '"課税年度","宛名番号","課税区分","徴収区分","給与収入金額","総所得金額","所得控除合計額","課税標準額","市町村民税所得割額","道府県民税所得割額","均等割額","税額合計"'
+    row = (
+        '"2024","0000100001","1","2","4570000","3199000","1446000","1753000","105180","70120","5000","{tax}"'
+    )
+    plain, padded = tmp_path / "a" / "kazei.csv", tmp_path / "b" / "kazei.csv"
+    for path, tax in ((plain, "12"), (padded, "12\u3000")):
+        path.parent.mkdir()
+        path.write_bytes(f"{header}\r\n{row.format(tax=tax)}\r\n".encode("cp932"))
+    checked = CliRunner().invoke(
+        app, ["validate", str(padded), "--layout", "chukan/kojin_juminzei@2.5", "--out", str(tmp_path / "v")]
+    )
+    assert checked.exit_code == 0, checked.output
+    assert pl.read_parquet(tmp_path / "v" / "rejects.parquet").height == 0
+    cert = CliRunner().invoke(
+        app,
+        ["reconcile", str(plain), str(padded), "--layout", "chukan/kojin_juminzei@2.5",
+         "--out", str(tmp_path / "r"), "--json"],
+    )  # fmt: skip
+    assert cert.exit_code == 0, cert.output
+    totals = {
+        c["item"]: (c["left"], c["right"])
+        for c in json.loads(cert.stdout)["checks"]
+        if c["figure"] == "amount"
+    }
+    assert totals["zeigaku"] == (12, 12)

@@ -106,7 +106,7 @@ def test_input_matching_no_source_file_is_exit_2(tmp_path: Path) -> None:
 
 
 def test_internal_error_is_exit_3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import midlayout.pipeline.convert as conv
+    import midlayout.pipeline.staging as conv
 
     def boom(*_a: object, **_k: object) -> None:
         raise RuntimeError("simulated bug")

@@ -11,13 +11,13 @@ import pytest
 
 from midlayout.layout.mapping import load_mapping
 from midlayout.layout.standard import sha256_file
-from midlayout.pipeline.convert import ConvertResult, convert
+from midlayout.pipeline.convert import ConvertOptions, ConvertResult, convert
 from tests.builders import household, person, tax, write_vendor_a
 from tests.conftest import MAPPINGS, SAMPLES
 
 JUKI = MAPPINGS / "vendor_a" / "juki-2.5.yaml"
 ZEI = MAPPINGS / "vendor_a" / "kojin_juminzei-2.5.yaml"
-WRITERS = ["parquet", "duckdb", "standard"]
+WRITERS = ("parquet", "duckdb", "standard")
 
 
 def run(
@@ -25,7 +25,7 @@ def run(
 ) -> ConvertResult:
     paths = write_vendor_a(tmp_path / "in", people, households, taxes)
     mappings = [load_mapping(JUKI)] + ([load_mapping(ZEI)] if taxes is not None else [])
-    return convert(mappings, [str(p) for p in paths], tmp_path / "out", WRITERS, **kw)  # type: ignore[arg-type]
+    return convert(mappings, [str(p) for p in paths], tmp_path / "out", ConvertOptions(WRITERS, **kw))  # type: ignore[arg-type]
 
 
 def rejects_by_record(result: ConvertResult, file_name: str) -> dict[int, set[str]]:
@@ -163,7 +163,7 @@ def test_tax_records_must_reference_a_resident_of_the_same_run(tmp_path: Path) -
 
 def test_cross_layout_reference_not_in_run_is_reported_unchecked(tmp_path: Path) -> None:
     paths = write_vendor_a(tmp_path / "in", [], [], [tax(1)])
-    result = convert([load_mapping(ZEI)], [str(paths[2])], tmp_path / "out", ["parquet"])
+    result = convert([load_mapping(ZEI)], [str(paths[2])], tmp_path / "out", ConvertOptions(("parquet",)))
     assert result.manifest.unchecked == ["chukan/kojin_juminzei:kazei.atena_no → chukan/juki:jumin.atena_no"]
 
 
@@ -204,7 +204,7 @@ def test_unknown_writer_is_a_usage_error(tmp_path: Path) -> None:
             [load_mapping(JUKI)],
             [str(p) for p in write_vendor_a(tmp_path / "in", *clean_family())],
             tmp_path / "o",
-            ["xlsx"],
+            ConvertOptions(("xlsx",)),
         )
 
 
@@ -212,7 +212,9 @@ def test_every_reject_keeps_the_exact_input_bytes_csv(tmp_path: Path) -> None:
     """B社's CSV samples hold map and cross-file rejects; each reject's raw bytes are the record in the input
     (cross-file ones read back from the input, since staged rows do not carry them)."""
     inputs = [str(SAMPLES / "vendor_b" / n) for n in ("person.csv", "household.csv")]
-    result = convert([load_mapping(MAPPINGS / "vendor_b" / "juki-2.5.yaml")], inputs, tmp_path / "o", [])
+    result = convert(
+        [load_mapping(MAPPINGS / "vendor_b" / "juki-2.5.yaml")], inputs, tmp_path / "o", ConvertOptions(())
+    )
     assert {"map", "crossfile"} <= set(result.rejects.get_column("stage"))
     for row in result.rejects.iter_rows(named=True):
         data = Path(row["file"]).read_bytes()

@@ -70,7 +70,7 @@ def _named(row: str, opts: list[str]) -> bool:
 
 
 def test_both_readmes_name_every_option_writer_and_op_the_tool_exposes() -> None:
-    from midlayout.mapping.ops import OPS
+    from midlayout.layout.ops import OP_SPECS as OPS
     from midlayout.writers.registry import BUILTINS
 
     assert {"--gaiji", "--gaiji-unmapped", "--option"} <= _long_options(COMMANDS["convert"])

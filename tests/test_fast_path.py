@@ -7,7 +7,12 @@ validation by pandera. On the trap corpora
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -16,22 +21,26 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from midlayout import kernels
 from midlayout.layout.mapping import load_mapping
 from midlayout.layout.source import SourceField, SourceFile
-from midlayout.mapping import ops
-from midlayout.pipeline import batches
-from midlayout.pipeline import convert as convert_mod
-from midlayout.readers import csv as csv_reader
-from midlayout.readers import decode, fixed, gaiji, plan_batches, read_piece
+from midlayout.pipeline.convert import ConvertOptions, convert
+from midlayout.readers import decode, gaiji, plan_batches, read_piece
 from midlayout.synth import generate_vendor_a, generate_vendor_b
 from midlayout.text import ebcdic
+from midlayout.text.encodings import CODECS
+from midlayout.text.utf8 import valid_utf8
 from midlayout.text.wareki import parse_wareki
-from midlayout.validate import repertoire, schema
+from midlayout.validate import repertoire
+from midlayout.validate.registry import VALIDATORS
 from tests import csv_reference
 from tests import test_text_fidelity as fidelity
 from tests.conftest import MAPPINGS, SAMPLES
 
-WRITERS = ["parquet", "standard", "duckdb"]
+WRITERS = ("parquet", "standard", "duckdb")
+# The reference twins a fixed-width or a CSV input must exercise (besides those every run does).
+FIXED = {"decode_column", "may_hold", "may_hold_gaiji", "wareki"}
+CSV = {"csv.plan", "csv.read", "wareki"}
 
 
 def _reference_decode(
@@ -45,19 +54,50 @@ def _reference_fits(values: pl.Series, repertoires: tuple[str, ...]) -> bool:
     return all(repertoire.fits("\n".join(values.drop_nulls().to_list()), r) for r in repertoires)
 
 
-def _use_reference(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Swap every fast path for its simple twin (in this process only: the reference runs in-process)."""
-    monkeypatch.setattr(fixed, "decode_column", _reference_decode)
-    monkeypatch.setattr(decode, "may_hold", lambda arr, prefixes: True)
-    monkeypatch.setattr(gaiji, "_may_hold_gaiji", lambda arr, spec: True)
-    monkeypatch.setattr(repertoire, "_column_fits", _reference_fits)
-    monkeypatch.setattr(
-        ops.OpContext, "wareki", lambda self, text, args: parse_wareki(text, args["format"], args["eras"])
+class _Calls(Counter[str]):
+    """How often each reference twin ran."""
+
+    def spy(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self[name] += 1
+            return fn(*args, **kwargs)
+
+        return counted
+
+
+class _ReferenceCsv:
+    """The CSV reader's per-record twin (tests/csv_reference.py) as a reader format."""
+
+    def __init__(self, calls: _Calls) -> None:
+        self.plan = calls.spy("csv.plan", csv_reference.ref_pieces)
+        self.read = calls.spy("csv.read", csv_reference.ref_read_piece)
+
+
+def _reference_kernels(calls: _Calls) -> kernels.Kernels:
+    """Every fast path's simple twin: per-value decoding, no prefilters, unshared 和暦 parses, lookup
+    sources read again, the per-record CSV reader."""
+    return kernels.Kernels(
+        decode_column=calls.spy("decode_column", _reference_decode),
+        may_hold=calls.spy("may_hold", lambda arr, prefixes: True),
+        may_hold_gaiji=calls.spy("may_hold_gaiji", lambda arr, spec: True),
+        column_fits=calls.spy("column_fits", _reference_fits),
+        wareki=calls.spy("wareki", lambda ctx, text, args: parse_wareki(text, args["format"], args["eras"])),
+        lookup_captures=calls.spy("lookup_captures", lambda jobs: {}),
+        formats={"csv": _ReferenceCsv(calls)},  # type: ignore[dict-item]
     )
-    monkeypatch.setattr(convert_mod, "_capture_plan", lambda jobs: {})
-    monkeypatch.setattr(batches, "validate_rows", schema.validate_with_pandera)
-    monkeypatch.setattr(csv_reader, "csv_pieces", csv_reference.ref_pieces)
-    monkeypatch.setattr(csv_reader, "read_csv_piece", csv_reference.ref_read_piece)
+
+
+@contextmanager
+def _reference(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Calls]:
+    """Register the reference kernels (`kernels="reference"`) and count the pandera validator's batches."""
+    calls = _Calls()
+    kernels.register("reference", lambda: _reference_kernels(calls))
+    pandera = VALIDATORS["pandera"]()
+    monkeypatch.setitem(VALIDATORS, "pandera", lambda: calls.spy("validator.pandera", pandera))
+    try:
+        yield calls
+    finally:
+        kernels.unregister("reference")
 
 
 def _outputs(out: Path) -> dict[str, object]:
@@ -96,13 +136,19 @@ def _both(
     mappings: list[Path],
     inputs: list[str],
     batch: int,
+    ran: set[str],
     **kw: object,
 ) -> None:
+    """Convert with the fast paths (2 workers) and with the reference twins (in-process); same outputs.
+    `ran` names the reference twins these inputs must exercise (each is checked to have run)."""
     maps = [load_mapping(m) for m in mappings]
-    convert_mod.convert(maps, inputs, tmp_path / "fast", WRITERS, batch, workers=2, **kw)  # type: ignore[arg-type]
-    with pytest.MonkeyPatch.context() as mp:  # undone before the next fast run of the same test
-        _use_reference(mp)
-        convert_mod.convert(maps, inputs, tmp_path / "ref", WRITERS, batch, workers=1, **kw)  # type: ignore[arg-type]
+    fast = ConvertOptions(WRITERS, batch_size=batch, workers=2, **kw)  # type: ignore[arg-type]
+    convert(maps, inputs, tmp_path / "fast", fast)
+    with pytest.MonkeyPatch.context() as mp, _reference(mp) as calls:
+        ref = replace(fast, workers=1, validator="pandera", kernels="reference")
+        convert(maps, inputs, tmp_path / "ref", ref)
+    expected = ran | {"column_fits", "lookup_captures", "validator.pandera"}
+    assert {name for name in expected if not calls[name]} == set(), calls
     _assert_same(_outputs(tmp_path / "fast"), _outputs(tmp_path / "ref"))
 
 
@@ -115,13 +161,14 @@ def test_samples_vendor_a_same_as_reference(tmp_path: Path, request: pytest.Fixt
         [MAPPINGS / "vendor_a" / "juki-2.5.yaml", MAPPINGS / "vendor_a" / "kojin_juminzei-2.5.yaml"],
         inputs,
         7,
+        FIXED,
     )
 
 
 @pytest.mark.slow
 def test_samples_vendor_b_same_as_reference(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     inputs = [str(SAMPLES / "vendor_b" / n) for n in ("person.csv", "household.csv")]
-    _both(tmp_path, request, [MAPPINGS / "vendor_b" / "juki-2.5.yaml"], inputs, 5)
+    _both(tmp_path, request, [MAPPINGS / "vendor_b" / "juki-2.5.yaml"], inputs, 5, CSV)
 
 
 @pytest.mark.slow
@@ -132,7 +179,7 @@ def test_text_fidelity_corpus_same_as_reference(
 ) -> None:
     mapping, inputs = fidelity._corpus(tmp_path, "repertoire: jisx0208")
     monkeypatch.setenv("MIDLAYOUT_LAYOUTS", str(tmp_path / "layouts"))
-    _both(tmp_path, request, [mapping], inputs, 3, gaiji_unmapped=policy)
+    _both(tmp_path, request, [mapping], inputs, 3, FIXED, gaiji_unmapped=policy)
 
 
 @pytest.mark.slow
@@ -149,9 +196,15 @@ def test_random_synthetic_with_traps_same_as_reference(
         [MAPPINGS / "vendor_a" / "juki-2.5.yaml", MAPPINGS / "vendor_a" / "kojin_juminzei-2.5.yaml"],
         [str(p) for p in a.values()],
         37,
+        FIXED,
     )
     _both(
-        tmp_path / "rb", request, [MAPPINGS / "vendor_b" / "juki-2.5.yaml"], [str(p) for p in b.values()], 29
+        tmp_path / "rb",
+        request,
+        [MAPPINGS / "vendor_b" / "juki-2.5.yaml"],
+        [str(p) for p in b.values()],
+        29,
+        CSV,
     )
     _both(
         tmp_path / "rc",
@@ -159,6 +212,7 @@ def test_random_synthetic_with_traps_same_as_reference(
         [MAPPINGS / "vendor_b" / "juki-2.5-cp932.yaml"],
         [str(p) for p in b_cp932.values()],
         50,
+        CSV,
     )
 
 
@@ -266,7 +320,7 @@ def _assert_same_batches(fast: list, ref: list) -> None:
 @pytest.mark.parametrize("seed", [1, 7, 2026])
 def test_csv_reader_same_as_reference_on_random_traps(tmp_path: Path, encoding: str, seed: int) -> None:
     rng = np.random.default_rng(seed)
-    codec = decode.CODECS[encoding]
+    codec = CODECS[encoding]
     source = SourceFile("c", "c.csv", "csv", encoding, "*", CSV_FIELDS)
     path = tmp_path / "c.csv"
     _random_csv(path, rng, codec, 300, bom=encoding == "utf-8-sig" or rng.random() < 0.3)
@@ -282,7 +336,7 @@ def test_csv_reader_same_as_reference_on_random_traps(tmp_path: Path, encoding: 
 def test_csv_reader_same_as_reference_without_traps(tmp_path: Path, encoding: str) -> None:
     """Clean batches take the fast path end to end (no fallback): it must agree too."""
     rng = np.random.default_rng(5)
-    codec = decode.CODECS[encoding]
+    codec = CODECS[encoding]
     source = SourceFile("c", "c.csv", "csv", encoding, "*", CSV_FIELDS)
     path = tmp_path / "c.csv"
     lines = [",".join(f.column for f in CSV_FIELDS).encode(codec)]  # type: ignore[misc]
@@ -299,7 +353,7 @@ def test_csv_reader_same_as_reference_without_traps(tmp_path: Path, encoding: st
 def test_csv_reader_trap_bytes_are_seen(tmp_path: Path) -> None:
     """The random corpus really holds what the comparison is about (else the tests above prove little)."""
     for encoding in ("utf-8", "cp932"):
-        codec = decode.CODECS[encoding]
+        codec = CODECS[encoding]
         source = SourceFile("c", "c.csv", "csv", encoding, "*", CSV_FIELDS)
         path = tmp_path / f"{encoding}.csv"
         _random_csv(path, np.random.default_rng(7), codec, 300, bom=False)
@@ -367,7 +421,7 @@ def test_text_fidelity_corpus_as_csv_same_as_reference(
     person = tmp_path / "person.csv"
     person.write_bytes(b"\r\n".join(lines) + b"\r\n")
     monkeypatch.setenv("MIDLAYOUT_LAYOUTS", str(tmp_path / "layouts"))
-    _both(tmp_path, request, [maps / "traps.yaml"], [str(person)], 4, gaiji_unmapped=policy)
+    _both(tmp_path, request, [maps / "traps.yaml"], [str(person)], 4, CSV, gaiji_unmapped=policy)
 
 
 _UTF8_EDGES = st.sampled_from(
@@ -403,4 +457,4 @@ def test_csv_utf8_check_is_as_strict_as_python(parts: list[bytes]) -> None:
         strict = True
     except UnicodeDecodeError:
         strict = False
-    assert csv_reader._valid_utf8(data) == strict
+    assert valid_utf8(data) == strict

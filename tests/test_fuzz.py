@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from midlayout.errors import MidlayoutError
 from midlayout.layout.source import SourceField, SourceFile
 from midlayout.readers import read_batches
-from midlayout.readers.decode import CODECS
 from midlayout.text import ebcdic
+from midlayout.text.encodings import CODECS
 from tests.conftest import fixed_record
 
 

@@ -11,7 +11,7 @@ from midlayout.layout.mapping import load_mapping
 from midlayout.layout.registry import list_layouts, resolve
 from midlayout.layout.source import load_source
 from midlayout.layout.standard import load_layout
-from tests.conftest import LAYOUTS, MAPPINGS
+from tests.conftest import LAYOUTS, MAPPINGS, ROOT
 
 JUKI_25 = LAYOUTS / "chukan" / "juki" / "2.5.yaml"
 
@@ -139,6 +139,12 @@ def _mapping_copy(tmp_path: Path, old: str, new: str) -> Path:
     [
         ("{code: sex}", "{code: sexx}", "unknown code map"),
         ("ops: [trim, zenkaku_kana]", "ops: [trim, eval]", "unknown op 'eval'"),
+        (
+            "ops: [trim, zenkaku_kana]",
+            "ops: [trim, {zenkaku_kana: x}]",
+            "op 'zenkaku_kana' takes no argument",
+        ),
+        ("{from: SEX, ops: [{code: sex}]}", "{from: SEX, ops: [code]}", "op 'code' needs an argument"),
         ("{from: KATAGAKI, ops: [trim]}", "{from: KATAGAK, ops: [trim]}", "not a field of the source file"),
         ("      katagaki: {from: KATAGAKI, ops: [trim]}\n", "", "not mapped"),
         ("{from: SEX, ops: [{code: sex}]}", '{from: SEX, const: "1"}', "exactly one of"),
@@ -182,3 +188,32 @@ def test_leave_empty_on_a_required_item_is_a_load_error_naming_the_line(tmp_path
     path.write_text(text.replace("kyushi_kana, shimei", "kyushi_kana, shimei_x"), encoding="utf-8")
     with pytest.raises(DefinitionError, match="has no item 'shimei_x'"):
         load_mapping(path)
+
+
+def test_every_op_has_one_entry_with_a_parser_and_an_implementation() -> None:
+    """layout/ops.py is the one table: each op's implementation loads, and an op that takes an argument
+    cannot be declared without its parser (before, such an op parsed its argument as `trim`'s)."""
+    from midlayout.layout.ops import OP_SPECS, OpSpec
+
+    assert all(callable(spec.load()) for spec in OP_SPECS.values())
+    with pytest.raises(TypeError, match="names no parser"):
+        OpSpec("pad")
+
+
+def test_loading_definitions_imports_no_engine() -> None:
+    """Layouts, mappings and job files load without importing writers, mapping engines or the pipeline."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; from midlayout.layout.job import load_job; "
+        "from midlayout.layout.mapping import load_mapping; "
+        f"load_mapping(Path({str(MAPPINGS / 'vendor_a' / 'juki-2.5.yaml')!r})); "
+        f"load_job(Path({str(ROOT / 'jobs' / 'demo-postgres.yaml')!r}), lambda name: {{'mode', 'meta_schema', 'schema_prefix'}}); "
+        "bad = [m for m in sys.modules if m.startswith(('midlayout.writers', 'midlayout.mapping', "
+        "'midlayout.pipeline', 'midlayout.readers', 'midlayout.validate'))]; assert not bad, bad"
+    )
+    env = {**os.environ, "MIDLAYOUT_LAYOUTS": str(LAYOUTS)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env)
+    assert done.returncode == 0, done.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from importlib.metadata import EntryPoints, PackageNotFoundError, distribution
 from pathlib import Path
 from typing import Any
 
@@ -138,10 +139,31 @@ def test_disable_plugins_keeps_only_the_builtins(tmp_path: Path, monkeypatch: py
     assert used.exit_code == 2 and "disabled by MIDLAYOUT_DISABLE_PLUGINS" in used.stderr
 
 
-def test_builtins_work_with_stale_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_builtins_fall_back_to_the_literal_table_when_the_metadata_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def missing(name: str) -> None:
+        raise PackageNotFoundError(name)
+
+    monkeypatch.setattr(registry, "distribution", missing)  # a source tree run without installing
     monkeypatch.setattr(registry, "entry_points", lambda group: [])
+    found = registry.discover()
+    assert {n: i.value for n, i in found.items() if i.builtin} == registry.BUILTINS
     assert set(registry.available()) == set(registry.BUILTINS)
     assert registry.get_writer("postgres") is PostgresWriter
+
+
+def test_builtins_are_read_from_midlayouts_own_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One registration path: with the metadata present, the literal table is not consulted."""
+    real = distribution("midlayout")
+
+    class WithoutFixed:
+        entry_points = EntryPoints(ep for ep in real.entry_points if ep.name != "fixed")
+
+    monkeypatch.setattr(registry, "distribution", lambda name: WithoutFixed())
+    found = registry.discover()
+    assert "fixed" not in found and {"standard", "parquet", "duckdb", "postgres"} <= set(found)
+    assert all(found[n].builtin for n in ("standard", "parquet", "duckdb", "postgres"))
 
 
 def test_the_postgres_writer_imports_psycopg_only_when_a_load_starts() -> None:

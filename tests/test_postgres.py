@@ -91,11 +91,11 @@ Frames = dict[tuple[str, str], pl.DataFrame]
 def _frames(folder: Path, households: int, seed: int) -> Frames:
     """Typed rows of the three A社 targets, as the pipeline hands them to writers."""
     from midlayout.layout.mapping import load_mapping
-    from midlayout.pipeline.convert import convert
+    from midlayout.pipeline.convert import ConvertOptions, convert
 
     inputs = [str(p) for p in vendor_a(folder / "in", households, seed)]
     mappings = [load_mapping(MAPPINGS / "vendor_a" / n) for n in ("juki-2.5.yaml", "kojin_juminzei-2.5.yaml")]
-    result = convert(mappings, inputs, folder / "out", ["parquet"])
+    result = convert(mappings, inputs, folder / "out", ConvertOptions(("parquet",)))
     assert result.rejected == 0
     targets = [
         ("chukan/juki@2.5", "setai"),

@@ -11,9 +11,11 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from midlayout.audit.from_manifest import reconcile_run
+from midlayout.audit.reconcile import Tolerances
 from midlayout.cli import app
 from midlayout.layout.mapping import load_mapping
-from midlayout.pipeline.convert import ConvertResult, convert
+from midlayout.pipeline.convert import ConvertOptions, ConvertResult, convert
 from midlayout.text import ebcdic
 from tests.conftest import fixed_record
 
@@ -177,7 +179,8 @@ def _corpus(tmp_path: Path, repertoire: str = "") -> tuple[Path, list[str]]:
 def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, repertoire: str = "", **kw: str) -> ConvertResult:
     mapping, inputs = _corpus(tmp_path, repertoire)
     monkeypatch.setenv("MIDLAYOUT_LAYOUTS", str(tmp_path / "layouts"))
-    return convert([load_mapping(mapping)], inputs, tmp_path / "out", ["parquet", "standard"], **kw)  # type: ignore[arg-type]
+    options = ConvertOptions(("parquet", "standard"), **kw)  # type: ignore[arg-type]
+    return convert([load_mapping(mapping)], inputs, tmp_path / "out", options)
 
 
 pytestmark = pytest.mark.skipif(not ebcdic.available("ibm930"), reason="glibc iconv with IBM930 is needed")
@@ -233,6 +236,19 @@ def test_flag_policy_keeps_the_pua_character_and_reports_it(
     assert result.manifest.status == "rejects" and result.flagged == 1
     report = pl.read_csv(tmp_path / "out" / "gaiji-report.csv")
     assert report.filter(pl.col("code") == "F041").get_column("action").to_list() == ["kept"]
+
+
+def test_reconcile_re_maps_with_the_runs_gaiji_policy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Measured on 2924ff0: a run with --gaiji-unmapped flag failed its own reconciliation, because the
+    re-read rejected the flagged record (the mapping's policy) that the run had written."""
+    mapping, inputs = _corpus(tmp_path)
+    monkeypatch.setenv("MIDLAYOUT_LAYOUTS", str(tmp_path / "layouts"))
+    options = ConvertOptions(("parquet", "duckdb"), gaiji_unmapped="flag")
+    assert convert([load_mapping(mapping)], inputs, tmp_path / "out", options).flagged == 1
+    cert = reconcile_run(tmp_path / "out" / "manifest.json", Tolerances())
+    assert cert["passed"], [c for c in cert["checks"] if not c["passed"]]
 
 
 def test_repertoire_jisx0208_lists_characters_and_suggestions(

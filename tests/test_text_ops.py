@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from midlayout.errors import DefinitionError
-from midlayout.layout.mapping import BUILTIN_ERAS, Op, load_mapping
+from midlayout.layout.mapping import Op, load_mapping
 from midlayout.mapping.ops import OpContext, Value, apply_op
 from midlayout.text import normalize as n
-from midlayout.text.wareki import parse_wareki, parse_wareki_reference
+from midlayout.text.wareki import ERA_SCHEMES, parse_wareki, parse_wareki_reference
 from tests.conftest import MAPPINGS
 
 
@@ -42,7 +42,7 @@ def _op(values: list, name: str, args: dict, dtype: type[pl.DataType] = pl.Strin
     ],
 )
 def test_era_schemes_and_boundaries(fmt: str, scheme: str | None, values: list[str]) -> None:
-    eras = BUILTIN_ERAS[scheme] if scheme else None
+    eras = ERA_SCHEMES[scheme] if scheme else None
     dates, bad = _op(values, "wareki", {"format": fmt, "eras": eras})
     assert dates == [dt.date(1989, 1, 7), dt.date(1989, 1, 8), dt.date(2019, 4, 30), dt.date(2019, 5, 1)]
     assert bad == [False] * 4
@@ -52,13 +52,13 @@ def test_dates_outside_their_era_are_rejected_not_nulled() -> None:
     dates, bad = _op(
         ["3640108", "4310501", "4000101", "6010101"],
         "wareki",
-        {"format": "era_yymmdd", "eras": BUILTIN_ERAS["digits"]},
+        {"format": "era_yymmdd", "eras": ERA_SCHEMES["digits"]},
     )
     assert dates == [None] * 4 and bad == [True] * 4
 
 
 def test_fusho_gives_flag_null_date_and_partial_string() -> None:
-    eras = {"format": "era_yymmdd", "eras": BUILTIN_ERAS["digits"]}
+    eras = {"format": "era_yymmdd", "eras": ERA_SCHEMES["digits"]}
     values = ["3500000", "3501200", "3501231", ""]
     assert _op(values, "wareki", eras)[0] == [None, None, dt.date(1975, 12, 31), None]
     assert _op(values, "wareki_unknown", eras)[0] == [True, True, False, False]
@@ -77,10 +77,10 @@ def test_to_wareki_op_from_dates_and_text() -> None:
     out, bad = _op(
         ["19890107", "20190501", "18000101", "x", ""],
         "to_wareki",
-        {"style": "era2_yymmdd", "eras": BUILTIN_ERAS["digits2"]},
+        {"style": "era2_yymmdd", "eras": ERA_SCHEMES["digits2"]},
     )
     assert out == ["03640107", "05010501", None, None, None] and bad == [False, False, True, True, False]
-    assert _op(["20190430"], "to_wareki", {"style": "era_yymmdd", "eras": BUILTIN_ERAS["letters"]})[0] == [
+    assert _op(["20190430"], "to_wareki", {"style": "era_yymmdd", "eras": ERA_SCHEMES["letters"]})[0] == [
         "H310430"
     ]
 
@@ -103,7 +103,7 @@ def test_mapping_accepts_builtin_era_schemes(tmp_path: Path) -> None:
     path = _mapping_with(tmp_path, "{format: era_yymmdd, eras: a}", "{format: era_yymmdd, eras: letters}")
     m = load_mapping(path)
     ops = [o for r in m.files[1].items for o in r.ops if o.name == "wareki"]
-    assert ops[0].args["eras"] == BUILTIN_ERAS["letters"]
+    assert ops[0].args["eras"] == ERA_SCHEMES["letters"]
 
 
 @pytest.mark.parametrize(
@@ -130,7 +130,7 @@ def test_mapping_era_errors_name_the_line(tmp_path: Path, new: str, message: str
     st.sampled_from(["era_yymmdd", "dotted", "kanji"]),
 )
 def test_parse_wareki_vectorised_equals_reference(texts: list[str], fmt: str) -> None:
-    eras = BUILTIN_ERAS["digits"] if fmt == "era_yymmdd" else None
+    eras = ERA_SCHEMES["digits"] if fmt == "era_yymmdd" else None
     got = (
         pl.DataFrame({"v": texts}).select(parse_wareki(pl.col("v"), fmt, eras).alias("p")).unnest("p").rows()
     )

@@ -11,8 +11,9 @@ import pytest
 
 from midlayout.layout.mapping import load_mapping
 from midlayout.mapping.compile import apply, compile_file
-from midlayout.pipeline.convert import gaiji_options, lookup_tables
 from midlayout.pipeline.inputs import match_inputs
+from midlayout.pipeline.options import gaiji_options
+from midlayout.pipeline.plan import lookup_tables
 from midlayout.readers import read_batches
 from midlayout.synth import generate_vendor_a
 from midlayout.validate import rules, schema

@@ -13,7 +13,7 @@ import pytest
 from midlayout.layout.mapping import load_mapping
 from midlayout.layout.model import FileDef, Item, Layout
 from midlayout.layout.registry import resolve
-from midlayout.pipeline.convert import ConvertResult, convert
+from midlayout.pipeline.convert import ConvertOptions, ConvertResult, convert
 from midlayout.writers import get_writer
 from midlayout.writers.fixed import OutputError, render_fixed
 from tests.conftest import LAYOUTS, MAPPINGS
@@ -29,14 +29,12 @@ def converted(tmp_path_factory: pytest.TempPathFactory) -> ConvertResult:
     mappings = [
         load_mapping(MAPPINGS / "vendor_a" / n, LAYOUTS) for n in ("juki-2.5.yaml", "kojin_juminzei-2.5.yaml")
     ]
-    return convert(
-        mappings,
-        inputs,
-        tmp / "out",
-        ["duckdb", "parquet", "standard", "fixed"],
+    options = ConvertOptions(
+        ("duckdb", "parquet", "standard", "fixed"),
+        {"parquet": {"partition_by": "setai_no"}},
         batch_size=10,
-        writer_options={"parquet": {"partition_by": "setai_no"}},
     )
+    return convert(mappings, inputs, tmp / "out", options)
 
 
 def reference(result: ConvertResult, gyomu: str, file: str) -> pl.DataFrame:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -17,6 +18,14 @@ REJECT_SCHEMA: dict[str, pl.DataType] = {
     "message": pl.String(),
     "raw": pl.Binary(),
 }
+
+# Facts a report needs about a reject, as data rather than message text. Only repertoire rejects carry them
+# today: the repertoires the value is outside of, and each character outside (hex code point, 1-based
+# position). Staged with the rejects, never written to rejects.parquet/csv.
+DETAIL = "detail"
+DETAIL_TYPE = pl.Struct(
+    {"outside": pl.String(), "chars": pl.List(pl.Struct({"code": pl.String(), "pos": pl.Int64()}))}
+)
 
 # Provenance columns every batch carries from the reader to the writer.
 FILE, REC, OFF, RAW = "_file", "_rec", "_off", "_raw"
@@ -52,8 +61,8 @@ def with_raw(rows: pl.DataFrame) -> pl.DataFrame:
 
 
 def empty_rejects() -> pl.DataFrame:
-    """A reject frame with no rows."""
-    return pl.DataFrame(schema=REJECT_SCHEMA)
+    """A reject frame with no rows (with its detail column, as staged)."""
+    return pl.DataFrame(schema={**REJECT_SCHEMA, DETAIL: DETAIL_TYPE})
 
 
 def rejects_from(
@@ -65,8 +74,10 @@ def rejects_from(
     item: str | pl.Expr | None = None,
     field: str | pl.Expr | None = None,
     field_start: int | pl.Expr = 0,
+    detail: pl.Expr | None = None,
 ) -> pl.DataFrame:
-    """Turn rows that still carry provenance columns into reject rows (vectorised)."""
+    """Turn rows that still carry provenance columns into reject rows (vectorised); `detail` (DETAIL_TYPE)
+    carries what a report needs to know about each reject."""
 
     def lit(value: str | pl.Expr | None) -> pl.Expr:
         return value if isinstance(value, pl.Expr) else pl.lit(value, dtype=pl.String)
@@ -82,4 +93,48 @@ def rejects_from(
         lit(field).alias("field"),
         lit(message).alias("message"),
         pl.col(RAW).alias("raw"),
+        (pl.lit(None, dtype=DETAIL_TYPE) if detail is None else detail).alias(DETAIL),
     )
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A record a reader could not take: its row in the batch, the field ("" for the whole record), the byte
+    offset of the problem within the record, the rule and the message."""
+
+    row: int
+    field: str
+    byte: int
+    rule: str
+    message: str
+
+
+def split_failures(frame: pl.DataFrame, fails: list[Failure]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Move the rows named in `fails` out of a read batch, into decode rejects (one per failure)."""
+    f = pl.DataFrame(
+        {
+            "_row": [x.row for x in fails],
+            "_field": [x.field for x in fails],
+            "_start": [x.byte for x in fails],
+            "_rule": [x.rule for x in fails],
+            "_message": [x.message for x in fails],
+        },
+        schema={
+            "_row": pl.UInt32,
+            "_field": pl.String,
+            "_start": pl.Int64,
+            "_rule": pl.String,
+            "_message": pl.String,
+        },
+    )
+    numbered = frame.with_row_index("_row")
+    rejects = rejects_from(
+        numbered.join(f, on="_row"),
+        stage="decode",
+        rule=pl.col("_rule"),
+        field=pl.col("_field"),
+        field_start=pl.col("_start"),
+        message=pl.col("_message"),
+    )
+    rows = numbered.filter(~pl.col("_row").is_in(f.get_column("_row").unique().implode())).drop("_row")
+    return rows, rejects

@@ -12,15 +12,17 @@ from midlayout.audit.inputs import Source, locate
 from midlayout.audit.reconcile import Side, Step, Tolerances, certificate
 from midlayout.audit.verify import read_manifest
 from midlayout.errors import InputError, Location
+from midlayout.layout.dtypes import polars_dtype
 from midlayout.layout.gaiji import GaijiOptions
 from midlayout.layout.mapping import Mapping, load_mapping
 from midlayout.layout.model import Layout
 from midlayout.layout.standard import sha256_file
-from midlayout.mapping.compile import apply, compile_file, polars_dtype
-from midlayout.pipeline.convert import gaiji_options, lookup_tables
+from midlayout.mapping.compile import compile_file
 from midlayout.pipeline.inputs import Job, match_inputs
+from midlayout.pipeline.options import options_of_run
+from midlayout.pipeline.plan import lookup_tables
 from midlayout.pipeline.portable import resolve_reference
-from midlayout.readers import read_batches
+from midlayout.pipeline.readmap import read_input
 from midlayout.rejects import FILE, REC
 
 BATCH = 200_000
@@ -69,10 +71,9 @@ def _stage_job(
     items = compiled.target.item_ids
     folder.mkdir(parents=True, exist_ok=True)
     read = 0
-    for batch in read_batches(job.source, job.path, BATCH, gaiji):
-        read += batch.records_read
-        mapped, _ = apply(compiled, batch.rows, tables)
-        good = mapped.with_columns(pl.col(REC).cast(pl.Int64)).join(rejected, on=[FILE, REC], how="anti")
+    for batch in read_input(job.source, job.path, gaiji, compiled, tables, BATCH):
+        read += batch.read.records_read
+        good = batch.rows.with_columns(pl.col(REC).cast(pl.Int64)).join(rejected, on=[FILE, REC], how="anti")
         good.select(items).write_parquet(folder / f"{n:04d}-{read:012d}.parquet")
     schema = {it.id: polars_dtype(it) for it in compiled.target.items}
     pl.DataFrame(schema=schema).write_parquet(folder / f"{n:04d}-empty.parquet")
@@ -90,15 +91,13 @@ def source_side(
         mappings, [f"{i['source']}={resolve_reference(i['path'], folder)}" for i in manifest["inputs"]]
     )
     rejected, rejects_path = _rejected(manifest, where)
-    gaiji = gaiji_options(mappings, None, None)  # the mappings' own 外字 tables and policies
-    tables = lookup_tables(
-        jobs, BATCH, gaiji
-    )  # convert's own lookups, so the source maps exactly as in the run
+    gaiji = options_of_run(manifest, mappings, where).gaiji(mappings)  # the run's 外字 tables and policies
+    tables = lookup_tables(jobs, BATCH, gaiji)  # convert's own lookups, so the source maps as in the run
     side, checks = Side("移行元 source (mapped − rejects)", hash_sources=False), []
     for n, (job, entry) in enumerate(zip(jobs, manifest["inputs"], strict=True)):
         step(f"re-reading {job.path}")
         layout, file = job.mapping.target, job.mapping.target.file(job.rule.target)
-        key = f"{layout.ref}:{file.id}"
+        key = layout.target(file.id)
         staged = work / key.replace("/", "_").replace(":", "__").replace("@", "_")
         named = str(entry.get("file", entry["path"]))  # how rejects.file names this input
         mine = rejected.filter(pl.col(FILE) == named).with_columns(pl.lit(str(job.path)).alias(FILE))

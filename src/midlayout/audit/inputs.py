@@ -12,11 +12,12 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from midlayout.errors import InputError, Location, UsageError
+from midlayout.layout.dtypes import polars_dtype
 from midlayout.layout.model import FileDef, Item, Layout
-from midlayout.layout.source import SourceField, SourceFile
-from midlayout.mapping.compile import polars_dtype
-from midlayout.readers import read_batches
-from midlayout.readers.decode import CODECS
+from midlayout.mapping.compile import CompiledFile, compile_file
+from midlayout.pipeline.identity import identity_mapping, only_files
+from midlayout.pipeline.readmap import read_input
+from midlayout.text.encodings import CODECS
 from midlayout.text.normalize import hankaku_kana_to_zenkaku, trim, zenkaku_ascii_to_hankaku
 from midlayout.writers.duckdb import quote_ident
 
@@ -132,7 +133,7 @@ def _infer_file(columns: list[str], layout: Layout, kind: str, file_id: str | No
         missing = [c for c in names(target) if c not in columns]
         extra = [c for c in columns if c not in names(target)]
         raise InputError(
-            f"columns do not match {layout.ref}:{target.id}: missing {missing}, unexpected {extra}",
+            f"columns do not match {layout.target(target.id)}: missing {missing}, unexpected {extra}",
             Location(file=where),
         )
     raise InputError(
@@ -181,44 +182,25 @@ def canonical_select(file: FileDef, normalised: bool) -> str:
     return ", ".join(cols)
 
 
-def _identity_source(src: Source) -> SourceFile:
-    fields = tuple(SourceField(it.id, "text", column=it.name) for it in src.file.items)
-    return SourceFile(src.file.id, src.file.name, "csv", src.layout.encoding, "*", fields)
+def _identity(src: Source) -> CompiledFile:
+    """The file's identity mapping, compiled: a standard file is read and typed as `midlayout validate`
+    reads it."""
+    mapping = only_files(identity_mapping(src.layout), {src.file.id})
+    return compile_file(mapping, mapping.files[0])
 
 
-def _cast_csv(batch: pl.DataFrame, src: Source) -> pl.DataFrame:
-    """Standard-file text to typed columns; the first value that does not parse is an InputError."""
-    exprs, bad = [], []
-    for it in src.file.items:
-        raw = pl.col(it.id).str.strip_chars(" ")
-        if it.type == "number":
-            typed = raw.replace("", None).cast(polars_dtype(it), strict=False)
-        elif it.type == "date":
-            typed = raw.replace("", None).str.strptime(pl.Date, "%Y%m%d", strict=False)
-        elif it.type == "flag":
-            typed = pl.when(raw == "1").then(True).when(raw == "0").then(False).otherwise(None)
-        else:
-            exprs.append(pl.col(it.id))
-            continue
-        exprs.append(typed.alias(it.id))
-        bad.append((it, (raw != "") & typed.is_null()))
-    typed_frame = batch.with_columns(exprs)
-    _raise_unparsed(batch, bad, src)
-    return typed_frame
-
-
-def _raise_unparsed(batch: pl.DataFrame, bad: list[tuple[Item, pl.Expr]], src: Source) -> None:
-    if not bad:
+def _raise_first(rejects: pl.DataFrame, src: Source) -> None:
+    """A standard file that does not read or type cleanly is an input error naming its first fault."""
+    if not rejects.height:
         return
-    flags = batch.select([mask.fill_null(False).alias(it.id) for it, mask in bad])
-    hits = batch.select("_rec").with_columns(flags).filter(pl.any_horizontal([it.id for it, _ in bad]))
-    if hits.height:
-        row = hits.row(0, named=True)
-        item = next(it for it, _ in bad if row[it.id])
-        raise InputError(
-            f"value is not a valid {item.type}",
-            Location(file=str(src.path), record=int(row["_rec"]), field=item.name),
-        )
+    r = rejects.row(0, named=True)
+    if r["stage"] == "map":
+        item = src.file.item(r["item"])
+        raise InputError(r["message"], Location(file=str(src.path), record=r["record"], field=item.name))
+    raise InputError(
+        f"{r['rule']}: {r['message']}",
+        Location(file=str(src.path), record=r["record"], field=r["field"] or None),
+    )
 
 
 def _normalised(frame: pl.DataFrame, src: Source, norm: Normalise) -> pl.DataFrame:
@@ -231,17 +213,14 @@ def _normalised(frame: pl.DataFrame, src: Source, norm: Normalise) -> pl.DataFra
 
 
 def _stage_csv(src: Source, norm: Normalise, target: Path) -> None:
-    """Decode a standard CSV with the project's strict reader and stage it as typed Parquet."""
+    """Read a standard CSV through its identity mapping (strict decoding, typed as `validate` types it) and
+    stage it as typed Parquet."""
+    compiled = _identity(src)
     writer = None
     try:
-        for batch in read_batches(_identity_source(src), src.path, 200_000):
-            if batch.rejects.height:
-                r = batch.rejects.row(0, named=True)
-                raise InputError(
-                    f"{r['rule']}: {r['message']}",
-                    Location(file=str(src.path), record=r["record"], field=r["field"] or None),
-                )
-            frame = _normalised(_cast_csv(batch.rows, src), src, norm).drop("_file", "_off", "_raw", "_rec")
+        for batch in read_input(compiled.source, src.path, None, compiled, batch_size=200_000):
+            _raise_first(batch.all_rejects, src)
+            frame = _normalised(batch.rows.select(src.file.item_ids), src, norm)
             table = frame.to_arrow()
             writer = writer or pq.ParquetWriter(target, table.schema)
             writer.write_table(table)

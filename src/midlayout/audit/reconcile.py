@@ -218,15 +218,15 @@ def delivery(spec: str, layout: Layout, label: str | None = None) -> Side:
                 path / f"{f.id}.csv",
             ):
                 if cand.is_file():
-                    side.sources[f"{layout.ref}:{f.id}"] = locate(str(cand), layout, f.id)
+                    side.sources[layout.target(f.id)] = locate(str(cand), layout, f.id)
                     break
     elif path.suffix == ".duckdb" and path.is_file():
         for f in layout.files:
             if _has_table(path, layout.gyomu, f.id):
-                side.sources[f"{layout.ref}:{f.id}"] = locate(f"{path}:{layout.gyomu}.{f.id}", layout)
+                side.sources[layout.target(f.id)] = locate(f"{path}:{layout.gyomu}.{f.id}", layout)
     else:
         src = locate(spec, layout)
-        side.sources[f"{layout.ref}:{src.file.id}"] = src
+        side.sources[layout.target(src.file.id)] = src
     if not side.sources:
         raise UsageError(f"{spec}: holds no file of {layout.ref} ({', '.join(f.id for f in layout.files)})")
     return side

@@ -40,6 +40,11 @@ JsonOpt = typer.Option(
 )
 # A flag takes no value: no `<bool>` in --help.
 FLAG = ""
+MemoryLimitOpt = typer.Option(
+    None,
+    "--memory-limit",
+    help="DuckDB memory limit of the cross-file checks and lookup staging, e.g. 1GB (default 256MB and 128MB); beyond it work spills to disk.",
+)
 
 
 def writer_options(pairs: list[str] | None) -> dict[str, dict[str, Any]]:

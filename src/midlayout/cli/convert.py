@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from midlayout.cli.common import (
     FOUND,
     OK,
     JsonOpt,
+    MemoryLimitOpt,
     emit_json,
     guarded,
     progress_bars,
@@ -22,15 +24,13 @@ from midlayout.cli.common import (
 )
 from midlayout.cli.messages import t
 from midlayout.errors import UsageError
-from midlayout.layout.gaiji import UNMAPPED_POLICIES, load_gaiji_table
+from midlayout.layout.gaiji import load_gaiji_table
 from midlayout.layout.mapping import load_mapping
 from midlayout.layout.registry import resolve
 from midlayout.pipeline.convert import ConvertResult, convert
 from midlayout.pipeline.identity import files_for_inputs, identity_mapping, only_files
+from midlayout.pipeline.options import DEFAULT_WRITERS, ConvertOptions
 from midlayout.readers import DEFAULT_BATCH_SIZE
-from midlayout.writers import registry
-
-DEFAULT_WRITERS = list(registry.DEFAULT_WRITERS)
 
 
 def _summary(result: ConvertResult, title: str, kept: bool = True) -> None:
@@ -136,33 +136,26 @@ def convert_cmd(
             help="Processes for read/map/validate (default: one per CPU for inputs over 64 MB). Same output whatever the number.",
         ),
     ] = None,
+    memory_limit: str | None = MemoryLimitOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Convert vendor extracts through mappings into the intermediate standard layout."""
 
     @guarded
     def run() -> int:
-        if batch_size < 1:
-            raise UsageError("--batch-size must be at least 1")
-        if workers is not None and workers < 1:
-            raise UsageError("--workers must be at least 1")
-        if gaiji_unmapped is not None and gaiji_unmapped not in UNMAPPED_POLICIES:
-            raise UsageError(f"--gaiji-unmapped must be one of {', '.join(UNMAPPED_POLICIES)}")
+        options = ConvertOptions(
+            tuple(writer or DEFAULT_WRITERS),
+            writer_options(option),
+            batch_size,
+            workers,
+            gaiji_unmapped=gaiji_unmapped,
+            memory_limit=memory_limit,
+        )
+        if gaiji:
+            options = replace(options, gaiji_table=load_gaiji_table(gaiji))
         mappings = [load_mapping(p) for p in mapping]
-        table = load_gaiji_table(gaiji) if gaiji else None
         with progress_bars(not as_json) as bars:
-            result = convert(
-                mappings,
-                inputs,
-                out,
-                writer or DEFAULT_WRITERS,
-                batch_size,
-                bars,
-                writer_options(option),
-                table,
-                gaiji_unmapped,
-                workers,
-            )
+            result = convert(mappings, inputs, out, options, bars)
         if as_json:
             emit_json(result.manifest.to_dict(result.out_dir))
         else:
@@ -192,9 +185,8 @@ def validate_cmd(
             )
         mapping = only_files(identity_mapping(lay), ids)
         with tempfile.TemporaryDirectory() as tmp, progress_bars(not as_json) as bars:
-            result = convert(
-                [mapping], files, out or Path(tmp), [], DEFAULT_BATCH_SIZE, bars, validator="pandera"
-            )
+            options = ConvertOptions(writers=(), validator="pandera")
+            result = convert([mapping], files, out or Path(tmp), options, bars)
             if as_json:
                 emit_json(result.manifest.to_dict(out) if out else result.manifest.to_dict())
             else:

@@ -8,11 +8,22 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from midlayout.cli.common import FLAG, JsonOpt, emit_json, guarded, progress_bars, stderr, stdout
+from midlayout.cli.common import (
+    FLAG,
+    JsonOpt,
+    MemoryLimitOpt,
+    emit_json,
+    guarded,
+    progress_bars,
+    stderr,
+    stdout,
+)
 from midlayout.cli.messages import error_text, t
 from midlayout.layout.job import load_job
 from midlayout.pipeline.job import MANIFEST, JobResult, run_job
+from midlayout.pipeline.options import ConvertOptions
 from midlayout.readers import DEFAULT_BATCH_SIZE
+from midlayout.writers.registry import options_of
 
 STYLE = {"ok": "green", "rejects": "yellow", "failed": "red", "skipped": "cyan", "not_run": "dim"}
 
@@ -80,15 +91,17 @@ def run_cmd(
     batch_size: Annotated[
         int, typer.Option(help="Records per batch (memory follows this).")
     ] = DEFAULT_BATCH_SIZE,
+    memory_limit: str | None = MemoryLimitOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Run a batch job: many conversions and loads, one job manifest, one summary."""
 
     @guarded
     def run() -> int:
-        job = load_job(job_file)
+        options = ConvertOptions(batch_size=batch_size, memory_limit=memory_limit)
+        job = load_job(job_file, options_of)
         with progress_bars(not as_json) as bars:
-            result = run_job(job, out, keep_going, resume, batch_size, bars)
+            result = run_job(job, out, keep_going, resume, options, bars)
         if as_json:
             emit_json(result.to_dict())
         else:

@@ -8,6 +8,7 @@ entry, not the whole job). Paths are relative to the job file.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,22 +46,20 @@ class Job:
     defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def _writers(doc: Doc, at: PathKey, node: Any) -> dict[str, dict[str, Any]]:
-    """`{writer: {option: value}}`; writer names and option names are checked against the installed writers."""
-    from midlayout.writers.registry import discover
+# Writer name → the option names it accepts; raises ValueError saying why a name is not a usable writer.
+# The caller passes the installed writers' (writers.registry.options_of): definitions import no engine.
+WriterOptions = Callable[[str], Collection[str]]
 
-    known = discover()
+
+def _writers(doc: Doc, at: PathKey, node: Any, options_of: WriterOptions) -> dict[str, dict[str, Any]]:
+    """`{writer: {option: value}}`; writer names and option names are checked against the installed writers."""
     node = c.mapping(doc, at, node, set(), set(node) if isinstance(node, dict) else set())
     out: dict[str, dict[str, Any]] = {}
     for name, options in node.items():
-        if name not in known:
-            raise doc.error((*at, name), f"unknown writer {name!r} (known: {', '.join(sorted(known))})")
         try:
-            allowed = set(known[name].load().OPTIONS)
-        except Exception as exc:  # noqa: BLE001 (a broken plugin is reported where the job names it)
-            raise doc.error(
-                (*at, name), f"writer {name!r} failed to load: {type(exc).__name__}: {exc}"
-            ) from None
+            allowed = set(options_of(name))
+        except ValueError as exc:
+            raise doc.error((*at, name), str(exc)) from None
         opts = c.mapping(doc, (*at, name), options or {}, set(), allowed)
         for key, value in opts.items():
             if not isinstance(value, str | bool | int):
@@ -87,7 +86,9 @@ def _resolve_input(base: Path, arg: str) -> str:
     return str(_norm(base / arg))
 
 
-def _entry(doc: Doc, at: PathKey, node: Any, defaults: dict[str, dict[str, Any]]) -> JobEntry:
+def _entry(
+    doc: Doc, at: PathKey, node: Any, defaults: dict[str, dict[str, Any]], options_of: WriterOptions
+) -> JobEntry:
     node = c.mapping(doc, at, node, {"id", "mappings", "inputs"}, {"writers", "municipality", "note"})
     base = doc.path.parent
     mappings = []
@@ -97,12 +98,9 @@ def _entry(doc: Doc, at: PathKey, node: Any, defaults: dict[str, dict[str, Any]]
             raise doc.error((*at, "mappings", i), f"mapping file not found: {rel}")
         mappings.append(path)
     writers = {name: dict(opts) for name, opts in defaults.items()}
-    for name, opts in _writers(doc, (*at, "writers"), node.get("writers", {})).items():
+    for name, opts in _writers(doc, (*at, "writers"), node.get("writers", {}), options_of).items():
         writers[name] = {**writers.get(name, {}), **opts}
-    if not writers:  # as convert: the embedded targets
-        from midlayout.writers.registry import DEFAULT_WRITERS
-
-        writers = {name: {} for name in DEFAULT_WRITERS}
+    # no writers at all: the entry writes what convert writes by default (pipeline/job.py)
     municipality = node.get("municipality")
     return JobEntry(
         id=c.ident(doc, (*at, "id"), node["id"]),
@@ -114,15 +112,16 @@ def _entry(doc: Doc, at: PathKey, node: Any, defaults: dict[str, dict[str, Any]]
     )
 
 
-def load_job(path: Path) -> Job:
-    """Load and check a job file; DefinitionError with file:line on any fault."""
+def load_job(path: Path, options_of: WriterOptions) -> Job:
+    """Load and check a job file; DefinitionError with file:line on any fault. `options_of` gives the
+    options each installed writer accepts (`midlayout.writers.registry.options_of`)."""
     doc = load_yaml(path)
     top = c.mapping(doc, (), doc.data, {"job", "entries"}, {"defaults"})
     head = c.mapping(doc, ("job",), top["job"], {"id"}, {"description", "out", "on_error"})
     dnode = c.mapping(doc, ("defaults",), top.get("defaults", {}), set(), {"writers"})
-    defaults = _writers(doc, ("defaults", "writers"), dnode.get("writers", {}))
+    defaults = _writers(doc, ("defaults", "writers"), dnode.get("writers", {}), options_of)
     raw = c.seq(doc, ("entries",), top["entries"])
-    entries = tuple(_entry(doc, ("entries", i), n, defaults) for i, n in enumerate(raw))
+    entries = tuple(_entry(doc, ("entries", i), n, defaults, options_of) for i, n in enumerate(raw))
     seen: set[str] = set()
     for i, e in enumerate(entries):
         if e.id in seen:

@@ -13,34 +13,13 @@ from typing import Any
 from midlayout.layout import checks as c
 from midlayout.layout.gaiji import UNMAPPED_POLICIES, GaijiOptions, load_gaiji_table
 from midlayout.layout.model import Layout
+from midlayout.layout.ops import OpScope, parse_op
 from midlayout.layout.registry import resolve
-from midlayout.layout.source import ENCODING_ALIASES, SOURCE_ENCODINGS, SourceLayout, load_source
+from midlayout.layout.source import SourceLayout, load_source
 from midlayout.layout.standard import sha256_file
 from midlayout.layout.yamlfile import Doc, PathKey, load_yaml
-
-ERA_KEYS = ("meiji", "taisho", "showa", "heisei", "reiwa")
-WAREKI_FORMATS = ("era_yymmdd", "era2_yymmdd", "dotted", "kanji")
-# op name → allowed argument kind: None (no argument), or the validator below.
-SIMPLE_OPS = ("trim", "zenkaku_kana", "hankaku_ascii", "hankaku_digits", "normalize_spaces")
-ARG_OPS = (
-    "trim",
-    "code",
-    "wareki",
-    "wareki_unknown",
-    "wareki_partial",
-    "to_wareki",
-    "null_if",
-    "default",
-    "replace",
-    "split",
-)
-TO_WAREKI_STYLES = ("kanji", "dotted", "era_yymmdd", "era2_yymmdd")
-# Era numbering schemes a mapping may name without declaring them under `era_schemes`.
-BUILTIN_ERAS = {
-    "digits": {str(i + 1): k for i, k in enumerate(ERA_KEYS)},  # 1 明治 … 5 令和
-    "digits2": {f"{i + 1:02d}": k for i, k in enumerate(ERA_KEYS)},  # 01 … 05 (the layout's 年号コード)
-    "letters": dict(zip("MTSHR", ERA_KEYS, strict=True)),
-}
+from midlayout.text.encodings import SOURCE_ENCODINGS, canonical
+from midlayout.text.wareki import ERA_KEYS
 
 
 @dataclass(frozen=True)
@@ -134,80 +113,8 @@ def _load_code_map(doc: Doc, at: PathKey, path: Path, layout: Layout) -> CodeMap
 def _op(
     doc: Doc, at: PathKey, node: Any, code_maps: dict[str, CodeMap], eras: dict[str, dict[str, str]]
 ) -> Op:
-    line = doc.line(at)
-    if isinstance(node, str):
-        if node not in SIMPLE_OPS:
-            raise doc.error(at, f"unknown op {node!r} (ops: {', '.join(sorted(set(SIMPLE_OPS + ARG_OPS)))})")
-        return Op(node, None, line)
-    if not isinstance(node, dict) or len(node) != 1:
-        raise doc.error(at, "an op is a name or a mapping with one key")
-    name, arg = next(iter(node.items()))
-    if name not in ARG_OPS:
-        raise doc.error(at, f"unknown op {name!r} (ops: {', '.join(sorted(set(SIMPLE_OPS + ARG_OPS)))})")
-    return Op(name, _op_arg(doc, (*at, name), name, arg, code_maps, eras), line)
-
-
-def _op_arg(
-    doc: Doc, at: PathKey, name: str, arg: Any, code_maps: dict[str, CodeMap], eras: dict[str, dict[str, str]]
-) -> Any:
-    if name == "code":
-        if c.text(doc, at, arg) not in code_maps:
-            raise doc.error(at, f"unknown code map {arg!r} (declare it under code_maps)")
-        return arg
-    if name in ("wareki", "wareki_unknown", "wareki_partial"):
-        node = c.mapping(doc, at, arg, {"format"}, {"eras"})
-        fmt = c.choice(doc, (*at, "format"), node["format"], WAREKI_FORMATS)
-        scheme = _era_scheme(
-            doc, (*at, "eras"), node.get("eras"), eras, required=fmt in ("era_yymmdd", "era2_yymmdd")
-        )
-        return {"format": fmt, "eras": scheme}
-    if name == "to_wareki":
-        node = c.mapping(doc, at, arg, {"style"}, {"eras"})
-        style = c.choice(doc, (*at, "style"), node["style"], TO_WAREKI_STYLES)
-        scheme = _era_scheme(doc, (*at, "eras"), node.get("eras"), eras, required=False)
-        if scheme is not None and (style == "kanji" or sorted(scheme.values()) != sorted(ERA_KEYS)):
-            raise doc.error(
-                (*at, "eras"), "to_wareki takes `eras:` only for code styles, with one code per era"
-            )
-        return {"style": style, "eras": scheme}
-    if name == "null_if":
-        return [c.text(doc, (*at, i), v) for i, v in enumerate(c.seq(doc, at, arg))]
-    if name == "default":
-        return c.text(doc, at, arg)
-    if name == "replace":
-        node = c.mapping(doc, at, arg, set(), set(arg or {}) if isinstance(arg, dict) else set())
-        return {k: c.text(doc, (*at, k), v) for k, v in node.items()}
-    if name == "split":
-        node = c.mapping(doc, at, arg, {"sep", "index"}, set())
-        if node["index"] not in (0, 1):
-            raise doc.error((*at, "index"), "split at the first sep: index 0 (before it) or 1 (after it)")
-        return {"sep": c.text(doc, (*at, "sep"), node["sep"]), "index": node["index"]}
-    node = c.mapping(doc, at, arg, set(), {"side", "chars"})  # trim
-    return {
-        "side": c.choice(doc, (*at, "side"), node.get("side", "both"), ("both", "left", "right")),
-        "chars": c.text(doc, (*at, "chars"), node.get("chars", " \u3000")),
-    }
-
-
-def _era_scheme(
-    doc: Doc, at: PathKey, name: Any, eras: dict[str, dict[str, str]], required: bool
-) -> dict[str, str] | None:
-    """A declared era scheme, else a built-in one (digits, digits2, letters)."""
-    if name is None:
-        if required:
-            raise doc.error(
-                at,
-                f"era code formats need `eras:` naming an era scheme ({', '.join(BUILTIN_ERAS)} or declared)",
-            )
-        return None
-    key = c.text(doc, at, name)
-    scheme = eras.get(key, BUILTIN_ERAS.get(key))
-    if scheme is None:
-        raise doc.error(
-            at,
-            f"unknown era scheme {key!r} (declared: {', '.join(eras) or 'none'}; built-in: {', '.join(BUILTIN_ERAS)})",
-        )
-    return scheme
+    name, args = parse_op(doc, at, node, OpScope(frozenset(code_maps), eras))
+    return Op(name, args, doc.line(at))
 
 
 _SOURCES = ("from", "concat", "const", "lookup")
@@ -373,7 +280,7 @@ def _gaiji(doc: Doc, path: Path, node: Any) -> GaijiOptions:
     encoding = None
     if "encoding" in node:
         encoding = c.choice(doc, ("gaiji", "encoding"), node["encoding"], SOURCE_ENCODINGS)
-        encoding = ENCODING_ALIASES.get(encoding, encoding)
+        encoding = canonical(encoding)
     unmapped = c.choice(doc, ("gaiji", "unmapped"), node.get("unmapped", "reject"), UNMAPPED_POLICIES)
     table = None
     if "table" in node:

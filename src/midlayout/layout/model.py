@@ -6,7 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ITEM_TYPES = ("string", "number", "date", "code", "flag")
-ENCODINGS = ("cp932", "shift_jis", "euc-jp", "utf-8", "utf-8-sig")
+
+
+def staging_key(layout_id: str, file_id: str) -> str:
+    """`<layout id>:<file id>`, how a run names a target file while staging and checking across files (a run
+    holds one version of a layout, so the version is left out; manifests use `Layout.target`)."""
+    return f"{layout_id}:{file_id}"
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,10 @@ class Layout:
     @property
     def ref(self) -> str:
         return f"{self.id}@{self.version}"
+
+    def target(self, file_id: str) -> str:
+        """`<id>@<version>:<file id>`, how manifests and outputs name a target file."""
+        return f"{self.ref}:{file_id}"
 
     def file(self, file_id: str) -> FileDef:
         """The file called `file_id`; KeyError if absent."""

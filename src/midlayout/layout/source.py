@@ -10,22 +10,8 @@ from typing import Any
 from midlayout.layout import checks as c
 from midlayout.layout.standard import sha256_file
 from midlayout.layout.yamlfile import Doc, PathKey, load_yaml
+from midlayout.text.encodings import EBCDIC_ENCODINGS, SOURCE_ENCODINGS, canonical
 
-# "sjis" is what vendors write, and what they mean is CP932 (Windows-31J); "shift_jis" is the strict JIS one.
-SOURCE_ENCODINGS = (
-    "cp932",
-    "sjis",
-    "shift_jis",
-    "euc-jp",
-    "utf-8",
-    "utf-8-sig",
-    "ibm930",
-    "ibm939",
-    "ibm1390",
-    "ibm1399",
-)
-EBCDIC_ENCODINGS = ("ibm930", "ibm939", "ibm1390", "ibm1399")
-ENCODING_ALIASES = {"sjis": "cp932"}
 FIELD_TYPES = ("text", "zoned")
 # Mainframe numerics exist only in fixed-width records.
 FIXED_FIELD_TYPES = ("text", "zoned", "zoned_ebcdic", "packed", "binary")
@@ -190,7 +176,7 @@ def _file(doc: Doc, at: PathKey, node: Any) -> SourceFile:
             "quote": c.text(doc, (*at, "quote"), node.get("quote", '"')),
         }
     encoding = c.choice(doc, (*at, "encoding"), node["encoding"], SOURCE_ENCODINGS)
-    encoding = ENCODING_ALIASES.get(encoding, encoding)
+    encoding = canonical(encoding)
     if encoding in EBCDIC_ENCODINGS and fmt == "csv":
         raise doc.error((*at, "encoding"), "EBCDIC extracts are fixed-width; CSV in EBCDIC is not supported")
     if encoding in EBCDIC_ENCODINGS and terminator_of(node) != b"":

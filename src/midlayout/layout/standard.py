@@ -9,7 +9,6 @@ from typing import Any
 
 from midlayout.layout import checks as c
 from midlayout.layout.model import (
-    ENCODINGS,
     ITEM_TYPES,
     CodeTable,
     ExactlyOne,
@@ -19,6 +18,7 @@ from midlayout.layout.model import (
     Reference,
 )
 from midlayout.layout.yamlfile import Doc, PathKey, load_yaml
+from midlayout.text.encodings import LAYOUT_ENCODINGS
 
 REPERTOIRES = ("unicode", "cp932", "jisx0208", "jisx0213")
 
@@ -172,7 +172,7 @@ def load_layout(path: Path) -> Layout:
         gyomu=node["gyomu"],
         gyomu_name=c.text(doc, ("gyomu_name",), node["gyomu_name"]),
         version=c.text(doc, ("version",), node["version"]),
-        encoding=c.choice(doc, ("encoding",), node["encoding"], ENCODINGS),
+        encoding=c.choice(doc, ("encoding",), node["encoding"], LAYOUT_ENCODINGS),
         provenance=c.text(doc, ("provenance",), node["provenance"]),
         files=files,
         code_tables=tables,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from midlayout.layout.dtypes import polars_dtype
 from midlayout.layout.mapping import FileMapping, ItemRule, Lookup, Mapping
 from midlayout.layout.model import FileDef, Item
 from midlayout.layout.source import NUMERIC_TYPES, SourceFile
@@ -13,20 +14,11 @@ from midlayout.mapping.ops import Check, OpContext, Shared, Value, apply_op
 from midlayout.rejects import PROVENANCE, empty_rejects, rejects_from
 from midlayout.text.normalize import trim
 
-DTYPES: dict[str, type[pl.DataType]] = {
-    "string": pl.String,
-    "code": pl.String,
-    "number": pl.Int64,
-    "date": pl.Date,
-    "flag": pl.Boolean,
-}
 
-
-def polars_dtype(item: Item) -> pl.DataType:
-    """The polars dtype an item has in every frame and output."""
-    if item.type == "number" and item.scale:
-        return pl.Decimal(item.length, item.scale)
-    return DTYPES[item.type]()
+def lookup_key(column: str) -> pl.Expr:
+    """The lookup-key rule, the one place it is written: the key as text, trimmed of ASCII and
+    full-width spaces at both ends (tables hold their keys so, and a match is compared so)."""
+    return trim(pl.col(column).cast(pl.String), " \u3000", "both")
 
 
 @dataclass
@@ -126,7 +118,7 @@ def _join_lookups(
             pl.col(lk.value).cast(pl.String).alias(value_col),
             pl.lit(True).alias(found_col),
         )
-        key = trim(pl.col(lk.match).cast(pl.String), " \u3000", "both")
+        key = lookup_key(lk.match)
         rows = rows.with_columns(key.alias("__lk_key")).join(
             table, on="__lk_key", how="left", maintain_order="left"
         )
@@ -180,5 +172,5 @@ def build_lookup_table(frames: list[pl.DataFrame], lookup: Lookup) -> pl.DataFra
     """Keep only the key and value a lookup needs; ambiguous keys are dropped (then reported as missing)."""
     empty = pl.DataFrame(schema={lookup.key: pl.String, lookup.value: pl.String})
     table = pl.concat([empty, *[f.select(pl.col(lookup.key, lookup.value).cast(pl.String)) for f in frames]])
-    table = table.with_columns(trim(pl.col(lookup.key).cast(pl.String), " \u3000", "both"))
+    table = table.with_columns(lookup_key(lookup.key))
     return table.filter(pl.len().over(lookup.key) == 1)

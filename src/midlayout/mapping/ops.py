@@ -8,7 +8,9 @@ from typing import Any
 
 import polars as pl
 
+from midlayout import kernels
 from midlayout.layout.mapping import CodeMap, Op
+from midlayout.layout.ops import OP_SPECS
 from midlayout.text import normalize
 from midlayout.text.wareki import parse_wareki, to_wareki
 
@@ -77,23 +79,28 @@ class OpContext:
         return Check(rule, self.item, self.field, self.field_start, mask, message)
 
     def wareki(self, text: pl.Expr, args: dict[str, Any]) -> pl.Expr:
-        """The parsed 和暦 struct of `text`, computed once per batch when the compiler shares it."""
-        parsed = parse_wareki(text, args["format"], args["eras"])
-        if self.shared is None:
-            return parsed
-        return self.shared.column(parsed, "wareki")
+        """The parsed 和暦 struct of `text` (through the running conversion's kernels)."""
+        return kernels.active().wareki(self, text, args)
+
+
+def shared_wareki(ctx: OpContext, text: pl.Expr, args: dict[str, Any]) -> pl.Expr:
+    """The parsed 和暦 struct of `text`, computed once per batch when the compiler shares it."""
+    parsed = parse_wareki(text, args["format"], args["eras"])
+    if ctx.shared is None:
+        return parsed
+    return ctx.shared.column(parsed, "wareki")
 
 
 def _text(fn: Callable[[pl.Expr], pl.Expr]) -> OpFn:
     return lambda v, _a, _c: (Value(fn(v.text()), pl.String), [])
 
 
-def _trim(v: Value, args: dict[str, str] | None, _c: OpContext) -> tuple[Value, list[Check]]:
+def op_trim(v: Value, args: dict[str, str] | None, _c: OpContext) -> tuple[Value, list[Check]]:
     args = args or {"chars": " \u3000", "side": "both"}
     return Value(normalize.trim(v.text(), args["chars"], args["side"]), pl.String), []
 
 
-def _code(v: Value, name: str, ctx: OpContext) -> tuple[Value, list[Check]]:
+def op_code(v: Value, name: str, ctx: OpContext) -> tuple[Value, list[Check]]:
     table = ctx.code_maps[name]
     src = v.text()
     out = src.replace_strict(list(table.map), list(table.map.values()), default=None, return_dtype=pl.String)
@@ -103,7 +110,7 @@ def _code(v: Value, name: str, ctx: OpContext) -> tuple[Value, list[Check]]:
     ]
 
 
-def _wareki(v: Value, args: dict[str, Any], ctx: OpContext) -> tuple[Value, list[Check]]:
+def op_wareki(v: Value, args: dict[str, Any], ctx: OpContext) -> tuple[Value, list[Check]]:
     parsed = ctx.wareki(v.text(), args)
     error = parsed.struct.field("error")
     message = pl.lit("invalid 和暦 date: ") + error
@@ -112,12 +119,12 @@ def _wareki(v: Value, args: dict[str, Any], ctx: OpContext) -> tuple[Value, list
     ]
 
 
-def _wareki_unknown(v: Value, args: dict[str, Any], ctx: OpContext) -> tuple[Value, list[Check]]:
+def op_wareki_unknown(v: Value, args: dict[str, Any], ctx: OpContext) -> tuple[Value, list[Check]]:
     parsed = ctx.wareki(v.text(), args)
     return Value(parsed.struct.field("unknown").fill_null(False), pl.Boolean), []
 
 
-def _wareki_partial(v: Value, args: dict[str, Any], ctx: OpContext) -> tuple[Value, list[Check]]:
+def op_wareki_partial(v: Value, args: dict[str, Any], ctx: OpContext) -> tuple[Value, list[Check]]:
     """西暦 YYYYMMDD with 00 for 不詳 parts, for targets that keep partial dates as a string."""
     parsed = ctx.wareki(v.text(), args)
     error = parsed.struct.field("error")
@@ -127,7 +134,7 @@ def _wareki_partial(v: Value, args: dict[str, Any], ctx: OpContext) -> tuple[Val
     ]
 
 
-def _to_wareki(v: Value, args: dict[str, Any], ctx: OpContext) -> tuple[Value, list[Check]]:
+def op_to_wareki(v: Value, args: dict[str, Any], ctx: OpContext) -> tuple[Value, list[Check]]:
     """西暦 (a date, or YYYYMMDD text) → 和暦 text; a date it cannot express is a reject, never a null."""
     date = (
         v.expr
@@ -148,44 +155,32 @@ def _to_wareki(v: Value, args: dict[str, Any], ctx: OpContext) -> tuple[Value, l
     return Value(out, pl.String), [check]
 
 
-def _null_if(v: Value, values: list[str], _c: OpContext) -> tuple[Value, list[Check]]:
+def op_null_if(v: Value, values: list[str], _c: OpContext) -> tuple[Value, list[Check]]:
     src = v.text()
     return Value(pl.when(src.is_in(values)).then(None).otherwise(src), pl.String), []
 
 
-def _default(v: Value, value: str, _c: OpContext) -> tuple[Value, list[Check]]:
+def op_default(v: Value, value: str, _c: OpContext) -> tuple[Value, list[Check]]:
     src = v.text()
     return Value(pl.when(src.is_null() | (src == "")).then(pl.lit(value)).otherwise(src), pl.String), []
 
 
-def _replace(v: Value, pairs: dict[str, str], _c: OpContext) -> tuple[Value, list[Check]]:
+def op_replace(v: Value, pairs: dict[str, str], _c: OpContext) -> tuple[Value, list[Check]]:
     return Value(v.text().str.replace_many(list(pairs), list(pairs.values())), pl.String), []
 
 
-def _split(v: Value, args: dict[str, Any], _c: OpContext) -> tuple[Value, list[Check]]:
+def op_split(v: Value, args: dict[str, Any], _c: OpContext) -> tuple[Value, list[Check]]:
     """Split at the first `sep`: index 0 is the part before it, index 1 everything after it."""
     parts = v.text().str.splitn(args["sep"], 2)
     return Value(parts.struct.field(f"field_{args['index']}"), pl.String), []
 
 
-OPS: dict[str, OpFn] = {
-    "trim": _trim,
-    "zenkaku_kana": _text(normalize.hankaku_kana_to_zenkaku),
-    "hankaku_ascii": _text(normalize.zenkaku_ascii_to_hankaku),
-    "hankaku_digits": _text(normalize.zenkaku_digits_to_hankaku),
-    "normalize_spaces": _text(normalize.normalize_spaces),
-    "code": _code,
-    "wareki": _wareki,
-    "wareki_unknown": _wareki_unknown,
-    "wareki_partial": _wareki_partial,
-    "to_wareki": _to_wareki,
-    "null_if": _null_if,
-    "default": _default,
-    "replace": _replace,
-    "split": _split,
-}
+op_zenkaku_kana = _text(normalize.hankaku_kana_to_zenkaku)
+op_hankaku_ascii = _text(normalize.zenkaku_ascii_to_hankaku)
+op_hankaku_digits = _text(normalize.zenkaku_digits_to_hankaku)
+op_normalize_spaces = _text(normalize.normalize_spaces)
 
 
 def apply_op(value: Value, op: Op, ctx: OpContext) -> tuple[Value, list[Check]]:
-    """Apply one op of the vocabulary."""
-    return OPS[op.name](value, op.args, ctx)
+    """Apply one op of the vocabulary (layout/ops.py's table names each op's implementation here)."""
+    return OP_SPECS[op.name].load()(value, op.args, ctx)  # type: ignore[no-any-return]

@@ -19,15 +19,16 @@ from typing import Final
 
 import polars as pl
 
+from midlayout import kernels
 from midlayout.layout.gaiji import GaijiOptions
 from midlayout.layout.mapping import Lookup
-from midlayout.mapping.compile import CompiledFile, apply, compile_file
+from midlayout.mapping.compile import CompiledFile, compile_file, lookup_key
 from midlayout.pipeline.inputs import Job
-from midlayout.readers import read_piece
+from midlayout.pipeline.plan import target_name
+from midlayout.pipeline.readmap import read_mapped
 from midlayout.readers.gaiji import GaijiSpec, spec_for
 from midlayout.rejects import staged
-from midlayout.text.normalize import trim
-from midlayout.validate.rules import validate_rows
+from midlayout.validate.registry import Validator, get_validator
 
 # Staged parts are read back once and deleted: cheap compression beats small files.
 STAGE_COMPRESSION: Final = "lz4"
@@ -36,14 +37,7 @@ STAGE_COMPRESSION: Final = "lz4"
 # The variable is read when a process loads polars, so it is set for the workers before they start.
 WORKER_ENV: Final = {"_RJEM_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0"}
 AUTO_PARALLEL_BYTES = 64 << 20  # below this, worker start-up costs more than it saves
-# DuckDB's limit while the main process stages a lookup table; the idle workers' memory counts alongside.
-LOOKUP_MEMORY_LIMIT: Final = "128MB"
 LOOKUP_IN_MEMORY_ROWS = 500_000  # larger tables stay on disk, filtered per batch: memory follows the batch
-
-
-def target_name(job: Job) -> str:
-    """`<layout id>:<file id>`, the staging key of a job's target file."""
-    return f"{job.mapping.target.id}:{job.rule.target}"
 
 
 def _file_stem(target: str) -> str:
@@ -89,9 +83,11 @@ class BatchRunner:
         root: Path,
         captures: dict[int, list[Lookup]],
         validator: str = "fused",
+        kernels_name: str = kernels.FAST,
     ) -> None:
         self.jobs, self.gaiji, self.root, self.captures = jobs, gaiji, root, captures
-        self.validator = validator
+        self.validator, self.kernels_name = validator, kernels_name
+        self._validate: Validator = get_validator(validator)
         self._compiled: dict[int, CompiledFile] = {}
         self._specs: dict[int, GaijiSpec] = {}
         self._tables: dict[str, pl.DataFrame] = {}
@@ -110,21 +106,14 @@ class BatchRunner:
         if pl.scan_parquet(path).select(pl.len()).collect().item() <= LOOKUP_IN_MEMORY_ROWS:
             self._tables[path] = pl.read_parquet(path)
             return self._tables[path]
-        keys = (
-            rows.select(trim(pl.col(lk.match).cast(pl.String), " \u3000", "both"))
-            .to_series()
-            .drop_nulls()
-            .unique()
-        )
+        keys = rows.select(lookup_key(lk.match)).to_series().drop_nulls().unique()
         return pl.scan_parquet(path).filter(pl.col(lk.key).is_in(keys.implode())).collect(engine="streaming")
 
     def _capture(self, task: Task, rows: pl.DataFrame) -> dict[Lookup, Path]:
         """The key (trimmed, as tables hold it) and value columns later jobs look up, staged to disk."""
         out = {}
         for k, lk in enumerate(self.captures.get(task.job, ())):
-            frame = rows.select(
-                trim(pl.col(lk.key).cast(pl.String), " \u3000", "both"), pl.col(lk.value).cast(pl.String)
-            )
+            frame = rows.select(lookup_key(lk.key), pl.col(lk.value).cast(pl.String))
             out[lk] = part_path(self.root, f"capture{k}", task.job, task.seq)
             frame.write_parquet(out[lk], compression=STAGE_COMPRESSION)
         return out
@@ -132,20 +121,17 @@ class BatchRunner:
     def run(self, task: Task) -> Done:
         """Read, map, validate and stage one batch."""
         job, compiled, spec = self._job(task.job)
-        batch = read_piece(job.source, job.path, task.piece, spec)
-        captured = self._capture(task, batch.rows)
-        tables = {lk: self._table(lk, path, batch.rows) for lk, path in task.tables}
-        mapped, map_rejects = apply(compiled, batch.rows, tables)
-        layout = job.mapping.target
-        if self.validator == "pandera":  # the same rules through pandera (`midlayout validate`)
-            from midlayout.validate.schema import validate_with_pandera
 
-            valid, val_rejects = validate_with_pandera(layout, compiled.target, mapped)
-        else:
-            valid, val_rejects = validate_rows(layout, compiled.target, mapped)
+        def tables(source_rows: pl.DataFrame) -> dict[Lookup, pl.DataFrame]:
+            return {lk: self._table(lk, path, source_rows) for lk, path in task.tables}
+
+        mapped = next(read_mapped(job.source, job.path, spec, compiled, tables, pieces=[task.piece]))
+        batch = mapped.read
+        captured = self._capture(task, batch.rows)
+        valid, val_rejects = self._validate(job.mapping.target, compiled.target, mapped.rows)
         rows = part_path(self.root, _file_stem(target_name(job)), task.job, task.seq)
         staged(valid).write_parquet(rows, compression=STAGE_COMPRESSION)
-        rejects = pl.concat([batch.rejects, map_rejects, val_rejects])
+        rejects = pl.concat([mapped.all_rejects, val_rejects])
         return Done(
             task.job,
             task.seq,
@@ -174,8 +160,10 @@ def _init_worker(
     root: Path,
     captures: dict[int, list[Lookup]],
     validator: str,
+    kernels_name: str,
 ) -> None:
-    _RUNNER[:] = [BatchRunner(jobs, gaiji, root, captures, validator)]
+    kernels.activate(kernels_name)
+    _RUNNER[:] = [BatchRunner(jobs, gaiji, root, captures, validator, kernels_name)]
 
 
 def _run_in_worker(task: Task) -> Done:
@@ -206,7 +194,14 @@ class Pipeline:
                 workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(runner.jobs, runner.gaiji, runner.root, runner.captures, runner.validator),
+                initargs=(
+                    runner.jobs,
+                    runner.gaiji,
+                    runner.root,
+                    runner.captures,
+                    runner.validator,
+                    runner.kernels_name,
+                ),
             )
 
     def submit(self, task: Task) -> None:
@@ -229,7 +224,7 @@ class Pipeline:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def stage_lookup_table(parts: list[Path], lk: Lookup, path: Path, spill: Path) -> None:
+def stage_lookup_table(parts: list[Path], lk: Lookup, path: Path, spill: Path, memory_limit: str) -> None:
     """Write the lookup table of `lk` from its captured parts, out of core: ambiguous keys are dropped
     (then reported as missing), as `mapping.compile.build_lookup_table` does in memory."""
     import duckdb
@@ -240,7 +235,7 @@ def stage_lookup_table(parts: list[Path], lk: Lookup, path: Path, spill: Path) -
     con = duckdb.connect()
     try:
         con.execute(
-            f"SET memory_limit = '{LOOKUP_MEMORY_LIMIT}'; SET temp_directory = '{spill}'; "
+            f"SET memory_limit = '{memory_limit}'; SET temp_directory = '{spill}'; "
             "SET preserve_insertion_order = false"
         )
         files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in parts)
@@ -251,14 +246,3 @@ def stage_lookup_table(parts: list[Path], lk: Lookup, path: Path, spill: Path) -
         )
     finally:
         con.close()
-
-
-def execution_order(jobs: list[Job], sources: dict[int, list[Lookup]]) -> list[int]:
-    """Lookup sources first (their columns are captured on their own pass), then jobs that need no lookup,
-    then those that do: only the last wait for earlier batches to finish."""
-    needs = [i for i, j in enumerate(jobs) if any(r.lookup for r in j.rule.items) and i not in sources]
-    return (
-        [i for i in range(len(jobs)) if i in sources]
-        + [i for i in range(len(jobs)) if i not in sources and i not in needs]
-        + needs
-    )

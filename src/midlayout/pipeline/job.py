@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,8 @@ from midlayout.layout.mapping import load_mapping
 from midlayout.layout.standard import sha256_file
 from midlayout.pipeline.convert import Progress, convert, plan_load_id
 from midlayout.pipeline.manifest import load_manifest, write_atomic
+from midlayout.pipeline.options import DEFAULT_WRITERS, ConvertOptions
 from midlayout.pipeline.portable import portable_reference, resolve_reference
-from midlayout.readers import DEFAULT_BATCH_SIZE
 from midlayout.writers.base import sha256_path
 
 MANIFEST = "job-manifest.json"
@@ -104,21 +104,18 @@ def _output_summary(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _run_entry(entry: JobEntry, out: Path, batch_size: int, progress: Progress | None) -> EntryResult:
+def _run_entry(entry: JobEntry, out: Path, options: ConvertOptions, progress: Progress | None) -> EntryResult:
     result = EntryResult(entry.id, "running", 0, municipality=entry.municipality, out=str(out))
     t0 = time.perf_counter()
     try:
         mappings = [load_mapping(p) for p in entry.mappings]
         result.gyomu = sorted({m.target.gyomu for m in mappings})
-        converted = convert(
-            mappings,
-            list(entry.inputs),
-            out,
-            list(entry.writers),
-            batch_size,
-            progress,
-            {k: v for k, v in entry.writers.items() if v},
+        entry_options = replace(
+            options,
+            writers=tuple(entry.writers) or DEFAULT_WRITERS,  # no writers named: what convert writes
+            writer_options={k: v for k, v in entry.writers.items() if v},
         )
+        converted = convert(mappings, list(entry.inputs), out, entry_options, progress)
     except MidlayoutError as exc:
         result.status, result.exit_code, result.error = "failed", exc.exit_code, str(exc)
     except Exception as exc:  # noqa: BLE001 (one entry's bug is reported, and the job decides whether to go on)
@@ -167,14 +164,16 @@ def run_job(
     out: Path | None = None,
     keep_going: bool | None = None,
     resume: bool = False,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    options: ConvertOptions | None = None,
     progress: Progress | None = None,
 ) -> JobResult:
     """Run every entry of `job` into `out/<entry id>/`; write `out/job-manifest.json` after each entry.
 
     `keep_going` overrides the job's `on_error` (stop after a failed entry, or continue). Entries with
-    rejects are not failures: the job goes on, and its exit code is 1.
+    rejects are not failures: the job goes on, and its exit code is 1. `options` (batch size, memory
+    limit, ...) apply to every entry; each entry names its own writers and their options.
     """
+    options = options or ConvertOptions()
     out = out or job.out
     out.mkdir(parents=True, exist_ok=True)
     previous = _previous(out) if resume else {}
@@ -194,7 +193,7 @@ def run_job(
         elif resume and _up_to_date(entry, previous.get(entry.id), out):
             result.entries.append(_skipped(entry, previous[entry.id], entry_out))
         else:
-            result.entries.append(_run_entry(entry, entry_out, batch_size, progress))
+            result.entries.append(_run_entry(entry, entry_out, options, progress))
             stopped = result.entries[-1].status == "failed" and not go_on
         write_atomic(out / MANIFEST, _json(result))
     codes = [e.exit_code for e in result.entries]

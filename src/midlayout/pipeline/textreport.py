@@ -11,11 +11,11 @@ import polars as pl
 
 from midlayout.layout.gaiji import GaijiOptions
 from midlayout.readers.gaiji import GAIJI_SCHEMA
+from midlayout.rejects import DETAIL
 from midlayout.validate.repertoire import suggestions
 
 FIRST = 5  # locations listed per code
 _NAME = pl.col("file").str.extract(r"([^/\\]+)$")
-_CODEPOINT = r"U\+([0-9A-F]{4,6}) at char ([0-9]+)"
 
 
 def gaiji_report(occurrences: pl.DataFrame) -> pl.DataFrame:
@@ -55,12 +55,12 @@ def repertoire_report(rejects: pl.DataFrame) -> pl.DataFrame:
     if not bad.height:
         return pl.DataFrame(schema=schema)
     hits = bad.with_columns(
-        pl.col("message").str.extract(r"^outside (.+?):").alias("outside"),
-        pl.col("message").str.extract_all(_CODEPOINT).alias("hit"),
+        pl.col(DETAIL).struct.field("outside").alias("outside"),
+        pl.col(DETAIL).struct.field("chars").alias("hit"),
     ).explode("hit")
     hits = hits.with_columns(
-        pl.col("hit").str.extract(r"U\+([0-9A-F]+)").alias("code"),
-        pl.col("hit").str.extract(r"char ([0-9]+)$").alias("pos"),
+        pl.col("hit").struct.field("code").alias("code"),
+        pl.col("hit").struct.field("pos").cast(pl.String).alias("pos"),
     )
     where = pl.concat_str(
         [

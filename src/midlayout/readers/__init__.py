@@ -42,24 +42,16 @@ def plan_batches(source: SourceFile, path: Path, batch_size: int = DEFAULT_BATCH
 
     Whole-file problems (missing file, truncated last record, a CSV header that does not match) fail here.
     """
-    if source.format == "fixed":
-        from midlayout.readers.fixed import fixed_pieces
+    from midlayout.readers.formats import reader_format
 
-        return fixed_pieces(source, path, batch_size)
-    from midlayout.readers.csv import csv_pieces
-
-    return csv_pieces(source, path, batch_size)
+    return reader_format(source.format).plan(source, path, batch_size)
 
 
 def read_piece(source: SourceFile, path: Path, piece: object, spec: GaijiSpec) -> Batch:
     """Read, decode and check one planned batch."""
-    if source.format == "fixed":
-        from midlayout.readers.fixed import read_fixed_piece
+    from midlayout.readers.formats import reader_format
 
-        return read_fixed_piece(source, path, piece, spec)  # type: ignore[arg-type]
-    from midlayout.readers.csv import read_csv_piece
-
-    return read_csv_piece(source, path, piece, spec)  # type: ignore[arg-type]
+    return reader_format(source.format).read(source, path, piece, spec)
 
 
 def read_batches(

@@ -18,10 +18,11 @@ import pyarrow as pa
 from midlayout.errors import InputError, Location
 from midlayout.layout.source import SourceFile
 from midlayout.readers import Batch
-from midlayout.readers.decode import CODECS, flag_suspect_chars
-from midlayout.readers.fixed import split_failures
+from midlayout.readers.decode import flag_suspect_chars
 from midlayout.readers.gaiji import GaijiSpec, apply_gaiji, hit_fails, hit_frame
-from midlayout.rejects import FILE, OFF, RAW, REC, empty_rejects
+from midlayout.rejects import FILE, OFF, RAW, REC, Failure, empty_rejects, split_failures
+from midlayout.text.encodings import CODECS
+from midlayout.text.utf8 import valid_utf8
 
 CHUNK_BYTES = 32 << 20
 BOM = b"\xef\xbb\xbf"
@@ -126,25 +127,13 @@ def _read_utf8(data: bytes, source: SourceFile, header: list[str]) -> pl.DataFra
     )
 
 
-def _valid_utf8(data: bytes) -> bool:
-    """Strict UTF-8 (no surrogates, overlongs or code points past U+10FFFF), in one vectorised pass and
-    without building a str: Arrow's check of a one-value string array over the bytes."""
-    offsets = np.array([0, len(data)], dtype=np.int64)
-    arr = pa.Array.from_buffers(pa.large_string(), 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-    try:
-        arr.validate(full=True)
-    except pa.ArrowInvalid:
-        return False
-    return True
-
-
 def _to_utf8(data: bytes, codec: str) -> bytes | None:
     """The batch's bytes as UTF-8 for polars' parser, or None when they do not decode (strictly).
 
     UTF-8 input is only checked, not decoded and re-encoded; other codecs decode once, and the text is
     dropped as soon as it is encoded."""
     if codec == "utf-8":
-        return data if _valid_utf8(data) else None
+        return data if valid_utf8(data) else None
     try:
         return data.decode(codec).encode("utf-8")
     except UnicodeDecodeError:
@@ -276,19 +265,19 @@ def read_csv_piece(source: SourceFile, path: Path, piece: CsvPiece, spec: GaijiS
     raw = _binary(buf, starts, ends)
     del buf
     broken = counts != len(header)
-    fails: list[tuple[int, str, int, str, str]] = [
-        (int(i), "", 0, "field_count", f"{counts[i]} fields where {len(header)} were expected")
+    fails: list[Failure] = [
+        Failure(int(i), "", 0, "field_count", f"{counts[i]} fields where {len(header)} were expected")
         for i in np.flatnonzero(broken)
     ]
     parsed, bad, utf8 = _parse(data, raw, broken, source, header, spec.codec)
     del data
-    fails += [(i, "", 0, "invalid_bytes", f"record is not valid {source.encoding}") for i in bad]
+    fails += [Failure(i, "", 0, "invalid_bytes", f"record is not valid {source.encoding}") for i in bad]
     hits = []
     if _may_hold_suspects(utf8, spec):
         columns = {}
         for f in source.fields:
             arr, suspects = flag_suspect_chars(parsed.get_column(f.column).to_arrow(), spec.codec)
-            fails += [(s.row, f.id, 0, s.rule, s.message) for s in suspects]
+            fails += [Failure(s.row, f.id, 0, s.rule, s.message) for s in suspects]
             columns[f.id], field_hits = apply_gaiji(arr, spec)
             fails += hit_fails(f.id, 0, field_hits, spec.policy)
             hits += [(f.id, 0, h) for h in field_hits]

@@ -7,35 +7,21 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from midlayout import kernels
 from midlayout.text import ebcdic
+from midlayout.text.utf8 import utf8_bytes
 
 # LF is never a CP932/EUC-JP trail byte nor part of a UTF-8 multibyte sequence, so a field followed by LF
 # decodes exactly as the field alone, and a lead byte cut at the field end fails against it. EBCDIC
 # frames with its own LF (0x25), which also decodes to U+000A (see text/ebcdic.py).
 SEP = 0x0A
 
-CODECS = {
-    "cp932": "cp932",
-    "sjis": "cp932",
-    "shift_jis": "shift_jis",
-    "euc-jp": "euc_jp",
-    "utf-8": "utf-8",
-    "utf-8-sig": "utf-8",
-    **{name: name for name in ebcdic.CHARSETS},
-}
 ebcdic.register()
 
 
 def is_ebcdic(codec: str) -> bool:
     """True for the stateful IBM host code pages (no ASCII subset, SO/SI shifts)."""
     return codec in ebcdic.CHARSETS
-
-
-def byte_offset(text: str, index: int, codec: str) -> int:
-    """Byte offset of ``text[index]`` once `text` is encoded in `codec` (error paths only)."""
-    if is_ebcdic(codec):
-        return ebcdic.char_offset(text, index, codec)
-    return len(text[:index].encode(codec, errors="replace"))
 
 
 @dataclass(frozen=True)
@@ -71,22 +57,6 @@ def _joined_array(values: np.ndarray, codec: str) -> pa.Array:
     offsets[1:] = seps - np.arange(n)
     data = np.delete(utf8, seps)
     return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-
-
-def utf8_bytes(arr: pa.Array) -> np.ndarray | None:
-    """The UTF-8 bytes of all values of a (large_)string array, concatenated; None for other layouts."""
-    width: type[np.signedinteger]
-    if arr.type == pa.large_string():
-        width = np.int64
-    elif arr.type == pa.string():
-        width = np.int32
-    else:
-        return None
-    offsets, data = arr.buffers()[1:3]
-    if data is None or not len(arr):
-        return np.zeros(0, dtype=np.uint8)
-    bounds = np.frombuffer(offsets, dtype=width)[[arr.offset, arr.offset + len(arr)]]
-    return np.frombuffer(data, dtype=np.uint8)[int(bounds[0]) : int(bounds[1])]
 
 
 _FFFD = (b"\xef\xbf\xbd",)
@@ -165,7 +135,7 @@ def flag_suspect_chars(
     import pyarrow.compute as pc
 
     failures = failures if failures is not None else []
-    if not may_hold(arr, _FFFD):
+    if not kernels.active().may_hold(arr, _FFFD):
         return arr, failures
     suspect = pc.match_substring(arr, "\ufffd")
     rows = np.flatnonzero(pc.fill_null(suspect, False).to_numpy(zero_copy_only=False))

@@ -10,15 +10,15 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from midlayout import kernels
 from midlayout.errors import InputError, Location
 from midlayout.layout.source import SourceField, SourceFile
 from midlayout.readers import Batch
-from midlayout.readers.decode import decode_column
+from midlayout.readers.decode import DecodeFailure
 from midlayout.readers.gaiji import GaijiSpec, apply_gaiji, hit_fails, hit_frame
-from midlayout.rejects import FILE, OFF, RAW, REC, empty_rejects
+from midlayout.rejects import FILE, OFF, RAW, REC, Failure, empty_rejects, split_failures
 from midlayout.text.numeric import decode_binary, decode_packed, decode_zoned_ascii, decode_zoned_ebcdic
 
-Fail = tuple[int, int, str, str]  # row, byte in field, rule, message
 _NUMERIC = {
     "zoned": (decode_zoned_ascii, "bad_zoned", "not a zoned decimal number"),
     "zoned_ebcdic": (decode_zoned_ebcdic, "bad_zoned", "not an EBCDIC zoned decimal number"),
@@ -109,7 +109,7 @@ def _raw_column(matrix: np.ndarray, record_length: int) -> pl.Series:
     return pl.Series(RAW, arr)
 
 
-def _decode_number(field: SourceField, values: np.ndarray) -> tuple[pa.Array, list[Fail]]:
+def _decode_number(field: SourceField, values: np.ndarray) -> tuple[pa.Array, list[DecodeFailure]]:
     """Mainframe numerics, vectorised (text/numeric.py); a bad value is located at the field start."""
     if field.type == "binary":
         number, valid, null = decode_binary(values, field.signed, field.byteorder)
@@ -117,7 +117,7 @@ def _decode_number(field: SourceField, values: np.ndarray) -> tuple[pa.Array, li
     else:
         decoder, rule, message = _NUMERIC[field.type]
         number, valid, null = decoder(values)
-    fails = [(int(r), 0, rule, message) for r in np.flatnonzero(~valid & ~null)]
+    fails = [DecodeFailure(int(r), 0, rule, message) for r in np.flatnonzero(~valid & ~null)]
     present = valid & ~null
     validity = None if present.all() else pa.py_buffer(np.packbits(present, bitorder="little"))
     # From buffers: pa.array(ndarray, mask=...) imports pandas to look for categoricals (0.6 s per process).
@@ -127,15 +127,15 @@ def _decode_number(field: SourceField, values: np.ndarray) -> tuple[pa.Array, li
 
 def _decode_field(
     field: SourceField, records: np.ndarray, spec: GaijiSpec, high: np.ndarray
-) -> tuple[pa.Array, list[Fail], list]:
+) -> tuple[pa.Array, list[DecodeFailure], list]:
     values = records[:, field.start : field.start + field.length]
     if field.type != "text":
         return (*_decode_number(field, values), [])
-    arr, failures = decode_column(
+    arr, failures = kernels.active().decode_column(
         values, spec.codec, not high[field.start : field.start + field.length].any()
     )
     arr, hits = apply_gaiji(arr, spec)
-    return arr, [(f.row, f.byte, f.rule, f.message) for f in failures], hits
+    return arr, failures, hits
 
 
 def read_fixed_piece(source: SourceFile, path: Path, piece: FixedPiece, spec: GaijiSpec) -> Batch:
@@ -149,7 +149,7 @@ def _batch(
     records = matrix[:, : source.record_length]
     n = records.shape[0]
     columns: dict[str, pl.Series] = {}
-    fails: list[tuple[int, str, int, str, str]] = []
+    fails: list[Failure] = []
     hits = []
     high = np.asarray(
         (records >= 0x80).any(axis=0)
@@ -157,7 +157,7 @@ def _batch(
     for field in source.fields:
         arr, field_fails, field_hits = _decode_field(field, records, spec, high)
         columns[field.id] = pl.Series(field.id, arr)  # polars copies text: one column's arrow copy at a time
-        fails += [(row, field.id, field.start + byte, rule, msg) for row, byte, rule, msg in field_fails]
+        fails += [Failure(f.row, field.id, field.start + f.byte, f.rule, f.message) for f in field_fails]
         fails += hit_fails(field.id, field.start, field_hits, spec.policy)
         hits += [(field.id, field.start, h) for h in field_hits]
     stride = matrix.shape[1]
@@ -172,29 +172,3 @@ def _batch(
         return Batch(frame, empty_rejects(), n, nbytes, gaiji)
     rows, rejects = split_failures(frame, fails)
     return Batch(rows, rejects, n, nbytes, gaiji)
-
-
-def split_failures(
-    frame: pl.DataFrame, fails: list[tuple[int, str, int, str, str]]
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Move rows named in `fails` (row, field, byte in record, rule, message) into decode rejects."""
-    f = pl.DataFrame(fails, schema=["_row", "field", "_start", "rule", "message"], orient="row")
-    bad = frame.with_row_index("_row").join(f.with_columns(pl.col("_row").cast(pl.UInt32)), on="_row")
-    rejects = bad.select(
-        pl.col(FILE).alias("file"),
-        pl.col(REC).alias("record"),
-        (pl.col(OFF) + pl.col("_start")).alias("byte_offset"),
-        pl.lit("decode").alias("stage"),
-        pl.col("rule"),
-        pl.lit(None, dtype=pl.String).alias("item"),
-        pl.col("field"),
-        pl.col("message"),
-        pl.col(RAW).alias("raw"),
-    )
-    bad_rows = f.get_column("_row").unique()
-    rows = (
-        frame.with_row_index("_row")
-        .filter(~pl.col("_row").is_in(bad_rows.cast(pl.UInt32).implode()))
-        .drop("_row")
-    )
-    return rows, rejects

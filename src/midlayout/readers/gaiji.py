@@ -19,12 +19,16 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from midlayout import kernels
 from midlayout.errors import DefinitionError, Location
 from midlayout.layout.gaiji import GaijiOptions
 
 __all__ = ["GaijiOptions", "GaijiSpec", "apply_gaiji", "empty_gaiji", "spec_for"]
 from midlayout.layout.source import SourceFile
-from midlayout.readers.decode import CODECS, byte_offset, is_ebcdic, utf8_bytes
+from midlayout.readers.decode import is_ebcdic
+from midlayout.rejects import Failure
+from midlayout.text.encodings import CODECS, byte_offset
+from midlayout.text.utf8 import utf8_bytes
 
 PUA_CLASS = "\ue000-\uf8ff\U000f0000-\U0010fffd"
 _PUA = re.compile(f"[{PUA_CLASS}]")
@@ -126,7 +130,7 @@ def source_code(ch: str, codec: str) -> str:
     return raw.hex().upper()
 
 
-def _may_hold_gaiji(arr: pa.Array, spec: GaijiSpec) -> bool:
+def may_hold_gaiji(arr: pa.Array, spec: GaijiSpec) -> bool:
     """False only when the column holds no private-use character and the spec names no other 外字.
 
     In UTF-8 the private-use planes start EE (U+E000-U+EFFF), EF 80-A3 (U+F000-U+F8FF), F3 B0-BF
@@ -145,7 +149,7 @@ def _may_hold_gaiji(arr: pa.Array, spec: GaijiSpec) -> bool:
 
 def apply_gaiji(arr: pa.Array, spec: GaijiSpec) -> tuple[pa.Array, list[GaijiHit]]:
     """Replace mapped 外字 and locate every 外字 in a decoded column (nulls are skipped)."""
-    if not _may_hold_gaiji(arr, spec):
+    if not kernels.active().may_hold_gaiji(arr, spec):
         return arr, []
     found = pc.fill_null(pc.match_substring_regex(arr, spec.pattern), False)
     rows = np.flatnonzero(found.to_numpy(zero_copy_only=False))
@@ -171,14 +175,12 @@ def apply_gaiji(arr: pa.Array, spec: GaijiSpec) -> tuple[pa.Array, list[GaijiHit
     return pa.array(texts, type=pa.large_string()), hits
 
 
-def hit_fails(
-    field_id: str, start: int, hits: list[GaijiHit], policy: str
-) -> list[tuple[int, str, int, str, str]]:
-    """Reader failures (row, field, byte in record, rule, message) for unmapped 外字 under `reject`."""
+def hit_fails(field_id: str, start: int, hits: list[GaijiHit], policy: str) -> list[Failure]:
+    """Reader failures for unmapped 外字 under `reject`."""
     if policy != "reject":
         return []
     return [
-        (
+        Failure(
             h.row,
             field_id,
             start + h.byte,

@@ -15,21 +15,13 @@ from typing import Any
 import numpy as np
 
 from midlayout.errors import InputError, Location
-from midlayout.readers.decode import CODECS, is_ebcdic
+from midlayout.readers.decode import is_ebcdic
 from midlayout.text import ebcdic
+from midlayout.text.encodings import CODECS, DETECTED
 
 SAMPLE = 1 << 16
 CHUNK = 16 << 20
 PREVIEW = 5
-_CHARDET = {
-    "shift_jis": "cp932",
-    "cp932": "cp932",
-    "windows-31j": "cp932",
-    "euc-jp": "euc-jp",
-    "utf-8": "utf-8",
-    "utf-8-sig": "utf-8-sig",
-    "ascii": "utf-8",
-}
 _BOMS = {b"\xef\xbb\xbf": "utf-8", b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
 
 
@@ -103,8 +95,8 @@ def _encoding(path: Path, sample: bytes, bom: str | None) -> dict[str, Any]:
         candidates.append("utf-8-sig")
     if _looks_ebcdic(sample) and ebcdic.available("ibm930"):
         candidates += ["ibm930", "ibm939"]
-    if guess in _CHARDET:
-        candidates.append(_CHARDET[guess])
+    if guess in DETECTED:
+        candidates.append(DETECTED[guess])
     candidates += ["cp932", "utf-8", "euc-jp"]
     tried, confirmed = [], None
     for enc in dict.fromkeys(candidates):
@@ -113,7 +105,7 @@ def _encoding(path: Path, sample: bytes, bom: str | None) -> dict[str, Any]:
         if ok:
             confirmed = enc
             break
-    verdict = "confirmed" if confirmed and _CHARDET.get(guess or "") == confirmed else "refuted"
+    verdict = "confirmed" if confirmed and DETECTED.get(guess or "") == confirmed else "refuted"
     return {
         "guess": guess,
         "confidence": round(float(found.get("confidence") or 0), 3),

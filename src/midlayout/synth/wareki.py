@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 
-# (first day as ordinal, first Gregorian year, numeric code, letter); newest first.
-_ERAS = (
-    (date(2019, 5, 1).toordinal(), 2019, "5", "R"),  # 令和
-    (date(1989, 1, 8).toordinal(), 1989, "4", "H"),  # 平成
-    (date(1926, 12, 25).toordinal(), 1926, "3", "S"),  # 昭和
-    (date(1912, 7, 30).toordinal(), 1912, "2", "T"),  # 大正
-    (date(1868, 1, 25).toordinal(), 1868, "1", "M"),  # 明治
+from midlayout.text.wareki import ERA_SCHEMES, ERAS
+
+ERA_SCHEME_CODE = {key: code for code, key in ERA_SCHEMES["digits"].items()}  # era key → 1..5
+
+# (first day as ordinal, first Gregorian year, numeric code, letter), newest first, from text/wareki.py's ERAS.
+_ERAS = tuple(
+    (era.start.toordinal(), era.start.year, code, era.letter)
+    for code, era in reversed([(ERA_SCHEME_CODE[era.key], era) for era in ERAS])
 )
 
 

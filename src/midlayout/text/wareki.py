@@ -59,6 +59,14 @@ _DEFAULT_CODES = {
     "dotted": {c: era.key for era in ERAS for c in (era.letter, era.letter.lower())},
     "kanji": {era.kanji: era.key for era in ERAS},
 }
+# The era vocabulary every definition uses: era keys, and the era numbering schemes a mapping may name
+# without declaring them (`eras: digits`).
+ERA_KEYS: tuple[str, ...] = tuple(era.key for era in ERAS)
+ERA_SCHEMES: dict[str, dict[str, str]] = {
+    "digits": _DEFAULT_CODES["era_yymmdd"],  # 1 明治 … 5 令和
+    "digits2": _DEFAULT_CODES["era2_yymmdd"],  # 01 … 05 (the layout's 年号コード)
+    "letters": {era.letter: era.key for era in ERAS},
+}
 _STRIP = " \u3000"
 _FULLWIDTH_ASCII = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
 

@@ -16,7 +16,7 @@ from typing import Final
 
 import polars as pl
 
-from midlayout.layout.model import FileDef, Layout
+from midlayout.layout.model import FileDef, Layout, staging_key
 from midlayout.rejects import FILE, REC
 
 ROW_ID = [FILE, REC]
@@ -33,7 +33,7 @@ class StagedFile:
 
     @property
     def name(self) -> str:
-        return f"{self.layout.id}:{self.file.id}"
+        return staging_key(self.layout.id, self.file.id)
 
 
 @dataclass
@@ -62,9 +62,9 @@ def _files(parts: list[Path]) -> str:
 def _resolve_target(ref_file: str, sf: StagedFile, staged: dict[str, StagedFile]) -> str | None:
     if ":" in ref_file:
         layout_id, file_id = ref_file.split(":")
-        name = f"{layout_id}:{file_id}"
+        name = staging_key(layout_id, file_id)
     else:
-        name = f"{sf.layout.id}:{ref_file}"
+        name = staging_key(sf.layout.id, ref_file)
     return name if name in staged else None
 
 
@@ -78,7 +78,7 @@ def _columns(staged: dict[str, StagedFile]) -> dict[str, list[str]]:
                 cols[name].append(item.id)
                 cols[target].append(item.references.item)
         for chk in sf.file.checks:
-            other = f"{sf.layout.id}:{chk.file}"
+            other = staging_key(sf.layout.id, chk.file)
             if other in staged:
                 cols[name].append(sf.file.key[0])
                 cols[other] += [chk.via, chk.item]
@@ -179,7 +179,7 @@ class _Checker:
         sf, i = self.staged[name], self.idx[name]
         out = []
         for chk in sf.file.checks:
-            other = f"{sf.layout.id}:{chk.file}"
+            other = staging_key(sf.layout.id, chk.file)
             if other not in self.staged:
                 continue
             j, via, key = self.idx[other], _ident(chk.via), _ident(sf.file.key[0])

@@ -1,28 +1,16 @@
-"""Byte lengths and repertoire checks in a target encoding, vectorised."""
+"""Which values a target encoding cannot hold, vectorised (byte lengths are in text/encodings.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import polars as pl
 
-# In CP932 / Shift_JIS, ASCII and half-width katakana take one byte; every other encodable character two.
-_SINGLE_BYTE = {
-    "cp932": r"[^\x00-\x7F\x{FF61}-\x{FF9F}]",
-    "shift_jis": r"[^\x00-\x7F\x{FF61}-\x{FF9F}]",
-    "euc-jp": r"[^\x00-\x7F]",
-}
-
-
-def byte_length(expr: pl.Expr, encoding: str) -> pl.Expr:
-    """Length in bytes of each string once encoded in `encoding` (EUC-JP: JIS X 0212 counted as 2)."""
-    if encoding.startswith("utf-8"):
-        return expr.str.len_bytes()
-    return expr.str.len_chars() + expr.str.count_matches(_SINGLE_BYTE[encoding])
+from midlayout.text.encodings import CODECS
 
 
 def unencodable(series: pl.Series, encoding: str) -> np.ndarray:
     """Boolean mask of values that `encoding` cannot hold. One encode call per column when all fit."""
-    codec = "utf-8" if encoding.startswith("utf-8") else encoding
+    codec = CODECS[encoding]
     values = series.cast(pl.String)
     try:
         "\n".join(values.drop_nulls().to_list()).encode(codec)
@@ -41,7 +29,7 @@ def unencodable(series: pl.Series, encoding: str) -> np.ndarray:
 
 def first_unencodable(value: str, encoding: str) -> tuple[int, str]:
     """Character offset and the character `encoding` cannot hold (for messages)."""
-    codec = "utf-8" if encoding.startswith("utf-8") else encoding
+    codec = CODECS[encoding]
     for i, ch in enumerate(value):
         try:
             ch.encode(codec)

@@ -14,13 +14,13 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from midlayout.readers.decode import utf8_bytes
+from midlayout import kernels
+from midlayout.text.encodings import CODECS
+from midlayout.text.utf8 import utf8_bytes
 
 REPERTOIRES = ("unicode", "cp932", "jisx0208", "jisx0213")
-_CODECS = {
-    "cp932": "cp932",
-    "shift_jis": "shift_jis",
-    "euc-jp": "euc_jp",
+_CODECS = {  # layout encodings, and the repertoires named by the codec that holds exactly them
+    **{encoding: CODECS[encoding] for encoding in ("cp932", "shift_jis", "euc-jp")},
     "jisx0208": "euc_jp",
     "jisx0213": "euc_jis_2004",
 }
@@ -58,7 +58,7 @@ def fits(text: str, repertoire: str) -> bool:
 _CONCAT_SAFE = {"cp932", "shift_jis", "euc_jp"}
 
 
-def _column_fits(values: pl.Series, repertoires: tuple[str, ...]) -> bool:
+def column_fits(values: pl.Series, repertoires: tuple[str, ...]) -> bool:
     """True when every value fits: ASCII-only bytes, or one round trip of the whole column per repertoire."""
     arr = values.to_arrow()
     buf = None if isinstance(arr, pa.ChunkedArray) else utf8_bytes(arr)
@@ -75,7 +75,7 @@ def _column_fits(values: pl.Series, repertoires: tuple[str, ...]) -> bool:
 def outside(series: pl.Series, repertoires: tuple[str, ...]) -> np.ndarray:
     """Boolean mask of values holding a character outside any of `repertoires`."""
     values = series.cast(pl.String)
-    if all(codec_of(r) is None for r in repertoires) or _column_fits(values, repertoires):
+    if all(codec_of(r) is None for r in repertoires) or kernels.active().column_fits(values, repertoires):
         return np.zeros(len(series), dtype=bool)
     present = values.drop_nulls()
     bad = [v for v in present.unique().to_list() if not all(fits(v, r) for r in repertoires)]

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from midlayout.layout.dtypes import polars_dtype
 from midlayout.layout.model import FileDef, Item, Layout
-from midlayout.mapping.compile import polars_dtype
-from midlayout.rejects import empty_rejects, rejects_from
-from midlayout.validate.encoding import byte_length
+from midlayout.rejects import DETAIL_TYPE, empty_rejects, rejects_from
+from midlayout.text.encodings import byte_length
 from midlayout.validate.repertoire import bad_chars, of_layout, outside
 
 REQUIRED, CODE_DOMAIN, LENGTH_BYTES, LENGTH_DIGITS, REPERTOIRE = (
@@ -133,14 +133,19 @@ def validate_rows(layout: Layout, file: FileDef, rows: pl.DataFrame) -> tuple[pl
 def _rejects(hit: pl.DataFrame, rule: Rule, layout: Layout) -> pl.DataFrame:
     if rule.id == REPERTOIRE:
         allowed = of_layout(layout.encoding, layout.repertoire)
-        messages = [  # error path only: the failing values
-            repertoire_message(v, allowed) for v in hit.get_column(rule.item.id).cast(pl.String).to_list()
-        ]
-        message: str | pl.Expr = pl.lit(pl.Series(messages, dtype=pl.String))
+        values = hit.get_column(rule.item.id).cast(pl.String).to_list()  # error path only: the failing values
+        message: str | pl.Expr = pl.lit(pl.Series([repertoire_message(v, allowed) for v in values]))
+        detail = pl.lit(pl.Series([repertoire_detail(v, allowed) for v in values], dtype=DETAIL_TYPE))
     else:
-        message = f"{rule.item.name}: {rule.error}"
-    out = rejects_from(hit, stage="validate", rule=rule.id, item=rule.item.id, message=message)
+        message, detail = f"{rule.item.name}: {rule.error}", None
+    out = rejects_from(hit, stage="validate", rule=rule.id, item=rule.item.id, message=message, detail=detail)
     return out.with_columns(hit.get_column("__row"))
+
+
+def repertoire_detail(value: str, allowed: tuple[str, ...]) -> dict[str, object]:
+    """The repertoire reject's facts as data (DETAIL_TYPE): what the value is outside of, and where."""
+    chars = [{"code": f"{ord(ch):04X}", "pos": i + 1} for i, ch in bad_chars(value, allowed)]
+    return {"outside": " and ".join(allowed), "chars": chars}
 
 
 def repertoire_message(value: str, allowed: tuple[str, ...]) -> str:

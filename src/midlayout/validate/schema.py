@@ -11,9 +11,9 @@ import pandera.polars as pa
 import polars as pl
 from pandera.errors import SchemaErrors
 
+from midlayout.layout.dtypes import polars_dtype
 from midlayout.layout.model import FileDef, Layout
-from midlayout.mapping.compile import polars_dtype
-from midlayout.rejects import PROVENANCE, empty_rejects, rejects_from
+from midlayout.rejects import DETAIL_TYPE, PROVENANCE, empty_rejects, rejects_from
 from midlayout.validate.repertoire import of_layout, outside
 from midlayout.validate.rules import (
     REQUIRED,
@@ -21,6 +21,7 @@ from midlayout.validate.rules import (
     Rule,
     file_rules,
     item_rules,
+    repertoire_detail,
     repertoire_message,
 )
 
@@ -50,7 +51,7 @@ def schema_for(layout: Layout, file: FileDef, unique_key: bool = True) -> pa.Dat
         for it in file.items
     }
     return pa.DataFrameSchema(
-        columns, unique=list(file.key) if unique_key else None, name=f"{layout.ref}:{file.id}", strict=False
+        columns, unique=list(file.key) if unique_key else None, name=layout.target(file.id), strict=False
     )
 
 
@@ -63,63 +64,81 @@ def validate_with_pandera(
         return rows, empty_rejects()
     except SchemaErrors as exc:
         failures = exc.failure_cases
-    failures = failures.filter(pl.col("index").is_not_null()).select(
+    failures = failures.filter(pl.col("index").is_not_null()).join(
+        _rule_table(layout, file), on=["column", "check_number"], how="left"
+    )
+    # A failed check carries its rule as data: its position among the item's rules (`check_number`), or
+    # pandera's own check name for the checks pandera adds (nullability, the key's uniqueness).
+    builtin = pl.col("check").replace_strict(_PANDERA_CHECKS, default=pl.col("check"))
+    failures = failures.select(
         pl.col("index").cast(pl.UInt32).alias("__row"),
         pl.col("column").fill_null(pl.lit(",".join(file.key))).alias("item"),
-        pl.col("check").alias("rule"),
+        pl.coalesce("__rule", builtin).alias("__rule"),
+        pl.coalesce(
+            "__error",
+            pl.when(pl.col("check") == "not_nullable").then(pl.lit(REQUIRED_ERROR)).otherwise("check"),
+        ).alias("__error"),
     )
     indexed = rows.with_row_index("__row")
     joined = indexed.join(failures, on="__row")
     names = {it.id: it.name for it in file.items}
-    rule = pl.col("rule").replace({"not_nullable": REQUIRED_ERROR})
-    message = pl.col("item").replace(names) + pl.lit(": ") + rule
-    joined = _repertoire_messages(
-        joined.with_columns(_rule_id(rule).alias("__rule"), message.alias("__msg")), layout
-    )
+    message = pl.col("item").replace(names) + pl.lit(": ") + pl.col("__error")
+    joined = _repertoire_messages(joined.with_columns(message.alias("__msg")), layout)
     # Report in the order of `rules.validate_rows`: by row, then item, then rule (required first).
     order = {f"{r.item.id}\t{r.id}": k for k, r in enumerate(file_rules(layout, file))}
     rank = (pl.col("item") + pl.lit("\t") + pl.col("__rule")).replace_strict(order, default=len(order))
     joined = joined.sort(pl.col("__row"), rank, maintain_order=True)
     rejects = rejects_from(
-        joined, stage="validate", rule=pl.col("__rule"), item=pl.col("item"), message=pl.col("__msg")
+        joined,
+        stage="validate",
+        rule=pl.col("__rule"),
+        item=pl.col("item"),
+        message=pl.col("__msg"),
+        detail=pl.col("__detail"),
     )
     good = indexed.filter(~pl.col("__row").is_in(failures.get_column("__row").implode())).drop("__row")
     return good, rejects
 
 
 def _repertoire_messages(joined: pl.DataFrame, layout: Layout) -> pl.DataFrame:
-    """Name each character a repertoire failure is about (error path: failing rows only)."""
+    """Name each character a repertoire failure is about, in the message and as data (error path: failing
+    rows only)."""
+    joined = joined.with_columns(pl.lit(None, dtype=DETAIL_TYPE).alias("__detail"))
     rows = joined.with_row_index("__i").filter(pl.col("__rule") == "repertoire")
     if not rows.height:
         return joined
     allowed = of_layout(layout.encoding, layout.repertoire)
-    fixes = [
-        (i, repertoire_message(str(r[item]), allowed))
-        for i, item, r in zip(
-            rows.get_column("__i"), rows.get_column("item"), rows.iter_rows(named=True), strict=True
-        )
-    ]
-    patch = pl.DataFrame(fixes, schema={"__i": pl.UInt32, "__fix": pl.String}, orient="row")
+    index, messages, details = [], [], []
+    for i, item, r in zip(
+        rows.get_column("__i"), rows.get_column("item"), rows.iter_rows(named=True), strict=True
+    ):
+        index.append(i)
+        messages.append(repertoire_message(str(r[item]), allowed))
+        details.append(repertoire_detail(str(r[item]), allowed))
+    patch = pl.DataFrame(
+        {"__i": index, "__fix": messages, "__det": details},
+        schema={"__i": pl.UInt32, "__fix": pl.String, "__det": DETAIL_TYPE},
+    )
     out = joined.with_row_index("__i").join(patch, on="__i", how="left")
-    return out.with_columns(pl.coalesce("__fix", "__msg").alias("__msg")).drop("__i", "__fix")
+    return out.with_columns(
+        pl.coalesce("__fix", "__msg").alias("__msg"), pl.coalesce("__det", "__detail").alias("__detail")
+    ).drop("__i", "__fix", "__det")
 
 
-def _rule_id(rule: pl.Expr) -> pl.Expr:
-    """Stable machine-readable rule ids from pandera check names/errors."""
-    return (
-        pl.when(rule.str.starts_with("longer than"))
-        .then(pl.lit("length_bytes"))
-        .when(rule.str.starts_with("not 1 to") | rule.str.starts_with("more than"))
-        .then(pl.lit("length_digits"))
-        .when(rule.str.starts_with("not a code") | rule.str.starts_with("isin"))
-        .then(pl.lit("code_domain"))
-        .when(rule.str.starts_with("holds a character"))
-        .then(pl.lit("repertoire"))
-        .when(rule == REQUIRED_ERROR)
-        .then(pl.lit(REQUIRED))
-        .when(rule.str.contains("uniqueness"))
-        .then(pl.lit("key_unique"))
-        .otherwise(rule)
+_PANDERA_CHECKS = {
+    "not_nullable": REQUIRED,
+    "field_uniqueness": "key_unique",
+    "multiple_fields_uniqueness": "key_unique",
+}
+
+
+def _rule_table(layout: Layout, file: FileDef) -> pl.DataFrame:
+    """(item, position among its checks) → rule id and error, as `schema_for` lists the checks."""
+    rows = [(it.id, k, r.id, r.error) for it in file.items for k, r in enumerate(item_rules(it, layout))]
+    return pl.DataFrame(
+        rows,
+        schema={"column": pl.String, "check_number": pl.Int32, "__rule": pl.String, "__error": pl.String},
+        orient="row",
     )
 
 

@@ -13,7 +13,7 @@ import polars as pl
 
 from midlayout.errors import Location, MidlayoutError
 from midlayout.layout.model import FileDef, Item, Layout
-from midlayout.validate.encoding import byte_length
+from midlayout.text.encodings import byte_length
 from midlayout.writers.base import StreamFileWriter
 
 CRLF = "\r\n"
@@ -65,7 +65,7 @@ def render_fixed(layout: Layout, file: FileDef, batch: pl.DataFrame, first_recor
             record = first_record + int(too_long.arg_true()[0])
             raise OutputError(
                 f"{it.name} does not fit in {it.length} {it.unit} ({int(too_long.sum())} record(s))",
-                Location(file=f"{layout.ref}:{file.id}", record=record, field=it.id),
+                Location(file=layout.target(file.id), record=record, field=it.id),
             )
     lines = (
         pl.concat([texts, widths.rename({c: f"__w_{c}" for c in widths.columns})], how="horizontal")
@@ -80,7 +80,7 @@ def render_fixed(layout: Layout, file: FileDef, batch: pl.DataFrame, first_recor
     expected = batch.height * (sum(it.length for it in file.items) + len(CRLF))
     if len(data) != expected:  # a byte-length rule that disagrees with the codec: refuse rather than misalign
         raise OutputError(
-            f"records are {len(data)} bytes, expected {expected}", Location(file=f"{layout.ref}:{file.id}")
+            f"records are {len(data)} bytes, expected {expected}", Location(file=layout.target(file.id))
         )
     return data
 

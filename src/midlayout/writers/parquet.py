@@ -58,7 +58,7 @@ class ParquetWriter(Writer):
         self._open: dict[tuple[str, str], _Open] = {}
 
     def start(self, layout: Layout, file: FileDef) -> None:
-        from midlayout.mapping.compile import polars_dtype
+        from midlayout.layout.dtypes import polars_dtype
 
         schema = pl.Schema({it.id: polars_dtype(it) for it in file.items})
         partition = self.partition_by if self.partition_by in schema else None

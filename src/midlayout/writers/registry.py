@@ -1,7 +1,8 @@
 """Find writers through the `midlayout.writers` entry-point group, built-ins included.
 
-The built-ins are registered in pyproject.toml through the same group third parties use; `BUILTINS` is
-the fallback when the installed metadata is stale. Plugins load lazily, a plugin that fails to load gives
+The built-ins are registered in pyproject.toml through the same group third parties use, and read from
+midlayout's own distribution metadata: one registration path. `BUILTINS` is used only when that metadata
+is missing (a source tree run without installing). Plugins load lazily, a plugin that fails to load gives
 a warning instead of a crash, and MIDLAYOUT_DISABLE_PLUGINS=1 turns third-party plugins off.
 """
 
@@ -11,7 +12,7 @@ import importlib
 import os
 import warnings
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint, PackageNotFoundError, distribution, entry_points
 from typing import Any
 
 from midlayout.errors import UsageError
@@ -19,8 +20,6 @@ from midlayout.writers.base import Writer
 
 GROUP = "midlayout.writers"
 DISABLE_ENV = "MIDLAYOUT_DISABLE_PLUGINS"
-DEFAULT_WRITERS = ("parquet", "duckdb", "standard")  # what convert (and a job entry that names none) writes
-
 BUILTINS = {
     "standard": "midlayout.writers.standard:StandardCsvWriter",
     "fixed": "midlayout.writers.fixed:FixedWidthWriter",
@@ -67,19 +66,33 @@ def _dist_name(ep: EntryPoint) -> str:
     return f"{dist.name} {dist.version}" if dist is not None else "?"
 
 
+def builtins() -> dict[str, str]:
+    """midlayout's own writers (name → "module:attribute"), from its distribution's entry points."""
+    try:
+        own = {ep.name: ep.value for ep in distribution("midlayout").entry_points.select(group=GROUP)}
+    except PackageNotFoundError:
+        own = {}
+    return own or dict(BUILTINS)
+
+
+def _ours(ep: EntryPoint) -> bool:
+    dist = getattr(ep, "dist", None)
+    return dist is not None and dist.name == "midlayout"
+
+
 def discover() -> dict[str, WriterInfo]:
     """Every writer name → WriterInfo: built-ins first, then plugins (unless disabled)."""
     import midlayout
 
     found = {
         name: WriterInfo(name, value, f"midlayout {midlayout.__version__}", True)
-        for name, value in BUILTINS.items()
+        for name, value in builtins().items()
     }
     if plugins_disabled():
         return found
     for ep in entry_points(group=GROUP):
-        if ep.value in BUILTINS.values():
-            continue  # our own registration, same as the fallback
+        if _ours(ep):
+            continue  # the built-ins, read above
         if ep.name in found:
             warnings.warn(
                 f"writer plugin {ep.name!r} ({ep.value}, {_dist_name(ep)}) ignored: the name is taken",
@@ -136,6 +149,17 @@ def inventory() -> list[dict[str, Any]]:
 def available() -> dict[str, type[Writer]]:
     """Writers that load, by name."""
     return load_all()[0]
+
+
+def options_of(name: str) -> set[str]:
+    """The option names writer `name` accepts; ValueError saying why `name` is not a usable writer."""
+    infos = discover()
+    if name not in infos:
+        raise ValueError(f"unknown writer {name!r} (known: {', '.join(sorted(infos))})")
+    try:
+        return set(infos[name].load().OPTIONS)
+    except Exception as exc:  # noqa: BLE001 (a broken plugin is reported where the job names it)
+        raise ValueError(f"writer {name!r} failed to load: {type(exc).__name__}: {exc}") from None
 
 
 def get_writer(name: str) -> type[Writer]:

@@ -1,0 +1,131 @@
+"""`ConvertOptions`: everything a conversion takes besides its mappings, inputs and output folder, checked once.
+
+Every entry point (`convert`, `validate`, `run` job entries, `audit reconcile` re-mapping a run) builds
+one, so a bad value is the same usage error (exit 2) whichever command passed it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from midlayout import kernels
+from midlayout.errors import InputError, Location, UsageError
+from midlayout.layout.gaiji import UNMAPPED_POLICIES, GaijiOptions, GaijiTable, load_gaiji_table
+from midlayout.layout.mapping import Mapping
+from midlayout.layout.standard import sha256_file
+from midlayout.memlimit import parse_memory_limit
+from midlayout.pipeline.portable import resolve_reference
+from midlayout.readers import DEFAULT_BATCH_SIZE
+from midlayout.validate import crossfile
+from midlayout.validate.registry import check_validator
+
+DEFAULT_WRITERS: Final = ("parquet", "duckdb", "standard")
+# DuckDB's limits when no --memory-limit is given: the cross-file checks over the staged rows, and the
+# staging of a lookup table in the main process (the idle workers' memory counts alongside).
+CROSSFILE_MEMORY_LIMIT: Final = crossfile.MEMORY_LIMIT
+LOOKUP_MEMORY_LIMIT: Final = "128MB"
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    """How to convert. `writer_options` maps a writer name to its options (see each writer's OPTIONS);
+    `gaiji_table` and `gaiji_unmapped` ("reject" or "flag") override what the mappings name; `workers`
+    processes read, map and validate batches (None: one per CPU for large inputs, else in-process), with
+    the same outputs whatever the number; `validator` is "fused" or "pandera" (same rejects);
+    `memory_limit` (e.g. "1GB") bounds DuckDB in the cross-file checks and lookup staging; `kernels`
+    names the fast paths used (see midlayout.kernels)."""
+
+    writers: tuple[str, ...] = DEFAULT_WRITERS
+    writer_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    batch_size: int = DEFAULT_BATCH_SIZE
+    workers: int | None = None
+    gaiji_table: GaijiTable | None = None
+    gaiji_unmapped: str | None = None
+    validator: str = "fused"
+    memory_limit: str | None = None
+    kernels: str = kernels.FAST
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "writers", tuple(self.writers))
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise UsageError("--batch-size must be at least 1")
+        if self.workers is not None and (isinstance(self.workers, bool) or self.workers < 1):
+            raise UsageError("--workers must be at least 1")
+        if self.gaiji_unmapped is not None and self.gaiji_unmapped not in UNMAPPED_POLICIES:
+            raise UsageError(f"--gaiji-unmapped must be one of {', '.join(UNMAPPED_POLICIES)}")
+        if self.memory_limit is not None:
+            object.__setattr__(self, "memory_limit", parse_memory_limit(self.memory_limit))
+        check_validator(self.validator)
+        if self.kernels not in kernels.known():
+            raise UsageError(f"unknown kernels {self.kernels!r} ({', '.join(kernels.known())})")
+        if self.kernels != kernels.FAST and self.workers not in (None, 1):
+            raise UsageError(f"kernels {self.kernels!r} run in this process only (workers = 1)")
+        if len(set(self.writers)) != len(self.writers):
+            raise UsageError("a writer is named twice")
+        stray = sorted(set(self.writer_options) - set(self.writers))
+        if stray:
+            raise UsageError(
+                f"options given for writer {stray[0]!r}, which is not among the writers of this run"
+            )
+
+    @property
+    def crossfile_memory_limit(self) -> str:
+        return self.memory_limit or CROSSFILE_MEMORY_LIMIT
+
+    @property
+    def lookup_memory_limit(self) -> str:
+        return self.memory_limit or LOOKUP_MEMORY_LIMIT
+
+    def gaiji(self, mappings: list[Mapping]) -> dict[str, GaijiOptions]:
+        """Per mapping: its own 外字 table and policy, overridden by the run's (`--gaiji`, `--gaiji-unmapped`)."""
+        return gaiji_options(mappings, self.gaiji_table, self.gaiji_unmapped)
+
+
+def gaiji_options(
+    mappings: list[Mapping], table: GaijiTable | None, unmapped: str | None
+) -> dict[str, GaijiOptions]:
+    """Per mapping: its own 外字 table and policy, overridden by the run's (`--gaiji`, `--gaiji-unmapped`)."""
+    return {
+        m.id: GaijiOptions(
+            table or m.gaiji.table, unmapped or m.gaiji.unmapped, None if table else m.gaiji.encoding
+        )
+        for m in mappings
+    }
+
+
+def options_of_run(manifest: dict[str, Any], mappings: list[Mapping], where: str) -> ConvertOptions:
+    """The options a recorded run converted with, as far as they change content (its 外字 table and policy,
+    its validator), rebuilt from its manifest; the table must be unchanged since the run."""
+    gaiji = manifest.get("text", {}).get("gaiji", {})
+    tables, policies = gaiji.get("tables", {}), gaiji.get("unmapped_policy", {})
+    table: GaijiTable | None = None
+    unmapped: str | None = None
+    for m in mappings:
+        recorded = tables.get(m.id)
+        own = m.gaiji.table
+        # the manifest names the table relative to its own folder (pipeline/portable.py)
+        path = resolve_reference(str(recorded["path"]), Path(where).parent) if recorded else None
+        if (
+            recorded
+            and path
+            and (
+                own is None or recorded["sha256"] != own.sha256 or path.resolve() != Path(own.path).resolve()
+            )
+        ):
+            if not path.is_file() or sha256_file(path) != recorded["sha256"]:
+                raise InputError(
+                    f"外字 table of the run missing or changed since the run (sha256 differs from {where})",
+                    Location(file=str(path)),
+                )
+            table = load_gaiji_table(path)
+        policy = policies.get(m.id)
+        if policy and policy != m.gaiji.unmapped:
+            unmapped = policy
+    return ConvertOptions(
+        writers=(),
+        gaiji_table=table,
+        gaiji_unmapped=unmapped,
+        validator=manifest.get("tool", {}).get("validator", "fused"),
+    )

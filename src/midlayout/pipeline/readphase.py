@@ -1,0 +1,123 @@
+"""The read phase of a run: every job's batches through read → map → validate → stage, in execution order.
+
+Lookup sources run first and their key and value columns are captured on their own pass; a job that
+looks up waits for them, then gets each table staged once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from midlayout import kernels
+from midlayout.layout.gaiji import GaijiOptions
+from midlayout.layout.mapping import Lookup
+from midlayout.pipeline.batches import (
+    STAGE_COMPRESSION,
+    BatchRunner,
+    Done,
+    Pipeline,
+    Task,
+    stage_lookup_table,
+)
+from midlayout.pipeline.inputs import Job
+from midlayout.pipeline.manifest import InputRecord
+from midlayout.pipeline.options import ConvertOptions
+from midlayout.pipeline.plan import (
+    execution_order,
+    lookup_source,
+    lookups_of,
+    read_lookup,
+    target_name,
+)
+from midlayout.pipeline.staging import Stage
+from midlayout.readers import plan_batches
+
+
+class Progress(Protocol):
+    """What the pipeline reports while it works (the CLI draws it on stderr)."""
+
+    def start(self, task: str, total: int) -> None: ...
+    def advance(self, task: str, amount: int) -> None: ...
+
+
+class Silent:
+    """Progress that reports nothing."""
+
+    def start(self, task: str, total: int) -> None:
+        pass
+
+    def advance(self, task: str, amount: int) -> None:
+        pass
+
+
+class ReadPhase:
+    """Feeds every job's batches to the pipeline and stages what comes back, counting records per input."""
+
+    def __init__(
+        self,
+        jobs: list[Job],
+        records: list[InputRecord],
+        stage: Stage,
+        options: ConvertOptions,
+        gaiji: dict[str, GaijiOptions],
+        progress: Progress,
+    ) -> None:
+        self.jobs, self.records, self.stage, self.options = jobs, records, stage, options
+        self.progress, self.gaiji = progress, gaiji
+        self.captures = kernels.get(options.kernels).lookup_captures(jobs)
+        self.captured: dict[Lookup, list[Path]] = {}
+        self.submitted: set[int] = set()
+        self.done_jobs: set[int] = set()  # every batch handled
+        self.tables: dict[Lookup, str] = {}
+
+    def on_done(self, done: Done) -> None:
+        job = self.jobs[done.job]
+        record = self.records[done.job]
+        record.records_read += done.records_read
+        self.stage.add(target_name(job), done)
+        for lk, part in done.captured.items():
+            self.captured.setdefault(lk, []).append(part)
+        self.progress.advance(str(job.path), done.bytes_read)
+
+    def _tables_for(self, i: int, pipeline: Pipeline) -> tuple[tuple[Lookup, str], ...]:
+        needed = sorted(lookups_of(self.jobs[i]), key=repr)
+        if needed:
+            pipeline.drain()  # the sources' batches must all be in
+            self.done_jobs |= self.submitted
+        out = []
+        for lk in needed:
+            if lk not in self.tables:
+                src = lookup_source(self.jobs, self.jobs[i], lk)
+                path = self.stage.root / f"lookup-{len(self.tables):03d}.parquet"
+                if src in self.done_jobs and lk in self.captures.get(src, ()):
+                    parts = sorted(self.captured.get(lk, []))
+                    spill = self.stage.root / "spill"
+                    stage_lookup_table(parts, lk, path, spill, self.options.lookup_memory_limit)
+                else:  # its source has not run yet (lookups in a chain): read the source for it
+                    table = read_lookup(self.jobs, self.jobs[i], lk, self.options.batch_size, self.gaiji)
+                    table.write_parquet(path, compression=STAGE_COMPRESSION)
+                self.tables[lk] = str(path)
+            out.append((lk, self.tables[lk]))
+        return tuple(out)
+
+    def run(self, workers: int) -> None:
+        """Every batch of every job, staged; then an empty typed frame for each target that got no row."""
+        opts = self.options
+        runner = BatchRunner(
+            self.jobs, self.gaiji, self.stage.root, self.captures, opts.validator, opts.kernels
+        )
+        pipeline = Pipeline(runner, workers, self.on_done)
+        try:
+            for i in execution_order(self.jobs, self.captures):
+                job = self.jobs[i]
+                tables = self._tables_for(i, pipeline)
+                self.progress.start(str(job.path), self.records[i].bytes)
+                for seq, piece in enumerate(plan_batches(job.source, job.path, opts.batch_size)):
+                    pipeline.submit(Task(i, seq, piece, tables))
+                self.submitted.add(i)
+            pipeline.drain()
+        finally:
+            pipeline.close()
+        self.stage.sort()
+        self.stage.add_empty_targets(self.jobs)

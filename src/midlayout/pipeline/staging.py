@@ -1,0 +1,167 @@
+"""The staging area of a run: staged rows, rejects and 外字 occurrences as Parquet parts under `--out`.
+
+Part names sort in run order. The cross-file checks read the staged rows here and add their rejects,
+and the rejects of the whole run are written from here.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from midlayout.layout.dtypes import polars_dtype
+from midlayout.mapping.compile import compile_file
+from midlayout.pipeline.batches import STAGE_COMPRESSION, Done
+from midlayout.pipeline.inputs import Job
+from midlayout.pipeline.plan import target_name
+from midlayout.readers.gaiji import empty_gaiji
+from midlayout.rejects import (
+    DETAIL,
+    DETAIL_TYPE,
+    FILE,
+    LEN,
+    OFF,
+    REC,
+    REJECT_SCHEMA,
+    STAGED_PROVENANCE,
+    empty_rejects,
+    rejects_from,
+    with_raw,
+)
+from midlayout.validate.crossfile import ROW_ID, StagedFile, check_run
+
+
+@dataclass
+class Stage:
+    """Staged rows (by staging key), rejects and 外字 occurrences of a run, on disk under `root`."""
+
+    root: Path
+    parts: dict[str, list[Path]] = field(default_factory=dict)
+    reject_parts: list[Path] = field(default_factory=list)
+    gaiji_parts: list[Path] = field(default_factory=list)
+
+    def add(self, target: str, done: Done) -> None:
+        self.parts.setdefault(target, []).append(done.rows)
+        if done.rejects is not None:
+            self.reject_parts.append(done.rejects)
+        if done.gaiji is not None:
+            self.gaiji_parts.append(done.gaiji)
+
+    def sort(self) -> None:
+        """Batches finish in any order across jobs; outputs follow input order."""
+        for paths in (*self.parts.values(), self.reject_parts, self.gaiji_parts):
+            paths.sort(key=lambda p: p.name.rsplit("-", 2)[-2:])
+
+    def gaiji(self) -> pl.DataFrame:
+        return (
+            pl.concat([pl.read_parquet(p) for p in self.gaiji_parts]) if self.gaiji_parts else empty_gaiji()
+        )
+
+    def add_rows(self, target: str, frame: pl.DataFrame) -> None:
+        parts = self.parts.setdefault(target, [])
+        path = self.root / f"{target.replace('/', '_').replace(':', '__')}-{len(parts):05d}.parquet"
+        frame.write_parquet(path, compression=STAGE_COMPRESSION)
+        parts.append(path)
+
+    def add_rejects(self, frame: pl.DataFrame) -> None:
+        if frame.height:
+            path = self.root / f"rejects-9999-{len(self.reject_parts):06d}.parquet"
+            frame.write_parquet(path, compression=STAGE_COMPRESSION)
+            self.reject_parts.append(path)
+
+    def add_empty_targets(self, jobs: list[Job]) -> None:
+        """An input with no valid row still stages a typed, empty frame of its target."""
+        for job in jobs:
+            target = target_name(job)
+            if not self.parts.get(target):
+                compiled = compile_file(job.mapping, job.rule)
+                schema: dict[str, pl.DataType] = {
+                    FILE: pl.String(),
+                    REC: pl.Int64(),
+                    OFF: pl.Int64(),
+                    LEN: pl.Int64(),
+                }
+                schema |= {it.id: polars_dtype(it) for it in compiled.target.items}
+                self.add_rows(target, pl.DataFrame(schema=schema))
+
+    def staged_files(self, jobs: list[Job]) -> dict[str, StagedFile]:
+        """Each target's layout file and staged parts, by staging key."""
+        return {
+            target_name(j): StagedFile(
+                j.mapping.target, j.mapping.target.file(j.rule.target), self.parts[target_name(j)]
+            )
+            for j in jobs
+        }
+
+    def write_rejects(self, out_dir: Path) -> pl.DataFrame:
+        """rejects.parquet and rejects.csv (raw bytes as hex), each written atomically; return the rejects as
+        staged (with their detail column, which the text reports read)."""
+        rejects = (
+            pl.concat([pl.read_parquet(p) for p in self.reject_parts])
+            if self.reject_parts
+            else empty_rejects()
+        )
+        rejects = rejects.cast({**REJECT_SCHEMA, DETAIL: DETAIL_TYPE}).sort(  # type: ignore[arg-type,dict-item]
+            "file", "record", "stage", maintain_order=True
+        )
+        written = rejects.drop(DETAIL)
+        for name, frame in (
+            ("rejects.parquet", written),
+            ("rejects.csv", written.with_columns(pl.col("raw").bin.encode("hex"))),
+        ):
+            temp = out_dir / f".{name}.tmp"
+            frame.write_parquet(temp) if name.endswith(".parquet") else frame.write_csv(temp)
+            temp.replace(out_dir / name)
+        return rejects
+
+
+@contextmanager
+def staging(out_dir: Path) -> Iterator[Stage]:
+    """A fresh staging area under `out_dir`, removed afterwards whatever happens."""
+    root = out_dir / ".staging"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    try:
+        yield Stage(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def cross_rejects(
+    stage: Stage, staged: dict[str, StagedFile], memory_limit: str
+) -> tuple[dict[str, pl.DataFrame], list[str]]:
+    """Run the cross-file checks; stage their rejects (with raw bytes); return the rejected row ids per
+    target and the references left unchecked."""
+    result = check_run(staged, stage.root / "crossfile", memory_limit)
+    for name, ids in result.rejects.items():
+        if ids.height:
+            # Part by part: only the rejected records' provenance is read (their `_rec` prefilters the scan),
+            # then their raw bytes are read back from the inputs.
+            recs = ids.get_column(REC).unique()
+            rows = with_raw(
+                pl.concat(
+                    [
+                        pl.scan_parquet(part)
+                        .select(*STAGED_PROVENANCE)
+                        .filter(pl.col(REC).is_in(recs.implode()))
+                        .join(ids.lazy(), on=ROW_ID)
+                        .collect()
+                        for part in stage.parts[name]
+                    ]
+                )
+            )
+            stage.add_rejects(
+                rejects_from(
+                    rows,
+                    stage="crossfile",
+                    rule=pl.col("rule"),
+                    item=pl.col("item"),
+                    message=pl.col("message"),
+                )
+            )
+    return result.rejects, result.unchecked

@@ -139,12 +139,12 @@ def test_japanese_terminal_messages_with_midlayout_lang_ja_and_english_outputs(
     messages = pl.read_parquet(out / "rejects.parquet").get_column("message").to_list()
     assert messages and not any("リジェクト" in m for m in messages)
     verify = runner.invoke(app, ["verify", str(out / "manifest.json")])
-    assert "13 ファイル中 13 が一致" in verify.stdout
+    assert "27 ファイル中 27 が一致" in verify.stdout
     err = runner.invoke(app, ["convert", "-m", "nowhere.yaml", "x.csv", "--out", str(tmp_path / "p")])
     assert err.exit_code == 2 and err.stderr.startswith("エラー:")
     monkeypatch.delenv("MIDLAYOUT_LANG")
     again = runner.invoke(app, ["verify", str(out / "manifest.json")])
-    assert "13 of 13 files match" in again.stdout  # no locale sniffing: English unless asked
+    assert "27 of 27 files match" in again.stdout  # no locale sniffing: English unless asked
 
 
 @pytest.mark.parametrize(

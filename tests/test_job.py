@@ -78,7 +78,7 @@ def test_demo_job_loads_both_gyomu_and_a_second_run_changes_nothing(
     )
     assert state["b_juki.setai"][0] == 3 and len(state["loads"]) == 5
     linked = json.loads((manifest_path.parent / entries["vendor_b"]["manifest"]).read_text(encoding="utf-8"))
-    assert linked["load_id"] == entries["vendor_b"]["load_id"]
+    assert linked["run_id"] == entries["vendor_b"]["run_id"]
 
     second = cli("run", str(job), "--json")
     assert second.exit_code == 0, second.stderr

@@ -60,10 +60,10 @@ def test_a_delivery_copied_to_another_folder_verifies_from_any_folder(
     monkeypatch.chdir(tmp_path)
     code, report = _verify("elsewhere/copy/out/manifest.json")
     assert code == 0 and report["ok"], [f for f in report["files"] if f["status"] != "ok"]
-    assert len(report["files"]) == 13
+    assert len(report["files"]) == 27
     monkeypatch.chdir(tmp_path / "elsewhere" / "copy" / "in")  # a third folder: same answer
     text = runner.invoke(app, ["verify", "../out/manifest.json"])
-    assert text.exit_code == 0 and "13 of 13 files match" in text.stdout
+    assert text.exit_code == 0 and "27 of 27 files match" in text.stdout
     # reconcile resolves the mapping, inputs and outputs from the manifest's folder too
     rec = runner.invoke(app, ["reconcile", str(tmp_path / "elsewhere" / "copy" / "out" / "manifest.json")])
     assert rec.exit_code == 0, rec.stderr
@@ -78,7 +78,9 @@ def test_a_manifest_moved_away_from_its_tree_verifies_with_base_and_says_what_is
     alone.parent.mkdir()
     shutil.copy(manifest, alone)
     code, report = _verify(str(alone))
-    assert code == 1 and {f["status"] for f in report["files"] if f["role"] != "layout"} == {"missing"}
+    bundled = [f for f in report["files"] if f["path"].startswith("package:")]
+    assert bundled and all(f["status"] == "ok" for f in bundled)  # the installation's own layouts
+    assert code == 1 and {f["status"] for f in report["files"] if f not in bundled} == {"missing"}
     text = runner.invoke(app, ["verify", str(alone)])
     line = next(x for x in text.stdout.splitlines() if x.startswith("missing") and "person.csv" in x)
     assert f"no file at {tmp_path / 'in' / 'person.csv'}" in line and "--base" in line

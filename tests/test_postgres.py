@@ -214,7 +214,10 @@ def test_manifest_records_where_and_a_rerun_is_a_no_op(pg: tuple[str, str], tmp_
         "replace",
         "applied",
     )
-    assert d["load_id"] == json.loads(first.stdout)["load_id"] and jumin["rows"] == before["juki.jumin"][0]
+    assert (
+        d["load_id"] == json.loads(first.stdout)["load_ids"]["postgres"]
+        and jumin["rows"] == before["juki.jumin"][0]
+    )
     assert len(bookkeeping) == 3 and {b[0] for b in bookkeeping} == {d["load_id"]}
 
     again = load_a(pg, tmp_path, 4, 1, "postgres.mode=replace")

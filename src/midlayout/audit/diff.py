@@ -12,10 +12,13 @@ import duckdb
 
 from midlayout.audit.inputs import NORM_PREFIX, Normalise, Source, connect, register
 from midlayout.audit.outputs import copy_atomic, mask_sql, write_json, write_text_atomic
+from midlayout.audit.tolerance import check_tolerance
 from midlayout.errors import UsageError
 from midlayout.layout.model import FileDef, Item
 from midlayout.layout.standard import sha256_file
-from midlayout.writers.duckdb import quote_ident as q
+from midlayout.memlimit import parse_memory_limit
+from midlayout.sql import ident as q
+from midlayout.sql import literal, number
 
 CLASSES = ("unchanged", "changed", "added", "removed", "duplicate_key")
 SAMPLE_ROWS = 50
@@ -31,6 +34,12 @@ class DiffOptions:
     norm: Normalise = field(default_factory=Normalise)
     show_values: bool = False
     memory_limit: str = "2GB"
+
+    def __post_init__(self) -> None:
+        # Checked here, not where SQL is built: `--tolerance inf` or `--memory-limit lots` are usage errors
+        # from any entry point, never a DuckDB error (exit 3).
+        object.__setattr__(self, "tolerance", check_tolerance(self.tolerance))
+        object.__setattr__(self, "memory_limit", parse_memory_limit(self.memory_limit))
 
 
 @dataclass
@@ -49,8 +58,6 @@ def _check_options(file: FileDef, opts: DiffOptions) -> tuple[list[str], list[It
     unknown = [i for i in (*key, *opts.ignore) if i not in file.item_ids]
     if unknown:
         raise UsageError(f"unknown item(s) {unknown} in {file.id} (items: {', '.join(file.item_ids)})")
-    if opts.tolerance < 0:
-        raise UsageError("--tolerance must be 0 or more")
     compared = [it for it in file.items if it.id not in key and it.id not in opts.ignore]
     return key, compared
 
@@ -59,7 +66,7 @@ def _differs(it: Item, opts: DiffOptions) -> str:
     """SQL that is true when the item differs between b and a (never NULL)."""
     if it.type == "number" and opts.tolerance > 0:
         b, a = f"b.{q(it.id)}", f"a.{q(it.id)}"
-        return f"coalesce(abs({b} - {a}) > {opts.tolerance!r}, ({b} IS NULL) <> ({a} IS NULL))"
+        return f"coalesce(abs({b} - {a}) > {number(opts.tolerance)}, ({b} IS NULL) <> ({a} IS NULL))"
     name = NORM_PREFIX + it.id if opts.norm.active and it.type in ("string", "code") else it.id
     return f"(b.{q(name)} IS DISTINCT FROM a.{q(name)})"
 
@@ -119,7 +126,7 @@ def _changes_sql(key: list[str], compared: list[Item], show: bool) -> str:
         old = mask_sql(f"CAST({q('old:' + it.id)} AS VARCHAR)", show)
         new = mask_sql(f"CAST({q('new:' + it.id)} AS VARCHAR)", show)
         parts.append(
-            f"SELECT {keys}, {_lit(it.id)} AS item, {_lit(it.name)} AS item_name, {old} AS old, {new} AS new "
+            f"SELECT {keys}, {literal(it.id)} AS item, {literal(it.name)} AS item_name, {old} AS old, {new} AS new "
             f"FROM delta WHERE class = 'changed' AND {q('d:' + it.id)}"
         )
     return (
@@ -134,10 +141,6 @@ def _rows_sql(key: list[str]) -> str:
         f"SELECT {keys}, class, NULL::BIGINT AS n_before, NULL::BIGINT AS n_after FROM delta "
         f"UNION ALL SELECT {keys}, 'duplicate_key' AS class, n_before, n_after FROM dup"
     )
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _records(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
@@ -184,19 +187,45 @@ def _summary(
     }
 
 
+def _keys_shown(sql: str, key: list[str], rest: str, hidden: set[str], tail: str = "") -> str:
+    """`sql` with its key columns as reports show them: masked when in `hidden` (key items that are not the
+    layout's key, e.g. a name given with --key, are personal values). `tail` may filter and order by the
+    unmasked key as `_sort0`, `_sort1`, …"""
+    sort = ", ".join(f"{q(k)} AS {q(f'_sort{i}')}" for i, k in enumerate(key))
+    cols = ", ".join(
+        f"{mask_sql(f'CAST({q(k)} AS VARCHAR)', False)} AS {q(k)}" if k in hidden else q(k) for k in key
+    )
+    return f"SELECT {cols}, {rest} FROM (SELECT {sort}, * FROM ({sql})){tail}"
+
+
+def _hidden_keys(key: list[str], file: FileDef, show: bool) -> set[str]:
+    """Key items whose values reports mask: those not declared as the layout's key, unless --show-values."""
+    return set() if show else {k for k in key if k not in file.key}
+
+
+_CHANGE_COLS = "item, item_name, old, new"
+_ROW_COLS = "class, n_before, n_after"
+
+
 def _samples(
-    con: duckdb.DuckDBPyConnection, key: list[str], compared: list[Item], show: bool
+    con: duckdb.DuckDBPyConnection, key: list[str], compared: list[Item], show: bool, hidden: set[str]
 ) -> dict[str, Any]:
-    order = ", ".join(q(k) for k in key)
+    order = ", ".join(q(f"_sort{i}") for i in range(len(key)))
+    changes = _changes_sql(key, compared, show)
     return {
         "changes": _records(
             con,
-            f"SELECT * FROM ({_changes_sql(key, compared, show)}) ORDER BY {order}, item LIMIT {SAMPLE_ROWS}",
+            _keys_shown(changes, key, _CHANGE_COLS, hidden, f" ORDER BY {order}, item LIMIT {SAMPLE_ROWS}"),
         ),
         "rows": _records(
             con,
-            f"SELECT * FROM ({_rows_sql(key)}) WHERE class <> 'changed' ORDER BY class, {order} "
-            f"LIMIT {SAMPLE_ROWS}",
+            _keys_shown(
+                _rows_sql(key),
+                key,
+                _ROW_COLS,
+                hidden,
+                f" WHERE class <> 'changed' ORDER BY class, {order} LIMIT {SAMPLE_ROWS}",
+            ),
         ),
     }
 
@@ -208,12 +237,16 @@ def _write_outputs(
     compared: list[Item],
     opts: DiffOptions,
     fmt: str,
+    hidden: set[str],
 ) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, sql in (
-        ("diff-rows", _rows_sql(key)),
-        ("diff-changes", _changes_sql(key, compared, opts.show_values)),
+        ("diff-rows", _keys_shown(_rows_sql(key), key, _ROW_COLS, hidden)),
+        (
+            "diff-changes",
+            _keys_shown(_changes_sql(key, compared, opts.show_values), key, _CHANGE_COLS, hidden),
+        ),
     ):
         path = out / f"{name}.{fmt}"
         copy_atomic(con, sql, path, fmt)
@@ -239,6 +272,7 @@ def diff(
     if fmt not in ("parquet", "csv"):
         raise UsageError(f"--format must be parquet or csv, not {fmt!r}")
     key, compared = _check_options(before.file, opts)
+    hidden = _hidden_keys(key, before.file, opts.show_values)
     with tempfile.TemporaryDirectory(prefix="midlayout-diff-") as tmp:
         con = connect(Path(tmp), opts.memory_limit)
         try:
@@ -252,10 +286,10 @@ def diff(
             _delta_table(con, key, compared, opts, has_dups)
             step("counting and hashing inputs")
             summary = _summary(before, after, key, opts, _counts(con, compared))
-            summary["samples"] = _samples(con, key, compared, opts.show_values)
+            summary["samples"] = _samples(con, key, compared, opts.show_values, hidden)
             if out is not None:
                 step(f"writing details to {out}")
-                summary["outputs"] = _write_outputs(con, out, key, compared, opts, fmt)
+                summary["outputs"] = _write_outputs(con, out, key, compared, opts, fmt, hidden)
         finally:
             con.close()
     if out is not None:

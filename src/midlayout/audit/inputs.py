@@ -15,11 +15,14 @@ from midlayout.errors import InputError, Location, UsageError
 from midlayout.layout.dtypes import polars_dtype
 from midlayout.layout.model import FileDef, Item, Layout
 from midlayout.mapping.compile import CompiledFile, compile_file
+from midlayout.memlimit import parse_memory_limit
 from midlayout.pipeline.identity import identity_mapping, only_files
 from midlayout.pipeline.readmap import read_input
+from midlayout.sql import ident as quote_ident
+from midlayout.sql import literal as sql_string
+from midlayout.sql import number as sql_number
 from midlayout.text.encodings import CODECS
 from midlayout.text.normalize import hankaku_kana_to_zenkaku, trim, zenkaku_ascii_to_hankaku
-from midlayout.writers.duckdb import quote_ident
 
 NORM_PREFIX = "_n_"
 
@@ -247,11 +250,6 @@ def _alias(src: Source) -> str:
     return "src_" + str(abs(hash(src.spec)))
 
 
-def sql_string(value: str) -> str:
-    """A SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _stage_normalised(con: duckdb.DuckDBPyConnection, src: Source, norm: Normalise, target: Path) -> None:
     """Parquet/DuckDB input through polars text folding, batch by batch, into a staged Parquet file."""
     reader = con.sql(f"SELECT * FROM {_relation(src)}").to_arrow_reader(200_000)
@@ -292,9 +290,9 @@ def register(
 def connect(work: Path, memory_limit: str = "2GB", threads: int | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that spills to `work` beyond `memory_limit` (so memory stays bounded)."""
     con = duckdb.connect(":memory:")
-    con.execute(f"SET memory_limit = {sql_string(memory_limit)}")
+    con.execute(f"SET memory_limit = {sql_string(parse_memory_limit(memory_limit))}")
     con.execute(f"SET temp_directory = {sql_string(str(work / 'spill'))}")
     con.execute("SET preserve_insertion_order = false")
     if threads:
-        con.execute(f"SET threads = {int(threads)}")
+        con.execute(f"SET threads = {sql_number(int(threads))}")
     return con

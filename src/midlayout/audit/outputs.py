@@ -10,13 +10,14 @@ from typing import Any
 import duckdb
 
 from midlayout.pipeline.manifest import write_atomic
+from midlayout.sql import literal
 
 MASK = "●●●"
 
 
 def mask_sql(expr: str, show: bool) -> str:
     """SQL for a value as reports print it: itself with --show-values, else ●●● (NULL stays NULL)."""
-    return expr if show else f"CASE WHEN ({expr}) IS NULL THEN NULL ELSE '{MASK}' END"
+    return expr if show else f"CASE WHEN ({expr}) IS NULL THEN NULL ELSE {literal(MASK)} END"
 
 
 def mask(value: object, show: bool) -> object:
@@ -39,9 +40,8 @@ def copy_atomic(con: duckdb.DuckDBPyConnection, sql: str, path: Path, fmt: str) 
     """COPY a query to Parquet (zstd) or CSV (UTF-8, header) under a temp name, then rename."""
     temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER true"
-    literal = "'" + str(temp).replace("'", "''") + "'"
     try:
-        con.execute(f"COPY ({sql}) TO {literal} ({options})")
+        con.execute(f"COPY ({sql}) TO {literal(temp)} ({options})")
         os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)

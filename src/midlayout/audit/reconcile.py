@@ -13,10 +13,11 @@ from typing import Any
 import duckdb
 
 from midlayout.audit.inputs import Source, connect, locate, register
+from midlayout.audit.tolerance import check_tolerance
 from midlayout.errors import UsageError
 from midlayout.layout.model import FileDef, Item, Layout
 from midlayout.layout.standard import sha256_file
-from midlayout.writers.duckdb import quote_ident as q
+from midlayout.sql import ident as q
 
 PERSON_ITEM = "atena_no"
 KINDS = ("records", "persons", "amount", "code")
@@ -49,11 +50,9 @@ class Tolerances:
                     f"--tolerance {spec!r}: kind must be one of {', '.join(KINDS)} (as KIND=VALUE)"
                 )
             try:
-                values[kind] = float(value)
+                values[kind] = check_tolerance(float(value), f"--tolerance {kind}")
             except ValueError:
                 raise UsageError(f"--tolerance {spec!r}: {value!r} is not a number") from None
-            if values[kind] < 0:
-                raise UsageError(f"--tolerance {spec!r}: must be 0 or more")
         return cls(**values)
 
 

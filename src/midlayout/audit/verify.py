@@ -43,11 +43,15 @@ def read_manifest(path: Path) -> dict[str, Any]:
 
 
 def named_files(manifest: dict[str, Any], where: str) -> list[tuple[str, str, str]]:
-    """(role, path, sha256) of every layout, mapping, input and output file the manifest names.
+    """(role, path, sha256) of every definition file, layout, mapping, input and output file the manifest names.
 
-    A database output (PostgreSQL) has no file and no sha256: it is not a file to re-hash, and is left out.
+    A definition's role is its kind (`definition:code_map`, `definition:source_layout`, ...). A database output (PostgreSQL) has no file and no sha256: it is not a file to re-hash, and is left out.
     """
     found = []
+    for i, entry in enumerate(manifest.get("definitions", [])):
+        if not isinstance(entry, dict) or not entry.get("path") or not entry.get("sha256"):
+            raise InputError(f"definition entry {i} has no path or sha256", Location(file=where))
+        found.append((f"definition:{entry.get('kind', '?')}", str(entry["path"]), str(entry["sha256"])))
     for role, entries in (
         ("layout", manifest.get("layouts", [])),
         ("mapping", manifest.get("mappings", [])),
@@ -100,11 +104,55 @@ def verify(manifest_path: Path, base: Path | None = None) -> list[FileCheck]:
     data = _read_json(manifest_path)
     if isinstance(data, dict) and isinstance(data.get("entries"), list) and "job" in data:
         return _verify_job(data, manifest_path, base)
+    _settle(manifest_path.parent)
     manifest = read_manifest(manifest_path)
     folder = base if base is not None else manifest_path.parent
-    return [
+    checks = [
         check_file(role, path, sha, folder) for role, path, sha in named_files(manifest, str(manifest_path))
     ]
+    return checks + content_checks(manifest, folder)
+
+
+def _settle(folder: Path) -> None:
+    """A run killed while swapping its outputs in left a journal: restore the folder to one run first."""
+    from midlayout.pipeline.lock import FolderBusy
+    from midlayout.pipeline.outputset import settle
+
+    try:
+        settle(folder)
+    except FolderBusy as exc:
+        raise InputError(f"{exc} (verify again when it has finished)", Location(file=str(folder))) from None
+    except OSError as exc:
+        raise InputError(
+            f"a run was stopped while swapping its outputs in, and the folder cannot be restored ({exc}); "
+            "rerun the conversion into it",
+            Location(file=str(folder)),
+        ) from None
+
+
+def content_checks(manifest: dict[str, Any], folder: Path) -> list[FileCheck]:
+    """Re-hash the tables of each DuckDB output whose manifest entry records a `content_sha256`."""
+    from midlayout.writers.duckdb_content import content_sha256
+
+    checks = []
+    for o in manifest["outputs"]:
+        expected = (o.get("details") or {}).get("content_sha256") if isinstance(o, dict) else None
+        if not expected:
+            continue
+        path = str(o["path"])
+        real = resolve_reference(path, folder)
+        if not real.is_file():
+            why = f"no file at {real}"
+            checks.append(FileCheck("output-content", path, expected, None, "missing", str(real), why))
+            continue
+        try:
+            actual = content_sha256(real)
+        except Exception:  # noqa: BLE001 - not a readable database: its content does not match
+            actual = "unreadable"
+        status = "ok" if actual == expected else "mismatch"
+        why = "" if status == "ok" else "the tables' content differs from the run's"
+        checks.append(FileCheck("output-content", path, expected, actual, status, str(real), why))
+    return checks
 
 
 def _read_json(path: Path) -> Any:
@@ -135,6 +183,7 @@ def _verify_job(job: dict[str, Any], job_path: Path, base: Path | None) -> list[
             check_file(role, path, sha, entry_manifest.parent)
             for role, path, sha in named_files(manifest, str(entry_manifest))
         ]
+        checks += content_checks(manifest, entry_manifest.parent)
     return checks
 
 

@@ -14,7 +14,19 @@ from midlayout.audit.outputs import write_json, write_text_atomic
 from midlayout.audit.reconcile import Tolerances, certificate, delivery
 from midlayout.audit.rejects import summarise
 from midlayout.audit.verify import as_dicts, verify
-from midlayout.cli.common import FLAG, FOUND, OK, JsonOpt, emit_json, guarded, phases, stdout
+from midlayout.cli.common import (
+    FLAG,
+    FOUND,
+    OK,
+    AllowOutside,
+    JsonOpt,
+    LayoutsDirs,
+    definitions,
+    emit_json,
+    guarded,
+    phases,
+    stdout,
+)
 from midlayout.cli.messages import t
 from midlayout.errors import UsageError
 from midlayout.layout.registry import resolve
@@ -61,11 +73,14 @@ def reconcile_cmd(
         typer.Option("--out", "-o", help="Write the certificate (reconcile.json, reconcile.html) here."),
     ] = None,
     memory_limit: str = MemoryLimit,
+    layouts_dir: LayoutsDirs = None,
+    allow_outside_definitions: AllowOutside = False,
     as_json: bool = JsonOpt,
 ) -> None:
     """Compare counts, persons, amount totals and code counts; write a certificate. Exit 1 when a figure fails."""
 
     @guarded
+    @definitions(layouts_dir, allow_outside_definitions)
     def run() -> int:
         tol = Tolerances.parse(tolerance or [])
         with phases(not as_json) as step:
@@ -131,11 +146,13 @@ def rejects_report_cmd(
         list[str] | None, typer.Option("--layout", "-l", help="ID@VERSION for 項目名称 (repeat).")
     ] = None,
     show_values: bool = ShowValues,
+    layouts_dir: LayoutsDirs = None,
     as_json: bool = JsonOpt,
 ) -> None:
     """Write a self-contained HTML report of rejects: by reason, by item, by file."""
 
     @guarded
+    @definitions(layouts_dir)
     def run() -> int:
         summary = summarise(rejects, [resolve(ref) for ref in layout or []], show_values)
         write_text_atomic(out, html.rejects_report(summary))

@@ -8,14 +8,18 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from midlayout.cli.messages import error_text, t
+from midlayout.cli.signals import INTERRUPTED, TERMINATED, Terminated, sigterm_raises, stopped_message
 from midlayout.errors import MidlayoutError, UsageError
+from midlayout.layout.paths import outside_definitions
+from midlayout.layout.registry import layouts_dirs
 
 OK, FOUND, BAD_INPUT, INTERNAL = 0, 1, 2, 3
 
@@ -40,10 +44,50 @@ JsonOpt = typer.Option(
 )
 # A flag takes no value: no `<bool>` in --help.
 FLAG = ""
+LayoutsDirs = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--layouts-dir",
+        help="Folder of your own layouts (FAMILY/GYOMU/VERSION.yaml), repeatable; searched before "
+        "$MIDLAYOUT_LAYOUTS and the bundled layouts.",
+    ),
+]
+AllowOutside = Annotated[
+    bool,
+    typer.Option(
+        "--allow-outside-definitions",
+        metavar="",
+        help="Let a mapping or layout name files (source layout, code maps, code tables, 外字 table) "
+        "outside its own folder tree.",
+    ),
+]
+
+
+@contextmanager
+def definitions(layouts_dir: list[Path] | None, allow_outside: bool = False) -> Iterator[None]:
+    """Where layouts are looked up and whether definitions may reach outside their folder, for one command."""
+    with layouts_dirs(layouts_dir), outside_definitions(allow_outside):
+        yield
+
+
 MemoryLimitOpt = typer.Option(
     None,
     "--memory-limit",
     help="DuckDB memory limit of the cross-file checks and lookup staging, e.g. 1GB (default 256MB and 128MB); beyond it work spills to disk.",
+)
+
+OverwriteOpt = typer.Option(
+    False,
+    "--overwrite",
+    metavar="",
+    help="Replace another run's outputs in the output folder (a rerun of the same run needs no flag).",
+)
+OutputModeOpt = typer.Option(
+    "640",
+    "--output-mode",
+    metavar="MODE",
+    help="File mode of the outputs, octal (default 640: not world-readable; folders get x where r). "
+    "They hold personal data.",
 )
 
 
@@ -88,10 +132,15 @@ def guarded(fn: Callable[..., int | None]) -> Callable[..., None]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> None:
         try:
-            code = fn(*args, **kwargs) or OK
+            with sigterm_raises():
+                code = fn(*args, **kwargs) or OK
         except MidlayoutError as exc:
             raise fail(str(exc), exc.exit_code, type(exc).__name__) from None
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        except KeyboardInterrupt:
+            raise fail(stopped_message("SIGINT"), INTERRUPTED) from None
+        except Terminated:
+            raise fail(stopped_message("SIGTERM"), TERMINATED) from None
+        except (typer.Exit, typer.Abort):
             raise
         except Exception as exc:
             if os.environ.get("MIDLAYOUT_DEBUG"):

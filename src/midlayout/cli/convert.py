@@ -13,8 +13,13 @@ from rich.table import Table
 from midlayout.cli.common import (
     FOUND,
     OK,
+    AllowOutside,
     JsonOpt,
+    LayoutsDirs,
     MemoryLimitOpt,
+    OutputModeOpt,
+    OverwriteOpt,
+    definitions,
     emit_json,
     guarded,
     progress_bars,
@@ -30,6 +35,7 @@ from midlayout.layout.registry import resolve
 from midlayout.pipeline.convert import ConvertResult, convert
 from midlayout.pipeline.identity import files_for_inputs, identity_mapping, only_files
 from midlayout.pipeline.options import DEFAULT_WRITERS, ConvertOptions
+from midlayout.pipeline.outputset import parse_output_mode
 from midlayout.readers import DEFAULT_BATCH_SIZE
 
 
@@ -136,12 +142,17 @@ def convert_cmd(
             help="Processes for read/map/validate (default: one per CPU for inputs over 64 MB). Same output whatever the number.",
         ),
     ] = None,
+    layouts_dir: LayoutsDirs = None,
+    allow_outside_definitions: AllowOutside = False,
     memory_limit: str | None = MemoryLimitOpt,
+    overwrite: bool = OverwriteOpt,
+    output_mode: str = OutputModeOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Convert vendor extracts through mappings into the intermediate standard layout."""
 
     @guarded
+    @definitions(layouts_dir, allow_outside_definitions)
     def run() -> int:
         options = ConvertOptions(
             tuple(writer or DEFAULT_WRITERS),
@@ -150,6 +161,8 @@ def convert_cmd(
             workers,
             gaiji_unmapped=gaiji_unmapped,
             memory_limit=memory_limit,
+            overwrite=overwrite,
+            output_mode=parse_output_mode(output_mode),
         )
         if gaiji:
             options = replace(options, gaiji_table=load_gaiji_table(gaiji))
@@ -171,11 +184,14 @@ def validate_cmd(
     ],
     layout: Annotated[str, typer.Option("--layout", "-l", help="ID@VERSION, e.g. chukan/juki@2.5")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write rejects and manifest here.")] = None,
+    layouts_dir: LayoutsDirs = None,
+    allow_outside_definitions: AllowOutside = False,
     as_json: bool = JsonOpt,
 ) -> None:
     """Check a delivery already in the intermediate layout: types, 桁数, codes, keys, references."""
 
     @guarded
+    @definitions(layouts_dir, allow_outside_definitions)
     def run() -> int:
         lay = resolve(layout)
         ids = files_for_inputs(lay, files)

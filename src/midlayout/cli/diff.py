@@ -10,7 +10,18 @@ from rich.table import Table
 
 from midlayout.audit.diff import DiffOptions, diff
 from midlayout.audit.inputs import Normalise, locate
-from midlayout.cli.common import FOUND, OK, JsonOpt, emit_json, guarded, phases, stdout
+from midlayout.cli.common import (
+    FOUND,
+    OK,
+    AllowOutside,
+    JsonOpt,
+    LayoutsDirs,
+    definitions,
+    emit_json,
+    guarded,
+    phases,
+    stdout,
+)
 from midlayout.errors import UsageError
 from midlayout.layout.registry import resolve
 
@@ -85,11 +96,14 @@ def diff_cmd(
     ] = False,
     show_values: bool = ShowValues,
     memory_limit: str = MemoryLimit,
+    layouts_dir: LayoutsDirs = None,
+    allow_outside_definitions: AllowOutside = False,
     as_json: bool = JsonOpt,
 ) -> None:
     """Compare two extracts by key: added, removed, changed (with items), duplicate keys. Exit 1 on differences."""
 
     @guarded
+    @definitions(layouts_dir, allow_outside_definitions)
     def run() -> int:
         lay = resolve(layout)
         if html and out is None:

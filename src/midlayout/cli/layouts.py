@@ -2,46 +2,51 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from midlayout.cli.common import JsonOpt, emit_json, guarded, stdout
+from midlayout.cli.common import AllowOutside, JsonOpt, LayoutsDirs, definitions, emit_json, guarded, stdout
 from midlayout.layout.model import Layout
 from midlayout.layout.registry import list_layouts, resolve
+from midlayout.layout.standard import load_layout
 
-app = typer.Typer(help="List and show the bundled standard layouts.", no_args_is_help=True)
-LayoutsDir = Annotated[
-    Path | None,
-    typer.Option("--layouts-dir", help="Folder of layouts (default: ./layouts or $MIDLAYOUT_LAYOUTS)."),
-]
+app = typer.Typer(
+    help="List and show the standard layouts (bundled, $MIDLAYOUT_LAYOUTS, --layouts-dir).",
+    no_args_is_help=True,
+)
 
 
 @app.command("list")
 @guarded
-def list_cmd(layouts_dir: LayoutsDir = None, as_json: bool = JsonOpt) -> int:
-    """List every layout as ID@VERSION with its 業務 and files."""
+def list_cmd(
+    layouts_dir: LayoutsDirs = None, allow_outside_definitions: AllowOutside = False, as_json: bool = JsonOpt
+) -> int:
+    """List every layout as ID@VERSION with its 業務, files and where it was found; exit 2 when there is none."""
     rows = []
-    for entry in list_layouts(layouts_dir):
-        lay = resolve(entry.ref, layouts_dir)
-        rows.append(
-            {
-                "ref": lay.ref,
-                "family": lay.family_name,
-                "gyomu": lay.gyomu_name,
-                "version": lay.version,
-                "files": [f.id for f in lay.files],
-                "path": str(lay.path),
-            }
-        )
+    with definitions(layouts_dir, allow_outside_definitions):
+        for entry in list_layouts():
+            lay = load_layout(entry.path)
+            rows.append(
+                {
+                    "ref": lay.ref,
+                    "family": lay.family_name,
+                    "gyomu": lay.gyomu_name,
+                    "version": lay.version,
+                    "files": [f.id for f in lay.files],
+                    "path": str(lay.path),
+                    "origin": entry.origin,
+                }
+            )
     if as_json:
         emit_json(rows)
         return 0
-    table = Table("layout", "family", "業務", "files")
+    table = Table("layout", "family", "業務", "files", "found in")
     for r in rows:
-        table.add_row(str(r["ref"]), str(r["family"]), str(r["gyomu"]), ", ".join(r["files"]))
+        table.add_row(
+            str(r["ref"]), str(r["family"]), str(r["gyomu"]), ", ".join(r["files"]), str(r["origin"])
+        )
     stdout.print(table)
     return 0
 
@@ -90,11 +95,13 @@ def layout_dict(lay: Layout) -> dict[str, object]:
 @guarded
 def show_cmd(
     ref: Annotated[str, typer.Argument(help="ID@VERSION, e.g. chukan/juki@2.5")],
-    layouts_dir: LayoutsDir = None,
+    layouts_dir: LayoutsDirs = None,
+    allow_outside_definitions: AllowOutside = False,
     as_json: bool = JsonOpt,
 ) -> int:
     """Show the files and items of one layout."""
-    lay = resolve(ref, layouts_dir)
+    with definitions(layouts_dir, allow_outside_definitions):
+        lay = resolve(ref)
     if as_json:
         emit_json(layout_dict(lay))
         return 0

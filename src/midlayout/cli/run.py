@@ -10,8 +10,13 @@ from rich.table import Table
 
 from midlayout.cli.common import (
     FLAG,
+    AllowOutside,
     JsonOpt,
+    LayoutsDirs,
     MemoryLimitOpt,
+    OutputModeOpt,
+    OverwriteOpt,
+    definitions,
     emit_json,
     guarded,
     progress_bars,
@@ -22,6 +27,7 @@ from midlayout.cli.messages import error_text, t
 from midlayout.layout.job import load_job
 from midlayout.pipeline.job import MANIFEST, JobResult, run_job
 from midlayout.pipeline.options import ConvertOptions
+from midlayout.pipeline.outputset import parse_output_mode
 from midlayout.readers import DEFAULT_BATCH_SIZE
 from midlayout.writers.registry import options_of
 
@@ -91,14 +97,24 @@ def run_cmd(
     batch_size: Annotated[
         int, typer.Option(help="Records per batch (memory follows this).")
     ] = DEFAULT_BATCH_SIZE,
+    layouts_dir: LayoutsDirs = None,
+    allow_outside_definitions: AllowOutside = False,
     memory_limit: str | None = MemoryLimitOpt,
+    overwrite: bool = OverwriteOpt,
+    output_mode: str = OutputModeOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Run a batch job: many conversions and loads, one job manifest, one summary."""
 
     @guarded
+    @definitions(layouts_dir, allow_outside_definitions)
     def run() -> int:
-        options = ConvertOptions(batch_size=batch_size, memory_limit=memory_limit)
+        options = ConvertOptions(
+            batch_size=batch_size,
+            memory_limit=memory_limit,
+            overwrite=overwrite,
+            output_mode=parse_output_mode(output_mode),
+        )
         job = load_job(job_file, options_of)
         with progress_bars(not as_json) as bars:
             result = run_job(job, out, keep_going, resume, options, bars)

@@ -14,6 +14,7 @@ from midlayout.layout import checks as c
 from midlayout.layout.gaiji import UNMAPPED_POLICIES, GaijiOptions, load_gaiji_table
 from midlayout.layout.model import Layout
 from midlayout.layout.ops import OpScope, parse_op
+from midlayout.layout.paths import named_file
 from midlayout.layout.registry import resolve
 from midlayout.layout.source import SourceLayout, load_source
 from midlayout.layout.standard import sha256_file
@@ -222,13 +223,16 @@ def load_mapping(path: Path, layouts_root: Path | None = None) -> Mapping:
     top = c.mapping(doc, (), doc.data, {"mapping", "files"}, {"code_maps", "era_schemes", "gaiji"})
     head = c.mapping(doc, ("mapping",), top["mapping"], {"id", "version", "source", "target"}, {"note"})
     layout = resolve(c.text(doc, ("mapping", "target"), head["target"]), layouts_root)
-    source_path = path.parent / c.text(doc, ("mapping", "source"), head["source"])
+    source_path = named_file(doc, ("mapping", "source"), c.text(doc, ("mapping", "source"), head["source"]))
     if not source_path.is_file():
         raise doc.error(("mapping", "source"), f"source layout not found: {source_path}")
     sources = load_source(source_path)
     code_maps = {
         name: _load_code_map(
-            doc, ("code_maps", name), path.parent / c.text(doc, ("code_maps", name), rel), layout
+            doc,
+            ("code_maps", name),
+            named_file(doc, ("code_maps", name), c.text(doc, ("code_maps", name), rel)),
+            layout,
         )
         for name, rel in c.mapping(
             doc, ("code_maps",), top.get("code_maps", {}), set(), set(top.get("code_maps") or {})
@@ -284,7 +288,7 @@ def _gaiji(doc: Doc, path: Path, node: Any) -> GaijiOptions:
     unmapped = c.choice(doc, ("gaiji", "unmapped"), node.get("unmapped", "reject"), UNMAPPED_POLICIES)
     table = None
     if "table" in node:
-        table_path = path.parent / c.text(doc, ("gaiji", "table"), node["table"])
+        table_path = named_file(doc, ("gaiji", "table"), c.text(doc, ("gaiji", "table"), node["table"]))
         if not table_path.is_file():
             raise doc.error(("gaiji", "table"), f"外字 table not found: {table_path}")
         table = load_gaiji_table(table_path)

@@ -17,6 +17,7 @@ from midlayout.layout.model import (
     Layout,
     Reference,
 )
+from midlayout.layout.paths import named_file
 from midlayout.layout.yamlfile import Doc, PathKey, load_yaml
 from midlayout.text.encodings import LAYOUT_ENCODINGS
 
@@ -156,7 +157,7 @@ def load_layout(path: Path) -> Layout:
     for name, rel in c.mapping(
         doc, ("code_tables",), node.get("code_tables", {}), set(), set(node.get("code_tables", {}))
     ).items():
-        table_path = (path.parent / c.text(doc, ("code_tables", name), rel)).resolve()
+        table_path = named_file(doc, ("code_tables", name), c.text(doc, ("code_tables", name), rel)).resolve()
         if not table_path.is_file():
             raise doc.error(("code_tables", name), f"code table file not found: {rel}")
         tables[name] = load_code_table(table_path)

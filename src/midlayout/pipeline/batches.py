@@ -19,7 +19,7 @@ from typing import Final
 
 import polars as pl
 
-from midlayout import kernels
+from midlayout import kernels, sql
 from midlayout.layout.gaiji import GaijiOptions
 from midlayout.layout.mapping import Lookup
 from midlayout.mapping.compile import CompiledFile, compile_file, lookup_key
@@ -162,6 +162,9 @@ def _init_worker(
     validator: str,
     kernels_name: str,
 ) -> None:
+    from midlayout.pipeline.procs import die_with_parent
+
+    die_with_parent()
     kernels.activate(kernels_name)
     _RUNNER[:] = [BatchRunner(jobs, gaiji, root, captures, validator, kernels_name)]
 
@@ -235,14 +238,13 @@ def stage_lookup_table(parts: list[Path], lk: Lookup, path: Path, spill: Path, m
     con = duckdb.connect()
     try:
         con.execute(
-            f"SET memory_limit = '{memory_limit}'; SET temp_directory = '{spill}'; "
+            f"SET memory_limit = {sql.literal(memory_limit)}; SET temp_directory = {sql.literal(spill)}; "
             "SET preserve_insertion_order = false"
         )
-        files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in parts)
-        key = '"' + lk.key.replace('"', '""') + '"'
         con.execute(
-            f"COPY (SELECT * FROM read_parquet([{files}]) QUALIFY count(*) OVER (PARTITION BY {key}) = 1) "
-            f"TO '{path}' (FORMAT parquet)"
+            f"COPY (SELECT * FROM read_parquet({sql.literal_list(parts)}) "
+            f"QUALIFY count(*) OVER (PARTITION BY {sql.ident(lk.key)}) = 1) "
+            f"TO {sql.literal(path)} (FORMAT parquet)"
         )
     finally:
         con.close()

@@ -2,8 +2,9 @@
 
 The steps live in their own modules: `options` (what a run takes, checked), `plan` (staging keys,
 lookups, execution order), `readphase` and `batches` (the batches, here or in worker processes),
-`staging` (staged parts, cross-file rejects, the rejects files), `session` (the writers as one unit)
-and `run_manifest` (the manifest and load id). This module only puts them in order.
+`staging` (staged parts, cross-file rejects, the rejects files), `session` (the writers as one unit),
+`run_manifest` (the manifest and run identity), and `lock` and `outputset` (one run per output folder,
+built apart and swapped in whole; docs/run-integrity.md). This module only puts them in order.
 """
 
 from __future__ import annotations
@@ -17,16 +18,19 @@ import polars as pl
 from midlayout import kernels
 from midlayout.layout.mapping import Mapping
 from midlayout.pipeline.batches import auto_workers
+from midlayout.pipeline.faults import fault
 from midlayout.pipeline.inputs import Job, match_inputs
+from midlayout.pipeline.lock import locked
 from midlayout.pipeline.manifest import Manifest
 from midlayout.pipeline.options import ConvertOptions
+from midlayout.pipeline.outputset import OutputSet, dir_mode, private_umask
 from midlayout.pipeline.readphase import Progress, ReadPhase, Silent
 from midlayout.pipeline.run_manifest import (
     InputHasher,
     build_manifest,
     finish_manifest,
-    load_id,
-    plan_load_id,
+    plan_run_id,
+    run_id,
 )
 from midlayout.pipeline.session import WriterSession
 from midlayout.pipeline.staging import cross_rejects, staging
@@ -59,50 +63,72 @@ def convert(
     options: ConvertOptions | None = None,
     progress: Progress | None = None,
 ) -> ConvertResult:
-    """Convert `inputs` through `mappings` into `out_dir`; the manifest is written last, only on success."""
+    """Convert `inputs` through `mappings` into `out_dir`, committed as one output set: built apart, swapped in
+    whole once every file is built and every database committed, the manifest last (docs/run-integrity.md)."""
     options = options or ConvertOptions()
     jobs = match_inputs(mappings, inputs)
-    _clear_out(out_dir)
-    session = WriterSession(options.writers, options.writer_options, out_dir)  # bad options fail here
+    out_dir.mkdir(mode=dir_mode(options.output_mode), parents=True, exist_ok=True)
+    with private_umask(), locked(out_dir):
+        outset = OutputSet(out_dir, "", options.overwrite, options.output_mode)
+        outset.open()
+        try:
+            return _convert(mappings, jobs, outset, options, progress)
+        except BaseException:
+            outset.discard()
+            raise
+
+
+def _convert(
+    mappings: list[Mapping],
+    jobs: list[Job],
+    outset: OutputSet,
+    options: ConvertOptions,
+    progress: Progress | None,
+) -> ConvertResult:
+    manifest = build_manifest(mappings, jobs, [""] * len(jobs), options)
+    outset.precheck(manifest.definitions, manifest.options, [vars(i) for i in manifest.inputs])
+    session = WriterSession(options.writers, options.writer_options, outset.next)  # bad options fail here
     t0 = time.perf_counter()
-    hasher = InputHasher([j.path for j in jobs])  # overlaps the read phase; the load id waits for it
-    manifest = build_manifest(mappings, jobs, [""] * len(jobs))
-    manifest.tool["validator"] = options.validator
+    hasher = InputHasher([j.path for j in jobs])  # overlaps the read phase; the run identity waits for it
     gaiji = options.gaiji(mappings)
     try:
-        with kernels.using(options.kernels), staging(out_dir) as stage:
+        with kernels.using(options.kernels), staging(outset.stage) as stage:
             ReadPhase(jobs, manifest.inputs, stage, options, gaiji, progress or Silent()).run(
                 _workers(options, jobs)
             )
+            fault("staged")
             manifest.timings["read_map_validate_s"] = _since(t0)
             staged = stage.staged_files(jobs)
             t1 = time.perf_counter()
             rejected, manifest.unchecked = cross_rejects(stage, staged, options.crossfile_memory_limit)
             manifest.timings["crossfile_s"] = _since(t1)
             t1 = time.perf_counter()
-            session.open(hasher.set_load_id(manifest))
+            outset.run_id = hasher.set_run_id(manifest)
+            outset.claim()  # another run's folder: refused before anything in it changes
+            manifest.load_ids = session.open(outset.run_id)
             written = session.write(staged, rejected)
-            outputs = session.commit()
+            outputs = session.commit_files()  # final names, inside the new set
             manifest.timings["write_s"] = _since(t1)
-            rejects = stage.write_rejects(out_dir)
+            rejects = stage.write_rejects(outset.next)
             occurrences = stage.gaiji()
+        reports = write_reports(outset.next, occurrences, rejects)
+        names = outset.names(
+            [o.path for o in outputs if o.sha256]
+            + [str(outset.next / n) for n in ("rejects.parquet", "rejects.csv", *reports)]
+        )
+        outset.check_names(names)
+        fault("files")
+        outputs += session.commit_databases()
     except BaseException:
         hasher.stop()
         session.abort()
         raise
-    reports = write_reports(out_dir, occurrences, rejects)
     rejects = rejects.drop(DETAIL)  # as written to rejects.parquet
     manifest.text = manifest_section(reports, occurrences, gaiji)
-    finish_manifest(manifest, out_dir, outputs, written, rejects, reports, t0)
-    return ConvertResult(manifest, out_dir, rejects)
-
-
-def _clear_out(out_dir: Path) -> None:
-    """The folder must not look complete until the run finishes; temp files of an interrupted run go."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "manifest.json").unlink(missing_ok=True)
-    for stale in out_dir.rglob(".*.tmp*"):  # never a final name
-        stale.unlink()
+    finish_manifest(manifest, outset, outputs, written, rejects, reports, t0, names)
+    outset.swap(names, manifest.to_json(outset.out).encode("utf-8"))  # paths relative to the folder
+    outset.finish()
+    return ConvertResult(manifest, outset.out, rejects)
 
 
 def _workers(options: ConvertOptions, jobs: list[Job]) -> int:
@@ -124,6 +150,6 @@ __all__ = [
     "ConvertResult",
     "Progress",
     "convert",
-    "load_id",
-    "plan_load_id",
+    "plan_run_id",
+    "run_id",
 ]

@@ -1,8 +1,8 @@
 """Run a batch job: every entry through `convert`, a job manifest that links the entry manifests, resume.
 
 The job manifest is rewritten (atomically) after each entry, so an interrupted job can resume: an entry
-is skipped when its manifest is intact (same sha256), describes the same data (same load id from the
-inputs', mappings' and layouts' sha256s) and every file it wrote still has its recorded sha256.
+is skipped when its manifest is intact (same sha256), describes the same data (same run identity: the
+inputs, every definition file and the content options) and every file it wrote still has its recorded sha256.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from midlayout.errors import MidlayoutError
 from midlayout.layout.job import Job, JobEntry
 from midlayout.layout.mapping import load_mapping
 from midlayout.layout.standard import sha256_file
-from midlayout.pipeline.convert import Progress, convert, plan_load_id
+from midlayout.pipeline.convert import Progress, convert, plan_run_id
+from midlayout.pipeline.lock import locked
 from midlayout.pipeline.manifest import load_manifest, write_atomic
 from midlayout.pipeline.options import DEFAULT_WRITERS, ConvertOptions
 from midlayout.pipeline.portable import portable_reference, resolve_reference
@@ -40,7 +41,7 @@ class EntryResult:
     out: str = ""
     manifest: str | None = None
     manifest_sha256: str | None = None
-    load_id: str | None = None
+    run_id: str | None = None
     records_read: int = 0
     records_written: int = 0
     records_rejected: int = 0
@@ -72,7 +73,7 @@ def _previous(out: Path) -> dict[str, dict[str, Any]]:
     return {e["id"]: e for e in load_manifest(path).get("entries", [])}
 
 
-def _up_to_date(entry: JobEntry, prev: dict[str, Any] | None, out: Path) -> bool:
+def _up_to_date(entry: JobEntry, prev: dict[str, Any] | None, options: ConvertOptions, out: Path) -> bool:
     """The earlier result of this entry still stands: same data, intact manifest and outputs."""
     if not prev or prev.get("status") not in ("ok", "rejects", "skipped") or not prev.get("manifest"):
         return False
@@ -80,11 +81,11 @@ def _up_to_date(entry: JobEntry, prev: dict[str, Any] | None, out: Path) -> bool
     if not path.is_file() or sha256_file(path) != prev.get("manifest_sha256"):
         return False
     try:
-        current = plan_load_id([load_mapping(p) for p in entry.mappings], list(entry.inputs))
+        current = plan_run_id([load_mapping(p) for p in entry.mappings], list(entry.inputs), options)
     except MidlayoutError:
         return False
     manifest = load_manifest(path)
-    if manifest.get("load_id") != current:
+    if manifest.get("run_id") != current:
         return False
     files = [o for o in manifest.get("outputs", []) if o.get("sha256")]
     paths = [resolve_reference(str(o["path"]), path.parent) for o in files]
@@ -132,7 +133,7 @@ def _run_entry(entry: JobEntry, out: Path, options: ConvertOptions, progress: Pr
         # relative to the job manifest's folder (out/..), as each entry's manifest records its own files
         result.manifest = portable_reference(manifest_path, out.parent)
         result.manifest_sha256 = sha256_file(manifest_path)
-        result.load_id = m.load_id
+        result.run_id = m.run_id
         result.records_read = sum(i.records_read for i in m.inputs)
         result.records_written = sum(i.records_written for i in m.inputs)
         result.records_rejected = sum(i.records_rejected for i in m.inputs)
@@ -151,7 +152,7 @@ def _skipped(entry: JobEntry, prev: dict[str, Any], out: Path) -> EntryResult:
         out=str(out),
         manifest=prev["manifest"],
         manifest_sha256=prev["manifest_sha256"],
-        load_id=prev.get("load_id"),
+        run_id=prev.get("run_id"),
         records_read=int(prev.get("records_read", 0)),
         records_written=int(prev.get("records_written", 0)),
         records_rejected=int(prev.get("records_rejected", 0)),
@@ -171,11 +172,24 @@ def run_job(
 
     `keep_going` overrides the job's `on_error` (stop after a failed entry, or continue). Entries with
     rejects are not failures: the job goes on, and its exit code is 1. `options` (batch size, memory
-    limit, ...) apply to every entry; each entry names its own writers and their options.
+    limit, overwrite, output mode, ...) apply to every entry; each entry names its own writers and their
+    options. A second job into the same `out` meanwhile is refused (exit 2).
     """
     options = options or ConvertOptions()
     out = out or job.out
     out.mkdir(parents=True, exist_ok=True)
+    with locked(out):
+        return _run_job(job, out, keep_going, resume, options, progress)
+
+
+def _run_job(
+    job: Job,
+    out: Path,
+    keep_going: bool | None,
+    resume: bool,
+    options: ConvertOptions,
+    progress: Progress | None,
+) -> JobResult:
     previous = _previous(out) if resume else {}
     go_on = keep_going if keep_going is not None else job.on_error == "continue"
     result = JobResult(
@@ -190,7 +204,7 @@ def run_job(
             result.entries.append(
                 EntryResult(entry.id, "not_run", 0, municipality=entry.municipality, out=str(entry_out))
             )
-        elif resume and _up_to_date(entry, previous.get(entry.id), out):
+        elif resume and _up_to_date(entry, previous.get(entry.id), options, out):
             result.entries.append(_skipped(entry, previous[entry.id], entry_out))
         else:
             result.entries.append(_run_entry(entry, entry_out, options, progress))

@@ -32,11 +32,18 @@ class Manifest:
     """Everything `manifest.json` records."""
 
     tool: dict[str, str]
-    load_id: str = ""
+    run_id: str = ""  # run identity (pipeline/runid.py); the tool version above is recorded, not hashed
+    load_ids: dict[str, str] = field(default_factory=dict)  # writer name → its load id
+    options: dict[str, Any] = field(default_factory=dict)  # the content options hashed into run_id
+    definitions: list[dict[str, str]] = field(
+        default_factory=list
+    )  # every definition file: kind, path, sha256
     layouts: list[dict[str, str]] = field(default_factory=list)
     mappings: list[dict[str, str]] = field(default_factory=list)
     inputs: list[InputRecord] = field(default_factory=list)
     outputs: list[dict[str, Any]] = field(default_factory=list)
+    output_set: list[str] = field(default_factory=list)  # what this run owns in its folder (relative names)
+    output_mode: str = ""  # octal file mode of the outputs (folders: x wherever r)
     rejects: dict[str, Any] = field(default_factory=dict)
     unchecked: list[str] = field(default_factory=list)
     text: dict[str, Any] = field(

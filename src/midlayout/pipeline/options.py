@@ -16,6 +16,7 @@ from midlayout.layout.gaiji import UNMAPPED_POLICIES, GaijiOptions, GaijiTable, 
 from midlayout.layout.mapping import Mapping
 from midlayout.layout.standard import sha256_file
 from midlayout.memlimit import parse_memory_limit
+from midlayout.pipeline.outputset import DEFAULT_OUTPUT_MODE, parse_output_mode
 from midlayout.pipeline.portable import resolve_reference
 from midlayout.readers import DEFAULT_BATCH_SIZE
 from midlayout.validate import crossfile
@@ -35,7 +36,8 @@ class ConvertOptions:
     processes read, map and validate batches (None: one per CPU for large inputs, else in-process), with
     the same outputs whatever the number; `validator` is "fused" or "pandera" (same rejects);
     `memory_limit` (e.g. "1GB") bounds DuckDB in the cross-file checks and lookup staging; `kernels`
-    names the fast paths used (see midlayout.kernels)."""
+    names the fast paths used (see midlayout.kernels); `overwrite` lets the run replace another run's output
+    set in its folder, and `output_mode` is the file mode of the outputs (docs/run-integrity.md)."""
 
     writers: tuple[str, ...] = DEFAULT_WRITERS
     writer_options: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -46,6 +48,8 @@ class ConvertOptions:
     validator: str = "fused"
     memory_limit: str | None = None
     kernels: str = kernels.FAST
+    overwrite: bool = False  # replace another run's output set in the folder (docs/run-integrity.md)
+    output_mode: int = DEFAULT_OUTPUT_MODE  # file mode of the outputs; folders get x where r
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "writers", tuple(self.writers))
@@ -58,6 +62,7 @@ class ConvertOptions:
         if self.memory_limit is not None:
             object.__setattr__(self, "memory_limit", parse_memory_limit(self.memory_limit))
         check_validator(self.validator)
+        object.__setattr__(self, "output_mode", parse_output_mode(self.output_mode))
         if self.kernels not in kernels.known():
             raise UsageError(f"unknown kernels {self.kernels!r} ({', '.join(kernels.known())})")
         if self.kernels != kernels.FAST and self.workers not in (None, 1):

@@ -20,6 +20,7 @@ from midlayout.pipeline.batches import (
     Task,
     stage_lookup_table,
 )
+from midlayout.pipeline.faults import fault
 from midlayout.pipeline.inputs import Job
 from midlayout.pipeline.manifest import InputRecord
 from midlayout.pipeline.options import ConvertOptions
@@ -75,6 +76,7 @@ class ReadPhase:
         job = self.jobs[done.job]
         record = self.records[done.job]
         record.records_read += done.records_read
+        fault("batch")
         self.stage.add(target_name(job), done)
         for lk, part in done.captured.items():
             self.captured.setdefault(lk, []).append(part)

@@ -1,9 +1,8 @@
-"""A run's manifest: built from the mappings and inputs, its load id, and finished with the run's counts."""
+"""A run's manifest: built from the mappings, inputs and options, its run identity, and finished with the
+run's counts."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import platform
 import threading
 import time
@@ -12,34 +11,43 @@ from pathlib import Path
 import polars as pl
 
 import midlayout
+from midlayout.layout.bundled import portable_ref
 from midlayout.layout.mapping import Mapping
 from midlayout.layout.standard import sha256_file
 from midlayout.pipeline.inputs import Job, match_inputs
-from midlayout.pipeline.manifest import InputRecord, Manifest, write_atomic
+from midlayout.pipeline.manifest import InputRecord, Manifest
+from midlayout.pipeline.options import ConvertOptions
+from midlayout.pipeline.outputset import OutputSet
+from midlayout.pipeline.runid import content_options, definition_files, run_identity
 from midlayout.writers import Output
 
 
-def load_id(manifest: Manifest) -> str:
-    """The identity of a run's data: sha256 over the inputs', mappings' and layouts' sha256s.
+def run_id(manifest: Manifest) -> str:
+    """The run identity of a manifest's data (pipeline/runid.py): inputs, definition files, content options.
 
-    Rerunning the same inputs through the same mappings and layouts gives the same id, wherever the files
-    lie; a database writer uses it to make a rerun a no-op.
+    Rerunning the same inputs through the same definitions and options gives the same id, wherever the
+    files lie; each writer's load id (`Manifest.load_ids`) adds that writer's options to it.
     """
-    identity = {
-        "inputs": sorted((i.mapping, i.source, i.sha256) for i in manifest.inputs),
-        "mappings": sorted((m["id"], m["sha256"]) for m in manifest.mappings),
-        "layouts": sorted((lay["id"], lay["version"], lay["sha256"]) for lay in manifest.layouts),
-    }
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+    inputs = [(i.mapping, i.source, i.sha256) for i in manifest.inputs]
+    return run_identity(inputs, manifest.definitions, manifest.options)
 
 
-def plan_load_id(mappings: list[Mapping], inputs: list[str]) -> str:
-    """The load id a conversion of `inputs` through `mappings` would have (hashes the inputs; converts nothing)."""
-    return load_id(build_manifest(mappings, match_inputs(mappings, inputs)))
+def plan_run_id(mappings: list[Mapping], inputs: list[str], options: ConvertOptions | None = None) -> str:
+    """The run identity a conversion of `inputs` would have (hashes the inputs; converts nothing)."""
+    options = options or ConvertOptions(writers=())
+    manifest = build_manifest(mappings, match_inputs(mappings, inputs), options=options)
+    return run_id(manifest)
 
 
-def build_manifest(mappings: list[Mapping], jobs: list[Job], hashes: list[str] | None = None) -> Manifest:
-    """The manifest of a run before it starts: tool, layouts, mappings and inputs (hashed unless given)."""
+def build_manifest(
+    mappings: list[Mapping],
+    jobs: list[Job],
+    hashes: list[str] | None = None,
+    options: ConvertOptions | None = None,
+) -> Manifest:
+    """The manifest of a run before it starts: tool, definition files, content options, layouts, mappings and
+    inputs (hashed unless given)."""
+    options = options or ConvertOptions(writers=())
     layouts = {m.target.ref: m.target for m in mappings}
     return Manifest(
         tool={
@@ -47,9 +55,18 @@ def build_manifest(mappings: list[Mapping], jobs: list[Job], hashes: list[str] |
             "version": midlayout.__version__,
             "python": platform.python_version(),
             "polars": pl.__version__,
+            "validator": options.validator,
         },
+        options=content_options(options.gaiji(mappings), options.validator),
+        definitions=definition_files(mappings, options.gaiji_table),
         layouts=[
-            {"id": lay.id, "version": lay.version, "path": str(lay.path), "sha256": lay.sha256}
+            {
+                "id": lay.id,
+                "version": lay.version,
+                "path": portable_ref(lay.path),
+                "absolute_path": str(lay.path),  # information only: where it was at run time
+                "sha256": lay.sha256,
+            }
             for lay in layouts.values()
         ],
         mappings=[
@@ -103,34 +120,37 @@ class InputHasher:
     def stop(self) -> None:
         self._stop.set()
 
-    def set_load_id(self, manifest: Manifest) -> str:
-        """Wait for the hashes, record them in the manifest's inputs, and set its load id."""
+    def set_run_id(self, manifest: Manifest) -> str:
+        """Wait for the hashes, record them in the manifest's inputs, and set its run identity."""
         for record, digest in zip(manifest.inputs, self.result(), strict=True):
             record.sha256 = digest
-        manifest.load_id = load_id(manifest)
-        return manifest.load_id
+        manifest.run_id = run_id(manifest)
+        return manifest.run_id
 
 
 def finish_manifest(
     manifest: Manifest,
-    out_dir: Path,
+    outset: OutputSet,
     outputs: list[Output],
     written: pl.DataFrame,
     rejects: pl.DataFrame,
     reports: dict[str, pl.DataFrame],
     t0: float,
+    names: list[str],
 ) -> None:
-    """Counts, outputs, reject summary, status; check records read = written + rejected; write it last."""
+    """Counts, outputs (with the paths they will have once swapped in), reject summary, status; check
+    records read = written + rejected. The caller swaps the set in and the manifest with it, last."""
     _count(manifest, written, rejects)
+    out_dir, set_dir = outset.out, outset.next
     manifest.outputs = (
-        [vars(o) for o in outputs]
+        [{**vars(o), "path": _final(outset, o.path)} for o in outputs]
         + [
             {
                 "writer": "rejects",
                 "path": str(out_dir / n),
                 "target": "rejects",
                 "rows": rejects.height,
-                "sha256": sha256_file(out_dir / n),
+                "sha256": sha256_file(set_dir / n),
             }
             for n in ("rejects.parquet", "rejects.csv")
         ]
@@ -140,18 +160,25 @@ def finish_manifest(
                 "path": str(out_dir / n),
                 "target": n.removesuffix(".csv"),
                 "rows": r.height,
-                "sha256": sha256_file(out_dir / n),
+                "sha256": sha256_file(set_dir / n),
             }
             for n, r in reports.items()
         ]
     )
+    manifest.output_set = names
+    manifest.output_mode = f"{outset.file_mode:o}"
     manifest.rejects = _reject_summary(rejects)
     manifest.timings["total_s"] = round(time.perf_counter() - t0, 3)
     manifest.check_conservation()
     flagged = manifest.text["gaiji"]["flagged_records"]
     manifest.status = "rejects" if rejects.height else "flagged" if flagged else "ok"
     manifest.exit_code = 0 if manifest.status == "ok" else 1
-    write_atomic(out_dir / "manifest.json", manifest.to_json(out_dir).encode("utf-8"))
+
+
+def _final(outset: OutputSet, path: str) -> str:
+    """An output path in the new set, as it will be after the swap."""
+    p = Path(path)
+    return str(outset.out / p.relative_to(outset.next)) if outset.next in p.parents else path
 
 
 def _count(manifest: Manifest, written: pl.DataFrame, rejects: pl.DataFrame) -> None:

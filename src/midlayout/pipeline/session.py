@@ -7,6 +7,8 @@ from typing import Any
 
 import polars as pl
 
+from midlayout.pipeline.faults import fault
+from midlayout.pipeline.runid import writer_load_id
 from midlayout.rejects import FILE, STAGED_PROVENANCE
 from midlayout.validate.crossfile import ROW_ID, StagedFile
 from midlayout.writers import Output, Writer, get_writer
@@ -27,15 +29,19 @@ class WriterSession:
         self.open(NO_LOAD_ID)
         self.abort()
 
-    def open(self, load_id: str) -> None:
-        """Build every writer for the load `load_id`; if one fails, those already built are aborted."""
+    def open(self, run_id: str) -> dict[str, str]:
+        """Build every writer for the run `run_id`, each with its load id (the run identity and its content
+        options; pipeline/runid.py); if one fails, those already built are aborted. Returns the load ids."""
         self.writers = []
         try:
             for name, cls in zip(self.names, self.classes, strict=True):
-                self.writers.append(cls(self.out_dir, self.options.get(name, {}), load_id))
+                opts = self.options.get(name, {})
+                load_id = writer_load_id(run_id, name, opts, cls.CONNECTION_OPTIONS)
+                self.writers.append(cls(self.out_dir, opts, load_id))
         except BaseException:
             self.abort()
             raise
+        return {w.name: w.load_id for w in self.writers}
 
     def write(self, staged: dict[str, StagedFile], rejected: dict[str, pl.DataFrame]) -> pl.DataFrame:
         """Stream each target's surviving rows to every writer; return written counts per input file."""
@@ -56,11 +62,29 @@ class WriterSession:
             else pl.DataFrame(schema={FILE: pl.String, "n": pl.UInt32})
         )
 
-    def commit(self) -> list[Output]:
-        """Prepare every writer (everything that can fail, in all of them), then commit every writer."""
-        for w in self.writers:
+    def commit_files(self) -> list[Output]:
+        """Prepare every file writer (everything that can fail, in all of them), then commit each: its files
+        get their final names inside the new output set, which is not yet in the output folder."""
+        files = [w for w in self.writers if not w.DATABASE]
+        for w in files:
             w.prepare()
-        return [o for w in self.writers for o in w.commit()]
+        outputs: list[Output] = []
+        for w in files:
+            outputs += w.commit()
+            fault(f"commit:{w.name}")
+        return outputs
+
+    def commit_databases(self) -> list[Output]:
+        """Once every file is built: prepare every database (all that can fail), then commit each."""
+        dbs = [w for w in self.writers if w.DATABASE]
+        for w in dbs:
+            w.prepare()
+            fault(f"prepare:{w.name}")
+        outputs: list[Output] = []
+        for w in dbs:
+            outputs += w.commit()
+            fault(f"commit:{w.name}")
+        return outputs
 
     def abort(self) -> None:
         for w in self.writers:

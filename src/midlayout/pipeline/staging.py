@@ -121,11 +121,10 @@ class Stage:
 
 
 @contextmanager
-def staging(out_dir: Path) -> Iterator[Stage]:
-    """A fresh staging area under `out_dir`, removed afterwards whatever happens."""
-    root = out_dir / ".staging"
+def staging(root: Path) -> Iterator[Stage]:
+    """A fresh staging area at `root` (owner-only: it holds personal data), removed afterwards whatever happens."""
     shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
+    root.mkdir(mode=0o700, parents=True)
     try:
         yield Stage(root)
     finally:

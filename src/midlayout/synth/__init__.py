@@ -22,7 +22,7 @@ def generate_vendor_a(
 
     Same seed, same bytes, whatever `workers` (processes; default one per CPU, used when there are several
     50,000-household chunks). With `traps`, deliberate bad records go into the first 30 households.
-    `source` overrides the vendor A source layout (default: mappings/vendor_a/source.yaml of this checkout).
+    `source` overrides the vendor A source layout (default: the bundled copy of mappings/vendor_a/source.yaml).
     """
     return vendor_a.write(Path(out_dir), households, seed, traps, source or vendor_a.SOURCE, workers).paths
 

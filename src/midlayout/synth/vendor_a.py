@@ -10,6 +10,7 @@ from pathlib import Path
 
 import jaconv
 
+from midlayout.layout.bundled import bundled_source
 from midlayout.layout.source import SourceLayout
 from midlayout.synth import traps as tr
 from midlayout.synth.fixed import RecordSpec, overpunch, zoned
@@ -20,7 +21,7 @@ from midlayout.synth.pools import build_pools
 from midlayout.synth.tax import NENDO, Tax, assess
 from midlayout.synth.wareki import era_yymmdd
 
-SOURCE = Path(__file__).resolve().parents[3] / "mappings" / "vendor_a" / "source.yaml"
+SOURCE = bundled_source("vendor_a")  # mappings/vendor_a/source.yaml, shipped in the package
 FILES = {"jumin": "JUMIN.DAT", "setai": "SETAI.DAT", "kazei": "ZEI.DAT"}
 CHUNK = 50_000
 WIDE = ("NAME_KANJI", "KYUSHI", "ADDR1", "ADDR2", "KATAGAKI")

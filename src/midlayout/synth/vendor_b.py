@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from midlayout.layout.bundled import bundled_source
 from midlayout.layout.source import SourceFile, SourceLayout, load_source
 from midlayout.synth import traps as tr
 from midlayout.synth.model import Household, Person, World
@@ -14,7 +15,7 @@ from midlayout.synth.pools import build_pools, full_width
 from midlayout.synth.vendor_a import CHUNK, Chunk, Result, write_chunks
 from midlayout.synth.wareki import dotted
 
-SOURCE = Path(__file__).resolve().parents[3] / "mappings" / "vendor_b" / "source.yaml"
+SOURCE = bundled_source("vendor_b")  # mappings/vendor_b/source.yaml, shipped in the package
 SOURCE_CP932 = SOURCE.with_name("source-cp932.yaml")
 FILES = {"person": "person.csv", "household": "household.csv"}
 BOM = b"\xef\xbb\xbf"

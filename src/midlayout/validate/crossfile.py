@@ -18,6 +18,9 @@ import polars as pl
 
 from midlayout.layout.model import FileDef, Layout, staging_key
 from midlayout.rejects import FILE, REC
+from midlayout.sql import ident as _ident
+from midlayout.sql import literal as _lit
+from midlayout.sql import literal_list as _files
 
 ROW_ID = [FILE, REC]
 MEMORY_LIMIT: Final = "256MB"  # DuckDB's buffer limit for the checks; beyond it they spill to disk
@@ -45,18 +48,6 @@ class CrossResult:
 
 
 _SCHEMA = {FILE: pl.String, REC: pl.Int64, "rule": pl.String, "item": pl.String, "message": pl.String}
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _files(parts: list[Path]) -> str:
-    return "[" + ", ".join(_lit(str(p)) for p in parts) + "]"
 
 
 def _resolve_target(ref_file: str, sf: StagedFile, staged: dict[str, StagedFile]) -> str | None:
@@ -98,7 +89,7 @@ class _Checker:
         self.con = duckdb.connect(str(work / "crossfile.duckdb"))
         spill = work / "spill"
         self._exec(
-            f"SET memory_limit = {_lit(memory_limit)}; SET temp_directory = {_lit(str(spill))}; "
+            f"SET memory_limit = {_lit(memory_limit)}; SET temp_directory = {_lit(spill)}; "
             "SET preserve_insertion_order = false"
         )
         cols = _columns(staged)

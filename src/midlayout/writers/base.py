@@ -82,6 +82,10 @@ class Writer(ABC):
 
     name: ClassVar[str]
     OPTIONS: ClassVar[dict[str, str]] = {}
+    # A database commits before the run's file set is swapped in (docs/run-integrity.md); a file writer's
+    # outputs are part of that set. Options that only say where to connect are left out of the load id.
+    DATABASE: ClassVar[bool] = False
+    CONNECTION_OPTIONS: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, out_dir: Path, options: Mapping[str, Any] | None = None, load_id: str = "") -> None:
         self.out_dir = out_dir

@@ -10,14 +10,12 @@ import duckdb
 import polars as pl
 
 from midlayout.layout.model import FileDef, Layout
-from midlayout.writers.base import Writer
+from midlayout.sql import ident as quote_ident
+from midlayout.sql import literal, number
+from midlayout.writers.base import Output, Writer
+from midlayout.writers.duckdb_content import content_sha256
 
 _SQL_TYPES = {"string": "VARCHAR", "code": "VARCHAR", "number": "BIGINT", "date": "DATE", "flag": "BOOLEAN"}
-
-
-def quote_ident(name: str) -> str:
-    """A quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def table_name(layout: Layout, file: FileDef) -> str:
@@ -43,16 +41,15 @@ class DuckDBWriter(Writer):
         cols = []
         for it in file.items:
             typ = (
-                f"DECIMAL({it.length},{it.scale})"
+                f"DECIMAL({number(it.length)},{number(it.scale)})"
                 if it.type == "number" and it.scale
                 else _SQL_TYPES[it.type]
             )
             cols.append(f"{quote_ident(it.id)} {typ}{' NOT NULL' if it.required else ''}")
         self.con.execute(f"CREATE TABLE {table_name(layout, file)} ({', '.join(cols)})")
         for it in file.items:
-            comment = it.name.replace("'", "''")
             self.con.execute(
-                f"COMMENT ON COLUMN {table_name(layout, file)}.{quote_ident(it.id)} IS '{comment}'"
+                f"COMMENT ON COLUMN {table_name(layout, file)}.{quote_ident(it.id)} IS {literal(it.name)}"
             )
         self.targets.append((layout.ref, file.id))
         self.rows[(layout.ref, file.id)] = 0
@@ -67,6 +64,15 @@ class DuckDBWriter(Writer):
         self.con.close()
         rows = sum(self.rows.values())
         return [(self.temp, self.final, ",".join(f"{r}:{f}" for r, f in self.targets), rows)]
+
+    def commit(self) -> list[Output]:
+        """As every file writer, plus `content_sha256` (tables and rows; the file's bytes vary by run)."""
+        return [
+            Output(
+                o.writer, o.path, o.target, o.rows, o.sha256, {"content_sha256": content_sha256(Path(o.path))}
+            )
+            for o in super().commit()
+        ]
 
     def abort(self) -> None:
         self.con.close()

@@ -28,7 +28,9 @@ class StandardCsvWriter(StreamFileWriter):
     folder, suffix = "standard", ".csv"
 
     def header(self, layout: Layout, file: FileDef) -> bytes:
-        return (",".join(f'"{it.name}"' for it in file.items) + "\r\n").encode(layout.encoding)
+        # CSV quoting (a `"` in a 項目名称 doubled), as polars quotes the values below.
+        names = ('"' + it.name.replace('"', '""') + '"' for it in file.items)
+        return (",".join(names) + "\r\n").encode(layout.encoding)
 
     def encode(self, layout: Layout, file: FileDef, batch: pl.DataFrame, first_record: int) -> bytes:
         text = render(file, batch).write_csv(

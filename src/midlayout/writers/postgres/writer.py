@@ -29,6 +29,8 @@ class PostgresWriter(Writer):
     """
 
     name = "postgres"
+    DATABASE = True
+    CONNECTION_OPTIONS = frozenset({"dsn", "dsn_env", "meta_schema"})
     OPTIONS: ClassVar[dict[str, str]] = {
         "dsn": "libpq connection string or URI (prefer dsn_env or PG* variables: a DSN may hold a password)",
         "dsn_env": "name of an environment variable holding the DSN",

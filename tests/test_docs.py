@@ -59,7 +59,9 @@ def _table_rows(text: str, command: str) -> str:
     """The commands-table rows of a README that start with `midlayout COMMAND` (one command may have two forms),
     plus the README's common-options line (options many commands share, named once)."""
     rows = [line for line in text.splitlines() if line.startswith(f"| `midlayout {command}")]
-    common = re.findall(r"^\*\*(?:Common options\.|共通のオプション。)\*\*.*?(?:\n\n|\Z)", text, re.S | re.M)
+    common = re.findall(
+        r"^\*\*(?:Common options\.|共通のオプション。)\*\*.*?(?:\n\n|\Z)", text, re.DOTALL | re.MULTILINE
+    )
     return "\n".join(rows + common) if rows else ""
 
 

@@ -11,18 +11,22 @@ import os
 from pathlib import Path
 from typing import Any
 
-PACKAGE = "package:"
+from midlayout.layout.bundled import PACKAGE_PREFIX as PACKAGE
+from midlayout.layout.bundled import bundled_layouts, resolve_ref
 
 
 def bundled_layouts_dirs() -> list[Path]:
-    """The folders that hold the layouts shipped with midlayout (package data, and the checkout's `layouts/`)."""
-    here = Path(__file__).resolve().parents[1]  # src/midlayout
-    candidates = [here / "layouts", here / "data" / "layouts", here.parents[1] / "layouts"]
-    return [c for c in candidates if c.is_dir()]
+    """The folder of the layouts shipped with midlayout (package data; in a checkout a link to `layouts/`)."""
+    root = bundled_layouts()
+    return [root] if root.is_dir() else []
 
 
 def package_reference(path: Path) -> str | None:
-    """`package:layouts/<rel>` when `path` lies inside the bundled layouts, else None."""
+    """`package:layouts/<rel>` when `path` lies inside the bundled layouts, else None.
+
+    Only the bundled layouts (and their code tables) become package references: a vendor's mapping folder is
+    the user's own, recorded relative to the manifest, even where the package ships a copy for `synth`.
+    """
     real = path.resolve()
     for root in bundled_layouts_dirs():
         root = root.resolve()
@@ -44,15 +48,9 @@ def portable_reference(path: str | Path, folder: Path) -> str:
 
 
 def resolve_reference(ref: str, folder: Path) -> Path:
-    """The file a manifest's reference names: `package:` in the bundled layouts, a relative path from `folder`."""
+    """The file a manifest's reference names: `package:…` in this installation, a relative path from `folder`."""
     if ref.startswith(PACKAGE):
-        rel = ref[len(PACKAGE) :]
-        head, _, rest = rel.partition("/")
-        roots = bundled_layouts_dirs() if head == "layouts" else []
-        for root in roots:
-            if (root / rest).is_file():
-                return root / rest
-        return (roots[0] / rest) if roots else Path(rel)
+        return resolve_ref(ref)
     p = Path(ref)
     return p if p.is_absolute() else Path(os.path.normpath(folder / p))
 

@@ -180,3 +180,16 @@ def test_a_wheel_installed_outside_the_checkout_lists_layouts_and_converts_the_s
     ]
     synth = run("synth", "--vendor", "b", "-n", "2", "--out", "synth", "--workers", "1")
     assert synth.returncode == 0 and (elsewhere / "synth" / "person.csv").is_file(), synth.stderr
+
+
+def test_a_users_layout_is_used_instead_of_the_bundled_one_with_the_same_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine = tmp_path / "mine"
+    shutil.copytree(LAYOUTS / "chukan" / "juki", mine / "chukan" / "juki")
+    monkeypatch.setenv("MIDLAYOUT_LAYOUTS", str(mine))  # only the user's folder, then the bundled layouts
+    code, out, err = cli("layouts", "list", "--json")
+    assert code == 0, err
+    found = {r["ref"] if "ref" in r else f"{r['id']}@{r['version']}": r for r in json.loads(out)}
+    assert found["chukan/juki@2.5"]["path"] == str(mine / "chukan" / "juki" / "2.5.yaml")
+    assert found["chukan/juki@2.5"]["origin"] == "MIDLAYOUT_LAYOUTS"

@@ -40,14 +40,19 @@ def _plan(mapping: Path, inputs: list[str]) -> str:
 
 @pytest.fixture
 def defs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private copy of vendor A's definitions and the layouts (MIDLAYOUT_LAYOUTS points at it), with a 外字
-    table named by the 住民 mapping; returns the copy's root."""
+    """A private copy of vendor A's definitions and of the 住民 layout (as chukan/juki@9.9, so that it is not
+    the bundled one; MIDLAYOUT_LAYOUTS points at it), with a 外字 table named by the 住民 mapping; returns
+    the copy's root."""
     root = tmp_path / "defs"
     shutil.copytree(MAPPINGS / "vendor_a", root / "vendor_a")
-    shutil.copytree(LAYOUTS, root / "layouts")
+    layout = root / "layouts" / "chukan" / "juki"
+    shutil.copytree(LAYOUTS / "chukan" / "juki" / "codes", layout / "codes")
+    text = (LAYOUTS / "chukan" / "juki" / "2.5.yaml").read_text(encoding="utf-8")
+    (layout / "9.9.yaml").write_text(text.replace('version: "2.5"', 'version: "9.9"'), encoding="utf-8")
     (root / "vendor_a" / "gaiji.csv").write_text("code,replacement,mj,note\nF040,髙,,\n", encoding="utf-8")
     juki = root / "vendor_a" / "juki-2.5.yaml"
-    juki.write_text(juki.read_text(encoding="utf-8") + "gaiji:\n  table: gaiji.csv\n", encoding="utf-8")
+    text = juki.read_text(encoding="utf-8").replace("target: chukan/juki@2.5", "target: chukan/juki@9.9")
+    juki.write_text(text + "gaiji:\n  table: gaiji.csv\n", encoding="utf-8")
     monkeypatch.setenv("MIDLAYOUT_LAYOUTS", str(root / "layouts"))
     return root
 
@@ -62,7 +67,7 @@ def _append(path: Path, text: str = "\n# edited\n") -> None:
 
 
 EDITS = {
-    "layout": lambda r: _append(r / "layouts" / "chukan" / "juki" / "2.5.yaml"),
+    "layout": lambda r: _append(r / "layouts" / "chukan" / "juki" / "9.9.yaml"),
     "code_table": lambda r: _append(r / "layouts" / "chukan" / "juki" / "codes" / "seibetsu.yaml"),
     "mapping": lambda r: _append(r / "vendor_a" / "juki-2.5.yaml"),
     "source_layout": lambda r: _append(r / "vendor_a" / "source.yaml"),

@@ -39,6 +39,9 @@ class OpSpec:
     parse: ArgParser | None = None
     bare: bool = False
     implementation: str = ""  # default: mapping/ops.py's op_<name>
+    # A reader-side kernel can apply it while it decodes (the fused fixed-width decoder trims spaces); the
+    # compiler then leaves it out (mapping/pushdown.py).
+    reader: bool = False
 
     def __post_init__(self) -> None:
         if self.parse is None and not self.bare:
@@ -110,7 +113,7 @@ def _trim(doc: Doc, at: PathKey, arg: Any, scope: OpScope) -> dict[str, str]:
 OP_SPECS: dict[str, OpSpec] = {
     spec.name: spec
     for spec in (
-        OpSpec("trim", _trim, bare=True),
+        OpSpec("trim", _trim, bare=True, reader=True),
         OpSpec("zenkaku_kana", bare=True),
         OpSpec("hankaku_ascii", bare=True),
         OpSpec("hankaku_digits", bare=True),

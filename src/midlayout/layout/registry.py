@@ -2,7 +2,9 @@
 
 The search path is: the `--layouts-dir` folders (in the order given), then the folders of
 `$MIDLAYOUT_LAYOUTS` (an `os.pathsep`-separated list), then the layouts bundled with the package. The same
-ID@VERSION in two places is an error naming both (one file reached through two folders is one place).
+ID@VERSION in two of the folders a user gave is an error naming both (one file reached through two folders is
+one place); a user's layout with the ID@VERSION of a bundled one is used instead of it (searched first), and
+`layouts list` and the manifest say which file it was.
 """
 
 from __future__ import annotations
@@ -87,6 +89,8 @@ def _found(root: Path | Sequence[Path] | None) -> dict[str, list[LayoutEntry]]:
 
 
 def _one(ref: str, entries: list[LayoutEntry]) -> LayoutEntry:
+    if any(e.origin != "bundled" for e in entries):
+        entries = [e for e in entries if e.origin != "bundled"]
     if len(entries) > 1:
         places = " and ".join(f"{e.path} ({e.origin})" for e in entries)
         raise UsageError(f"layout {ref} is defined in two places: {places}; remove or rename one")

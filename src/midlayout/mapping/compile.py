@@ -11,6 +11,7 @@ from midlayout.layout.mapping import FileMapping, ItemRule, Lookup, Mapping
 from midlayout.layout.model import FileDef, Item
 from midlayout.layout.source import NUMERIC_TYPES, SourceFile
 from midlayout.mapping.ops import Check, OpContext, Shared, Value, apply_op
+from midlayout.mapping.pushdown import remaining_ops
 from midlayout.rejects import PROVENANCE, empty_rejects, rejects_from
 from midlayout.text.normalize import trim
 
@@ -74,8 +75,14 @@ def _cast(value: Value, item: Item, ctx: OpContext) -> tuple[pl.Expr, list[Check
     return out.alias(item.id), [check]
 
 
-def compile_file(mapping: Mapping, rule: FileMapping) -> CompiledFile:
-    """Compile the item rules of one target file."""
+def compile_file(
+    mapping: Mapping, rule: FileMapping, reader_trims: dict[str, int] | None = None
+) -> CompiledFile:
+    """Compile the item rules of one target file.
+
+    `reader_trims` (mapping/pushdown.py) names the fields the reader trims as it decodes; the trim ops
+    that did that work are left out.
+    """
     target = mapping.target.file(rule.target)
     source = mapping.source.file(rule.source)
     values, checks, lookups = [], [], {}
@@ -99,7 +106,7 @@ def compile_file(mapping: Mapping, rule: FileMapping) -> CompiledFile:
                     f"no {r.lookup.source}.{r.lookup.key} matches {r.lookup.match}",
                 )
             )
-        for op in r.ops:
+        for op in remaining_ops(r, reader_trims) if reader_trims else r.ops:
             value, op_checks = apply_op(value, op, ctx)
             checks += op_checks
         expr, cast_checks = _cast(value, item, ctx)

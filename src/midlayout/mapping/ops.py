@@ -13,6 +13,7 @@ from midlayout.layout.mapping import CodeMap, Op
 from midlayout.layout.ops import OP_SPECS
 from midlayout.text import normalize
 from midlayout.text.wareki import parse_wareki, to_wareki
+from midlayout.text.wareki_fast import parse_wareki_fast
 
 
 @dataclass(frozen=True)
@@ -50,14 +51,20 @@ class Shared:
     """
 
     exprs: list[tuple[pl.Expr, str]] = field(default_factory=list)
+    keys: list[pl.Expr] = field(default_factory=list)
 
-    def column(self, expr: pl.Expr, tag: str) -> pl.Expr:
-        """A column holding `expr` (same expression and tag: same column)."""
-        for known, name in self.exprs:
-            if name.endswith(f"_{tag}") and known.meta.eq(expr):
+    def column(self, expr: pl.Expr, tag: str, key: pl.Expr | None = None) -> pl.Expr:
+        """A column holding `expr` (same expression, or same `key` expression, and tag: same column).
+
+        `key` stands for an `expr` polars cannot compare (a Python kernel: text/wareki_fast.py).
+        """
+        key = expr if key is None else key
+        for (_, name), known in zip(self.exprs, self.keys, strict=True):
+            if name.endswith(f"_{tag}") and known.meta.eq(key):
                 return pl.col(name)
         name = f"__shared{len(self.exprs)}_{tag}"
         self.exprs.append((expr, name))
+        self.keys.append(key)
         return pl.col(name)
 
     def columns(self) -> list[pl.Expr]:
@@ -84,11 +91,12 @@ class OpContext:
 
 
 def shared_wareki(ctx: OpContext, text: pl.Expr, args: dict[str, Any]) -> pl.Expr:
-    """The parsed 和暦 struct of `text`, computed once per batch when the compiler shares it."""
-    parsed = parse_wareki(text, args["format"], args["eras"])
+    """The parsed 和暦 struct of `text`, computed once per batch when the compiler shares it; era code +
+    YYMMDD values of plain digits are parsed on their bytes (text/wareki_fast.py)."""
+    fast = parse_wareki_fast(text, args["format"], args["eras"])
     if ctx.shared is None:
-        return parsed
-    return ctx.shared.column(parsed, "wareki")
+        return fast
+    return ctx.shared.column(fast, "wareki", key=parse_wareki(text, args["format"], args["eras"]))
 
 
 def _text(fn: Callable[[pl.Expr], pl.Expr]) -> OpFn:

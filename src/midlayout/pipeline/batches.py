@@ -13,7 +13,7 @@ import os
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 
@@ -23,6 +23,7 @@ from midlayout import kernels, sql
 from midlayout.layout.gaiji import GaijiOptions
 from midlayout.layout.mapping import Lookup
 from midlayout.mapping.compile import CompiledFile, compile_file, lookup_key
+from midlayout.mapping.pushdown import reader_trims
 from midlayout.pipeline.inputs import Job
 from midlayout.pipeline.plan import target_name
 from midlayout.pipeline.readmap import read_mapped
@@ -95,8 +96,10 @@ class BatchRunner:
     def _job(self, i: int) -> tuple[Job, CompiledFile, GaijiSpec]:
         job = self.jobs[i]
         if i not in self._compiled:
-            self._compiled[i] = compile_file(job.mapping, job.rule)
-            self._specs[i] = spec_for(job.source, self.gaiji[job.mapping.id])
+            spec = spec_for(job.source, self.gaiji[job.mapping.id])
+            trims = _reader_trims(job, spec, self.captures.get(i, ()), self.kernels_name)
+            self._specs[i] = replace(spec, reader_trims=tuple(sorted(trims.items())))
+            self._compiled[i] = compile_file(job.mapping, job.rule, trims)
         return job, self._compiled[i], self._specs[i]
 
     def _table(self, lk: Lookup, path: str, rows: pl.DataFrame) -> pl.DataFrame:
@@ -151,6 +154,18 @@ class BatchRunner:
         return path
 
 
+def _reader_trims(
+    job: Job, spec: GaijiSpec, captured: list[Lookup] | tuple[()], kernels_name: str
+) -> dict[str, int]:
+    """Trims the fused fixed-width decoder applies for this job (none with the reference decoder or
+    kernels other than `fast`)."""
+    from midlayout.readers.native import native_codec
+
+    if job.source.format != "fixed" or kernels_name != kernels.FAST or not native_codec(spec.codec):
+        return {}
+    return reader_trims(job.rule, job.source, captured)
+
+
 _RUNNER: list[BatchRunner] = []  # the worker process's runner
 
 
@@ -188,6 +203,7 @@ class Pipeline:
     def __init__(self, runner: BatchRunner, workers: int, on_done: Callable[[Done], None]) -> None:
         self.runner, self.workers, self.on_done = runner, workers, on_done
         self.pending: deque[Future[Done]] = deque()
+        self.pending_jobs: deque[int] = deque()  # the job of each pending future
         self.pool: ProcessPoolExecutor | None = None
         if workers > 1:
             for name, value in WORKER_ENV.items():
@@ -212,13 +228,24 @@ class Pipeline:
             self.on_done(self.runner.run(task))
             return
         self.pending.append(self.pool.submit(_run_in_worker, task))
+        self.pending_jobs.append(task.job)
         while len(self.pending) > 2 * self.workers:
-            self.on_done(self.pending.popleft().result())
+            self._next()
+
+    def _next(self) -> None:
+        self.pending_jobs.popleft()
+        self.on_done(self.pending.popleft().result())
 
     def drain(self) -> None:
         """Wait for every submitted task, handling results in submission order."""
         while self.pending:
-            self.on_done(self.pending.popleft().result())
+            self._next()
+
+    def drain_jobs(self, jobs: set[int]) -> None:
+        """Wait until no task of `jobs` is pending (results still in submission order); tasks of other
+        jobs submitted after them keep the workers busy meanwhile."""
+        while any(j in jobs for j in self.pending_jobs):
+            self._next()
 
     def close(self) -> None:
         if self.pool is not None:
@@ -228,13 +255,19 @@ class Pipeline:
 
 
 def stage_lookup_table(parts: list[Path], lk: Lookup, path: Path, spill: Path, memory_limit: str) -> None:
-    """Write the lookup table of `lk` from its captured parts, out of core: ambiguous keys are dropped
-    (then reported as missing), as `mapping.compile.build_lookup_table` does in memory."""
-    import duckdb
-
+    """Write the lookup table of `lk` from its captured parts: ambiguous keys are dropped (then reported
+    as missing), as `mapping.compile.build_lookup_table` does. Up to LOOKUP_IN_MEMORY_ROWS rows in
+    memory with polars; larger tables out of core in DuckDB."""
     if not parts:
         pl.DataFrame(schema={lk.key: pl.String, lk.value: pl.String}).write_parquet(path)
         return
+    if pl.scan_parquet(parts).select(pl.len()).collect().item() <= LOOKUP_IN_MEMORY_ROWS:
+        # Small enough to hold: in memory, without DuckDB's start-up and spill machinery.
+        table = pl.read_parquet(parts)
+        table.filter(pl.len().over(lk.key) == 1).write_parquet(path, compression=STAGE_COMPRESSION)
+        return
+    import duckdb
+
     con = duckdb.connect()
     try:
         con.execute(

@@ -84,9 +84,10 @@ class ReadPhase:
 
     def _tables_for(self, i: int, pipeline: Pipeline) -> tuple[tuple[Lookup, str], ...]:
         needed = sorted(lookups_of(self.jobs[i]), key=repr)
-        if needed:
-            pipeline.drain()  # the sources' batches must all be in
-            self.done_jobs |= self.submitted
+        if needed:  # the sources' batches must all be in; later jobs keep the workers busy meanwhile
+            sources = {lookup_source(self.jobs, self.jobs[i], lk) for lk in needed} & self.submitted
+            pipeline.drain_jobs(sources)
+            self.done_jobs |= sources
         out = []
         for lk in needed:
             if lk not in self.tables:

@@ -126,11 +126,12 @@ def _decode_number(field: SourceField, values: np.ndarray) -> tuple[pa.Array, li
 
 
 def _decode_field(
-    field: SourceField, records: np.ndarray, spec: GaijiSpec, high: np.ndarray
+    field: SourceField, records: np.ndarray, spec: GaijiSpec, high: np.ndarray | None
 ) -> tuple[pa.Array, list[DecodeFailure], list]:
     values = records[:, field.start : field.start + field.length]
     if field.type != "text":
         return (*_decode_number(field, values), [])
+    assert high is not None
     arr, failures = kernels.active().decode_column(
         values, spec.codec, not high[field.start : field.start + field.length].any()
     )
@@ -139,8 +140,35 @@ def _decode_field(
 
 
 def read_fixed_piece(source: SourceFile, path: Path, piece: FixedPiece, spec: GaijiSpec) -> Batch:
-    """Read and decode one planned batch (in this process or a worker)."""
+    """Read and decode one planned batch (in this process or a worker).
+
+    Text fields named in `spec.reader_trims` are trimmed as they are decoded (the compiled mapping left
+    those trims to the reader, mapping/pushdown.py).
+    """
     return _batch(source, path, _matrix(source, path, piece), piece.rec, piece.off, piece.nbytes, spec)
+
+
+def _native_fields(
+    source: SourceFile, matrix: np.ndarray, spec: GaijiSpec, trims: dict[str, int]
+) -> dict[str, tuple[pa.Array, list[DecodeFailure], list]]:
+    """Every text field through the fused decoder (readers/native.py), when it handles the codec and the
+    running conversion uses the library's own kernels (a test's reference twins get the reference path)."""
+    from midlayout.readers.native import decode_fields, native_codec
+
+    text = [f for f in source.fields if f.type == "text"]
+    if not text or not native_codec(spec.codec) or kernels.active() is not kernels.get(kernels.FAST):
+        return {}
+    results = decode_fields(
+        matrix, [f.start for f in text], [f.length for f in text], [trims.get(f.id, 0) for f in text], spec
+    )
+    return {f.id: (r.array, r.failures, r.hits) for f, r in zip(text, results, strict=True)}
+
+
+def _trimmed(arr: pa.Array, mode: int) -> pa.Array:
+    import pyarrow.compute as pc
+
+    trim = pc.utf8_trim if mode == 2 else pc.utf8_rtrim
+    return trim(arr, characters=" \u3000")
 
 
 def _batch(
@@ -151,11 +179,20 @@ def _batch(
     columns: dict[str, pl.Series] = {}
     fails: list[Failure] = []
     hits = []
-    high = np.asarray(
-        (records >= 0x80).any(axis=0)
-    )  # per byte position: does any record hold a non-ASCII byte there
+    trims = dict(spec.reader_trims)
+    native = _native_fields(source, matrix, spec, trims)
+    high = (
+        np.asarray((records >= 0x80).any(axis=0))  # per byte position: does any record hold a non-ASCII byte
+        if any(f.type == "text" and f.id not in native for f in source.fields)
+        else None
+    )
     for field in source.fields:
-        arr, field_fails, field_hits = _decode_field(field, records, spec, high)
+        if field.id in native:
+            arr, field_fails, field_hits = native[field.id]
+        else:
+            arr, field_fails, field_hits = _decode_field(field, records, spec, high)
+            if trims.get(field.id):
+                arr = _trimmed(arr, trims[field.id])
         columns[field.id] = pl.Series(field.id, arr)  # polars copies text: one column's arrow copy at a time
         fails += [Failure(f.row, field.id, field.start + f.byte, f.rule, f.message) for f in field_fails]
         fails += hit_fails(field.id, field.start, field_hits, spec.policy)

@@ -58,6 +58,9 @@ class GaijiSpec:
     replacements: dict[str, str]
     declared: frozenset[str]
     policy: str
+    # (field, mode) pairs: spaces the compiled mapping left for the fixed-width reader to trim while it
+    # decodes (mapping/pushdown.py; 1 right, 2 both); empty unless a conversion's batch runner sets them.
+    reader_trims: tuple[tuple[str, int], ...] = ()
     pattern: str = field(init=False)
 
     def __post_init__(self) -> None:

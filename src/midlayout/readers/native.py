@@ -1,0 +1,365 @@
+"""Fused native decoder for fixed-width records: every text field of a record in one pass over its bytes.
+
+A numba kernel walks each record once, decodes its text fields through lookup tables built from
+Python's own codec (so a byte sequence maps to exactly the character `bytes.decode` gives), trims
+spaces where the compiled mapping asked for it, and writes UTF-8 straight into Arrow string buffers
+(offsets + data). A value the kernel cannot settle on its own (invalid bytes, a character cut at the
+field end, a 外字, U+FFFD) is flagged, and only those values go through the reference path of
+`readers.decode` and `readers.gaiji`, so failures, their byte offsets and 外字 occurrences are the
+reference's own.
+
+`MIDLAYOUT_DECODER=python` selects the reference path everywhere (the default is `native`). numba is
+imported on the first decode, never in a process that does not decode fixed-width text; its cache is
+guarded by `midlayout.jit`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from midlayout.readers.decode import DecodeFailure, _classify
+from midlayout.readers.gaiji import GaijiHit, GaijiSpec, source_code
+from midlayout.text.encodings import byte_offset
+
+__all__ = ["DECODER_ENV", "NATIVE_CODECS", "decode_fields", "decoder", "native_codec"]
+
+DECODER_ENV = "MIDLAYOUT_DECODER"
+# Stateless codecs whose characters are 1, 2 or (EUC-JP 0x8F) 3 bytes: the tables below cover them.
+NATIVE_CODECS = ("cp932", "shift_jis", "euc_jp")
+
+# Trim modes per field (what the compiled mapping let the reader apply, see mapping/pushdown.py).
+TRIM_NONE, TRIM_RIGHT, TRIM_BOTH = 0, 1, 2
+
+_INVALID, _LEAD2, _LEAD3 = -1, -2, -3
+_CUT_REASONS = ("incomplete multibyte sequence", "unexpected end of data")
+
+
+def decoder() -> str:
+    """The selected decoder: `native` (default) or `python` (the reference path)."""
+    value = os.environ.get(DECODER_ENV, "native").strip().lower() or "native"
+    if value not in ("native", "python"):
+        raise ValueError(f"{DECODER_ENV} must be 'native' or 'python', not {value!r}")
+    return value
+
+
+def native_codec(codec: str) -> bool:
+    """True when the fused decoder handles `codec` and is selected."""
+    return codec in NATIVE_CODECS and decoder() == "native"
+
+
+# --- tables from Python's codec -------------------------------------------------------------------
+
+
+def _incomplete(raw: bytes, codec: str) -> bool | None:
+    """True: a valid prefix; False: invalid; None: decodes."""
+    try:
+        raw.decode(codec)
+    except UnicodeDecodeError as exc:
+        return exc.reason in _CUT_REASONS and exc.end == len(raw)
+    return None
+
+
+def _one_char(raw: bytes, codec: str) -> int:
+    try:
+        text = raw.decode(codec)
+    except UnicodeDecodeError:
+        return _INVALID
+    return ord(text) if len(text) == 1 else _INVALID
+
+
+@cache
+def codec_tables(codec: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(single[256], double[65536], triple[65536]) code points from `codec`, built once per process.
+
+    single[b]: the character of byte b, or -1 (invalid) or -2 (lead byte). double[lead*256+trail]: the
+    character, -1, or -3 when the pair leads a 3-byte character; triple[b2*256+b3]: its character
+    (one 3-byte lead at most, EUC-JP 0x8F). A sequence decoding to more than one character is invalid
+    here, so its value goes to the reference path.
+    """
+    single = np.full(256, _INVALID, dtype=np.int32)
+    double = np.full(65536, _INVALID, dtype=np.int32)
+    triple = np.full(65536, _INVALID, dtype=np.int32)
+    lead3: int | None = None
+    for b in range(256):
+        state = _incomplete(bytes([b]), codec)
+        if state is None:
+            single[b] = _one_char(bytes([b]), codec)
+            continue
+        if not state:
+            continue
+        single[b] = _LEAD2
+        for t in range(256):
+            pair = bytes([b, t])
+            if _incomplete(pair, codec):
+                if lead3 not in (None, b):
+                    raise RuntimeError(f"{codec}: more than one 3-byte lead")
+                lead3 = b
+                double[b * 256 + t] = _LEAD3
+                for u in range(256):
+                    triple[t * 256 + u] = _one_char(pair + bytes([u]), codec)
+            else:
+                double[b * 256 + t] = _one_char(pair, codec)
+    return single, double, triple
+
+
+# --- the kernel ----------------------------------------------------------------------------------
+
+
+def _kernel_source(
+    buf: Any,
+    n: Any,
+    stride: Any,
+    starts: Any,
+    lengths: Any,
+    trims: Any,
+    bases: Any,
+    single: Any,
+    double: Any,
+    triple: Any,
+    special: Any,
+    data: Any,
+    offsets: Any,
+    flags: Any,
+) -> int:  # pragma: no cover - compiled by numba (the test suite runs it compiled)
+    nfields = len(starts)
+    pos = bases.copy()
+    flagged = 0
+    for r in range(n):
+        rec = r * stride
+        for f in range(nfields):
+            i = rec + starts[f]
+            end = i + lengths[f]
+            first = pos[f]
+            offsets[f, r] = first
+            w = first
+            bad = False
+            leading = trims[f] == 2
+            while i < end:
+                b = buf[i]
+                c = single[b]
+                if c == b and b < 0x80:
+                    i += 1
+                elif c == -2:
+                    if i + 1 >= end:
+                        bad = True
+                        break
+                    c = double[b * 256 + buf[i + 1]]
+                    if c == -3:
+                        if i + 2 >= end:
+                            bad = True
+                            break
+                        c = triple[buf[i + 1] * 256 + buf[i + 2]]
+                        i += 3
+                    else:
+                        i += 2
+                else:
+                    i += 1
+                if c < 0 or c > 0xFFFF or special[c]:
+                    bad = True
+                    break
+                if leading:
+                    if c == 0x20 or c == 0x3000:
+                        continue
+                    leading = False
+                if c < 0x80:
+                    data[w] = c
+                    w += 1
+                elif c < 0x800:
+                    data[w] = 0xC0 | (c >> 6)
+                    data[w + 1] = 0x80 | (c & 0x3F)
+                    w += 2
+                else:
+                    data[w] = 0xE0 | (c >> 12)
+                    data[w + 1] = 0x80 | ((c >> 6) & 0x3F)
+                    data[w + 2] = 0x80 | (c & 0x3F)
+                    w += 3
+            if bad:
+                flags[r, f] = 1
+                flagged += 1
+                w = first
+            elif trims[f] != 0:
+                while w > first:
+                    if data[w - 1] == 0x20:
+                        w -= 1
+                    elif (
+                        w - 3 >= first and data[w - 1] == 0x80 and data[w - 2] == 0x80 and data[w - 3] == 0xE3
+                    ):
+                        w -= 3
+                    else:
+                        break
+            pos[f] = w
+    for f in range(nfields):
+        offsets[f, n] = pos[f]
+    return flagged
+
+
+def _kernel() -> Any:
+    """The compiled kernel (numba is imported here, on first use)."""
+    from midlayout import jit
+
+    return jit.kernel(_kernel_source, _warm)
+
+
+def _warm(fn: Any) -> None:
+    """Compile (or load from the cache) for the one signature the reader uses."""
+    single, double, triple = codec_tables("cp932")
+    fn(
+        np.zeros(4, np.uint8),
+        1,
+        4,
+        np.zeros(1, np.int64),
+        np.full(1, 4, np.int64),
+        np.zeros(1, np.int8),
+        np.zeros(1, np.int64),
+        single,
+        double,
+        triple,
+        np.zeros(65536, np.uint8),
+        np.zeros(16, np.uint8),
+        np.zeros((1, 2), np.int64),
+        np.zeros((1, 1), np.uint8),
+    )
+
+
+# --- the reference path for flagged values ------------------------------------------------------
+
+
+@dataclass
+class FieldResult:
+    """One decoded text field: the column, its failures (reference order) and its 外字 occurrences."""
+
+    array: pa.Array
+    failures: list[DecodeFailure]
+    hits: list[GaijiHit]
+
+
+def _reference(raw: bytes, spec: GaijiSpec, trim: int) -> tuple[str | None, DecodeFailure | None, bool, list]:
+    """One value as `decode_column` + `apply_gaiji` treat it: (value, failure, is_fffd, hits at row 0)."""
+    codec = spec.codec
+    try:
+        text = raw.decode(codec)
+    except UnicodeDecodeError as exc:
+        pos, rule, message = _classify(raw, exc, codec)
+        return None, DecodeFailure(0, pos, rule, message), False, []
+    if "\ufffd" in text:
+        byte = len(text[: text.index("\ufffd")].encode(codec, errors="replace"))
+        return None, DecodeFailure(0, byte, "replacement_char", "decodes to U+FFFD"), True, []
+    hits = []
+    out = []
+    for i, ch in enumerate(text):
+        if spec.is_gaiji(ch):
+            mapped = ch in spec.replacements
+            hits.append(GaijiHit(0, byte_offset(text, i, codec), ch, source_code(ch, codec), mapped))
+            out.append(spec.replacements.get(ch, ch))
+        else:
+            out.append(ch)
+    value = "".join(out)
+    if trim == TRIM_BOTH:
+        value = value.strip(" \u3000")
+    elif trim == TRIM_RIGHT:
+        value = value.rstrip(" \u3000")
+    return value, None, False, hits
+
+
+def decode_fields(
+    records: np.ndarray, starts: list[int], lengths: list[int], trims: list[int], spec: GaijiSpec
+) -> list[FieldResult]:
+    """Decode text fields (byte `starts`/`lengths` in each row of `records`, an n × stride uint8 matrix
+    of whole records) in one pass; equal to `decode_column` + `apply_gaiji` per field, plus the trims
+    asked for (`TRIM_*` per field)."""
+    n, stride = records.shape
+    nfields = len(starts)
+    if not nfields:
+        return []
+    records = np.ascontiguousarray(records)  # the reader passes its matrix, already contiguous
+    flat = records.reshape(-1)
+    single, double, triple = codec_tables(spec.codec)
+    special = _special(spec)
+    lengths_arr = np.asarray(lengths, dtype=np.int64)
+    # Each byte gives at most 3 bytes of UTF-8; untouched capacity is never paged in.
+    caps = lengths_arr * 3 * n
+    bases = np.zeros(nfields, dtype=np.int64)
+    bases[1:] = np.cumsum(caps)[:-1]
+    data = np.empty(max(int(caps.sum()), 1), dtype=np.uint8)
+    offsets = np.empty((nfields, n + 1), dtype=np.int64)
+    flags = np.zeros((n, nfields), dtype=np.uint8)
+    flagged = _kernel()(
+        flat,
+        n,
+        stride,
+        np.asarray(starts, dtype=np.int64),
+        lengths_arr,
+        np.asarray(trims, dtype=np.int8),
+        bases,
+        single,
+        double,
+        triple,
+        special,
+        data,
+        offsets,
+        flags,
+    )
+    data_buf = pa.py_buffer(data)
+    results = []
+    for f in range(nfields):
+        arr = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets[f]), data_buf])
+        results.append(FieldResult(arr, [], []))
+    if flagged:
+        for k in np.flatnonzero(flags.any(axis=0)).tolist():
+            results[k] = _patch(results[k].array, records, k, starts, lengths, trims, flags, spec)
+    return results
+
+
+def _patch(
+    arr: pa.Array,
+    records: np.ndarray,
+    f: int,
+    starts: list[int],
+    lengths: list[int],
+    trims: list[int],
+    flags: np.ndarray,
+    spec: GaijiSpec,
+) -> FieldResult:
+    rows = np.flatnonzero(flags[:, f])
+    values: list[str | None] = []
+    failures: list[DecodeFailure] = []
+    fffd: list[DecodeFailure] = []
+    hits: list[GaijiHit] = []
+    for row in rows:
+        raw = records[row, starts[f] : starts[f] + lengths[f]].tobytes()
+        value, failure, is_fffd, value_hits = _reference(raw, spec, trims[f])
+        values.append(value)
+        if failure is not None:
+            (fffd if is_fffd else failures).append(DecodeFailure(int(row), *_rest(failure)))
+        hits += [GaijiHit(int(row), h.byte, h.char, h.code, h.mapped) for h in value_hits]
+    mask = np.zeros(len(arr), dtype=bool)
+    mask[rows] = True
+    patched = pc.replace_with_mask(arr, pa.array(mask), pa.array(values, type=pa.large_string()))
+    return FieldResult(patched, failures + fffd, hits)
+
+
+def _rest(failure: DecodeFailure) -> tuple[int, str, str]:
+    return failure.byte, failure.rule, failure.message
+
+
+@cache
+def _special_cached(key: tuple[frozenset[str], frozenset[str]]) -> np.ndarray:
+    replacements, declared = key
+    special = np.zeros(65536, dtype=np.uint8)
+    special[0xE000:0xF900] = 1
+    special[0xFFFD] = 1
+    for ch in (*replacements, *declared):
+        if ord(ch) < 65536:
+            special[ord(ch)] = 1
+    return special
+
+
+def _special(spec: GaijiSpec) -> np.ndarray:
+    return _special_cached((frozenset(spec.replacements), spec.declared))

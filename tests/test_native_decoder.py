@@ -1,0 +1,232 @@
+"""The fused native decoder (readers/native.py) equals the reference `decode_column` + `apply_gaiji`:
+exhaustively over every one- and two-byte sequence (and EUC-JP's three-byte ones), on random records of
+several fields, with the trims it applies for the compiled mapping; numba stays out of processes that
+do not decode; the reference decoder stays selectable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from midlayout import jit
+from midlayout.layout.mapping import ItemRule, Lookup, Op, load_mapping
+from midlayout.layout.ops import OP_SPECS
+from midlayout.mapping.compile import compile_file
+from midlayout.mapping.pushdown import BOTH, RIGHT, reader_trims, remaining_ops
+from midlayout.readers import native
+from midlayout.readers.decode import decode_column
+from midlayout.readers.gaiji import GaijiSpec, apply_gaiji
+from tests.conftest import MAPPINGS
+
+CODECS = ["cp932", "shift_jis", "euc_jp"]
+
+
+def _spec(codec: str) -> GaijiSpec:
+    """A 外字 table entry, a declared range character and the policy that rejects the rest."""
+    if codec == "euc_jp":
+        return GaijiSpec(codec, {"\u2460": "(1)"}, frozenset({"髙"}), "reject")
+    return GaijiSpec(codec, {"\ue000": "吉"}, frozenset({"髙", "\u2460"}), "reject")
+
+
+def _reference(values: np.ndarray, spec: GaijiSpec, trim: int = 0) -> tuple[pa.Array, list, list]:
+    arr, failures = decode_column(values, spec.codec)
+    arr, hits = apply_gaiji(arr, spec)
+    if trim == BOTH:
+        arr = pc.utf8_trim(arr, characters=" \u3000")
+    elif trim == RIGHT:
+        arr = pc.utf8_rtrim(arr, characters=" \u3000")
+    return arr, failures, hits
+
+
+def _assert_field(result: native.FieldResult, values: np.ndarray, spec: GaijiSpec, trim: int = 0) -> None:
+    arr, failures, hits = _reference(values, spec, trim)
+    got = result.array.cast(pa.large_string())
+    if not got.equals(arr):
+        bad = next(i for i in range(len(arr)) if got[i] != arr[i])
+        raise AssertionError((bytes(values[bad]).hex(), got[bad], arr[bad]))
+    assert result.failures == failures
+    assert result.hits == hits
+
+
+def _one_field(values: np.ndarray, spec: GaijiSpec, trim: int = 0) -> native.FieldResult:
+    return native.decode_fields(values, [0], [values.shape[1]], [trim], spec)[0]
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_every_one_and_two_byte_sequence_equals_decode_column(codec: str) -> None:
+    spec = _spec(codec)
+    ones = np.arange(256, dtype=np.uint8).reshape(256, 1)
+    _assert_field(_one_field(ones, spec), ones, spec)
+    pairs = np.arange(65536, dtype=">u2").view(np.uint8).reshape(65536, 2)
+    _assert_field(_one_field(pairs, spec), pairs, spec)
+    # Each pair as the last two bytes of a wider field (a lead byte cut at the field end, trail bytes
+    # after a valid character), with the trims the reader applies.
+    wide = np.full((65536, 4), 0x20, dtype=np.uint8)
+    wide[:, 2:] = pairs
+    for trim in (0, RIGHT, BOTH):
+        _assert_field(_one_field(wide, spec, trim), wide, spec, trim)
+
+
+def test_every_euc_jp_three_byte_sequence_equals_decode_column() -> None:
+    spec = _spec("euc_jp")
+    triples = np.empty((65536, 3), dtype=np.uint8)
+    triples[:, 0] = 0x8F
+    triples[:, 1:] = np.arange(65536, dtype=">u2").view(np.uint8).reshape(65536, 2)
+    _assert_field(_one_field(triples, spec), triples, spec)
+
+
+def _random_records(rng: np.random.Generator, codec: str, n: int, widths: list[int]) -> np.ndarray:
+    """Records of valid text, spaces (ASCII and full-width), and now and then a trap byte sequence."""
+    words = ["山田", "太郎", "ﾔﾏﾀﾞ", "髙橋", "①", "A-1", "東京都", "　", " ", "\ue000", "\ue001", "〜", "－"]
+    traps = [b"\x81", b"\x81\x20", b"\xff", b"\x8f", b"\x80", b"\xfd"]
+    rows = []
+    for _ in range(n):
+        record = b""
+        for width in widths:
+            value = b""
+            while len(value) < width and rng.random() < 0.8:
+                word = words[rng.integers(len(words))]
+                try:
+                    value += word.encode(codec)
+                except UnicodeEncodeError:
+                    continue
+                if rng.random() < 0.03:
+                    value += traps[rng.integers(len(traps))]
+            value = value[:width]  # may cut a character
+            record += value + b" " * (width - len(value))
+        rows.append(record + b"\n")
+    return np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(n, -1)
+
+
+@pytest.mark.parametrize("codec", CODECS)
+@pytest.mark.parametrize("seed", [1, 2026])
+def test_random_records_equal_decode_column_field_by_field(codec: str, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    widths = [1, 2, 3, 7, 10, 24, 41]
+    records = _random_records(rng, codec, 3000, widths)
+    starts = list(np.cumsum([0, *widths[:-1]]))
+    trims = [int(t) for t in rng.integers(0, 3, len(widths))]
+    spec = _spec(codec)
+    results = native.decode_fields(records, starts, widths, trims, spec)
+    for start, width, trim, result in zip(starts, widths, trims, results, strict=True):
+        _assert_field(result, records[:, start : start + width], spec, trim)
+
+
+def test_empty_batch_and_no_text_fields() -> None:
+    spec = _spec("cp932")
+    empty = np.zeros((0, 5), dtype=np.uint8)
+    (result,) = native.decode_fields(empty, [0], [5], [0], spec)
+    assert len(result.array) == 0 and not result.failures
+    assert native.decode_fields(empty, [], [], [], spec) == []
+
+
+def test_decoder_selection(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(native.DECODER_ENV, raising=False)
+    assert native.decoder() == "native" and native.native_codec("cp932")
+    assert not native.native_codec("utf-8") and not native.native_codec("ibm930")
+    monkeypatch.setenv(native.DECODER_ENV, "python")
+    assert not native.native_codec("cp932")
+    monkeypatch.setenv(native.DECODER_ENV, "rust")
+    with pytest.raises(ValueError, match="MIDLAYOUT_DECODER"):
+        native.decoder()
+
+
+def test_cache_goes_to_a_user_folder_when_the_package_folder_is_read_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CI runs as root, which ignores file modes: the check itself (os.access) is stood in for."""
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    here = Path(native.__file__).parent
+    real_access = os.access
+    monkeypatch.setattr(jit.os, "access", lambda p, mode: Path(p) != here and real_access(p, mode))
+    assert jit.cache_dir(here) == str(tmp_path / "cache" / "midlayout" / "numba")
+    monkeypatch.setattr(jit.os, "access", lambda p, mode: False)
+    monkeypatch.setattr(jit.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    assert jit.cache_dir(here) == ""  # nowhere writable: compiled in memory
+    monkeypatch.setattr(jit.os, "access", real_access)
+    assert jit.cache_dir(here) is None  # writable package folder: numba's own __pycache__
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "given"))
+    assert jit.cache_dir(here) == str(tmp_path / "given")
+
+
+def test_unusable_cache_compiles_in_memory(tmp_path: Path) -> None:
+    """A NUMBA_CACHE_DIR that cannot be created makes numba refuse `cache=True`: the kernel still works."""
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code = (
+        "import numpy as np\n"
+        "from midlayout.readers import native\n"
+        "from midlayout.readers.gaiji import GaijiSpec\n"
+        "m = np.frombuffer('山田　'.encode('cp932'), np.uint8).reshape(1, -1)\n"
+        "r = native.decode_fields(m, [0], [6], [1], GaijiSpec('cp932', {}, frozenset(), 'reject'))\n"
+        "print(r[0].array.to_pylist())\n"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(blocker / "sub")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['山田']"
+
+
+def test_numba_is_imported_only_when_decoding() -> None:
+    code = (
+        "import sys\n"
+        "import midlayout.cli.app, midlayout.pipeline.convert, midlayout.readers.fixed, midlayout.readers.native\n"
+        "assert 'numba' not in sys.modules, 'imported early'\n"
+        "import numpy as np\n"
+        "from midlayout.readers import native\n"
+        "from midlayout.readers.gaiji import GaijiSpec\n"
+        "native.decode_fields(np.zeros((1, 2), np.uint8), [0], [2], [0], GaijiSpec('cp932', {}, frozenset(), 'reject'))\n"
+        "assert 'numba' in sys.modules\n"
+        "from midlayout import jit\n"
+        "assert jit.compile_seconds()['midlayout.readers.native._kernel_source'] > 0\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_reader_trims_follow_every_use_of_a_field() -> None:
+    mapping = load_mapping(MAPPINGS / "vendor_a" / "juki-2.5.yaml")
+    rule = next(r for r in mapping.files if r.source == "jumin")
+    source = mapping.source.file(rule.source)
+    trims = reader_trims(rule, source)
+    assert trims["NAME_KANJI"] == BOTH  # only `trim` uses it
+    assert trims["ADDR1"] == RIGHT  # a concat part: right-trimmed when joined
+    assert "BIRTH" not in trims  # parsed as 和暦 as it is
+    # A captured lookup value is used untrimmed by the job that looks it up.
+    lk = Lookup("jumin", "HEAD_ATENA_NO", "ATENA_NO", "NAME_KANJI")
+    captured = reader_trims(rule, source, [lk])
+    assert "NAME_KANJI" not in captured and captured["ATENA_NO"] == BOTH
+
+
+def test_remaining_ops_drop_or_narrow_the_trim() -> None:
+    both = ItemRule(
+        "a", "from", ("F",), ops=(Op("trim", {"chars": " \u3000", "side": "both"}), Op("zenkaku_kana"))
+    )
+    assert remaining_ops(both, {"F": BOTH}) == (Op("zenkaku_kana"),)
+    assert remaining_ops(both, {"F": RIGHT})[0].args == {"chars": " \u3000", "side": "left"}
+    assert remaining_ops(both, {}) == both.ops
+    other = ItemRule("a", "from", ("F",), ops=(Op("trim", {"chars": " ", "side": "both"}),))
+    assert remaining_ops(other, {"F": BOTH}) == other.ops  # not the reader's trim: kept
+    lk = ItemRule("b", "lookup", (), ops=both.ops, lookup=Lookup("s", "F", "K", "V"))
+    assert remaining_ops(lk, {"F": BOTH}) == both.ops  # the ops apply to the looked-up value
+
+
+def test_compiled_mapping_leaves_out_the_trims_the_reader_applied() -> None:
+    mapping = load_mapping(MAPPINGS / "vendor_a" / "juki-2.5.yaml")
+    rule = next(r for r in mapping.files if r.source == "jumin")
+    trims = reader_trims(rule, mapping.source.file("jumin"))
+    plain, pushed = compile_file(mapping, rule), compile_file(mapping, rule, trims)
+    ids = [item.id for item in plain.target.items]
+    shimei = ids.index("shimei")
+    assert "strip_chars" in str(plain.values[shimei]) and "strip_chars" not in str(pushed.values[shimei])
+
+
+def test_only_ops_the_reader_kernel_implements_are_marked_in_the_op_table() -> None:
+    """`OpSpec.reader` promises that the fused decoder can apply the op; it implements trimming spaces only."""
+    assert {name for name, spec in OP_SPECS.items() if spec.reader} == {"trim"}

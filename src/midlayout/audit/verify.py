@@ -101,10 +101,10 @@ def verify(manifest_path: Path, base: Path | None = None) -> list[FileCheck]:
 
     >>> # [c for c in verify(Path("out/manifest.json")) if c.status != "ok"]  -> [] when intact
     """
+    _settle(manifest_path.parent)  # first: a swap killed midway has moved the manifest aside
     data = _read_json(manifest_path)
     if isinstance(data, dict) and isinstance(data.get("entries"), list) and "job" in data:
         return _verify_job(data, manifest_path, base)
-    _settle(manifest_path.parent)
     manifest = read_manifest(manifest_path)
     folder = base if base is not None else manifest_path.parent
     checks = [
@@ -171,6 +171,7 @@ def _verify_job(job: dict[str, Any], job_path: Path, base: Path | None) -> list[
         if not isinstance(entry, dict) or not entry.get("manifest"):
             continue  # failed or not run: the entry wrote no manifest, and the job manifest says why
         ref = str(entry["manifest"])
+        _settle(resolve_reference(ref, folder).parent)
         check = check_file(
             f"entry {entry.get('id', '?')}", ref, str(entry.get("manifest_sha256", "")), folder
         )

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 OUT ?= out
 
-.PHONY: install demo test docs-check lint format typecheck bench clean
+.PHONY: install demo test docs-check lint format typecheck bench fuzz clean
 
 $(VENV)/.installed: pyproject.toml examples/midlayout-example-writer/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ typecheck: install
 bench: install
 	$(BIN)/pip install --quiet -e ".[dev,postgres,bench]"
 	$(BIN)/python benchmarks/run.py
+
+# Mutated samples through `convert` (tests/fuzz_convert.py): thousands of cases; CI runs 120 of them.
+FUZZ_CASES ?= 3000
+fuzz: install
+	MIDLAYOUT_FUZZ_CASES=$(FUZZ_CASES) $(BIN)/pytest -q -p no:cacheprovider tests/test_broken_extracts.py -k fuzz
 
 clean:
 	rm -rf $(OUT) .pytest_cache .ruff_cache .mypy_cache

@@ -25,50 +25,156 @@ from midlayout.text.encodings import CODECS, byte_offset
 BOM = b"\xef\xbb\xbf"
 
 
+MAX_QUOTED = 65_536  # the span a quoted field may have (docs/broken-extracts.md), as in readers/csvframe.py
+
+
+@dataclass(frozen=True)
+class RefRecord:
+    """One record: where it is, and the quoting rule it breaks ("" when none)."""
+
+    start: int
+    end: int  # before CR/LF
+    next: int
+    fields: int
+    rule: str = ""
+    field_index: int = 0
+    field_start: int = 0  # in the record
+    message: str = ""
+
+
 @dataclass(frozen=True)
 class RefPiece:
-    """One batch: the header and each record's (start, end before CR/LF) in the file."""
+    """One batch: the header and each record in the file."""
 
     header: tuple[str, ...]
-    records: tuple[tuple[int, int], ...]
+    records: tuple[RefRecord, ...]
     rec: int  # records before this piece
 
 
-def _split(data: bytes, quote: int, start: int) -> list[tuple[int, int]]:
-    """Records by a plain loop: an LF outside quotes ends one; a last record may lack its LF."""
-    out, inside, s = [], False, start
-    for i in range(start, len(data)):
-        byte = data[i]
-        if byte == quote:
-            inside = not inside
-        elif byte == 0x0A and not inside:
-            out.append((s, i))
-            s = i + 1
-    if s < len(data):
-        out.append((s, len(data)))
-    return [(s, e - 1 if e > s and data[e - 1] == 0x0D else e) for s, e in out]
+def _resync(data: bytes, s: int, anchor: int, quote: int, delim: int, nfields: int, literal: bool) -> int:
+    """The first LF at or after `anchor` where the record's field count is right (every delimiter, or those
+    outside quotes) and a good record or the end of the file follows, among the first 32 LFs within
+    MAX_QUOTED bytes of it; else the first LF; else the end of the file."""
+    lfs = [i for i in range(anchor, len(data)) if data[i] == 0x0A]
+    if not lfs:
+        return len(data)
+    for e in lfs[:32]:
+        if e - anchor > MAX_QUOTED:
+            break
+        plain, inside, parity = 1, False, 1
+        for byte in data[s:e]:
+            if byte == quote:
+                inside = not inside
+            elif byte == delim:
+                plain += 1
+                parity += 0 if inside else 1
+        if nfields in (plain, parity):
+            if e + 1 >= len(data):
+                return e
+            nxt = _record(data, e + 1, quote, delim, nfields, literal, probe=True)
+            if not nxt.rule and nxt.fields == nfields:
+                return e
+    return lfs[0]
+
+
+def _record(
+    data: bytes, s: int, quote: int, delim: int, nfields: int, literal: bool, probe: bool = False
+) -> RefRecord:
+    """Parse one record from `s`, byte by byte, by the dialect of docs/broken-extracts.md (`probe`: only
+    whether it is good; a bad one is not resynchronised)."""
+    n, i, fi = len(data), s, 0
+
+    def close(stop: int, fields: int, *fault: object) -> RefRecord:
+        end = stop - 1 if stop > s and data[stop - 1] == 0x0D else stop
+        return RefRecord(s, end, min(stop + 1, n), fields, *fault)  # type: ignore[arg-type]
+
+    def bad(rule: str, fstart: int, anchor: int, message: str) -> RefRecord:
+        if probe:
+            return RefRecord(s, s, s, nfields, rule)
+        stop = _resync(data, s, anchor, quote, delim, nfields, literal)
+        return close(stop, nfields, rule, fi, fstart - s, message)
+
+    while True:
+        fstart = i
+        if i < n and data[i] == quote:
+            opened, i, crossed = i, i + 1, False
+            while True:
+                if i > opened + MAX_QUOTED:
+                    return bad(
+                        "quote_unclosed",
+                        fstart,
+                        opened,
+                        f"quote opened at byte {opened} is not closed within {MAX_QUOTED:,} bytes",
+                    )
+                if i >= n:
+                    return bad(
+                        "quote_unclosed",
+                        fstart,
+                        opened,
+                        f"quote opened at byte {opened} is not closed before the end of the file",
+                    )
+                if data[i] == quote:
+                    if i + 1 < n and data[i + 1] == quote:
+                        i += 2
+                        continue
+                    i += 1
+                    break
+                crossed = crossed or data[i] in (0x0A, 0x0D)
+                i += 1
+            if i >= n:
+                return close(n, fi + 1)
+            c = data[i]
+            if c == delim:
+                i, fi = i + 1, fi + 1
+            elif c == 0x0A:
+                return close(i, fi + 1)
+            elif c == 0x0D and (i + 1 >= n or data[i + 1] == 0x0A):
+                return close(min(i + 1, n), fi + 1)
+            elif crossed:
+                return bad(
+                    "quote_unclosed",
+                    fstart,
+                    opened,
+                    f"quote opened at byte {opened} is not closed on its line "
+                    f"(the next quote, at byte {i - 1}, is followed by text)",
+                )
+            else:
+                what = "a space" if c == 0x20 else "text"
+                return bad("quote_malformed", fstart, i, f"{what} after the closing quote at byte {i - 1}")
+        else:
+            while i < n and data[i] not in (delim, 0x0A):
+                if data[i] == quote and not literal:
+                    return bad("quote_malformed", fstart, i, f"quote inside an unquoted field at byte {i}")
+                i += 1
+            if i >= n:
+                return close(n, fi + 1)
+            if data[i] == delim:
+                i, fi = i + 1, fi + 1
+            else:
+                return close(i, fi + 1)
+
+
+def _split(data: bytes, source: SourceFile, start: int) -> list[RefRecord]:
+    """Records by a plain loop, one after another; a last record may lack its LF."""
+    out, i = [], start
+    quote, delim = ord(source.quote), ord(source.delimiter)
+    while i < len(data):
+        r = _record(data, i, quote, delim, len(source.fields), source.bare_quotes == "literal")
+        out.append(r)
+        i = r.next
+    return out
 
 
 def ref_pieces(source: SourceFile, path: Path, batch_size: int) -> Iterator[RefPiece]:
     data = path.read_bytes()
-    records = _split(data, ord(source.quote), 3 if data.startswith(BOM) else 0)
+    records = _split(data, source, 3 if data.startswith(BOM) else 0)
     if not records:
         return
-    s, e = records[0]
-    header = csv_reader._header(path, data, s, e, source, CODECS[source.encoding])
+    first = records[0]
+    header = csv_reader._header(path, data, first.start, first.end, source, CODECS[source.encoding])
     body = records[1:]
     for lo in range(0, len(body), batch_size):
         yield RefPiece(tuple(header), tuple(body[lo : lo + batch_size]), lo)
-
-
-def _count_fields(raw: bytes, quote: int, delim: int) -> int:
-    inside, n = False, 1
-    for byte in raw:
-        if byte == quote:
-            inside = not inside
-        elif byte == delim and not inside:
-            n += 1
-    return n
 
 
 def _parse_one(text: str, source: SourceFile, header: list[str]) -> tuple[str, ...]:
@@ -102,22 +208,25 @@ def _gaiji(text: str, spec: GaijiSpec, row: int) -> tuple[str, list[GaijiHit]]:
 def ref_read_piece(source: SourceFile, path: Path, piece: RefPiece, spec: GaijiSpec) -> Batch:
     data = path.read_bytes()
     header, codec = list(piece.header), spec.codec
-    quote, delim = ord(source.quote), ord(source.delimiter)
     count_fails, byte_fails = [], []
     rows: list[tuple[str, ...]] = []
-    for i, (s, e) in enumerate(piece.records):
-        raw = data[s:e]
-        n = _count_fields(raw, quote, delim)
+    ids = {f.column: f.id for f in source.fields}
+    for i, r in enumerate(piece.records):
+        raw = data[r.start : r.end]
+        n = r.fields
         if n != len(header):
             count_fails.append(
                 Failure(i, "", 0, "field_count", f"{n} fields where {len(header)} were expected")
             )
+        if r.rule:
+            column = header[r.field_index] if r.field_index < len(header) else ""
+            count_fails.append(Failure(i, ids.get(column, ""), r.field_start, r.rule, r.message))
         try:
             text: str | None = raw.decode(codec)
         except UnicodeDecodeError:
             byte_fails.append(Failure(i, "", 0, "invalid_bytes", f"record is not valid {source.encoding}"))
             text = None
-        ok = text is not None and n == len(header)
+        ok = text is not None and n == len(header) and not r.rule
         rows.append(_parse_one(text, source, header) if ok else ("",) * len(header))  # type: ignore[arg-type]
     fails = count_fails + byte_fails
     columns: dict[str, list[str | None]] = {}
@@ -142,10 +251,10 @@ def ref_read_piece(source: SourceFile, path: Path, piece: RefPiece, spec: GaijiS
     frame = pl.DataFrame({k: pl.Series(k, v, dtype=pl.String) for k, v in columns.items()}).with_columns(
         pl.lit(str(path)).alias(FILE),
         pl.int_range(piece.rec + 1, piece.rec + n + 1, dtype=pl.Int64).alias(REC),
-        pl.Series(OFF, [s for s, _ in piece.records], dtype=pl.Int64),
-        pl.Series(RAW, [data[s:e] for s, e in piece.records], dtype=pl.Binary),
+        pl.Series(OFF, [r.start for r in piece.records], dtype=pl.Int64),
+        pl.Series(RAW, [data[r.start : r.end] for r in piece.records], dtype=pl.Binary),
     )
-    nbytes = piece.records[-1][1] - piece.records[0][0]
+    nbytes = piece.records[-1].end - piece.records[0].start
     gaiji = hit_frame(hits, frame, spec.policy)
     if not fails:
         return Batch(frame, empty_rejects(), n, nbytes, gaiji)

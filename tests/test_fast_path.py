@@ -350,6 +350,36 @@ def test_csv_reader_same_as_reference_without_traps(tmp_path: Path, encoding: st
         )
 
 
+_QUOTE_FAULTS = (b'"', b'" ', b'"x', b' "', b'""', b'\n"', b'"\r\n')
+
+
+@pytest.mark.parametrize("literal", [False, True])
+@pytest.mark.parametrize("seed", [3, 11, 2027])
+def test_csv_reader_same_as_reference_on_quoting_faults(tmp_path: Path, seed: int, literal: bool) -> None:
+    """Stray, unclosed and misplaced quotes: the vectorised framing and the byte-by-byte reference agree
+    record by record (rows, rejects with their rule and offset), whatever the batch size."""
+    rng = np.random.default_rng(seed)
+    source = SourceFile(
+        "c", "c.csv", "csv", "utf-8", "*", CSV_FIELDS, bare_quotes="literal" if literal else "reject"
+    )
+    path = tmp_path / "c.csv"
+    _random_csv(path, rng, "utf-8", 200, bom=False)
+    data = bytearray(path.read_bytes())
+    header_end = data.index(b"\n") + 1
+    for _ in range(8):
+        at = int(rng.integers(header_end, len(data)))
+        data[at:at] = _QUOTE_FAULTS[rng.integers(len(_QUOTE_FAULTS))]
+    path.write_bytes(bytes(data))
+    spec = _spec("utf-8", "reject")
+    fast = _batches(source, path, 1000, spec)
+    rules = set(pl.concat([b.rejects for b in fast]).get_column("rule"))
+    assert rules & {"quote_malformed", "quote_unclosed"}, rules
+    for batch in (1, 7, 1000):
+        _assert_same_batches(
+            _batches(source, path, batch, spec), _reference_batches(source, path, batch, spec)
+        )
+
+
 def test_csv_reader_trap_bytes_are_seen(tmp_path: Path) -> None:
     """The random corpus really holds what the comparison is about (else the tests above prove little)."""
     for encoding in ("utf-8", "cp932"):

@@ -87,7 +87,8 @@ def test_ibm930_cut_character_is_rejected_with_field_and_byte(tmp_path: Path) ->
     source = SourceFile("h", "host", "fixed", "ibm930", "*", EBCDIC_FIELDS, record_length=18)
     batch = next(iter(read_batches(source, path)))
     r = batch.rejects.row(0, named=True)
-    assert batch.rows.height == 0 and (r["rule"], r["field"], r["byte_offset"]) == ("char_cut", "NAME", 8)
+    assert batch.rows.height == 0 and (r["rule"], r["field"], r["byte_offset"]) == ("char_cut", "NAME", 0)
+    assert "(byte 8 of the field)" in r["message"]
 
 
 def test_numeric_fields_in_a_cp932_record(tmp_path: Path) -> None:

@@ -105,7 +105,10 @@ def test_decode_failures_reject_the_record_with_field_and_byte(
     assert n == 2 and rows.height == 1
     r = rejects.row(0, named=True)
     assert (r["record"], r["field"], r["rule"], r["stage"]) == (2, "NAME", rule, "decode")
-    assert r["byte_offset"] == 22 + 4 + byte_in_field
+    # WAVE2: byte_offset is the field's file offset, record_offset the record's; the byte in the field
+    # is in the message.
+    assert (r["byte_offset"], r["record_offset"]) == (22 + 4, 22)
+    assert f"(byte {byte_in_field} of the field)" in r["message"]
     assert r["raw"] == rec
     assert "\ufffd" not in r["message"]
 

@@ -140,10 +140,10 @@ EXPECTED = {  # rec_no -> (name, kana, birth, fusho, amount, packed)
     "0005": ("山﨑", "ガッコウ パン", dt.date(2019, 5, 1), False, 2, 2),
     "0006": ("山崎", "ヤマザキ", None, True, 3, 3),
 }
-REJECTED = {  # rec_no -> (rule, field or item, byte offset in the record or None)
+REJECTED = {  # rec_no -> (rule, field or item, the field's offset in the record, or None)
     "0004": ("gaiji_unmapped", "NAME", 4),
     "0007": ("invalid_wareki", "birth", None),
-    "0008": ("char_cut", "NAME", 23),
+    "0008": ("char_cut", "NAME", 4),  # the cut character is at byte 19 of the field (in the message)
     "0009": ("invalid_bytes", "NAME", 4),
     "0010": ("invalid_wareki", "birth", None),
 }
@@ -214,7 +214,8 @@ def test_trap_corpus_host_file_and_gaiji_report(tmp_path: Path, monkeypatch: pyt
     host = pl.read_parquet(tmp_path / "out" / "parquet" / "traps" / "host.parquet")
     assert host.rows() == [("11", "A一１", 100)]
     cut = result.rejects.filter(pl.col("file").str.ends_with("HOST.DAT")).row(0, named=True)
-    assert (cut["record"], cut["rule"], cut["field"], cut["byte_offset"]) == (2, "char_cut", "NAME", 20 + 15)
+    assert (cut["record"], cut["rule"], cut["field"], cut["byte_offset"]) == (2, "char_cut", "NAME", 20 + 4)
+    assert cut["record_offset"] == 20 and "(byte 11 of the field)" in cut["message"]
     report = pl.read_csv(tmp_path / "out" / "gaiji-report.csv")
     rows = {r["code"]: r for r in report.iter_rows(named=True)}
     assert rows["F041"]["status"] == "unmapped" and rows["F041"]["action"] == "rejected"

@@ -10,7 +10,8 @@ import polars as pl
 REJECT_SCHEMA: dict[str, pl.DataType] = {
     "file": pl.String(),
     "record": pl.Int64(),
-    "byte_offset": pl.Int64(),
+    "byte_offset": pl.Int64(),  # file offset of the field the rule concerns (record start when none)
+    "record_offset": pl.Int64(),  # file offset of the record
     "stage": pl.String(),
     "rule": pl.String(),
     "item": pl.String(),
@@ -87,6 +88,7 @@ def rejects_from(
         pl.col(FILE).cast(pl.String).alias("file"),
         pl.col(REC).cast(pl.Int64).alias("record"),
         (pl.col(OFF) + start).cast(pl.Int64).alias("byte_offset"),
+        pl.col(OFF).cast(pl.Int64).alias("record_offset"),
         pl.lit(stage, dtype=pl.String).alias("stage"),
         lit(rule).alias("rule"),
         lit(item).alias("item"),

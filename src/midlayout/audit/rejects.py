@@ -25,7 +25,7 @@ def read_rejects(path: Path) -> pl.LazyFrame:
         names = frame.collect_schema().names()
     except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
         raise InputError(f"not a readable Parquet file ({exc})", Location(file=str(path))) from None
-    missing = [c for c in REJECT_SCHEMA if c != "raw" and c not in names]
+    missing = [c for c in REJECT_SCHEMA if c not in ("raw", "record_offset") and c not in names]
     if missing:
         raise InputError(f"not a rejects file: missing columns {missing}", Location(file=str(path)))
     return frame
@@ -44,12 +44,19 @@ def _counts(frame: pl.LazyFrame, by: list[str]) -> list[dict[str, Any]]:
     return grouped.collect().to_dicts()
 
 
+# Rules whose message quotes a value of the record (mapping/ops.py: the unmapped vendor code).
+VALUE_RULES = frozenset({"code_unmapped"})
+
+
 def summarise(path: Path, layouts: list[Layout] | None = None, show_values: bool = False) -> dict[str, Any]:
     """Counts by reason (stage/rule), by item (with 項目名称) and by file, plus located samples.
 
     Messages can quote a value (a bad date, say), so samples mask them unless `show_values`.
     """
-    frame = read_rejects(path).select([c for c in REJECT_SCHEMA if c != "raw"])
+    frame = read_rejects(path)
+    if "record_offset" not in frame.collect_schema().names():  # written before record_offset existed
+        frame = frame.with_columns(pl.lit(None, dtype=pl.Int64).alias("record_offset"))
+    frame = frame.select([c for c in REJECT_SCHEMA if c != "raw"])
     names = _item_names(layouts or [])
     totals = (
         frame.select(pl.len().alias("rows"), pl.struct("file", "record").n_unique().alias("records"))
@@ -60,7 +67,8 @@ def summarise(path: Path, layouts: list[Layout] | None = None, show_values: bool
     samples = frame.sort("file", "record").head(SAMPLE_ROWS).collect().to_dicts()
     for r in samples:
         r["item_name"] = names.get(r["item"] or "", r["item"] or "")
-        r["message"] = mask(r["message"], show_values)
+        if r["rule"] in VALUE_RULES:  # the other messages hold no value: masking them hides the reason
+            r["message"] = mask(r["message"], show_values)
     return {
         "command": "rejects-report",
         "path": str(path),

@@ -30,6 +30,7 @@ from midlayout.cli.common import (
 from midlayout.cli.messages import t
 from midlayout.errors import UsageError
 from midlayout.layout.registry import resolve
+from midlayout.outpaths import out_file
 
 ShowValues = typer.Option(False, "--show-values", metavar=FLAG, help="Print personal values instead of ●●●.")
 MemoryLimit = typer.Option(
@@ -154,6 +155,7 @@ def rejects_report_cmd(
     @guarded
     @definitions(layouts_dir)
     def run() -> int:
+        out_file(out)
         summary = summarise(rejects, [resolve(ref) for ref in layout or []], show_values)
         write_text_atomic(out, html.rejects_report(summary))
         if as_json:

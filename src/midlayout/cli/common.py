@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.text import Text
 
 from midlayout.cli.messages import error_text, t
 from midlayout.cli.signals import INTERRUPTED, TERMINATED, Terminated, sigterm_raises, stopped_message
@@ -23,8 +24,10 @@ from midlayout.layout.registry import layouts_dirs
 
 OK, FOUND, BAD_INPUT, INTERNAL = 0, 1, 2, 3
 
-stderr = Console(stderr=True, soft_wrap=True)  # a warning stays one line when stderr is a pipe or a file
-stdout = Console(highlight=False, soft_wrap=True)
+# Messages and paths are plain text, never rich markup (a path may hold `[old]` or `[/such]`); styles are
+# given as Text. Piped output (not a terminal) is laid out wide, so that no number wraps across lines.
+stderr = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)  # a warning stays one line
+stdout = Console(highlight=False, soft_wrap=True, markup=False, width=None if sys.stdout.isatty() else 10_000)
 
 _JSON: ContextVar[bool] = ContextVar("midlayout_json", default=False)
 
@@ -114,13 +117,8 @@ def fail(message: str, code: int, kind: str = "error", as_json: bool | None = No
     """Print a one-line error on stderr (and, under --json, a JSON error object on stdout); return the Exit."""
     if _JSON.get() if as_json is None else as_json:
         emit_json({"error": {"message": message, "exit_code": code, "kind": kind}})
-    from rich.markup import escape
-
     stderr.print(
-        f"[bold red]{t('error:')}[/] {escape(error_text(message))}",
-        markup=True,
-        highlight=False,
-        soft_wrap=True,
+        Text.assemble((t("error:"), "bold red"), " ", error_text(message)), highlight=False, soft_wrap=True
     )
     return typer.Exit(code)
 
@@ -168,12 +166,21 @@ class RichProgress:
     def advance(self, task: str, amount: int) -> None:
         self.progress.advance(self.tasks[task], amount)
 
+    def phase(self, name: str) -> None:
+        """A phase without a byte count: the bars of the read are complete, a pulsing bar names it."""
+        for task in self.progress.tasks:
+            if task.total is not None:
+                self.progress.update(task.id, completed=task.total)
+            else:  # the previous phase is over
+                self.progress.update(task.id, total=1, completed=1)
+        self.tasks[name] = self.progress.add_task(name, total=None)
+
 
 @contextmanager
 def progress_bars(enabled: bool = True) -> Iterator[RichProgress]:
     """A rich progress display on stderr."""
     progress = Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         DownloadColumn(),
         TimeRemainingColumn(),
@@ -191,5 +198,5 @@ def phases(enabled: bool = True) -> Iterator[Callable[[str], None]]:
     if not enabled:
         yield lambda _text: None
         return
-    with stderr.status("starting…", spinner="dots") as status:
-        yield lambda text: status.update(text)
+    with stderr.status(Text("starting…"), spinner="dots") as status:
+        yield lambda text: status.update(Text(text))

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
+import polars as pl
 import typer
 from rich.table import Table
 
@@ -50,6 +51,7 @@ def _summary(result: ConvertResult, title: str, kept: bool = True) -> None:
         for r in m.rejects["by_rule"]:  # type: ignore[union-attr]
             rules.add_row(r["stage"], r["rule"], str(r["count"]))
         stdout.print(rules)
+    _unmapped_codes(result.rejects)
     _text_summary(m.text)
     for o in m.outputs:
         d = o.get("details") or {}
@@ -73,6 +75,26 @@ def _summary(result: ConvertResult, title: str, kept: bool = True) -> None:
         if kept
         else t("records read = written + rejected: checked (no --out: nothing kept)")
     )
+
+
+def _unmapped_codes(rejects: pl.DataFrame) -> None:
+    """The DISTINCT vendor codes no code map holds, with counts (aggregates, not record-level values)."""
+    found = rejects.filter(pl.col("rule") == "code_unmapped")
+    if not found.height:
+        return
+    parts = pl.col("message").str.extract_groups(r"^code not in code map (.+?): (.*)$")
+    counts = (
+        found.select(
+            pl.col("item"), parts.struct.field("1").alias("map"), parts.struct.field("2").alias("code")
+        )
+        .group_by("item", "map", "code")
+        .agg(pl.len().alias("records"))
+        .sort("item", "code")
+    )
+    table = Table("item", "code map", "code", "records", title="unmapped vendor codes (distinct)")
+    for item, code_map, code, n in counts.iter_rows():
+        table.add_row(item or "", code_map or "", code or "", str(n))
+    stdout.print(table)
 
 
 def _text_summary(text: dict) -> None:
@@ -147,6 +169,17 @@ def convert_cmd(
     memory_limit: str | None = MemoryLimitOpt,
     overwrite: bool = OverwriteOpt,
     output_mode: str = OutputModeOpt,
+    allow_empty: Annotated[
+        bool, typer.Option("--allow-empty", help="Accept an input of 0 bytes (else exit 2).")
+    ] = False,
+    max_reject_rate: Annotated[
+        float,
+        typer.Option(
+            "--max-reject-rate",
+            help="Stop (exit 2) when, after 200 records of an input, more than this share fail to decode "
+            "while another encoding decodes 99% of them.",
+        ),
+    ] = 0.5,
     as_json: bool = JsonOpt,
 ) -> None:
     """Convert vendor extracts through mappings into the intermediate standard layout."""
@@ -163,6 +196,8 @@ def convert_cmd(
             memory_limit=memory_limit,
             overwrite=overwrite,
             output_mode=parse_output_mode(output_mode),
+            allow_empty=allow_empty,
+            max_reject_rate=max_reject_rate,
         )
         if gaiji:
             options = replace(options, gaiji_table=load_gaiji_table(gaiji))

@@ -9,6 +9,8 @@ import typer
 import yaml
 
 from midlayout.cli.common import FOUND, OK, JsonOpt, emit_json, guarded, stderr, stdout
+from midlayout.outpaths import out_file
+from midlayout.pipeline.manifest import write_atomic
 from midlayout.readers.inspect import Inspection, draft_layout, inspect_file
 
 
@@ -53,17 +55,23 @@ def inspect_cmd(
         bool,
         typer.Option("--show-values", metavar="", help="Show the preview unmasked (personal data!)."),
     ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing --draft-layout file.")
+    ] = False,
     as_json: bool = JsonOpt,
 ) -> None:
     """Report an extract's encoding, line endings, record length or CSV dialect, and a masked preview."""
 
     @guarded
     def run() -> int:
+        if draft_layout_out is not None:
+            out_file(draft_layout_out, "--draft-layout", force)
         info = inspect_file(file, show_values)
         if draft_layout_out is not None:
             text = yaml.safe_dump(draft_layout(file, info), allow_unicode=True, sort_keys=False)
-            draft_layout_out.write_text(
-                "# Draft from `midlayout inspect`: check every field before use.\n" + text, encoding="utf-8"
+            write_atomic(
+                draft_layout_out,
+                ("# Draft from `midlayout inspect`: check every field before use.\n" + text).encode("utf-8"),
             )
             stderr.print(f"draft source layout written to {draft_layout_out}", highlight=False)
         if as_json:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from midlayout.cli.common import AllowOutside, JsonOpt, LayoutsDirs, definitions, emit_json, guarded, stdout
 from midlayout.layout.model import Layout
@@ -106,7 +107,9 @@ def show_cmd(
         emit_json(layout_dict(lay))
         return 0
     stdout.print(
-        f"[bold]{lay.ref}[/]  {lay.family_name} {lay.gyomu_name} V{lay.version}  encoding={lay.encoding}"
+        Text.assemble(
+            (lay.ref, "bold"), f"  {lay.family_name} {lay.gyomu_name} V{lay.version}  encoding={lay.encoding}"
+        )
     )
     stdout.print(lay.provenance)
     for f in lay.files:

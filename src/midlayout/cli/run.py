@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from midlayout.cli.common import (
     FLAG,
@@ -51,7 +52,7 @@ def _summary(result: JobResult, out: Path) -> None:
         table.add_row(
             e.id,
             ", ".join(e.gyomu),
-            f"[{STYLE.get(e.status, '')}]{e.status}[/]",
+            Text(e.status, style=STYLE.get(e.status, "")),
             str(e.records_read),
             str(e.records_written),
             str(e.records_rejected),
@@ -61,7 +62,7 @@ def _summary(result: JobResult, out: Path) -> None:
     stdout.print(table)
     for e in result.entries:  # a failed entry's error is an error: stderr, one line each
         if e.error:
-            stderr.print(f"{t('error:')} {e.id}: {error_text(e.error)}", highlight=False, markup=False)
+            stderr.print(f"{t('error:')} {e.id}: {error_text(e.error)}", highlight=False)
     stdout.print(
         t(
             "job manifest: {path}  status: {status}  exit code: {code}",

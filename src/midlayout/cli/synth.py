@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from midlayout.cli.common import FLAG, OK, JsonOpt, emit_json, guarded, stdout
+from midlayout.cli.common import FLAG, OK, JsonOpt, emit_json, guarded, phases, stdout
 from midlayout.errors import UsageError
+from midlayout.outpaths import out_folder
 
 VENDORS = ("a", "b")
 
@@ -56,11 +57,16 @@ def synth_cmd(
             raise UsageError("--households must be at least 1")
         if vendor == "a" and encoding != "utf-8-sig":
             raise UsageError("--encoding applies to vendor b only (vendor a is CP932 by its layout)")
+        out_folder(out)
         try:
-            if vendor == "a":
-                paths = generate_vendor_a(out, households, seed, traps, workers=workers)
-            else:
-                paths = generate_vendor_b(out, households, seed, traps, workers=workers, encoding=encoding)
+            with phases(not as_json) as phase:
+                phase(f"writing {households:,} synthetic households (vendor {vendor}) to {out}")
+                if vendor == "a":
+                    paths = generate_vendor_a(out, households, seed, traps, workers=workers)
+                else:
+                    paths = generate_vendor_b(
+                        out, households, seed, traps, workers=workers, encoding=encoding
+                    )
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         files = {fid: {"path": str(p), "bytes": p.stat().st_size} for fid, p in paths.items()}

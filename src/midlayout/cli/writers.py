@@ -6,6 +6,7 @@ import warnings
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from midlayout.cli.common import JsonOpt, emit_json, guarded, stderr, stdout
 from midlayout.writers.registry import inventory
@@ -27,7 +28,7 @@ def list_cmd(as_json: bool = JsonOpt) -> int:
         return 0
     table = Table("name", "kind", "module", "distribution", "options")
     for r in rows:
-        status = "" if r["loaded"] else " [red](failed to load)[/]"
-        table.add_row(r["name"] + status, r["kind"], r["module"], r["distribution"], ", ".join(r["options"]))
+        name = Text(r["name"]) if r["loaded"] else Text.assemble(r["name"], (" (failed to load)", "red"))
+        table.add_row(name, r["kind"], r["module"], r["distribution"], ", ".join(r["options"]))
     stdout.print(table)
     return 0

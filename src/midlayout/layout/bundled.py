@@ -32,7 +32,7 @@ def bundled_source(vendor: str, name: str = "source.yaml") -> Path:
 
 def portable_ref(path: Path, relative_to: Path | None = None) -> str:
     """How a manifest names the definition file `path`: `package:…` when it is a bundled file, else a
-    path relative to `relative_to` when given, else the absolute path.
+    path relative to `relative_to` when given, else `path` as it is.
 
     >>> portable_ref(bundled_layouts() / "chukan" / "juki" / "2.5.yaml")
     'package:layouts/chukan/juki/2.5.yaml'
@@ -46,7 +46,7 @@ def portable_ref(path: Path, relative_to: Path | None = None) -> str:
         return f"{PACKAGE_PREFIX}{part}/{inner.as_posix()}"
     if relative_to is not None:
         return Path(os.path.relpath(real, Path(relative_to).resolve())).as_posix()
-    return str(real)
+    return str(path)
 
 
 def resolve_ref(ref: str, base: Path | None = None) -> Path:

@@ -44,8 +44,10 @@ class SourceFile:
     fields: tuple[SourceField, ...]
     record_length: int = 0
     terminator: bytes = b""
+    terminator_auto: bool = False  # `terminator: auto`: CRLF, LF or none, found before reading (preflight)
     delimiter: str = ","
     quote: str = '"'
+    bare_quotes: str = "reject"  # CSV: a quote inside an unquoted field is a reject, or "literal" text
     gaiji_ranges: tuple[tuple[bytes, bytes], ...] = ()
 
     def field(self, field_id: str) -> SourceField:
@@ -149,7 +151,7 @@ def _csv_fields(doc: Doc, at: PathKey, node: dict[str, Any]) -> tuple[SourceFiel
 
 _COMMON = {"id", "name", "format", "encoding", "match", "fields"}
 _FIXED = {"record_length", "terminator", "offset_base", "note"}
-_CSV = {"delimiter", "quote", "header", "note"}
+_CSV = {"delimiter", "quote", "bare_quotes", "header", "note"}
 _OPTIONAL = {"note", "gaiji_ranges"}
 
 
@@ -163,9 +165,13 @@ def _file(doc: Doc, at: PathKey, node: Any) -> SourceFile:
         if base not in (0, 1):
             raise doc.error((*at, "offset_base"), "offset_base must be 0 or 1")
         reclen = c.positive(doc, (*at, "record_length"), node["record_length"])
-        term = c.choice(doc, (*at, "terminator"), node["terminator"], tuple(TERMINATORS))
+        term = c.choice(doc, (*at, "terminator"), node["terminator"], (*TERMINATORS, "auto"))
         fields = _fixed_fields(doc, at, node, base, reclen)
-        extra = {"record_length": reclen, "terminator": TERMINATORS[term]}
+        extra = {
+            "record_length": reclen,
+            "terminator": TERMINATORS.get(term, b""),
+            "terminator_auto": term == "auto",
+        }
     else:
         node = c.mapping(doc, at, node, _COMMON | {"header"}, (_CSV - {"header"}) | _OPTIONAL)
         if node["header"] is not True:
@@ -174,6 +180,9 @@ def _file(doc: Doc, at: PathKey, node: Any) -> SourceFile:
         extra = {
             "delimiter": c.text(doc, (*at, "delimiter"), node.get("delimiter", ",")),
             "quote": c.text(doc, (*at, "quote"), node.get("quote", '"')),
+            "bare_quotes": c.choice(
+                doc, (*at, "bare_quotes"), node.get("bare_quotes", "reject"), ("reject", "literal")
+            ),
         }
     encoding = c.choice(doc, (*at, "encoding"), node["encoding"], SOURCE_ENCODINGS)
     encoding = canonical(encoding)

@@ -123,9 +123,21 @@ _CONSTRUCTOR = _Constructor()
 
 def load_yaml(path: Path) -> Doc:
     """Parse `path` safely (no tags, no Python objects) into a Doc."""
+    if path.is_dir():
+        raise DefinitionError("is a directory, not a YAML file", Location(file=str(path)))
     if not path.is_file():
         raise DefinitionError("file not found", Location(file=str(path)))
-    text = path.read_text(encoding="utf-8")
+    data_bytes = path.read_bytes()
+    try:
+        text = data_bytes.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DefinitionError(
+            f"not UTF-8 text (byte {exc.start}): definition files must be saved as UTF-8"
+            + (" (this looks like a binary file)" if b"\x00" in data_bytes[:4096] else ""),
+            Location(file=str(path), line=data_bytes[: exc.start].count(b"\n") + 1),
+        ) from None
+    if "\x00" in text:
+        raise DefinitionError("a binary file, not YAML text", Location(file=str(path)))
     try:
         node = yaml.compose(text, Loader=_BoundedLoader)
     except DefinitionError as exc:

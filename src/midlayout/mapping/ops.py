@@ -114,7 +114,9 @@ def op_code(v: Value, name: str, ctx: OpContext) -> tuple[Value, list[Check]]:
     out = src.replace_strict(list(table.map), list(table.map.values()), default=None, return_dtype=pl.String)
     blank = src.is_null() | (src == "")
     return Value(out, pl.String), [
-        ctx.check("code_unmapped", ~blank & out.is_null(), f"code not in code map {table.id}")
+        # The vendor code is a value: rejects.* hold it (as they hold the raw record); the terminal shows
+        # only the distinct codes with counts, and reports mask it unless --show-values.
+        ctx.check("code_unmapped", ~blank & out.is_null(), pl.lit(f"code not in code map {table.id}: ") + src)
     ]
 
 

@@ -72,6 +72,13 @@ class Done:
     rejects: Path | None
     gaiji: Path | None
     captured: dict[Lookup, Path] = field(default_factory=dict)  # staged (trimmed key, value) parts
+    undecodable: int = 0  # records whose bytes are not valid in the declared encoding (the decode-rate stop)
+
+
+def undecodable_records(rejects: pl.DataFrame) -> int:
+    """Records of a batch rejected because their bytes do not decode (not for what they hold)."""
+    bad = rejects.filter(pl.col("rule") == "invalid_bytes")
+    return bad.select("file", "record").n_unique() if bad.height else 0
 
 
 class BatchRunner:
@@ -144,6 +151,7 @@ class BatchRunner:
             self._stage(rejects, "rejects", task),
             self._stage(batch.gaiji, "gaiji", task),
             captured,
+            undecodable_records(batch.rejects),
         )
 
     def _stage(self, frame: pl.DataFrame, kind: str, task: Task) -> Path | None:

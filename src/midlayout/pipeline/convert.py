@@ -17,14 +17,15 @@ import polars as pl
 
 from midlayout import kernels
 from midlayout.layout.mapping import Mapping
+from midlayout.outpaths import out_folder
 from midlayout.pipeline.batches import auto_workers
 from midlayout.pipeline.faults import fault
-from midlayout.pipeline.inputs import Job, match_inputs
+from midlayout.pipeline.inputs import Job, match_inputs, preflight_jobs
 from midlayout.pipeline.lock import locked
 from midlayout.pipeline.manifest import Manifest
 from midlayout.pipeline.options import ConvertOptions
 from midlayout.pipeline.outputset import OutputSet, dir_mode, private_umask
-from midlayout.pipeline.readphase import Progress, ReadPhase, Silent
+from midlayout.pipeline.readphase import Progress, ReadPhase, Silent, phase
 from midlayout.pipeline.run_manifest import (
     InputHasher,
     build_manifest,
@@ -64,10 +65,15 @@ def convert(
     progress: Progress | None = None,
 ) -> ConvertResult:
     """Convert `inputs` through `mappings` into `out_dir`, committed as one output set: built apart, swapped in
-    whole once every file is built and every database committed, the manifest last (docs/run-integrity.md)."""
+    whole once every file is built and every database committed, the manifest last (docs/run-integrity.md).
+
+    The output folder and each input (its framing and encoding against its source layout, readers/preflight.py)
+    are checked before the first batch: exit 2 in one line when one cannot be right; an empty input is one
+    unless `options.allow_empty`."""
     options = options or ConvertOptions()
     jobs = match_inputs(mappings, inputs)
-    out_dir.mkdir(mode=dir_mode(options.output_mode), parents=True, exist_ok=True)
+    out_folder(out_dir, mode=dir_mode(options.output_mode))
+    jobs = preflight_jobs(jobs, options.allow_empty)
     with private_umask(), locked(out_dir):
         outset = OutputSet(out_dir, "", options.overwrite, options.output_mode)
         outset.open()
@@ -100,9 +106,11 @@ def _convert(
             manifest.timings["read_map_validate_s"] = _since(t0)
             staged = stage.staged_files(jobs)
             t1 = time.perf_counter()
+            phase(progress, "cross-file checks")
             rejected, manifest.unchecked = cross_rejects(stage, staged, options.crossfile_memory_limit)
             manifest.timings["crossfile_s"] = _since(t1)
             t1 = time.perf_counter()
+            phase(progress, "writing outputs")
             outset.run_id = hasher.set_run_id(manifest)
             outset.claim()  # another run's folder: refused before anything in it changes
             manifest.load_ids = session.open(outset.run_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from midlayout.errors import InputError, Location, UsageError
@@ -34,6 +34,8 @@ def match_inputs(mappings: list[Mapping], args: list[str]) -> list[Job]:
     jobs: list[Job] = []
     for arg in args:
         name, path = _parse(arg)
+        if path.is_dir():
+            raise InputError("is a directory, not an input file", Location(file=str(path)))
         if not path.is_file():
             raise InputError("input file not found", Location(file=str(path)))
         hits = [w for w in wanted if (w[2].id == name if name else fnmatch.fnmatch(path.name, w[2].match))]
@@ -51,3 +53,11 @@ def match_inputs(mappings: list[Mapping], args: list[str]) -> list[Job]:
             what = "no input" if not given else f"{len(given)} inputs"
             raise UsageError(f"mapping {m.id}: {what} for source file {s.id!r} (pattern {s.match})")
     return jobs
+
+
+def preflight_jobs(jobs: list[Job], allow_empty: bool = False) -> list[Job]:
+    """Check every input's framing and encoding before the first batch (readers/preflight.py): exit 2
+    with one line when one cannot be right; `terminator: auto` is resolved for the run."""
+    from midlayout.readers.preflight import preflight
+
+    return [replace(j, source=preflight(j.source, j.path, allow_empty)) for j in jobs]

@@ -25,6 +25,7 @@ class InputRecord:
     records_read: int = 0
     records_written: int = 0
     records_rejected: int = 0
+    terminator: str | None = None  # fixed-width: crlf, lf or none (as found, for `terminator: auto`)
 
 
 @dataclass
@@ -76,11 +77,15 @@ class Manifest:
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temp file and a rename, fsynced."""
     temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with temp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(temp, path)
+    try:
+        with temp.open("wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)  # never leave a temp file behind
+        raise
 
 
 def load_manifest(path: Path) -> dict[str, Any]:

@@ -48,6 +48,10 @@ class ConvertOptions:
     validator: str = "fused"
     memory_limit: str | None = None
     kernels: str = kernels.FAST
+    # Input framing (readers/preflight.py): an empty input is exit 2 unless allowed; the run stops when more
+    # than this share of an input's first records (200 at least) fail to decode while another encoding fits.
+    allow_empty: bool = False
+    max_reject_rate: float = 0.5
     overwrite: bool = False  # replace another run's output set in the folder (docs/run-integrity.md)
     output_mode: int = DEFAULT_OUTPUT_MODE  # file mode of the outputs; folders get x where r
 
@@ -62,6 +66,9 @@ class ConvertOptions:
         if self.memory_limit is not None:
             object.__setattr__(self, "memory_limit", parse_memory_limit(self.memory_limit))
         check_validator(self.validator)
+        rate = self.max_reject_rate
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+            raise UsageError(f"--max-reject-rate must be between 0 and 1, not {rate!r}")
         object.__setattr__(self, "output_mode", parse_output_mode(self.output_mode))
         if self.kernels not in kernels.known():
             raise UsageError(f"unknown kernels {self.kernels!r} ({', '.join(kernels.known())})")

@@ -33,6 +33,7 @@ from midlayout.pipeline.plan import (
 )
 from midlayout.pipeline.staging import Stage
 from midlayout.readers import plan_batches
+from midlayout.readers.preflight import DecodeRate
 
 
 class Progress(Protocol):
@@ -40,6 +41,13 @@ class Progress(Protocol):
 
     def start(self, task: str, total: int) -> None: ...
     def advance(self, task: str, amount: int) -> None: ...
+
+
+def phase(progress: Progress | None, name: str) -> None:
+    """Report a phase without a byte count (cross-file checks, writing), when the display can show one."""
+    show = getattr(progress, "phase", None)
+    if show is not None:
+        show(name)
 
 
 class Silent:
@@ -71,11 +79,13 @@ class ReadPhase:
         self.submitted: set[int] = set()
         self.done_jobs: set[int] = set()  # every batch handled
         self.tables: dict[Lookup, str] = {}
+        self.decode_rate = DecodeRate(options.max_reject_rate)
 
     def on_done(self, done: Done) -> None:
         job = self.jobs[done.job]
         record = self.records[done.job]
         record.records_read += done.records_read
+        self.decode_rate.add(job.source, job.path, done.records_read, done.undecodable, done.rejects)
         fault("batch")
         self.stage.add(target_name(job), done)
         for lk, part in done.captured.items():

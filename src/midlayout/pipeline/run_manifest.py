@@ -19,6 +19,7 @@ from midlayout.pipeline.manifest import InputRecord, Manifest
 from midlayout.pipeline.options import ConvertOptions
 from midlayout.pipeline.outputset import OutputSet
 from midlayout.pipeline.runid import content_options, definition_files, run_identity
+from midlayout.readers.preflight import terminator_name
 from midlayout.writers import Output
 
 
@@ -88,6 +89,7 @@ def build_manifest(
                 j.path.stat().st_size,
                 hashes[i] if hashes is not None else sha256_file(j.path),
                 j.source.encoding,
+                terminator=terminator_name(j.source),
             )
             for i, j in enumerate(jobs)
         ],

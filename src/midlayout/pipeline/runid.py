@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from midlayout.layout.bundled import portable_ref
 from midlayout.layout.gaiji import GaijiOptions, GaijiTable
 from midlayout.layout.mapping import Mapping as DataMapping
 from midlayout.layout.standard import sha256_file
@@ -31,11 +32,13 @@ def _digest(data: Any) -> str:
 def definition_files(
     mappings: Iterable[DataMapping], gaiji_table: GaijiTable | None = None
 ) -> list[dict[str, str]]:
-    """Every definition file of a run as {kind, path, sha256}, each file once, in KINDS order then path."""
+    """Every definition file of a run as {kind, path, sha256}, each file once, in KINDS order then path.
+
+    `path` is the file's portable reference (`package:layouts/…` for a bundled file, see `portable_ref`)."""
     found: dict[tuple[str, str], str] = {}
 
     def add(kind: str, path: Path, sha: str | None = None) -> None:
-        key = (kind, str(path))
+        key = (kind, portable_ref(path))
         if key not in found:
             found[key] = sha or sha256_file(path)
 

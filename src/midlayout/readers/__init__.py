@@ -44,12 +44,22 @@ def plan_batches(source: SourceFile, path: Path, batch_size: int = DEFAULT_BATCH
     """
     from midlayout.readers.formats import reader_format
 
+    if source.terminator_auto:
+        from midlayout.readers.preflight import resolve_auto
+
+        source = resolve_auto(source, path)
+
     return reader_format(source.format).plan(source, path, batch_size)
 
 
 def read_piece(source: SourceFile, path: Path, piece: object, spec: GaijiSpec) -> Batch:
     """Read, decode and check one planned batch."""
     from midlayout.readers.formats import reader_format
+
+    if source.terminator_auto:
+        from midlayout.readers.preflight import resolve_auto
+
+        source = resolve_auto(source, path)
 
     return reader_format(source.format).read(source, path, piece, spec)
 

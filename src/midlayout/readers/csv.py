@@ -18,6 +18,7 @@ import pyarrow as pa
 from midlayout.errors import InputError, Location
 from midlayout.layout.source import SourceFile
 from midlayout.readers import Batch
+from midlayout.readers.csvframe import Framed, Special, field_counts, frame, requote
 from midlayout.readers.decode import flag_suspect_chars
 from midlayout.readers.gaiji import GaijiSpec, apply_gaiji, hit_fails, hit_frame
 from midlayout.rejects import FILE, OFF, RAW, REC, Failure, empty_rejects, split_failures
@@ -26,43 +27,12 @@ from midlayout.text.utf8 import valid_utf8
 
 CHUNK_BYTES = 32 << 20
 BOM = b"\xef\xbb\xbf"
-LF, CR = 0x0A, 0x0D
 
 
-def _outside(positions: np.ndarray, quotes: np.ndarray) -> np.ndarray:
-    """The positions with an even number of quotes before them (outside quotes).
-
-    A binary search in the quote positions: no per-byte running count (which cost 8 bytes a byte)."""
-    return positions[np.searchsorted(quotes, positions) % 2 == 0]
-
-
-def _record_ends(buf: np.ndarray, quotes: np.ndarray) -> np.ndarray:
-    """Positions of LF bytes that end a record (outside quotes)."""
-    return _outside(np.flatnonzero(buf == LF), quotes)
-
-
-def _bounds(buf: np.ndarray, lfs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Record starts and ends (exclusive, before CR/LF) from the LFs that end records."""
-    starts = np.empty(len(lfs), dtype=np.int64)
-    starts[:1] = 0
-    starts[1:] = lfs[:-1] + 1
-    ends = lfs.astype(np.int64, copy=True)
-    crs = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == CR)
-    ends[crs] -= 1
-    return starts, ends
-
-
-def _field_counts(
-    buf: np.ndarray, quotes: np.ndarray, starts: np.ndarray, ends: np.ndarray, delim: int
-) -> np.ndarray:
-    """Number of fields in each record (delimiters outside quotes + 1)."""
-    delims = _outside(np.flatnonzero(buf == delim), quotes)
-    return np.searchsorted(delims, ends) - np.searchsorted(delims, starts) + 1
-
-
-def _records(path: Path, quote: int) -> Iterator[tuple[bytes, np.ndarray, np.ndarray, np.ndarray, int]]:
-    """Yield (chunk, record starts, record ends (exclusive, before CR/LF), next record starts, chunk
-    offset in file)."""
+def _records(path: Path, source: SourceFile) -> Iterator[tuple[bytes, Framed, int]]:
+    """Yield (chunk, its framed records, chunk offset in file): records are framed by `csvframe.frame`,
+    so a quoting error costs the record that holds it and no more."""
+    quote, delim = ord(source.quote), ord(source.delimiter)
     with path.open("rb") as fh:
         carry, base = b"", 0
         first = True
@@ -74,17 +44,19 @@ def _records(path: Path, quote: int) -> Iterator[tuple[bytes, np.ndarray, np.nda
             first = False
             if not chunk:
                 return
-            buf = np.frombuffer(chunk, dtype=np.uint8)
-            lfs = _record_ends(buf, np.flatnonzero(buf == quote))
-            if not data:  # EOF: the last record may lack its newline
-                lfs = np.append(lfs, len(buf)) if (not len(lfs) or lfs[-1] != len(buf) - 1) else lfs
-            if not len(lfs):
-                carry = chunk
-                continue
-            starts, ends = _bounds(buf, lfs)
-            yield chunk, starts, ends, np.minimum(lfs + 1, len(buf)), base
-            carry = chunk[lfs[-1] + 1 :]
-            base += lfs[-1] + 1
+            framed = frame(
+                chunk,
+                quote=quote,
+                delim=delim,
+                nfields=len(source.fields),
+                eof=not data,
+                base=base,
+                literal=source.bare_quotes == "literal",
+            )
+            if len(framed.starts):
+                yield chunk, framed, base
+            carry = chunk[framed.consumed :]
+            base += framed.consumed
             if not data:
                 return
 
@@ -141,15 +113,22 @@ def _to_utf8(data: bytes, codec: str) -> bytes | None:
 
 
 def _parse(
-    data: bytes, raw: pa.Array, broken: np.ndarray, source: SourceFile, header: list[str], codec: str
+    data: bytes,
+    raw: pa.Array,
+    broken: np.ndarray,
+    source: SourceFile,
+    header: list[str],
+    codec: str,
+    literal: frozenset[int] = frozenset(),
 ) -> tuple[pl.DataFrame, list[int], bytes]:
     """Decode and parse the records; rows stay aligned with `raw`. Returns the frame, the undecodable
     rows and the UTF-8 bytes polars parsed (every value is a piece of them).
 
     Fast path: the whole batch decodes in one call and every record has the right field count. Otherwise
-    each record is decoded alone (error path only) and broken ones are parsed as empty rows.
+    each record is decoded alone (error path only) and broken ones are parsed as empty rows. `literal`
+    rows hold quotes kept as text (`bare_quotes: literal`): they are quoted again for the parser.
     """
-    if not broken.any():
+    if not broken.any() and not literal:
         utf8 = _to_utf8(data, codec)
         if utf8 is not None:
             return _read_utf8(utf8, source, header), [], utf8
@@ -163,6 +142,8 @@ def _parse(
             broken[i] = True
         if broken[i]:
             records[i] = empty
+        elif i in literal:
+            records[i] = requote(rec, ord(source.quote), ord(source.delimiter))
     utf8 = b"\n".join(records).decode(codec).encode("utf-8")
     return _read_utf8(utf8, source, header), bad, utf8
 
@@ -210,58 +191,82 @@ def _header(path: Path, chunk: bytes, start: int, end: int, source: SourceFile, 
 
 @dataclass(frozen=True)
 class CsvPiece:
-    """One batch of a CSV file, by position (found on raw bytes by quote parity): the worker reads it."""
+    """One batch of a CSV file, by position (framed on raw bytes): the worker reads it."""
 
     header: tuple[str, ...]
     base: int  # byte offset of its first record in the file
     nbytes: int  # up to the start of the next record (line end included) or the end of the file
     rec: int  # records before this piece
     records: int  # records in it
+    specials: tuple[Special, ...] = ()  # records the planner framed byte by byte (around quoting errors)
 
 
 def csv_pieces(source: SourceFile, path: Path, batch_size: int) -> Iterator[CsvPiece]:
     """Plan the batches of `path`: the header row is checked against the source layout and not counted."""
+    if path.is_dir():
+        raise InputError("is a directory, not a file", Location(file=str(path)))
     if not path.is_file():
         raise InputError("file not found", Location(file=str(path)))
     codec = CODECS[source.encoding]
     header: list[str] | None = None
     rec = 0
-    for chunk, starts, ends, nexts, base in _records(path, ord(source.quote)):
+    pending: tuple[int, int, int, list[Special]] | None = None  # a batch not yet full: start, end, records
+    for chunk, framed, base in _records(path, source):
+        starts, ends, nexts, specials = framed.starts, framed.ends, framed.nexts, framed.specials
+        skip = 0
         if header is None:
+            if 0 in specials and specials[0].rule:
+                raise InputError(
+                    f"unreadable header row ({specials[0].message})", Location(file=str(path), record=0)
+                )
             header = _header(path, chunk, int(starts[0]), int(ends[0]), source, codec)
-            starts, nexts = starts[1:], nexts[1:]
-        for lo in range(0, len(starts), batch_size):
-            first, after = int(starts[lo]), int(nexts[min(lo + batch_size, len(starts)) - 1])
-            n = min(batch_size, len(starts) - lo)
-            yield CsvPiece(tuple(header), base + first, after - first, rec, n)
-            rec += n
+            skip = 1
+        lo = skip
+        while lo < len(starts):
+            take = min(batch_size - (pending[2] if pending else 0), len(starts) - lo)
+            hi = lo + take
+            held = [specials[i] for i in range(lo, hi) if i in specials] if specials else []
+            if pending is None:
+                pending = (base + int(starts[lo]), base + int(nexts[hi - 1]), take, held)
+            else:  # the batch began in the previous chunk (which ends where this one starts)
+                pending = (pending[0], base + int(nexts[hi - 1]), pending[2] + take, pending[3] + held)
+            lo = hi
+            if pending[2] == batch_size:
+                yield CsvPiece(
+                    tuple(header), pending[0], pending[1] - pending[0], rec, pending[2], tuple(pending[3])
+                )
+                rec += pending[2]
+                pending = None
+    if pending is not None and header is not None:
+        yield CsvPiece(tuple(header), pending[0], pending[1] - pending[0], rec, pending[2], tuple(pending[3]))
 
 
-def _piece_records(
-    source: SourceFile, path: Path, piece: CsvPiece
-) -> tuple[bytes, np.ndarray, np.ndarray, np.ndarray]:
-    """The piece's bytes, its quote positions and its record starts and ends, found again as planned."""
+def _piece_records(source: SourceFile, path: Path, piece: CsvPiece) -> tuple[bytes, Framed]:
+    """The piece's bytes and its records, framed again as planned."""
     with path.open("rb") as fh:
         fh.seek(piece.base)
         data = fh.read(piece.nbytes)
-    buf = np.frombuffer(data, dtype=np.uint8)
-    quotes = np.flatnonzero(buf == ord(source.quote))
-    lfs = _record_ends(buf, quotes)
-    if len(buf) and (not len(lfs) or lfs[-1] != len(buf) - 1):
-        lfs = np.append(lfs, len(buf))  # the last record of the file may lack its newline
-    if len(data) != piece.nbytes or len(lfs) != piece.records:
+    framed = frame(
+        data,
+        quote=ord(source.quote),
+        delim=ord(source.delimiter),
+        nfields=len(source.fields),
+        eof=True,
+        base=piece.base,
+        known={sp.start: sp for sp in piece.specials},
+    )
+    if len(data) != piece.nbytes or len(framed.starts) != piece.records:
         raise InputError("file changed while it was read", Location(file=str(path), byte=piece.base))
-    starts, ends = _bounds(buf, lfs)
-    return data, quotes, starts, ends
+    return data, framed
 
 
 def read_csv_piece(source: SourceFile, path: Path, piece: CsvPiece, spec: GaijiSpec) -> Batch:
     """Read, decode and parse one planned batch (in this process or a worker)."""
-    data, quotes, starts, ends = _piece_records(source, path, piece)
+    data, framed = _piece_records(source, path, piece)
+    starts, ends = framed.starts, framed.ends
     buf = np.frombuffer(data, dtype=np.uint8)
     header = list(piece.header)
-    counts = _field_counts(buf, quotes, starts, ends, ord(source.delimiter))
-    del quotes
+    counts = field_counts(data, framed, ord(source.quote), ord(source.delimiter))
     raw = _binary(buf, starts, ends)
     del buf
     broken = counts != len(header)
@@ -269,7 +274,15 @@ def read_csv_piece(source: SourceFile, path: Path, piece: CsvPiece, spec: GaijiS
         Failure(int(i), "", 0, "field_count", f"{counts[i]} fields where {len(header)} were expected")
         for i in np.flatnonzero(broken)
     ]
-    parsed, bad, utf8 = _parse(data, raw, broken, source, header, spec.codec)
+    ids = {f.column: f.id for f in source.fields}
+    for row, sp in framed.specials.items():
+        if sp.rule:
+            broken[row] = True
+            column = header[sp.field_index] if sp.field_index < len(header) else ""
+            fails.append(Failure(row, ids.get(column, ""), sp.field_start, sp.rule, sp.message))
+    fails.sort(key=lambda fail: fail.row)  # framing faults in record order (a record has one at most)
+    literal = frozenset(row for row, sp in framed.specials.items() if not sp.rule)
+    parsed, bad, utf8 = _parse(data, raw, broken, source, header, spec.codec, literal)
     del data
     fails += [Failure(i, "", 0, "invalid_bytes", f"record is not valid {source.encoding}") for i in bad]
     hits = []

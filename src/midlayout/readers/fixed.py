@@ -194,7 +194,11 @@ def _batch(
             if trims.get(field.id):
                 arr = _trimmed(arr, trims[field.id])
         columns[field.id] = pl.Series(field.id, arr)  # polars copies text: one column's arrow copy at a time
-        fails += [Failure(f.row, field.id, field.start + f.byte, f.rule, f.message) for f in field_fails]
+        # byte_offset is the field's offset; where the problem is inside the field goes in the message
+        fails += [
+            Failure(f.row, field.id, field.start, f.rule, f"{f.message} (byte {f.byte} of the field)")
+            for f in field_fails
+        ]
         fails += hit_fails(field.id, field.start, field_hits, spec.policy)
         hits += [(field.id, field.start, h) for h in field_hits]
     stride = matrix.shape[1]

@@ -186,9 +186,9 @@ def hit_fails(field_id: str, start: int, hits: list[GaijiHit], policy: str) -> l
         Failure(
             h.row,
             field_id,
-            start + h.byte,
+            start,
             "gaiji_unmapped",
-            f"外字 U+{ord(h.char):04X} (0x{h.code}) has no mapping in the 外字 table",
+            f"外字 U+{ord(h.char):04X} (0x{h.code}) has no mapping in the 外字 table (byte {h.byte} of the field)",
         )
         for h in hits
         if not h.mapped

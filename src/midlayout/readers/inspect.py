@@ -238,6 +238,8 @@ def _csv(lines: list[str]) -> dict[str, Any] | None:
 
 def inspect_file(path: Path, show_values: bool = False, preview: int = PREVIEW) -> Inspection:
     """Inspect `path`; InputError when it does not exist."""
+    if path.is_dir():
+        raise InputError("is a directory, not a file", Location(file=str(path)))
     if not path.is_file():
         raise InputError("file not found", Location(file=str(path)))
     size = path.stat().st_size

@@ -170,7 +170,7 @@ def convert_cmd(
     overwrite: bool = OverwriteOpt,
     output_mode: str = OutputModeOpt,
     allow_empty: Annotated[
-        bool, typer.Option("--allow-empty", help="Accept an input of 0 bytes (else exit 2).")
+        bool, typer.Option("--allow-empty", metavar="", help="Accept an input of 0 bytes (else exit 2).")
     ] = False,
     max_reject_rate: Annotated[
         float,

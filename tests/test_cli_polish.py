@@ -19,7 +19,7 @@ B = [str(SAMPLES / "vendor_b" / "person.csv"), str(SAMPLES / "vendor_b" / "house
     ("command", "choices"),
     [
         (["convert"], ["reject|flag"]),
-        (["synth"], ["a|b", "utf-8-sig|cp932"]),
+        (["synth"], ["a|b|host"]),
         (["diff"], ["parquet|csv"]),
         (["run"], []),
         (["verify"], []),

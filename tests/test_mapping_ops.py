@@ -45,10 +45,13 @@ def test_code_translation_rejects_unmapped_codes_instead_of_nulling() -> None:
 def test_wareki_to_seireki_and_unknown_parts() -> None:
     out, (bad,) = run(
         ["4310430", "4310501", "3640107", "3520400", None],
-        Op("wareki", {"format": "era_yymmdd", "eras": ERAS}),
+        Op("wareki", {"format": "era_yymmdd", "eras": ERAS, "partial": "unknown"}),
     )
     assert out == [dt.date(2019, 4, 30), None, dt.date(1989, 1, 7), None, None]
     assert bad == [False, True, False, False, False]
+    # Without a declared place for it, a partly unknown date is a reject (date_partial), not a silent null.
+    _, (bad, partial) = run(["4310430", "3520400"], Op("wareki", {"format": "era_yymmdd", "eras": ERAS}))
+    assert bad == [False, False] and partial == [False, True]
     flags, checks = run(
         ["4310430", "3520400", None], Op("wareki_unknown", {"format": "era_yymmdd", "eras": ERAS})
     )

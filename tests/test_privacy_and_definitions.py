@@ -217,7 +217,7 @@ def test_yaml_alias_bomb_is_exit_2_with_file_and_line(tmp_path: Path) -> None:
     bomb += [f"lol{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 8)]
     text = mapping.read_text(encoding="utf-8") + "\n".join(bomb) + "\n"
     mapping.write_text(text, encoding="utf-8")
-    assert len(text.encode()) < 2500
+    assert len(text.encode()) < 2600  # the mapping (with its date policies) and the bomb: a small file
     code, _, err = cli("convert", "-m", str(mapping), *A_INPUTS, "--out", str(tmp_path / "o"))
     assert_one_line(code, err, f"{mapping}:", "alias")
     line = int(err.split(f"{mapping}:")[1].split(":")[0])

@@ -91,7 +91,7 @@ files:
       rec_no: {from: NUM, ops: [trim]}
       name: {from: NAME, ops: [trim]}
       kana: {from: KANA, ops: [trim, zenkaku_kana]}
-      birth: {from: BIRTH, ops: [{wareki: {format: era_yymmdd, eras: digits}}]}
+      birth: {from: BIRTH, ops: [{wareki: {format: era_yymmdd, eras: digits, partial: unknown}}]}
       birth_fusho: {from: BIRTH, ops: [{wareki_unknown: {format: era_yymmdd, eras: digits}}]}
       amount: {from: AMOUNT}
       packed: {from: PACK}

@@ -102,7 +102,7 @@ def _mapping_with(tmp_path: Path, old: str, new: str) -> Path:
 def test_mapping_accepts_builtin_era_schemes(tmp_path: Path) -> None:
     path = _mapping_with(tmp_path, "{format: era_yymmdd, eras: a}", "{format: era_yymmdd, eras: letters}")
     m = load_mapping(path)
-    ops = [o for r in m.files[1].items for o in r.ops if o.name == "wareki"]
+    ops = [o for r in m.files[1].items if r.item == "ido_ymd" for o in r.ops if o.name == "wareki"]
     assert ops[0].args["eras"] == ERA_SCHEMES["letters"]
 
 

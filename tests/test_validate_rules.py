@@ -22,6 +22,8 @@ from tests.conftest import MAPPINGS
 # Values that break a rule, or look as if they might: too long in bytes (and not in characters), outside
 # CP932 (𠮷, the wave dash that CP932 turns into ～), inside it (髙, ﾊﾝｶｸ), empty, not digits, unknown code.
 STRING_TRAPS = [None, "𠮷田", "〜", "ｱｲｳ" * 30, "髙", "A1", "9" * 40, "", "99", "ﾊﾝｶｸ", "ＡＢ" * 20]
+# Control characters (C0, DEL, C1 such as CP932 0x80 → U+0080) in text: control_char in both validators.
+STRING_TRAPS += ["住\t所", "\x80ｱ", "a\nb", "\x00", "x\x7f"]
 
 
 def _mapped(tmp_path: Path) -> list[tuple[object, object, pl.DataFrame]]:
@@ -66,7 +68,24 @@ def test_fused_rules_reject_what_pandera_rejects(tmp_path: Path, seed: int) -> N
         assert rejects.equals(ref_rejects)
         assert good.height + rejects.select("record").n_unique() == broken.height
         seen |= set(rejects.get_column("rule"))
-    assert seen == {"required", "code_domain", "length_bytes", "length_digits", "repertoire"}
+    assert seen == {"required", "code_domain", "length_bytes", "length_digits", "repertoire", "control_char"}
+
+
+def test_control_allowance_is_honoured_the_same_by_both_validators(tmp_path: Path) -> None:
+    layout, file, mapped = _mapped(tmp_path)[0]
+    values = ["コーポ\n２０３", "コーポ\r\n２０３", "\t方書", "方書"]
+    broken = mapped.head(4).with_columns(pl.Series("katagaki", values, dtype=pl.String))
+    allow = {"katagaki": "\n"}
+    good, rejects = rules.validate_rows(layout, file, broken, allow)  # type: ignore[arg-type]
+    ref_good, ref_rejects = schema.validate_with_pandera(layout, file, broken, allow=allow)  # type: ignore[arg-type]
+    assert good.equals(ref_good) and rejects.equals(ref_rejects)
+    assert good.get_column("katagaki").to_list() == ["コーポ\n２０３", "方書"]
+    assert rejects.select("rule", "message").rows() == [
+        ("control_char", "方書: control character U+000D (CR) at char 4, byte 6 in cp932"),
+        ("control_char", "方書: control character U+0009 (TAB) at char 1, byte 0 in cp932"),
+    ]
+    _, strict = rules.validate_rows(layout, file, broken)  # type: ignore[arg-type]
+    assert strict.height == 3  # without the allowance the LF is a reject too
 
 
 def test_clean_rows_pass_whole(tmp_path: Path) -> None:

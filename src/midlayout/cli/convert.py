@@ -53,6 +53,10 @@ def _summary(result: ConvertResult, title: str, kept: bool = True) -> None:
         stdout.print(rules)
     _unmapped_codes(result.rejects)
     _text_summary(m.text)
+    partial = m.text.get("dates", {}).get("partial_null", {})
+    for item, n in partial.items():
+        if n:
+            stdout.print(f"dates accepted as null with their known parts lost (partial: null): {item} {n}")
     for o in m.outputs:
         d = o.get("details") or {}
         if d.get("status"):

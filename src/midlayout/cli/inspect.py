@@ -20,6 +20,8 @@ def _print(info: Inspection) -> None:
     verdict = (
         f"{enc['confirmed']} (strict decode of the whole file)"
         if enc["confirmed"]
+        else f"tied: {', '.join(enc['tied'])} all decode strictly (choose one)"
+        if enc.get("tied")
         else "none of the candidates decodes"
     )
     stdout.print(

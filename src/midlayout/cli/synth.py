@@ -11,7 +11,7 @@ from midlayout.cli.common import FLAG, OK, JsonOpt, emit_json, guarded, phases, 
 from midlayout.errors import UsageError
 from midlayout.outpaths import out_folder
 
-VENDORS = ("a", "b")
+VENDORS = ("a", "b", "host")
 
 
 def synth_cmd(
@@ -19,8 +19,9 @@ def synth_cmd(
         str,
         typer.Option(
             "--vendor",
-            metavar="a|b",
-            help="a: fixed-width CP932 (JUMIN/SETAI/ZEI); b: CSV (person/household).",
+            metavar="a|b|host",
+            help="a: fixed-width CP932 (JUMIN/SETAI/ZEI); b: CSV (person/household); "
+            "host: vendor A's JUMIN/SETAI in a JEF/KEIS/JIPS --encoding, with definitions/.",
         ),
     ],
     households: Annotated[
@@ -37,7 +38,9 @@ def synth_cmd(
     encoding: Annotated[
         str,
         typer.Option(
-            "--encoding", metavar="utf-8-sig|cp932", help="Vendor B only: utf-8-sig (default) or cp932."
+            "--encoding",
+            metavar="ENCODING",
+            help="Vendor B: utf-8-sig (default) or cp932. Host: jef-ebcdik, keis83-ebcdic, jipse-ebcdik…",
         ),
     ] = "utf-8-sig",
     workers: Annotated[
@@ -61,7 +64,11 @@ def synth_cmd(
         try:
             with phases(not as_json) as phase:
                 phase(f"writing {households:,} synthetic households (vendor {vendor}) to {out}")
-                if vendor == "a":
+                if vendor == "host":
+                    from midlayout.synth import host
+
+                    paths = host.write(out, encoding, households, seed, traps).paths
+                elif vendor == "a":
                     paths = generate_vendor_a(out, households, seed, traps, workers=workers)
                 else:
                     paths = generate_vendor_b(

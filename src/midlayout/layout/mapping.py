@@ -64,6 +64,7 @@ class ItemRule:
     lookup: Lookup | None = None
     ops: tuple[Op, ...] = ()
     line: int | None = None
+    allow_control: tuple[str, ...] = ()  # control characters this item may hold (text/controls.py NAMES)
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ def _item(
     code_maps: dict[str, CodeMap],
     eras: dict[str, dict[str, str]],
 ) -> ItemRule:
-    node = c.mapping(doc, at, node, set(), {*_SOURCES, "sep", "ops"})
+    node = c.mapping(doc, at, node, set(), {*_SOURCES, "sep", "ops", "allow_control"})
     kinds = [k for k in _SOURCES if k in node]
     if len(kinds) != 1:
         raise doc.error(at, f"give exactly one of {', '.join(_SOURCES)}")
@@ -141,6 +142,13 @@ def _item(
         for i, o in enumerate(c.seq(doc, (*at, "ops"), node.get("ops", []), nonempty=False))
     )
     rule: dict[str, Any] = {"item": item, "kind": kind, "ops": ops, "line": doc.line(at)}
+    if "allow_control" in node:
+        from midlayout.text.controls import NAMES
+
+        names = c.seq(doc, (*at, "allow_control"), node["allow_control"])
+        rule["allow_control"] = tuple(
+            sorted({c.choice(doc, (*at, "allow_control", i), n, tuple(NAMES)) for i, n in enumerate(names)})
+        )
     if kind == "from":
         rule["fields"] = (c.text(doc, (*at, "from"), node["from"]),)
     elif kind == "concat":

@@ -66,11 +66,39 @@ def _code(doc: Doc, at: PathKey, arg: Any, scope: OpScope) -> str:
     return str(arg)
 
 
-def _wareki(doc: Doc, at: PathKey, arg: Any, scope: OpScope) -> dict[str, Any]:
-    node = c.mapping(doc, at, arg, {"format"}, {"eras"})
-    fmt = c.choice(doc, (*at, "format"), node["format"], FORMATS)
-    required = fmt in ("era_yymmdd", "era2_yymmdd")
-    return {"format": fmt, "eras": era_scheme(doc, (*at, "eras"), node.get("eras"), scope.eras, required)}
+# Date policies (docs/text-fidelity.md, "Dates that say what they know"): what an empty or all-zero date
+# is (`blank`, on wareki and wareki_unknown) and what a month/day 00 is (`partial`, on wareki).
+BLANK_POLICIES = ("null", "reject", "unknown")
+PARTIAL_POLICIES = ("reject", "unknown", "null")
+
+
+def _yaml_null(value: Any) -> Any:
+    """`partial: null` is YAML's null: the policy named "null"."""
+    return "null" if value is None else value
+
+
+def _date_parser(policies: frozenset[str], blank_choices: tuple[str, ...] = BLANK_POLICIES) -> ArgParser:
+    """The argument parser of a 和暦 op: `{format, eras}` plus the date policies the op takes."""
+
+    def parse(doc: Doc, at: PathKey, arg: Any, scope: OpScope) -> dict[str, Any]:
+        node = c.mapping(doc, at, arg, {"format"}, {"eras", *policies})
+        fmt = c.choice(doc, (*at, "format"), node["format"], FORMATS)
+        required = fmt in ("era_yymmdd", "era2_yymmdd")
+        out: dict[str, Any] = {
+            "format": fmt,
+            "eras": era_scheme(doc, (*at, "eras"), node.get("eras"), scope.eras, required),
+        }
+        if "blank" in policies:  # an empty or all-zero date: null (default), a reject, or 不詳
+            out["blank"] = c.choice(doc, (*at, "blank"), _yaml_null(node.get("blank", "null")), blank_choices)
+        if "partial" in policies:  # month or day 00: a reject (default), 不詳 (a flag records it), or null
+            partial = _yaml_null(node.get("partial", "reject"))
+            out["partial"] = c.choice(doc, (*at, "partial"), partial, PARTIAL_POLICIES)
+        return out
+
+    return parse
+
+
+_wareki = _date_parser(frozenset())
 
 
 def _to_wareki(doc: Doc, at: PathKey, arg: Any, scope: OpScope) -> dict[str, Any]:
@@ -119,8 +147,8 @@ OP_SPECS: dict[str, OpSpec] = {
         OpSpec("hankaku_digits", bare=True),
         OpSpec("normalize_spaces", bare=True),
         OpSpec("code", _code),
-        OpSpec("wareki", _wareki),
-        OpSpec("wareki_unknown", _wareki),
+        OpSpec("wareki", _date_parser(frozenset({"blank", "partial"}))),
+        OpSpec("wareki_unknown", _date_parser(frozenset({"blank"}), ("null", "unknown"))),
         OpSpec("wareki_partial", _wareki),
         OpSpec("to_wareki", _to_wareki),
         OpSpec("null_if", _null_if),

@@ -10,7 +10,7 @@ from typing import Any
 from midlayout.layout import checks as c
 from midlayout.layout.standard import sha256_file
 from midlayout.layout.yamlfile import Doc, PathKey, load_yaml
-from midlayout.text.encodings import EBCDIC_ENCODINGS, SOURCE_ENCODINGS, canonical
+from midlayout.text.encodings import HOST_ENCODINGS, SOURCE_ENCODINGS, ZONED_EBCDIC_ENCODINGS, canonical
 
 FIELD_TYPES = ("text", "zoned")
 # Mainframe numerics exist only in fixed-width records.
@@ -186,11 +186,12 @@ def _file(doc: Doc, at: PathKey, node: Any) -> SourceFile:
         }
     encoding = c.choice(doc, (*at, "encoding"), node["encoding"], SOURCE_ENCODINGS)
     encoding = canonical(encoding)
-    if encoding in EBCDIC_ENCODINGS and fmt == "csv":
+    if encoding in HOST_ENCODINGS and fmt == "csv":
         raise doc.error((*at, "encoding"), "EBCDIC extracts are fixed-width; CSV in EBCDIC is not supported")
-    if encoding in EBCDIC_ENCODINGS and terminator_of(node) != b"":
+    if encoding in HOST_ENCODINGS and terminator_of(node) != b"":
         raise doc.error((*at, "terminator"), "EBCDIC records have no CR/LF: use terminator: none")
-    misfit = {"zoned": encoding in EBCDIC_ENCODINGS, "zoned_ebcdic": encoding not in EBCDIC_ENCODINGS}
+    zoned_ebcdic = encoding in ZONED_EBCDIC_ENCODINGS
+    misfit = {"zoned": zoned_ebcdic, "zoned_ebcdic": not zoned_ebcdic}
     for i, f in enumerate(fields):
         if misfit.get(f.type):
             want = "zoned_ebcdic" if f.type == "zoned" else "zoned"

@@ -12,7 +12,7 @@ from midlayout.layout.model import FileDef, Item
 from midlayout.layout.source import NUMERIC_TYPES, SourceFile
 from midlayout.mapping.ops import Check, OpContext, Shared, Value, apply_op
 from midlayout.mapping.pushdown import remaining_ops
-from midlayout.rejects import PROVENANCE, empty_rejects, rejects_from
+from midlayout.rejects import PROVENANCE, REC, empty_rejects, rejects_from
 from midlayout.text.normalize import trim
 
 
@@ -34,6 +34,7 @@ class CompiledFile:
     checks: list[Check]
     lookups: dict[str, Lookup]
     shared: list[pl.Expr] = field(default_factory=list)  # computed once per batch, before `values`
+    counters: list[tuple[str, str, pl.Expr]] = field(default_factory=list)  # (item, what, mask)
 
 
 def _lookup_col(item: str) -> tuple[str, str]:
@@ -87,6 +88,7 @@ def compile_file(
     source = mapping.source.file(rule.source)
     values, checks, lookups = [], [], {}
     shared = Shared()
+    counters: list[tuple[str, str, pl.Expr]] = []
     rules = {r.item: r for r in rule.items}
     for item in target.items:
         r = rules.get(item.id)
@@ -94,7 +96,9 @@ def compile_file(
             values.append(pl.lit(None, dtype=polars_dtype(item)).alias(item.id))
             continue
         src = source.field(r.fields[0]) if r.fields else None
-        ctx = OpContext(item.id, src.id if src else None, src.start if src else 0, mapping.code_maps, shared)
+        ctx = OpContext(
+            item.id, src.id if src else None, src.start if src else 0, mapping.code_maps, shared, counters
+        )
         value = _source_value(r, source)
         if r.lookup:
             lookups[item.id] = r.lookup
@@ -112,7 +116,22 @@ def compile_file(
         expr, cast_checks = _cast(value, item, ctx)
         values.append(expr)
         checks += cast_checks
-    return CompiledFile(mapping, rule, target, source, values, checks, lookups, shared.columns())
+    return CompiledFile(mapping, rule, target, source, values, checks, lookups, shared.columns(), counters)
+
+
+def count_values(
+    compiled: CompiledFile, rows: pl.DataFrame, written: pl.DataFrame, tables: dict[Lookup, pl.DataFrame]
+) -> dict[str, int]:
+    """`{"partial_null:item": n}` over the source rows that passed mapping and validation (`written`)."""
+    if not compiled.counters or not written.height:
+        return {}
+    kept = _join_lookups(rows.filter(pl.col(REC).is_in(written.get_column(REC).implode())), compiled, tables)
+    if compiled.shared:
+        kept = kept.with_columns(compiled.shared)
+    sums = kept.select(
+        [mask.fill_null(False).sum().alias(f"{what}:{item}") for item, what, mask in compiled.counters]
+    )
+    return {k: int(v) for k, v in sums.row(0, named=True).items()}
 
 
 def _join_lookups(

@@ -81,9 +81,15 @@ class OpContext:
     field_start: int
     code_maps: dict[str, CodeMap]
     shared: Shared | None = None
+    counters: list[tuple[str, str, pl.Expr]] | None = None  # (item, what, mask) counted per run
 
     def check(self, rule: str, mask: pl.Expr, message: str | pl.Expr) -> Check:
         return Check(rule, self.item, self.field, self.field_start, mask, message)
+
+    def count(self, what: str, mask: pl.Expr) -> None:
+        """Count the rows where `mask` holds (values a mapping accepted with a loss, e.g. `partial: null`)."""
+        if self.counters is not None:
+            self.counters.append((self.item, what, mask))
 
     def wareki(self, text: pl.Expr, args: dict[str, Any]) -> pl.Expr:
         """The parsed 和暦 struct of `text` (through the running conversion's kernels)."""
@@ -120,18 +126,52 @@ def op_code(v: Value, name: str, ctx: OpContext) -> tuple[Value, list[Check]]:
     ]
 
 
+_ZEROS = r"^[0０]+$"
+
+
+def _blank(text: pl.Expr, policy: str) -> pl.Expr:
+    """Empty, or (under a declared `blank:` policy) all zeros: a date that says nothing."""
+    t = text.str.strip_chars(" \u3000")
+    empty = t.is_null() | (t == "")
+    return empty if policy == "null" else empty | t.str.contains(_ZEROS).fill_null(False)
+
+
 def op_wareki(v: Value, args: dict[str, Any], ctx: OpContext) -> tuple[Value, list[Check]]:
-    parsed = ctx.wareki(v.text(), args)
+    """和暦 → date. `blank`: null | reject | unknown; `partial` (month/day 00): reject | unknown | null."""
+    text = v.text()
+    parsed = ctx.wareki(text, args)
     error = parsed.struct.field("error")
+    blank_policy, partial = args.get("blank", "null"), args.get("partial", "reject")
+    blank = _blank(text, blank_policy)
     message = pl.lit("invalid 和暦 date: ") + error
-    return Value(parsed.struct.field("date"), pl.Date), [
-        ctx.check("invalid_wareki", error.is_not_null(), message)
-    ]
+    checks = [ctx.check("invalid_wareki", error.is_not_null() & ~blank, message)]
+    if blank_policy == "reject":
+        checks.append(
+            ctx.check("date_blank", blank, "date is empty or all zeros (the mapping says blank: reject)")
+        )
+    unknown = parsed.struct.field("unknown").fill_null(False)
+    if partial == "reject":
+        checks.append(
+            ctx.check(
+                "date_partial",
+                unknown,
+                "date is partly unknown (month or day 00) and the item cannot say so "
+                "(the mapping may accept the loss with partial: null)",
+            )
+        )
+    elif partial == "null":
+        ctx.count("partial_null", unknown)
+    return Value(parsed.struct.field("date"), pl.Date), checks
 
 
 def op_wareki_unknown(v: Value, args: dict[str, Any], ctx: OpContext) -> tuple[Value, list[Check]]:
-    parsed = ctx.wareki(v.text(), args)
-    return Value(parsed.struct.field("unknown").fill_null(False), pl.Boolean), []
+    """The 不詳 flag of a 和暦 field: month or day 00, and (with `blank: unknown`) an empty or all-zero date."""
+    text = v.text()
+    parsed = ctx.wareki(text, args)
+    unknown = parsed.struct.field("unknown").fill_null(False)
+    if args.get("blank", "null") == "unknown":
+        unknown = unknown | _blank(text, "unknown")
+    return Value(unknown, pl.Boolean), []
 
 
 def op_wareki_partial(v: Value, args: dict[str, Any], ctx: OpContext) -> tuple[Value, list[Check]]:

@@ -22,13 +22,14 @@ import polars as pl
 from midlayout import kernels, sql
 from midlayout.layout.gaiji import GaijiOptions
 from midlayout.layout.mapping import Lookup
-from midlayout.mapping.compile import CompiledFile, compile_file, lookup_key
+from midlayout.mapping.compile import CompiledFile, compile_file, count_values, lookup_key
 from midlayout.mapping.pushdown import reader_trims
 from midlayout.pipeline.inputs import Job
 from midlayout.pipeline.plan import target_name
 from midlayout.pipeline.readmap import read_mapped
 from midlayout.readers.gaiji import GaijiSpec, spec_for
 from midlayout.rejects import staged
+from midlayout.validate.controls import allowances
 from midlayout.validate.registry import Validator, get_validator
 
 # Staged parts are read back once and deleted: cheap compression beats small files.
@@ -73,6 +74,7 @@ class Done:
     gaiji: Path | None
     captured: dict[Lookup, Path] = field(default_factory=dict)  # staged (trimmed key, value) parts
     undecodable: int = 0  # records whose bytes are not valid in the declared encoding (the decode-rate stop)
+    counts: dict[str, int] = field(default_factory=dict)  # values accepted with a loss (partial: null)
 
 
 def undecodable_records(rejects: pl.DataFrame) -> int:
@@ -138,7 +140,9 @@ class BatchRunner:
         mapped = next(read_mapped(job.source, job.path, spec, compiled, tables, pieces=[task.piece]))
         batch = mapped.read
         captured = self._capture(task, batch.rows)
-        valid, val_rejects = self._validate(job.mapping.target, compiled.target, mapped.rows)
+        valid, val_rejects = self._validate(
+            job.mapping.target, compiled.target, mapped.rows, allow=allowances(compiled.rule)
+        )
         rows = part_path(self.root, _file_stem(target_name(job)), task.job, task.seq)
         staged(valid).write_parquet(rows, compression=STAGE_COMPRESSION)
         rejects = pl.concat([mapped.all_rejects, val_rejects])
@@ -152,6 +156,7 @@ class BatchRunner:
             self._stage(batch.gaiji, "gaiji", task),
             captured,
             undecodable_records(batch.rejects),
+            count_values(compiled, batch.rows, valid, tables(batch.rows)) if compiled.counters else {},
         )
 
     def _stage(self, frame: pl.DataFrame, kind: str, task: Task) -> Path | None:

@@ -29,6 +29,7 @@ from midlayout.pipeline.readphase import Progress, ReadPhase, Silent, phase
 from midlayout.pipeline.run_manifest import (
     InputHasher,
     build_manifest,
+    dates_section,
     finish_manifest,
     plan_run_id,
     run_id,
@@ -99,9 +100,8 @@ def _convert(
     gaiji = options.gaiji(mappings)
     try:
         with kernels.using(options.kernels), staging(outset.stage) as stage:
-            ReadPhase(jobs, manifest.inputs, stage, options, gaiji, progress or Silent()).run(
-                _workers(options, jobs)
-            )
+            reading = ReadPhase(jobs, manifest.inputs, stage, options, gaiji, progress or Silent())
+            reading.run(_workers(options, jobs))
             fault("staged")
             manifest.timings["read_map_validate_s"] = _since(t0)
             staged = stage.staged_files(jobs)
@@ -132,7 +132,7 @@ def _convert(
         session.abort()
         raise
     rejects = rejects.drop(DETAIL)  # as written to rejects.parquet
-    manifest.text = manifest_section(reports, occurrences, gaiji)
+    manifest.text = manifest_section(reports, occurrences, gaiji) | {"dates": dates_section(reading.counts)}
     finish_manifest(manifest, outset, outputs, written, rejects, reports, t0, names)
     outset.swap(names, manifest.to_json(outset.out).encode("utf-8"))  # paths relative to the folder
     outset.finish()

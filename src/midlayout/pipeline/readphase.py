@@ -79,12 +79,17 @@ class ReadPhase:
         self.submitted: set[int] = set()
         self.done_jobs: set[int] = set()  # every batch handled
         self.tables: dict[Lookup, str] = {}
+        self.counts: dict[str, int] = {}  # "what:mapping:file.item" → values accepted with a loss
         self.decode_rate = DecodeRate(options.max_reject_rate)
 
     def on_done(self, done: Done) -> None:
         job = self.jobs[done.job]
         record = self.records[done.job]
         record.records_read += done.records_read
+        for key, n in done.counts.items():
+            what, item = key.split(":", 1)
+            name = f"{what}:{job.mapping.id}:{job.rule.target}.{item}"
+            self.counts[name] = self.counts.get(name, 0) + n
         self.decode_rate.add(job.source, job.path, done.records_read, done.undecodable, done.rejects)
         fault("batch")
         self.stage.add(target_name(job), done)

@@ -7,6 +7,7 @@ import platform
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -58,7 +59,7 @@ def build_manifest(
             "polars": pl.__version__,
             "validator": options.validator,
         },
-        options=content_options(options.gaiji(mappings), options.validator),
+        options=content_options(options.gaiji(mappings), options.validator) | mapping_options(mappings),
         definitions=definition_files(mappings, options.gaiji_table),
         layouts=[
             {
@@ -94,6 +95,29 @@ def build_manifest(
             for i, j in enumerate(jobs)
         ],
     )
+
+
+def mapping_options(mappings: list[Mapping]) -> dict[str, Any]:
+    """The mapping options that change content: control-character allowances and date policies (each
+    recorded only when a mapping sets one); part of the run identity with the run's own options."""
+    from midlayout.validate.controls import manifest_options
+
+    allow = manifest_options(mappings)
+    dates = {
+        f"{m.id}:{f.target}.{it.item}": {k: op.args[k] for k in ("blank", "partial") if k in op.args}
+        for m in mappings
+        for f in m.files
+        for it in f.items
+        for op in it.ops
+        if op.name in ("wareki", "wareki_unknown")
+    }
+    return ({"allow_control": allow} if allow else {}) | ({"date_policies": dates} if dates else {})
+
+
+def dates_section(counts: dict[str, int]) -> dict[str, Any]:
+    """The manifest's `text.dates`: values each date item accepted with a loss (`partial: null`)."""
+    partial = {k.split(":", 1)[1]: n for k, n in sorted(counts.items()) if k.startswith("partial_null:")}
+    return {"partial_null": partial, "partial_null_total": sum(partial.values())}
 
 
 class InputHasher:

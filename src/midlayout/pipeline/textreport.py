@@ -78,10 +78,14 @@ def repertoire_report(rejects: pl.DataFrame) -> pl.DataFrame:
         pl.struct("file", "record").n_unique().cast(pl.Int64).alias("records"),
         where.head(FIRST).str.join("; ").alias("first_locations"),
     )
-    chars = [chr(int("0x" + c, 0)) for c in report.get_column("code")]
+    # A detail code is one character's code point(s) in hex, space-separated: an IVS is a base and a selector.
+    codes = report.get_column("code").to_list()
+    chars = ["".join(chr(int("0x" + cp, 0)) for cp in c.split()) for c in codes]
     hints = [" ".join(_suggest(ch, o)) for ch, o in zip(chars, report.get_column("outside"), strict=True)]
     report = report.with_columns(
-        pl.Series("char", chars), pl.Series("suggestions", hints), ("U+" + pl.col("code")).alias("code")
+        pl.Series("char", chars),
+        pl.Series("suggestions", hints),
+        pl.Series("code", [" ".join(f"U+{cp}" for cp in c.split()) for c in codes], dtype=pl.String),
     )
     return report.select(list(schema)).sort(-pl.col("count"), "code")
 

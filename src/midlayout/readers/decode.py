@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 from midlayout import kernels
-from midlayout.text import ebcdic
+from midlayout.text import ebcdic, mainframe
 from midlayout.text.utf8 import utf8_bytes
 
 # LF is never a CP932/EUC-JP trail byte nor part of a UTF-8 multibyte sequence, so a field followed by LF
@@ -17,11 +17,17 @@ from midlayout.text.utf8 import utf8_bytes
 SEP = 0x0A
 
 ebcdic.register()
+mainframe.register()
 
 
 def is_ebcdic(codec: str) -> bool:
     """True for the stateful IBM host code pages (no ASCII subset, SO/SI shifts)."""
     return codec in ebcdic.CHARSETS
+
+
+def is_host(codec: str) -> bool:
+    """True for every mainframe code (IBM, JEF, KEIS, JIPS): no ASCII subset, shifted double bytes."""
+    return is_ebcdic(codec) or mainframe.is_mainframe(codec)
 
 
 @dataclass(frozen=True)
@@ -106,15 +112,19 @@ def _slow_path(values: np.ndarray, codec: str) -> tuple[list[str | None], list[D
 
 
 def decode_column(
-    values: np.ndarray, codec: str, ascii_only: bool | None = None
+    values: np.ndarray, codec: str, ascii_only: bool | None = None, shifted: bool = True
 ) -> tuple[pa.Array, list[DecodeFailure]]:
     """Decode an (n × width) uint8 matrix of one field into strings, strictly.
 
     ASCII-only columns skip the codec (not EBCDIC ones); `ascii_only` passes that fact when the caller
     already knows it (None: look). Failures (invalid bytes, a character cut at the field end, U+FFFD)
     come back with their row and byte; their value is null. 外字 are left in place for `readers.gaiji`
-    to map, flag or reject.
+    to map, flag or reject. JEF/KEIS/JIPS columns are decoded by text/mainframe (table-driven, per column);
+    `shifted=False` reads them as pure double-byte fields (COBOL PIC N).
     """
+    if mainframe.is_mainframe(codec):
+        arr, fails = mainframe.decode_matrix(values, codec, shifted)
+        return arr, [DecodeFailure(row, byte, rule, message) for row, byte, rule, message in fails]
     if ascii_only is None:
         ascii_only = not values.size or not (values >= 0x80).any()
     if not is_ebcdic(codec) and ascii_only:

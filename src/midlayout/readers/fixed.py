@@ -135,7 +135,7 @@ def _decode_field(
     arr, failures = kernels.active().decode_column(
         values, spec.codec, not high[field.start : field.start + field.length].any()
     )
-    arr, hits = apply_gaiji(arr, spec)
+    arr, hits = apply_gaiji(arr, spec, raw=values)
     return arr, failures, hits
 
 

@@ -27,7 +27,9 @@ __all__ = ["GaijiOptions", "GaijiSpec", "apply_gaiji", "empty_gaiji", "spec_for"
 from midlayout.layout.source import SourceFile
 from midlayout.readers.decode import is_ebcdic
 from midlayout.rejects import Failure
+from midlayout.text import mainframe
 from midlayout.text.encodings import CODECS, byte_offset
+from midlayout.text.ivs import codepoints, is_selector
 from midlayout.text.utf8 import utf8_bytes
 
 PUA_CLASS = "\ue000-\uf8ff\U000f0000-\U0010fffd"
@@ -91,7 +93,10 @@ def _code_bytes(code: bytes, codec: str) -> bytes:
 
 def _decode_one(code: bytes, codec: str) -> str | None:
     try:
-        text = _code_bytes(code, codec).decode(codec)
+        if mainframe.is_mainframe(codec) and len(code) == 2:  # a JEF/KEIS/JIPS pair, written without shifts
+            text = mainframe.decode_field(code, codec, shifted=False)
+        else:
+            text = _code_bytes(code, codec).decode(codec)
     except UnicodeDecodeError:
         return None
     return text if len(text) == 1 else None
@@ -126,7 +131,9 @@ def spec_for(source: SourceFile, options: GaijiOptions | None) -> GaijiSpec:
 
 
 def source_code(ch: str, codec: str) -> str:
-    """The character's source bytes as hex (EBCDIC without SO/SI)."""
+    """The character's source bytes as hex (EBCDIC without SO/SI; JEF/KEIS/JIPS: the vendor code)."""
+    if mainframe.is_mainframe(codec):
+        return mainframe.vendor_code(ch, codec)
     raw = ch.encode(codec)
     if is_ebcdic(codec):
         raw = raw.strip(b"\x0e\x0f")
@@ -150,8 +157,14 @@ def may_hold_gaiji(arr: pa.Array, spec: GaijiSpec) -> bool:
     return bool(((first == 0xEF) & (second <= 0xA3)).any() or ((first == 0xF3) & (second >= 0xB0)).any())
 
 
-def apply_gaiji(arr: pa.Array, spec: GaijiSpec) -> tuple[pa.Array, list[GaijiHit]]:
-    """Replace mapped 外字 and locate every 外字 in a decoded column (nulls are skipped)."""
+def apply_gaiji(
+    arr: pa.Array, spec: GaijiSpec, shifted: bool = True, raw: np.ndarray | None = None
+) -> tuple[pa.Array, list[GaijiHit]]:
+    """Replace mapped 外字 and locate every 外字 in a decoded column (nulls are skipped).
+
+    `shifted=False`: the column is a pure double-byte field (no shift codes before a character).
+    `raw`: the field's bytes (n × width), from which JEF/KEIS/JIPS offsets are read exactly.
+    """
     if not kernels.active().may_hold_gaiji(arr, spec):
         return arr, []
     found = pc.fill_null(pc.match_substring_regex(arr, spec.pattern), False)
@@ -160,20 +173,26 @@ def apply_gaiji(arr: pa.Array, spec: GaijiSpec) -> tuple[pa.Array, list[GaijiHit
         return arr, []
     texts = arr.to_pylist()
     hits: list[GaijiHit] = []
+    exact = raw is not None and mainframe.is_mainframe(spec.codec)
     for row in rows:  # error path: only values that hold a 外字
         text = texts[row]
         out = []
-        for i, ch in enumerate(text):
+        offsets = mainframe.char_offsets(bytes(raw[row]), spec.codec, shifted) if exact else None  # type: ignore[index]
+        i = 0
+        while i < len(text):
+            ch, end = text[i], i + 1
+            while end < len(text) and is_selector(
+                text[end]
+            ):  # a 外字 with a variation selector: one character
+                end += 1
             if spec.is_gaiji(ch):
                 mapped = ch in spec.replacements
-                hits.append(
-                    GaijiHit(
-                        int(row), byte_offset(text, i, spec.codec), ch, source_code(ch, spec.codec), mapped
-                    )
-                )
-                out.append(spec.replacements.get(ch, ch))
+                byte = offsets[i] if offsets is not None else byte_offset(text, i, spec.codec, shifted)
+                hits.append(GaijiHit(int(row), byte, text[i:end], source_code(ch, spec.codec), mapped))
+                out.append(spec.replacements[ch] if mapped else text[i:end])
             else:
-                out.append(ch)
+                out.append(text[i:end])
+            i = end
         texts[row] = "".join(out)
     return pa.array(texts, type=pa.large_string()), hits
 
@@ -188,7 +207,7 @@ def hit_fails(field_id: str, start: int, hits: list[GaijiHit], policy: str) -> l
             field_id,
             start,
             "gaiji_unmapped",
-            f"外字 U+{ord(h.char):04X} (0x{h.code}) has no mapping in the 外字 table (byte {h.byte} of the field)",
+            f"外字 {codepoints(h.char)} (0x{h.code}) has no mapping in the 外字 table (byte {h.byte} of the field)",
         )
         for h in hits
         if not h.mapped
@@ -209,7 +228,7 @@ def hit_frame(hits: list[tuple[str, int, GaijiHit]], frame: pl.DataFrame, policy
                 f,
                 start + h.byte,
                 h.code,
-                f"U+{ord(h.char):04X}",
+                codepoints(h.char),
                 "mapped" if h.mapped else "unmapped",
                 "replaced" if h.mapped else unmapped_action,
             )

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from midlayout.errors import InputError, Location
-from midlayout.readers.decode import is_ebcdic
+from midlayout.readers.decode import is_ebcdic, is_host
 from midlayout.text import ebcdic
 from midlayout.text.encodings import CODECS, DETECTED
 
@@ -90,6 +90,9 @@ def _encoding(path: Path, sample: bytes, bom: str | None) -> dict[str, Any]:
 
     found = chardet.detect(sample)
     guess = (found.get("encoding") or "").lower() or None
+    host = _host(path, sample)
+    if host is not None and host["candidates"]:
+        return host
     candidates = []
     if bom == "utf-8":
         candidates.append("utf-8-sig")
@@ -112,6 +115,30 @@ def _encoding(path: Path, sample: bytes, bom: str | None) -> dict[str, Any]:
         "guess_verdict": verdict,
         "confirmed": confirmed,
         "tried": tried,
+    }
+
+
+def _host(path: Path, sample: bytes) -> dict[str, Any] | None:
+    """JEF/KEIS/JIPS (readers/inspect_host.py): confirmed when exactly one passes, else tied candidates."""
+    from midlayout.readers.inspect_host import host_encoding
+
+    found = host_encoding(path, sample)
+    if found is None:
+        return None
+    passed = found["candidates"]
+    return {
+        "guess": None,
+        "confidence": 0.0,
+        "guess_verdict": "not asked (mainframe shift codes or double-byte evidence)",
+        "confirmed": passed[0] if len(passed) == 1 else None,
+        "tied": passed if len(passed) > 1 else [],
+        "tried": [
+            {"encoding": t["label"], "ok": t["ok"], "byte": t["byte"], "reason": t["reason"]}
+            for t in found["tried"]
+        ],
+        "candidates": passed,
+        "evidence": found["evidence"],
+        "window": found["window"],
     }
 
 
@@ -249,8 +276,11 @@ def inspect_file(path: Path, show_values: bool = False, preview: int = PREVIEW) 
     info.bom = next((name for bom, name in _BOMS.items() if sample.startswith(bom)), None)
     info.encoding = _encoding(path, sample, info.bom)
     info.line_endings, lfs = _line_endings(path)
+    if "evidence" in info.encoding:  # JEF/KEIS/JIPS: records without terminators; 0x0A is a KEIS shift byte
+        info.line_endings, lfs = {"crlf": 0, "lf": 0, "cr": 0}, np.zeros(0, dtype=np.int64)
     info.fixed = _fixed(path, info.line_endings, lfs, size - (3 if info.bom == "utf-8" else 0))
-    codec = CODECS.get(info.confirmed or "", "cp932")
+    first = info.confirmed or next(iter(info.encoding.get("candidates") or []), "")
+    codec = CODECS.get(first, "cp932")
     lines = _records(path, info, codec, max(preview, 20))
     if info.fixed:
         info.kind = "fixed"
@@ -277,7 +307,7 @@ def _fixed_fields(path: Path, info: Inspection) -> list[dict[str, Any]]:
         data = fh.read(SAMPLE)
     stride = length + {"crlf": 2, "lf": 1, "none": 0}[info.fixed["terminator"]]  # type: ignore[index]
     recs = [data[i : i + length] for i in range(0, len(data) - length + 1, stride)][:200]
-    if is_ebcdic(codec) or not recs:
+    if is_host(codec) or not recs:
         return [{"id": "F01", "start": 1, "length": length, "note": "split me"}]
     starts = set(range(length + 1))
     for rec in recs:

@@ -20,7 +20,7 @@ import numpy as np
 
 from midlayout.errors import InputError, Location
 from midlayout.layout.source import SourceFile
-from midlayout.readers.decode import is_ebcdic
+from midlayout.readers.decode import is_host
 from midlayout.text.encodings import CODECS
 
 SAMPLE_BYTES = 1 << 20
@@ -83,7 +83,7 @@ def _fixed_text(source: SourceFile, sample: bytes, stride: int) -> list[bytes]:
 def _encoding(source: SourceFile, path: Path, parts: list[bytes]) -> None:
     """The declared encoding must decode the sample when another candidate does."""
     codec = CODECS[source.encoding]
-    if is_ebcdic(codec) or not parts:
+    if is_host(codec) or not parts:  # host codes (EBCDIC, JEF, KEIS, JIPS) are never guessed
         return
     if all(_decodes(p, codec) is None for p in parts):
         return
@@ -263,7 +263,7 @@ class DecodeRate:
             return
         self.checked.add(key)
         codec = CODECS[source.encoding]
-        if is_ebcdic(codec):
+        if is_host(codec):
             return
         import polars as pl
 

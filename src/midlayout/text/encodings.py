@@ -10,11 +10,24 @@ from typing import Final
 
 import polars as pl
 
-from midlayout.text import ebcdic
+from midlayout.text import ebcdic, mainframe
 
 EBCDIC_ENCODINGS: Final = tuple(ebcdic.CHARSETS)  # the IBM host code pages (stateful, SO/SI)
+MAINFRAME_ENCODINGS: Final = tuple(mainframe.CODECS)  # Fujitsu JEF, Hitachi KEIS, NEC JIPS (text/mainframe)
+# Host extracts: fixed-width records without CR/LF. Zoned numbers are EBCDIC in all but the ASCII-based ones.
+HOST_ENCODINGS: Final = (*EBCDIC_ENCODINGS, *MAINFRAME_ENCODINGS)
+ZONED_EBCDIC_ENCODINGS: Final = (*EBCDIC_ENCODINGS, *(n for n, c in mainframe.CODECS.items() if c.ebcdic))
 LAYOUT_ENCODINGS: Final = ("cp932", "shift_jis", "euc-jp", "utf-8", "utf-8-sig")  # a standard layout's
-SOURCE_ENCODINGS: Final = ("cp932", "sjis", "shift_jis", "euc-jp", "utf-8", "utf-8-sig", *EBCDIC_ENCODINGS)
+SOURCE_ENCODINGS: Final = (
+    "cp932",
+    "sjis",
+    "shift_jis",
+    "euc-jp",
+    "utf-8",
+    "utf-8-sig",
+    *EBCDIC_ENCODINGS,
+    *MAINFRAME_ENCODINGS,
+)
 ALIASES: Final = {"sjis": "cp932"}  # a name a definition may use → the encoding it means
 CODECS: Final = {  # encoding (or alias) → Python codec
     "cp932": "cp932",
@@ -24,6 +37,7 @@ CODECS: Final = {  # encoding (or alias) → Python codec
     "utf-8": "utf-8",
     "utf-8-sig": "utf-8",
     **{name: name for name in EBCDIC_ENCODINGS},
+    **{name: name for name in MAINFRAME_ENCODINGS},
 }
 DETECTED: Final = {  # chardet's guess → the encoding it stands for here (CP932 is the superset vendors use)
     "shift_jis": "cp932",
@@ -56,8 +70,13 @@ def byte_length(expr: pl.Expr, encoding: str) -> pl.Expr:
     return expr.str.len_chars() + expr.str.count_matches(_MULTI_BYTE[encoding])
 
 
-def byte_offset(text: str, index: int, codec: str) -> int:
-    """Byte offset of ``text[index]`` once `text` is encoded in `codec` (error paths only)."""
+def byte_offset(text: str, index: int, codec: str, shifted: bool = True) -> int:
+    """Byte offset of ``text[index]`` once `text` is encoded in `codec` (error paths only).
+
+    `shifted=False`: a JEF/KEIS/JIPS pure double-byte field (no shift codes).
+    """
+    if codec in mainframe.CODECS:
+        return mainframe.char_offset(text, index, codec, shifted)
     if codec in ebcdic.CHARSETS:
         return ebcdic.char_offset(text, index, codec)
     return len(text[:index].encode(codec, errors="replace"))

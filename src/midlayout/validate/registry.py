@@ -1,6 +1,7 @@
 """Row validators by name: `fused` (one polars `select` per batch) and `pandera` (the same rules as a schema).
 
-Both take (layout, file, rows) and return (valid rows, rejects); they give the same rejects. pandera is
+Both take (layout, file, rows, allow=None) and return (valid rows, rejects); they give the same rejects.
+`allow` maps an item id to the control characters its mapping allows (`allow_control`). pandera is
 imported only when its validator is chosen.
 """
 
@@ -11,9 +12,8 @@ from collections.abc import Callable
 import polars as pl
 
 from midlayout.errors import UsageError
-from midlayout.layout.model import FileDef, Layout
 
-Validator = Callable[[Layout, FileDef, pl.DataFrame], tuple[pl.DataFrame, pl.DataFrame]]
+Validator = Callable[..., tuple[pl.DataFrame, pl.DataFrame]]  # (layout, file, rows, allow=None)
 
 
 def _fused() -> Validator:

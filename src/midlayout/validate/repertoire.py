@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from midlayout import kernels
 from midlayout.text.encodings import CODECS
+from midlayout.text.ivs import split_chars
 from midlayout.text.utf8 import utf8_bytes
 
 REPERTOIRES = ("unicode", "cp932", "jisx0208", "jisx0213")
@@ -83,9 +84,13 @@ def outside(series: pl.Series, repertoires: tuple[str, ...]) -> np.ndarray:
 
 
 def bad_chars(value: str, repertoires: tuple[str, ...]) -> list[tuple[int, str]]:
-    """(character index, character) of every character outside a repertoire (error path only)."""
+    """(character index, character) of every character outside a repertoire (error path only).
+
+    A base with its variation selector (an IVS) is one character: it is outside when the repertoire
+    cannot hold the sequence, and it is reported whole (text/ivs.py).
+    """
     out = []
-    for i, ch in enumerate(value):
+    for i, ch in enumerate(split_chars(value)):
         if not all(fits(ch, r) for r in repertoires):
             out.append((i, ch))
     return out
@@ -93,7 +98,14 @@ def bad_chars(value: str, repertoires: tuple[str, ...]) -> list[tuple[int, str]]
 
 @cache
 def suggestions(ch: str, repertoire: str) -> tuple[str, ...]:
-    """MJ縮退マップ candidates (via jntajis) for `ch` that fit `repertoire`: listed, never applied."""
+    """MJ縮退マップ candidates (via jntajis) for `ch` that fit `repertoire`: listed, never applied.
+
+    For a variation sequence the base without its selector comes first (the variant is lost, so it is a
+    suggestion for a person to weigh, like the others).
+    """
+    if len(ch) > 1:
+        base = split_chars(ch)[0][:1]
+        return tuple(dict.fromkeys(c for c in (base, *suggestions(base, repertoire)) if fits(c, repertoire)))
     try:
         import jntajis
     except ImportError:  # pragma: no cover - declared dependency; degrade to no suggestions

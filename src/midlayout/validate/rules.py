@@ -8,7 +8,7 @@ as in pandera.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -16,6 +16,7 @@ import polars as pl
 from midlayout.layout.dtypes import polars_dtype
 from midlayout.layout.model import FileDef, Item, Layout
 from midlayout.rejects import DETAIL_TYPE, empty_rejects, rejects_from
+from midlayout.text import controls
 from midlayout.text.encodings import byte_length
 from midlayout.validate.repertoire import bad_chars, of_layout, outside
 
@@ -27,6 +28,8 @@ REQUIRED, CODE_DOMAIN, LENGTH_BYTES, LENGTH_DIGITS, REPERTOIRE = (
     "repertoire",
 )
 REQUIRED_ERROR = "required, but empty"
+CONTROL_CHAR = "control_char"
+CONTROL_ERROR = "holds a control character"
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class Rule:
     id: str
     error: str
     ok: Callable[[pl.Expr], pl.Expr] | None = None
+    allowed: str = ""  # control_char only: the control characters the mapping allows in this item
 
 
 def _digits(item: Item) -> Rule:
@@ -49,8 +53,16 @@ def _digits(item: Item) -> Rule:
     )
 
 
-def item_rules(item: Item, layout: Layout) -> list[Rule]:
-    """The value rules of `item`, in the order they are reported (`required` is the column's nullability)."""
+def _controls(item: Item, allowed: str) -> Rule:
+    banned = controls.pattern(allowed)
+    return Rule(item, CONTROL_CHAR, CONTROL_ERROR, lambda c: ~c.str.contains(banned), allowed)
+
+
+def item_rules(item: Item, layout: Layout, allowed: str = "") -> list[Rule]:
+    """The value rules of `item`, in the order they are reported (`required` is the column's nullability).
+
+    `allowed`: the control characters the mapping lets this item hold (all others are `control_char`).
+    """
     rules = []
     if item.type == "code" and item.code_table:
         table = layout.code_tables[item.code_table]
@@ -71,20 +83,24 @@ def item_rules(item: Item, layout: Layout) -> list[Rule]:
             )
         else:
             rules.append(_digits(item))
-        allowed = of_layout(layout.encoding, layout.repertoire)
-        rules.append(Rule(item, REPERTOIRE, f"holds a character outside {' and '.join(allowed)}"))
+        rules.append(_controls(item, allowed))
+        repertoire = of_layout(layout.encoding, layout.repertoire)
+        rules.append(Rule(item, REPERTOIRE, f"holds a character outside {' and '.join(repertoire)}"))
     elif item.type == "number":
         rules.append(_digits(item))
     return rules
 
 
-def file_rules(layout: Layout, file: FileDef) -> list[Rule]:
-    """Every rule of `file`, in the order rejects report them: by item, `required` first."""
+def file_rules(layout: Layout, file: FileDef, allow: Mapping[str, str] | None = None) -> list[Rule]:
+    """Every rule of `file`, in the order rejects report them: by item, `required` first.
+
+    `allow`: item id → the control characters the mapping allows there (`allow_control`).
+    """
     rules = []
     for it in file.items:
         if it.required:
             rules.append(Rule(it, REQUIRED, REQUIRED_ERROR, lambda c: c.is_not_null()))
-        rules += item_rules(it, layout)
+        rules += item_rules(it, layout, (allow or {}).get(it.id, ""))
     return rules
 
 
@@ -97,14 +113,16 @@ def _check_dtypes(file: FileDef, rows: pl.DataFrame) -> None:
             raise TypeError(f"{file.id}.{it.id}: dtype {rows.schema[it.id]}, layout says {polars_dtype(it)}")
 
 
-def validate_rows(layout: Layout, file: FileDef, rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def validate_rows(
+    layout: Layout, file: FileDef, rows: pl.DataFrame, allow: Mapping[str, str] | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split rows into (valid, rejects): one reject row per failed rule, every failure of a row reported.
 
     All expression rules run in one `select`; the repertoire rule is one codec round trip per text column
     (values are walked only in a column that fails). Rows keep their provenance columns.
     """
     _check_dtypes(file, rows)
-    rules = file_rules(layout, file)
+    rules = file_rules(layout, file, allow)
     allowed = of_layout(layout.encoding, layout.repertoire)
     flags: list[pl.Expr] = []
     series: list[pl.Series] = []
@@ -136,19 +154,40 @@ def _rejects(hit: pl.DataFrame, rule: Rule, layout: Layout) -> pl.DataFrame:
         values = hit.get_column(rule.item.id).cast(pl.String).to_list()  # error path only: the failing values
         message: str | pl.Expr = pl.lit(pl.Series([repertoire_message(v, allowed) for v in values]))
         detail = pl.lit(pl.Series([repertoire_detail(v, allowed) for v in values], dtype=DETAIL_TYPE))
+    elif rule.id == CONTROL_CHAR:
+        values = hit.get_column(rule.item.id).cast(pl.String).to_list()
+        message = pl.lit(
+            pl.Series([control_message(rule.item, v, rule.allowed, layout) for v in values], dtype=pl.String)
+        )
+        detail = None
     else:
         message, detail = f"{rule.item.name}: {rule.error}", None
     out = rejects_from(hit, stage="validate", rule=rule.id, item=rule.item.id, message=message, detail=detail)
     return out.with_columns(hit.get_column("__row"))
 
 
+def control_message(item: Item, value: str, allowed: str, layout: Layout) -> str:
+    """`住所: control character U+0009 (TAB) at char 3, byte 2 in cp932`: never the value itself."""
+    return f"{item.name}: {controls.message(str(value), allowed, layout.encoding)}"
+
+
 def repertoire_detail(value: str, allowed: tuple[str, ...]) -> dict[str, object]:
-    """The repertoire reject's facts as data (DETAIL_TYPE): what the value is outside of, and where."""
-    chars = [{"code": f"{ord(ch):04X}", "pos": i + 1} for i, ch in bad_chars(value, allowed)]
+    """The repertoire reject's facts as data (DETAIL_TYPE): what the value is outside of, and where.
+
+    A character's `code` is its code point(s) in hex, space-separated: an IVS is one character.
+    """
+    chars = [
+        {"code": " ".join(f"{ord(c):04X}" for c in ch), "pos": i + 1} for i, ch in bad_chars(value, allowed)
+    ]
     return {"outside": " and ".join(allowed), "chars": chars}
 
 
 def repertoire_message(value: str, allowed: tuple[str, ...]) -> str:
-    """`outside cp932: U+9AD9 at char 1, ...`: code points and positions, never the value itself."""
-    where = ", ".join(f"U+{ord(ch):04X} at char {i + 1}" for i, ch in bad_chars(value, allowed))
+    """`outside cp932: U+9AD9 at char 1, U+845B U+E0100 at char 3`: code points and positions, never the value.
+
+    A variation sequence is one character (its code points space-separated), as the user counts it.
+    """
+    where = ", ".join(
+        " ".join(f"U+{ord(c):04X}" for c in ch) + f" at char {i + 1}" for i, ch in bad_chars(value, allowed)
+    )
     return f"outside {' and '.join(allowed)}: {where}"

@@ -7,6 +7,8 @@ module imports pandera (and pandas, when installed), which `convert` does not ne
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandera.polars as pa
 import polars as pl
 from pandera.errors import SchemaErrors
@@ -16,9 +18,11 @@ from midlayout.layout.model import FileDef, Layout
 from midlayout.rejects import DETAIL_TYPE, PROVENANCE, empty_rejects, rejects_from
 from midlayout.validate.repertoire import of_layout, outside
 from midlayout.validate.rules import (
+    CONTROL_CHAR,
     REQUIRED,
     REQUIRED_ERROR,
     Rule,
+    control_message,
     file_rules,
     item_rules,
     repertoire_detail,
@@ -39,13 +43,18 @@ def _check(rule: Rule, layout: Layout) -> pa.Check:
     return pa.Check(fn, name=rule.id, error=rule.error)
 
 
-def schema_for(layout: Layout, file: FileDef, unique_key: bool = True) -> pa.DataFrameSchema:
-    """The pandera schema of one layout file: types, 桁数, required items, code domains and the key."""
+def schema_for(
+    layout: Layout, file: FileDef, unique_key: bool = True, allow: Mapping[str, str] | None = None
+) -> pa.DataFrameSchema:
+    """The pandera schema of one layout file: types, 桁数, required items, code domains and the key.
+
+    `allow`: item id → control characters the mapping allows there (the `control_char` check).
+    """
     columns = {
         it.id: pa.Column(
             polars_dtype(it),
             nullable=not it.required,
-            checks=[_check(r, layout) for r in item_rules(it, layout)],
+            checks=[_check(r, layout) for r in item_rules(it, layout, (allow or {}).get(it.id, ""))],
             title=it.name,
         )
         for it in file.items
@@ -56,16 +65,20 @@ def schema_for(layout: Layout, file: FileDef, unique_key: bool = True) -> pa.Dat
 
 
 def validate_with_pandera(
-    layout: Layout, file: FileDef, rows: pl.DataFrame, unique_key: bool = False
+    layout: Layout,
+    file: FileDef,
+    rows: pl.DataFrame,
+    unique_key: bool = False,
+    allow: Mapping[str, str] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Validate lazily (every failure in one pass); split rows into (valid, rejects). Rows keep provenance."""
     try:
-        schema_for(layout, file, unique_key).validate(rows, lazy=True)
+        schema_for(layout, file, unique_key, allow).validate(rows, lazy=True)
         return rows, empty_rejects()
     except SchemaErrors as exc:
         failures = exc.failure_cases
     failures = failures.filter(pl.col("index").is_not_null()).join(
-        _rule_table(layout, file), on=["column", "check_number"], how="left"
+        _rule_table(layout, file, allow), on=["column", "check_number"], how="left"
     )
     # A failed check carries its rule as data: its position among the item's rules (`check_number`), or
     # pandera's own check name for the checks pandera adds (nullability, the key's uniqueness).
@@ -83,9 +96,9 @@ def validate_with_pandera(
     joined = indexed.join(failures, on="__row")
     names = {it.id: it.name for it in file.items}
     message = pl.col("item").replace(names) + pl.lit(": ") + pl.col("__error")
-    joined = _repertoire_messages(joined.with_columns(message.alias("__msg")), layout)
+    joined = _repertoire_messages(joined.with_columns(message.alias("__msg")), layout, file, allow)
     # Report in the order of `rules.validate_rows`: by row, then item, then rule (required first).
-    order = {f"{r.item.id}\t{r.id}": k for k, r in enumerate(file_rules(layout, file))}
+    order = {f"{r.item.id}\t{r.id}": k for k, r in enumerate(file_rules(layout, file, allow))}
     rank = (pl.col("item") + pl.lit("\t") + pl.col("__rule")).replace_strict(order, default=len(order))
     joined = joined.sort(pl.col("__row"), rank, maintain_order=True)
     rejects = rejects_from(
@@ -100,21 +113,34 @@ def validate_with_pandera(
     return good, rejects
 
 
-def _repertoire_messages(joined: pl.DataFrame, layout: Layout) -> pl.DataFrame:
-    """Name each character a repertoire failure is about, in the message and as data (error path: failing
-    rows only)."""
+def _repertoire_messages(
+    joined: pl.DataFrame, layout: Layout, file: FileDef, allow: Mapping[str, str] | None
+) -> pl.DataFrame:
+    """Name each character a repertoire or control_char failure is about, in the message and (repertoire)
+    as data (error path: failing rows only)."""
     joined = joined.with_columns(pl.lit(None, dtype=DETAIL_TYPE).alias("__detail"))
-    rows = joined.with_row_index("__i").filter(pl.col("__rule") == "repertoire")
+    rows = joined.with_row_index("__i").filter(pl.col("__rule").is_in(["repertoire", CONTROL_CHAR]))
     if not rows.height:
         return joined
     allowed = of_layout(layout.encoding, layout.repertoire)
-    index, messages, details = [], [], []
-    for i, item, r in zip(
-        rows.get_column("__i"), rows.get_column("item"), rows.iter_rows(named=True), strict=True
+    items = {it.id: it for it in file.items}
+    index: list[int] = []
+    messages: list[str] = []
+    details: list[dict[str, object] | None] = []
+    for i, rule, item, r in zip(
+        rows.get_column("__i"),
+        rows.get_column("__rule"),
+        rows.get_column("item"),
+        rows.iter_rows(named=True),
+        strict=True,
     ):
         index.append(i)
-        messages.append(repertoire_message(str(r[item]), allowed))
-        details.append(repertoire_detail(str(r[item]), allowed))
+        if rule == CONTROL_CHAR:
+            messages.append(control_message(items[item], str(r[item]), (allow or {}).get(item, ""), layout))
+            details.append(None)
+        else:
+            messages.append(repertoire_message(str(r[item]), allowed))
+            details.append(repertoire_detail(str(r[item]), allowed))
     patch = pl.DataFrame(
         {"__i": index, "__fix": messages, "__det": details},
         schema={"__i": pl.UInt32, "__fix": pl.String, "__det": DETAIL_TYPE},
@@ -132,9 +158,13 @@ _PANDERA_CHECKS = {
 }
 
 
-def _rule_table(layout: Layout, file: FileDef) -> pl.DataFrame:
+def _rule_table(layout: Layout, file: FileDef, allow: Mapping[str, str] | None = None) -> pl.DataFrame:
     """(item, position among its checks) → rule id and error, as `schema_for` lists the checks."""
-    rows = [(it.id, k, r.id, r.error) for it in file.items for k, r in enumerate(item_rules(it, layout))]
+    rows = [
+        (it.id, k, r.id, r.error)
+        for it in file.items
+        for k, r in enumerate(item_rules(it, layout, (allow or {}).get(it.id, "")))
+    ]
     return pl.DataFrame(
         rows,
         schema={"column": pl.String, "check_number": pl.Int32, "__rule": pl.String, "__error": pl.String},

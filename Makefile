@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 OUT ?= out
 
-.PHONY: install demo test lint format typecheck bench fuzz clean
+.PHONY: install demo test docs-check lint format typecheck bench fuzz clean
 
 $(VENV)/.installed: pyproject.toml examples/midlayout-example-writer/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ demo: install
 
 test: install
 	$(BIN)/pytest
+
+# Every runnable block of the READMEs and docs/ (also part of `make test`).
+docs-check: install
+	$(BIN)/pytest tests/test_docs_run.py tests/test_docs.py
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

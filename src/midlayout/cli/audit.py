@@ -15,6 +15,7 @@ from midlayout.audit.reconcile import Tolerances, certificate, delivery
 from midlayout.audit.rejects import summarise
 from midlayout.audit.verify import as_dicts, verify
 from midlayout.cli.common import (
+    FLAG,
     FOUND,
     OK,
     AllowOutside,
@@ -26,11 +27,12 @@ from midlayout.cli.common import (
     phases,
     stdout,
 )
+from midlayout.cli.messages import t
 from midlayout.errors import UsageError
 from midlayout.layout.registry import resolve
 from midlayout.outpaths import out_file
 
-ShowValues = typer.Option(False, "--show-values", help="Print personal values instead of ●●●.")
+ShowValues = typer.Option(False, "--show-values", metavar=FLAG, help="Print personal values instead of ●●●.")
 MemoryLimit = typer.Option(
     "2GB", "--memory-limit", help="DuckDB memory limit; beyond it work spills to disk."
 )
@@ -123,10 +125,16 @@ def reconcile_cmd(
 
 
 def verify_cmd(
-    manifest: Annotated[Path, typer.Argument(help="manifest.json written by convert or validate.")],
+    manifest: Annotated[
+        Path,
+        typer.Argument(help="manifest.json written by convert or validate, or a run's job-manifest.json."),
+    ],
     base: Annotated[
         Path | None,
-        typer.Option("--base", help="Resolve relative paths against this folder (default: current)."),
+        typer.Option(
+            "--base",
+            help="Resolve relative paths against this folder (default: the manifest's own folder); for a moved tree.",
+        ),
     ] = None,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -140,17 +148,15 @@ def verify_cmd(
             emit_json({"manifest": str(manifest), "ok": not bad, "files": as_dicts(checks)})
         else:
             for c in checks:
-                stdout.print(
-                    f"{c.status:8} {c.role:7} {c.path}"
-                    + (
-                        f"  (expected {c.expected[:12]}…, got {c.actual[:12]}…)"
-                        if c.status == "mismatch" and c.actual
-                        else ""
-                    )
-                )
+                detail = ""
+                if c.status == "mismatch" and c.actual:
+                    detail = f"  (expected {c.expected[:12]}…, got {c.actual[:12]}…)"
+                elif c.status == "missing":
+                    detail = f"  ({c.reason})"
+                stdout.print(f"{c.status:8} {c.role:7} {c.path}{detail}")
             stdout.print(
-                f"{len(checks) - len(bad)} of {len(checks)} files match"
-                + ("" if not bad else f"; {len(bad)} do not")
+                t("{ok} of {n} files match", ok=len(checks) - len(bad), n=len(checks))
+                + ("" if not bad else t("; {bad} do not", bad=len(bad)))
             )
         return FOUND if bad else OK
 
@@ -178,7 +184,14 @@ def rejects_report_cmd(
         if as_json:
             emit_json(summary)
         else:
-            stdout.print(f"{summary['rows']:,} rejects in {summary['records']:,} records; wrote {out}")
+            stdout.print(
+                t(
+                    "{rows} rejects in {records} records; wrote {out}",
+                    rows=f"{summary['rows']:,}",
+                    records=f"{summary['records']:,}",
+                    out=out,
+                )
+            )
         return OK
 
     run()

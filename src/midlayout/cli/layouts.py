@@ -141,4 +141,9 @@ def show_cmd(
                 ref_text,
             )
         stdout.print(table)
+    for key, t in lay.code_tables.items():
+        codes = Table("code", "meaning", title=f"code table {key} {t.name}  digits={t.digits}")
+        for code, meaning in t.codes.items():
+            codes.add_row(code, meaning)
+        stdout.print(codes)
     return 0

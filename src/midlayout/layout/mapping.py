@@ -208,6 +208,15 @@ def _file(
         _item(doc, (*at, "items", k), k, v, fields, sources, code_maps, eras) for k, v in items_node.items()
     )
     empty = [c.text(doc, (*at, "leave_empty", i), v) for i, v in enumerate(node.get("leave_empty", []))]
+    by_id = {it.id: it for it in target.items}
+    for i, item_id in enumerate(empty):
+        if item_id not in by_id:
+            raise doc.error((*at, "leave_empty", i), f"layout file {target_id!r} has no item {item_id!r}")
+        if by_id[item_id].required:
+            raise doc.error(
+                (*at, "leave_empty", i),
+                f"{item_id} ({by_id[item_id].name}) is required in {layout.ref}: map it, it cannot be left empty",
+            )
     missing = [i for i in target.item_ids if i not in items_node and i not in empty]
     if missing:
         raise doc.error(

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 OUT ?= out
 
-.PHONY: install demo test lint format typecheck bench fuzz clean
+.PHONY: install demo test docs-check lint format typecheck bench fuzz clean
 
 $(VENV)/.installed: pyproject.toml examples/midlayout-example-writer/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,10 +26,22 @@ demo: install
 	$(BIN)/midlayout convert -m mappings/vendor_b/juki-2.5.yaml \
 	  samples/vendor_b/person.csv samples/vendor_b/household.csv --out $(OUT)/vendor_b; \
 	  test $$? -le 1
-	@echo "Outputs: $(OUT)/vendor_a and $(OUT)/vendor_b (parquet/, standard/, midlayout.duckdb, rejects.*, manifest.json)"
+	@echo "== 中間標準レイアウト delivery (A社's standard CSV) → 基本データリスト (illustrative kihon family) =="
+	$(BIN)/midlayout convert -m mappings/standard/juki-2.5-to-kihon-2.1.yaml \
+	  -m mappings/standard/kojin_juminzei-2.5-to-kihon-2.1.yaml \
+	  $(OUT)/vendor_a/standard/juki/jumin.csv $(OUT)/vendor_a/standard/juki/setai.csv \
+	  $(OUT)/vendor_a/standard/kojin_juminzei/kazei.csv --out $(OUT)/kihon; \
+	  test $$? -le 1
+	$(BIN)/midlayout reconcile $(OUT)/kihon/manifest.json --out $(OUT)/kihon > /dev/null && \
+	  echo "reconcile 中間標準 ↔ 基本データリスト: PASS (certificate: $(OUT)/kihon/reconcile.html)"
+	@echo "Outputs: $(OUT)/vendor_a, $(OUT)/vendor_b and $(OUT)/kihon (parquet/, standard/, midlayout.duckdb, rejects.*, manifest.json)"
 
 test: install
 	$(BIN)/pytest
+
+# Every runnable block of the READMEs and docs/ (also part of `make test`).
+docs-check: install
+	$(BIN)/pytest tests/test_docs_run.py tests/test_docs.py
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

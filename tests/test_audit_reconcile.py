@@ -137,7 +137,7 @@ def test_tampered_output_fails_reconcile_and_verify(run: Path) -> None:
     failed = {(c["figure"], c["file"]) for c in cert["checks"] if not c["passed"]}
     assert ("records", "chukan/juki@2.5:jumin [parquet]") in failed
     assert all("[parquet]" in f for _, f in failed)
-    assert [c.status for c in verify(run) if c.path == str(parquet)] == ["mismatch"]
+    assert [c.status for c in verify(run) if c.resolved == str(parquet)] == ["mismatch"]
 
 
 def test_verify_catches_one_byte_and_missing_files(run: Path) -> None:
@@ -148,7 +148,7 @@ def test_verify_catches_one_byte_and_missing_files(run: Path) -> None:
     (run.parent / "rejects.csv").unlink()
     res = runner.invoke(app, ["verify", str(run), "--json"])
     assert res.exit_code == 1
-    bad = {f["path"]: f["status"] for f in json.loads(res.stdout)["files"] if f["status"] != "ok"}
+    bad = {f["resolved"]: f["status"] for f in json.loads(res.stdout)["files"] if f["status"] != "ok"}
     assert bad == {str(csv): "mismatch", str(run.parent / "rejects.csv"): "missing"}
     text = runner.invoke(app, ["verify", str(run)])
     assert "mismatch" in text.stdout and text.exit_code == 1

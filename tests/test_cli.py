@@ -174,3 +174,9 @@ def test_synth_usage_errors_are_one_line(tmp_path: Path) -> None:
     assert_one_line_error(code, err, 2, "--vendor")
     code, _, err = invoke("synth", "--vendor", "a", "--households", "5", "--traps", "--out", str(tmp_path))
     assert_one_line_error(code, err, 2, "traps need at least")
+
+
+def test_layouts_show_prints_code_values_in_text_output() -> None:
+    code, out, _ = invoke("layouts", "show", "chukan/juki@2.5")
+    assert code == 0
+    assert "code table zokugara 続柄" in out and "世帯主" in out and "令和" in out

@@ -82,7 +82,7 @@ def test_manifest_on_disk_records_versions_hashes_and_counts(tmp_path: Path) -> 
     assert data["mappings"][0]["sha256"] == sha256_file(JUKI)
     inp = data["inputs"][0]
     assert (
-        inp["sha256"] == sha256_file(Path(inp["path"]))
+        inp["sha256"] == sha256_file(tmp_path / "out" / inp["path"])
         and inp["bytes"] == 3 * 302
         and inp["encoding"] == "cp932"
     )

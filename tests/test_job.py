@@ -77,7 +77,7 @@ def test_demo_job_loads_both_gyomu_and_a_second_run_changes_nothing(
         == (entries["vendor_a"]["records_read"] - 4) // 2
     )
     assert state["b_juki.setai"][0] == 3 and len(state["loads"]) == 5
-    linked = json.loads(Path(entries["vendor_b"]["manifest"]).read_text(encoding="utf-8"))
+    linked = json.loads((manifest_path.parent / entries["vendor_b"]["manifest"]).read_text(encoding="utf-8"))
     assert linked["run_id"] == entries["vendor_b"]["run_id"]
 
     second = cli("run", str(job), "--json")

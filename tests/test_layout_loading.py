@@ -115,7 +115,11 @@ def test_source_layout_rejects_overlapping_and_overlong_fields(tmp_path: Path) -
     with pytest.raises(DefinitionError, match="overlap"):
         load_source(path)
     path.write_text(
-        text.replace("{id: FILLER, start: 282, length: 19}", "{id: FILLER, start: 282, length: 20}", 1),
+        text.replace(
+            "{id: FILLER, start: 282, length: 19, type: filler}",
+            "{id: FILLER, start: 282, length: 20, type: filler}",
+            1,
+        ),
         encoding="utf-8",
     )
     with pytest.raises(DefinitionError, match="past the record length"):
@@ -170,6 +174,24 @@ def test_bundled_mappings_load() -> None:
     for rel in ("vendor_a/juki-2.5.yaml", "vendor_a/kojin_juminzei-2.5.yaml", "vendor_b/juki-2.5.yaml"):
         m = load_mapping(MAPPINGS / rel)
         assert m.version and m.target.ref.endswith("@2.5")
+
+
+def test_leave_empty_on_a_required_item_is_a_load_error_naming_the_line(tmp_path: Path) -> None:
+    path = _mapping_copy(
+        tmp_path,
+        "      shimei: {from: NAME_KANJI, ops: [trim]}\n",
+        "",
+    )
+    text = path.read_text(encoding="utf-8").replace(
+        "leave_empty: [kyushi_kana]", "leave_empty: [kyushi_kana, shimei]"
+    )
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DefinitionError, match=r"shimei \(氏名\) is required in chukan/juki@2.5") as info:
+        load_mapping(path)
+    assert info.value.location.line == _line_of(path, "leave_empty: [kyushi_kana, shimei]")
+    path.write_text(text.replace("kyushi_kana, shimei", "kyushi_kana, shimei_x"), encoding="utf-8")
+    with pytest.raises(DefinitionError, match="has no item 'shimei_x'"):
+        load_mapping(path)
 
 
 def test_every_op_has_one_entry_with_a_parser_and_an_implementation() -> None:

@@ -60,7 +60,7 @@ def test_layouts_dirs_and_the_environment_are_searched_before_the_bundled_layout
     assert origins[str(two / "local" / "juki_b" / "2.5.yaml")] == "MIDLAYOUT_LAYOUTS"
     # The checkout's layouts/ are the bundled files: found once, through the first folder that has them.
     assert origins[str(LAYOUTS / "chukan" / "kojin_juminzei" / "2.5.yaml")] == "MIDLAYOUT_LAYOUTS"
-    assert len(origins) == 7  # 2.4 and 2.5 in each copy, and kojin_juminzei
+    assert len(origins) == 9  # 2.4 and 2.5 in each copy, and the 5 bundled (chukan ×3, kihon ×2)
     monkeypatch.delenv("MIDLAYOUT_LAYOUTS")
     code, out, _ = cli("layouts", "list", "--json")
     assert {r["origin"] for r in json.loads(out)} == {"bundled"}

@@ -69,7 +69,7 @@ def test_convert_uses_the_example_plugin(tmp_path: Path) -> None:
     person = next(i for i in manifest["inputs"] if i["path"].endswith("person.csv"))
     assert len(rows) == person["records_written"] > 0 and rows[0]["zokugara"] == "02"
     out = next(o for o in manifest["outputs"] if o["target"] == "chukan/juki@2.5:jumin")
-    assert (out["writer"], out["path"], out["rows"]) == ("example", str(jumin), len(rows))
+    assert (out["writer"], out["path"], out["rows"]) == ("example", "lines/juki/jumin.jsonl", len(rows))
 
 
 def test_unknown_option_and_writer_are_usage_errors(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from midlayout.mapping.compile import compile_file
 from midlayout.pipeline.inputs import Job, match_inputs
 from midlayout.pipeline.options import options_of_run
 from midlayout.pipeline.plan import lookup_tables
+from midlayout.pipeline.portable import resolve_reference
 from midlayout.pipeline.readmap import read_input
 from midlayout.rejects import FILE, REC
 
@@ -30,7 +31,7 @@ BATCH = 200_000
 def _mappings(manifest: dict[str, Any], where: str) -> list[Mapping]:
     found = []
     for entry in manifest.get("mappings", []):
-        path = Path(entry["path"])
+        path = resolve_reference(str(entry["path"]), Path(where).parent)
         if not path.is_file():
             raise InputError("mapping named by the manifest not found", Location(file=str(path)))
         if sha256_file(path) != entry["sha256"]:
@@ -47,7 +48,7 @@ def _mappings(manifest: dict[str, Any], where: str) -> list[Mapping]:
 
 def _rejected(manifest: dict[str, Any], where: str) -> tuple[pl.DataFrame, Path]:
     paths = [
-        Path(o["path"])
+        resolve_reference(o["path"], Path(where).parent)
         for o in manifest["outputs"]
         if o.get("writer") == "rejects" and o["path"].endswith(".parquet")
     ]
@@ -85,7 +86,10 @@ def source_side(
     """The source side (staged in `work`), the records-read checks, and the layouts by ref."""
     manifest, where = read_manifest(manifest_path), str(manifest_path)
     mappings = _mappings(manifest, where)
-    jobs = match_inputs(mappings, [f"{i['source']}={i['path']}" for i in manifest["inputs"]])
+    folder = manifest_path.parent
+    jobs = match_inputs(
+        mappings, [f"{i['source']}={resolve_reference(i['path'], folder)}" for i in manifest["inputs"]]
+    )
     rejected, rejects_path = _rejected(manifest, where)
     gaiji = options_of_run(manifest, mappings, where).gaiji(mappings)  # the run's 外字 tables and policies
     tables = lookup_tables(jobs, BATCH, gaiji)  # convert's own lookups, so the source maps as in the run
@@ -94,12 +98,12 @@ def source_side(
         step(f"re-reading {job.path}")
         layout, file = job.mapping.target, job.mapping.target.file(job.rule.target)
         key = layout.target(file.id)
-        folder = work / key.replace("/", "_").replace(":", "__").replace("@", "_")
-        read = _stage_job(
-            job, tables, rejected.filter(pl.col(FILE) == str(job.path)), folder, n, gaiji[job.mapping.id]
-        )
+        staged = work / key.replace("/", "_").replace(":", "__").replace("@", "_")
+        named = str(entry.get("file", entry["path"]))  # how rejects.file names this input
+        mine = rejected.filter(pl.col(FILE) == named).with_columns(pl.lit(str(job.path)).alias(FILE))
+        read = _stage_job(job, tables, mine, staged, n, gaiji[job.mapping.id])
         checks.append(_read_check(job, entry, read))
-        side.sources[key] = Source(str(folder), "parquet", folder / "*.parquet", layout, file)
+        side.sources[key] = Source(str(staged), "parquet", staged / "*.parquet", layout, file)
         side.extra_files.append(("input", job.path))
     side.extra_files += [("mapping", m.path) for m in mappings] + [
         ("rejects", rejects_path),
@@ -124,8 +128,8 @@ def _read_check(job: Job, entry: dict[str, Any], read: int) -> dict[str, Any]:
     }
 
 
-def output_sides(manifest: dict[str, Any], layouts: dict[str, Layout]) -> list[Side]:
-    """One side per writer (parquet, standard, duckdb) of the run."""
+def output_sides(manifest: dict[str, Any], layouts: dict[str, Layout], folder: Path) -> list[Side]:
+    """One side per writer (parquet, standard, duckdb) of the run; relative paths are read from `folder`."""
     sides: dict[str, Side] = {}
     for out in manifest["outputs"]:
         writer = out.get("writer")
@@ -135,7 +139,8 @@ def output_sides(manifest: dict[str, Any], layouts: dict[str, Layout]) -> list[S
         for target in str(out["target"]).split(","):
             ref, file_id = target.rsplit(":", 1)
             layout = layouts[ref]
-            spec = f"{out['path']}:{layout.gyomu}.{file_id}" if writer == "duckdb" else out["path"]
+            path = str(resolve_reference(out["path"], folder))
+            spec = f"{path}:{layout.gyomu}.{file_id}" if writer == "duckdb" else path
             side.sources[target] = locate(spec, layout, file_id)
     return list(sides.values())
 
@@ -146,7 +151,7 @@ def reconcile_run(
     """Certificate of a convert run: source figures against every output's figures, plus records read."""
     with tempfile.TemporaryDirectory(prefix="midlayout-source-") as tmp:
         source, checks, layouts = source_side(manifest_path, Path(tmp), step)
-        outputs = output_sides(read_manifest(manifest_path), layouts)
+        outputs = output_sides(read_manifest(manifest_path), layouts, manifest_path.parent)
         if not outputs:
             raise InputError("the manifest names no output to reconcile", Location(file=str(manifest_path)))
         certs = [certificate(source, side, tol, step, memory_limit) for side in outputs]

@@ -71,15 +71,24 @@ def amount_items(file: FileDef) -> list[Item]:
     return [it for it in file.items if it.type == "number" and it.id not in file.key]
 
 
+def person_item(file: FileDef) -> str | None:
+    """The item persons are counted by: `atena_no`, else the item named 宛名番号 (a 基本データリスト's
+    データ項目ID-derived id), else none."""
+    if PERSON_ITEM in file.item_ids:
+        return PERSON_ITEM
+    return next((it.id for it in file.items if it.name == "宛名番号"), None)
+
+
 def figures(con: duckdb.DuckDBPyConnection, view: str, file: FileDef) -> dict[tuple[str, str, str], Any]:
     """Figures of one typed view: records, persons, totals of non-key number items, counts per code value."""
     amounts = amount_items(file)
-    cols = ["count(*)"] + ([f"count(DISTINCT {q(PERSON_ITEM)})"] if PERSON_ITEM in file.item_ids else [])
+    person = person_item(file)
+    cols = ["count(*)"] + ([f"count(DISTINCT {q(person)})"] if person else [])
     cols += [f"coalesce(sum({q(it.id)}), 0)" for it in amounts]
     row = list(con.execute(f"SELECT {', '.join(cols)} FROM {q(view)}").fetchone() or ())
     found: dict[tuple[str, str, str], Any] = {("records", "", ""): int(row.pop(0))}
-    if PERSON_ITEM in file.item_ids:
-        found[("persons", PERSON_ITEM, "")] = int(row.pop(0))
+    if person:
+        found[("persons", person, "")] = int(row.pop(0))
     found.update({("amount", it.id, ""): _number(v) for it, v in zip(amounts, row, strict=True)})
     for it in (i for i in file.items if i.type == "code"):
         counts = con.execute(

@@ -7,20 +7,22 @@ from pathlib import Path
 from typing import Any
 
 from midlayout.errors import InputError, Location
-from midlayout.layout.bundled import resolve_ref
-from midlayout.layout.standard import sha256_file
 from midlayout.pipeline.manifest import load_manifest
+from midlayout.pipeline.portable import is_package_reference, resolve_reference
+from midlayout.writers.base import sha256_path
 
 
 @dataclass(frozen=True)
 class FileCheck:
-    """One file of a manifest: its role, the recorded and the actual sha256, and the verdict."""
+    """One file of a manifest: its role, the recorded and the actual sha256, the verdict and why."""
 
     role: str
     path: str
     expected: str
     actual: str | None
     status: str  # "ok", "mismatch" or "missing"
+    resolved: str = ""  # where the file was looked for
+    reason: str = ""  # for a file that is not ok: what was looked for where, in plain words
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
@@ -41,9 +43,9 @@ def read_manifest(path: Path) -> dict[str, Any]:
 
 
 def named_files(manifest: dict[str, Any], where: str) -> list[tuple[str, str, str]]:
-    """(role, path, sha256) of every definition file, layout, mapping, input and output the manifest names.
+    """(role, path, sha256) of every definition file, layout, mapping, input and output file the manifest names.
 
-    A definition's role is its kind (`definition:code_map`, `definition:source_layout`, ...).
+    A definition's role is its kind (`definition:code_map`, `definition:source_layout`, ...). A database output (PostgreSQL) has no file and no sha256: it is not a file to re-hash, and is left out.
     """
     found = []
     for i, entry in enumerate(manifest.get("definitions", [])):
@@ -57,38 +59,58 @@ def named_files(manifest: dict[str, Any], where: str) -> list[tuple[str, str, st
         ("output", manifest["outputs"]),
     ):
         for i, entry in enumerate(entries):
+            if (
+                role == "output"
+                and isinstance(entry, dict)
+                and entry.get("details")
+                and not entry.get("sha256")
+            ):
+                continue
             if not isinstance(entry, dict) or not entry.get("path") or not entry.get("sha256"):
                 raise InputError(f"{role} entry {i} has no path or sha256", Location(file=where))
             found.append((role, str(entry["path"]), str(entry["sha256"])))
     return found
 
 
-def _resolve(path: str, base: Path | None) -> Path:
-    return resolve_ref(path, base)
+def check_file(role: str, path: str, expected: str, folder: Path) -> FileCheck:
+    """Hash one file (or a partitioned output folder) and compare it with the recorded digest.
 
-
-def check_file(role: str, path: str, expected: str, base: Path | None = None) -> FileCheck:
-    """Hash one file and compare it with the recorded digest."""
-    from midlayout.writers.base import sha256_path
-
-    real = _resolve(path, base)
-    if not (real.is_file() or (role == "output" and real.is_dir())):  # a partitioned Parquet is a folder
-        return FileCheck(role, path, expected, None, "missing")
-    actual = sha256_path(real) if real.is_dir() else sha256_file(real)
-    return FileCheck(role, path, expected, actual, "ok" if actual == expected else "mismatch")
+    `path` is the manifest's reference: `package:layouts/…` for a bundled layout, else a path relative to
+    `folder` (the manifest's folder, or `--base`).
+    """
+    real = resolve_reference(path, folder)
+    if not real.exists():
+        if is_package_reference(path):
+            why = f"not among the layouts bundled with this midlayout (looked for {real})"
+        else:
+            why = f"no file at {real} (relative paths are read from {folder}; --base DIR reads them from DIR)"
+        return FileCheck(role, path, expected, None, "missing", str(real), why)
+    actual = sha256_path(real)
+    if actual == expected:
+        return FileCheck(role, path, expected, actual, "ok", str(real))
+    return FileCheck(
+        role, path, expected, actual, "mismatch", str(real), "the content differs from the run's"
+    )
 
 
 def verify(manifest_path: Path, base: Path | None = None) -> list[FileCheck]:
-    """Check every file the manifest names; relative paths resolve against `base` (default: the current folder).
+    """Check every file the manifest names; relative paths resolve against `base` (default: the manifest's folder).
+
+    A job manifest (`job-manifest.json`) is checked entry by entry: each entry's manifest (its sha256 as the
+    job recorded it) and every file that manifest names, from the entry manifest's own folder.
 
     >>> # [c for c in verify(Path("out/manifest.json")) if c.status != "ok"]  -> [] when intact
     """
-    _settle(manifest_path.parent)
+    _settle(manifest_path.parent)  # first: a swap killed midway has moved the manifest aside
+    data = _read_json(manifest_path)
+    if isinstance(data, dict) and isinstance(data.get("entries"), list) and "job" in data:
+        return _verify_job(data, manifest_path, base)
     manifest = read_manifest(manifest_path)
+    folder = base if base is not None else manifest_path.parent
     checks = [
-        check_file(role, path, sha, base) for role, path, sha in named_files(manifest, str(manifest_path))
+        check_file(role, path, sha, folder) for role, path, sha in named_files(manifest, str(manifest_path))
     ]
-    return checks + content_checks(manifest, base)
+    return checks + content_checks(manifest, folder)
 
 
 def _settle(folder: Path) -> None:
@@ -108,7 +130,7 @@ def _settle(folder: Path) -> None:
         ) from None
 
 
-def content_checks(manifest: dict[str, Any], base: Path | None = None) -> list[FileCheck]:
+def content_checks(manifest: dict[str, Any], folder: Path) -> list[FileCheck]:
     """Re-hash the tables of each DuckDB output whose manifest entry records a `content_sha256`."""
     from midlayout.writers.duckdb_content import content_sha256
 
@@ -117,19 +139,52 @@ def content_checks(manifest: dict[str, Any], base: Path | None = None) -> list[F
         expected = (o.get("details") or {}).get("content_sha256") if isinstance(o, dict) else None
         if not expected:
             continue
-        real = _resolve(str(o["path"]), base)
+        path = str(o["path"])
+        real = resolve_reference(path, folder)
         if not real.is_file():
-            checks.append(FileCheck("output-content", str(o["path"]), expected, None, "missing"))
+            why = f"no file at {real}"
+            checks.append(FileCheck("output-content", path, expected, None, "missing", str(real), why))
             continue
         try:
             actual = content_sha256(real)
         except Exception:  # noqa: BLE001 - not a readable database: its content does not match
             actual = "unreadable"
-        checks.append(
-            FileCheck(
-                "output-content", str(o["path"]), expected, actual, "ok" if actual == expected else "mismatch"
-            )
+        status = "ok" if actual == expected else "mismatch"
+        why = "" if status == "ok" else "the tables' content differs from the run's"
+        checks.append(FileCheck("output-content", path, expected, actual, status, str(real), why))
+    return checks
+
+
+def _read_json(path: Path) -> Any:
+    if not path.is_file():
+        raise InputError("manifest not found", Location(file=str(path)))
+    try:
+        return load_manifest(path)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"not a JSON manifest ({exc})", Location(file=str(path))) from None
+
+
+def _verify_job(job: dict[str, Any], job_path: Path, base: Path | None) -> list[FileCheck]:
+    folder = base if base is not None else job_path.parent
+    checks: list[FileCheck] = []
+    for entry in job["entries"]:
+        if not isinstance(entry, dict) or not entry.get("manifest"):
+            continue  # failed or not run: the entry wrote no manifest, and the job manifest says why
+        ref = str(entry["manifest"])
+        _settle(resolve_reference(ref, folder).parent)
+        check = check_file(
+            f"entry {entry.get('id', '?')}", ref, str(entry.get("manifest_sha256", "")), folder
         )
+        checks.append(check)
+        if check.status == "missing":
+            continue
+        entry_manifest = resolve_reference(ref, folder)
+        manifest = read_manifest(entry_manifest)
+        checks += [
+            check_file(role, path, sha, entry_manifest.parent)
+            for role, path, sha in named_files(manifest, str(entry_manifest))
+        ]
+        checks += content_checks(manifest, entry_manifest.parent)
     return checks
 
 

@@ -15,6 +15,7 @@ from midlayout.audit.reconcile import Tolerances, certificate, delivery
 from midlayout.audit.rejects import summarise
 from midlayout.audit.verify import as_dicts, verify
 from midlayout.cli.common import (
+    FLAG,
     FOUND,
     OK,
     AllowOutside,
@@ -26,14 +27,28 @@ from midlayout.cli.common import (
     phases,
     stdout,
 )
+from midlayout.cli.messages import t
 from midlayout.errors import UsageError
 from midlayout.layout.registry import resolve
 from midlayout.outpaths import out_file
 
-ShowValues = typer.Option(False, "--show-values", help="Print personal values instead of ●●●.")
+ShowValues = typer.Option(False, "--show-values", metavar=FLAG, help="Print personal values instead of ●●●.")
 MemoryLimit = typer.Option(
     "2GB", "--memory-limit", help="DuckDB memory limit; beyond it work spills to disk."
 )
+
+
+def _across(
+    mapping: list[Path], left: str, right: str, tol: Tolerances, step: Any, limit: str
+) -> dict[str, Any]:
+    """Two deliveries in different standard layouts, compared through the mappings between them."""
+    import tempfile
+
+    from midlayout.audit.across import across_sides
+
+    with tempfile.TemporaryDirectory(prefix="midlayout-across-") as tmp:
+        lside, rside = across_sides(mapping, left, right, Path(tmp), step)
+        return certificate(lside, rside, tol, step, limit)
 
 
 def _print_certificate(cert: dict[str, Any], out: Path | None) -> None:
@@ -72,6 +87,14 @@ def reconcile_cmd(
         typer.Option("--out", "-o", help="Write the certificate (reconcile.json, reconcile.html) here."),
     ] = None,
     memory_limit: str = MemoryLimit,
+    mapping: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--mapping",
+            "-m",
+            help="Two deliveries in different layouts: the mapping(s) from LEFT's layout to RIGHT's.",
+        ),
+    ] = None,
     layouts_dir: LayoutsDirs = None,
     allow_outside_definitions: AllowOutside = False,
     as_json: bool = JsonOpt,
@@ -85,9 +108,11 @@ def reconcile_cmd(
         with phases(not as_json) as step:
             if right is None:
                 cert = reconcile_run(Path(left), tol, step, memory_limit)
+            elif mapping:
+                cert = _across(mapping, left, right, tol, step, memory_limit)
             else:
                 if not layout:
-                    raise UsageError("comparing two deliveries needs --layout ID@VERSION")
+                    raise UsageError("comparing two deliveries needs --layout ID@VERSION (or --mapping)")
                 lay = resolve(layout)
                 cert = certificate(delivery(left, lay), delivery(right, lay), tol, step, memory_limit)
         if out:
@@ -100,10 +125,16 @@ def reconcile_cmd(
 
 
 def verify_cmd(
-    manifest: Annotated[Path, typer.Argument(help="manifest.json written by convert or validate.")],
+    manifest: Annotated[
+        Path,
+        typer.Argument(help="manifest.json written by convert or validate, or a run's job-manifest.json."),
+    ],
     base: Annotated[
         Path | None,
-        typer.Option("--base", help="Resolve relative paths against this folder (default: current)."),
+        typer.Option(
+            "--base",
+            help="Resolve relative paths against this folder (default: the manifest's own folder); for a moved tree.",
+        ),
     ] = None,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -117,17 +148,15 @@ def verify_cmd(
             emit_json({"manifest": str(manifest), "ok": not bad, "files": as_dicts(checks)})
         else:
             for c in checks:
-                stdout.print(
-                    f"{c.status:8} {c.role:7} {c.path}"
-                    + (
-                        f"  (expected {c.expected[:12]}…, got {c.actual[:12]}…)"
-                        if c.status == "mismatch" and c.actual
-                        else ""
-                    )
-                )
+                detail = ""
+                if c.status == "mismatch" and c.actual:
+                    detail = f"  (expected {c.expected[:12]}…, got {c.actual[:12]}…)"
+                elif c.status == "missing":
+                    detail = f"  ({c.reason})"
+                stdout.print(f"{c.status:8} {c.role:7} {c.path}{detail}")
             stdout.print(
-                f"{len(checks) - len(bad)} of {len(checks)} files match"
-                + ("" if not bad else f"; {len(bad)} do not")
+                t("{ok} of {n} files match", ok=len(checks) - len(bad), n=len(checks))
+                + ("" if not bad else t("; {bad} do not", bad=len(bad)))
             )
         return FOUND if bad else OK
 
@@ -155,7 +184,14 @@ def rejects_report_cmd(
         if as_json:
             emit_json(summary)
         else:
-            stdout.print(f"{summary['rows']:,} rejects in {summary['records']:,} records; wrote {out}")
+            stdout.print(
+                t(
+                    "{rows} rejects in {records} records; wrote {out}",
+                    rows=f"{summary['rows']:,}",
+                    records=f"{summary['records']:,}",
+                    out=out,
+                )
+            )
         return OK
 
     run()

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
+from midlayout.cli.messages import error_text, t
 from midlayout.cli.signals import INTERRUPTED, TERMINATED, Terminated, sigterm_raises, stopped_message
 from midlayout.errors import MidlayoutError, UsageError
 from midlayout.layout.paths import outside_definitions
@@ -24,10 +26,27 @@ OK, FOUND, BAD_INPUT, INTERNAL = 0, 1, 2, 3
 
 # Messages and paths are plain text, never rich markup (a path may hold `[old]` or `[/such]`); styles are
 # given as Text. Piped output (not a terminal) is laid out wide, so that no number wraps across lines.
-stderr = Console(stderr=True, markup=False, highlight=False)
+stderr = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)  # a warning stays one line
 stdout = Console(highlight=False, soft_wrap=True, markup=False, width=None if sys.stdout.isatty() else 10_000)
 
-JsonOpt = typer.Option(False, "--json", help="Print a machine-readable JSON result on stdout.")
+_JSON: ContextVar[bool] = ContextVar("midlayout_json", default=False)
+
+
+def _remember_json(value: bool) -> bool:
+    """--json's callback (it runs on every invocation, default included): errors then go to stdout as JSON too."""
+    _JSON.set(bool(value))
+    return value
+
+
+JsonOpt = typer.Option(
+    False,
+    "--json",
+    help='Print a machine-readable JSON result on stdout (an error as {"error": …}).',
+    callback=_remember_json,
+    metavar="",
+)
+# A flag takes no value: no `<bool>` in --help.
+FLAG = ""
 LayoutsDirs = Annotated[
     list[Path] | None,
     typer.Option(
@@ -40,6 +59,7 @@ AllowOutside = Annotated[
     bool,
     typer.Option(
         "--allow-outside-definitions",
+        metavar="",
         help="Let a mapping or layout name files (source layout, code maps, code tables, 外字 table) "
         "outside its own folder tree.",
     ),
@@ -62,11 +82,13 @@ MemoryLimitOpt = typer.Option(
 OverwriteOpt = typer.Option(
     False,
     "--overwrite",
+    metavar="",
     help="Replace another run's outputs in the output folder (a rerun of the same run needs no flag).",
 )
 OutputModeOpt = typer.Option(
     "640",
     "--output-mode",
+    metavar="MODE",
     help="File mode of the outputs, octal (default 640: not world-readable; folders get x where r). "
     "They hold personal data.",
 )
@@ -91,9 +113,13 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-def fail(message: str, code: int) -> typer.Exit:
-    """Print a one-line error on stderr and return the Exit to raise."""
-    stderr.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
+def fail(message: str, code: int, kind: str = "error", as_json: bool | None = None) -> typer.Exit:
+    """Print a one-line error on stderr (and, under --json, a JSON error object on stdout); return the Exit."""
+    if _JSON.get() if as_json is None else as_json:
+        emit_json({"error": {"message": message, "exit_code": code, "kind": kind}})
+    stderr.print(
+        Text.assemble((t("error:"), "bold red"), " ", error_text(message)), highlight=False, soft_wrap=True
+    )
     return typer.Exit(code)
 
 
@@ -107,7 +133,7 @@ def guarded(fn: Callable[..., int | None]) -> Callable[..., None]:
             with sigterm_raises():
                 code = fn(*args, **kwargs) or OK
         except MidlayoutError as exc:
-            raise fail(str(exc), exc.exit_code) from None
+            raise fail(str(exc), exc.exit_code, type(exc).__name__) from None
         except KeyboardInterrupt:
             raise fail(stopped_message("SIGINT"), INTERRUPTED) from None
         except Terminated:
@@ -120,6 +146,7 @@ def guarded(fn: Callable[..., int | None]) -> Callable[..., None]:
             raise fail(
                 f"internal error: {type(exc).__name__}: {exc} (set MIDLAYOUT_DEBUG=1 for a traceback)",
                 INTERNAL,
+                "internal",
             ) from None
         raise typer.Exit(code)
 
@@ -141,11 +168,11 @@ class RichProgress:
 
     def phase(self, name: str) -> None:
         """A phase without a byte count: the bars of the read are complete, a pulsing bar names it."""
-        for t in self.progress.tasks:
-            if t.total is not None:
-                self.progress.update(t.id, completed=t.total)
+        for task in self.progress.tasks:
+            if task.total is not None:
+                self.progress.update(task.id, completed=task.total)
             else:  # the previous phase is over
-                self.progress.update(t.id, total=1, completed=1)
+                self.progress.update(task.id, total=1, completed=1)
         self.tasks[name] = self.progress.add_task(name, total=None)
 
 

@@ -28,6 +28,7 @@ from midlayout.cli.common import (
     stdout,
     writer_options,
 )
+from midlayout.cli.messages import t
 from midlayout.errors import UsageError
 from midlayout.layout.gaiji import load_gaiji_table
 from midlayout.layout.mapping import load_mapping
@@ -39,14 +40,14 @@ from midlayout.pipeline.outputset import parse_output_mode
 from midlayout.readers import DEFAULT_BATCH_SIZE
 
 
-def _summary(result: ConvertResult, title: str) -> None:
+def _summary(result: ConvertResult, title: str, kept: bool = True) -> None:
     m = result.manifest
-    table = Table("input", "read", "written", "rejected", title=title)
+    table = Table(t("input"), t("read"), t("written"), t("rejected"), title=title)
     for i in m.inputs:
         table.add_row(Path(i.path).name, str(i.records_read), str(i.records_written), str(i.records_rejected))
     stdout.print(table)
     if m.rejects.get("by_rule"):
-        rules = Table("stage", "rule", "count", title="rejects by rule")
+        rules = Table(t("stage"), t("rule"), t("count"), title=t("rejects by rule"))
         for r in m.rejects["by_rule"]:  # type: ignore[union-attr]
             rules.add_row(r["stage"], r["rule"], str(r["count"]))
         stdout.print(rules)
@@ -65,9 +66,18 @@ def _summary(result: ConvertResult, title: str) -> None:
                 highlight=False,
             )
     for u in m.unchecked:
-        stderr.print(f"warning: reference not checked (its target is not in this run): {u}", highlight=False)
+        stderr.print(
+            t("warning: reference not checked (its target is not in this run): {ref}", ref=u),
+            highlight=False,
+            markup=False,
+        )
     stdout.print(
-        f"manifest: {result.out_dir / 'manifest.json'}  (records read = written + rejected: checked)"
+        t(
+            "manifest: {path}  (records read = written + rejected: checked)",
+            path=result.out_dir / "manifest.json",
+        )
+        if kept
+        else t("records read = written + rejected: checked (no --out: nothing kept)")
     )
 
 
@@ -146,7 +156,9 @@ def convert_cmd(
     gaiji_unmapped: Annotated[
         str | None,
         typer.Option(
-            "--gaiji-unmapped", help="Unmapped 外字: reject the record, or flag (keep it, report it)."
+            "--gaiji-unmapped",
+            metavar="reject|flag",
+            help="Unmapped 外字: reject the record, or flag (keep it, report it). Default: the mapping's.",
         ),
     ] = None,
     workers: Annotated[
@@ -162,7 +174,7 @@ def convert_cmd(
     overwrite: bool = OverwriteOpt,
     output_mode: str = OutputModeOpt,
     allow_empty: Annotated[
-        bool, typer.Option("--allow-empty", help="Accept an input of 0 bytes (else exit 2).")
+        bool, typer.Option("--allow-empty", metavar="", help="Accept an input of 0 bytes (else exit 2).")
     ] = False,
     max_reject_rate: Annotated[
         float,
@@ -197,9 +209,9 @@ def convert_cmd(
         with progress_bars(not as_json) as bars:
             result = convert(mappings, inputs, out, options, bars)
         if as_json:
-            emit_json(result.manifest.to_json() and __import__("json").loads(result.manifest.to_json()))
+            emit_json(result.manifest.to_dict(result.out_dir))
         else:
-            _summary(result, "convert")
+            _summary(result, t("convert"))
         return FOUND if result.rejected or result.flagged else OK
 
     run()
@@ -231,9 +243,9 @@ def validate_cmd(
             options = ConvertOptions(writers=(), validator="pandera")
             result = convert([mapping], files, out or Path(tmp), options, bars)
             if as_json:
-                emit_json(__import__("json").loads(result.manifest.to_json()))
+                emit_json(result.manifest.to_dict(out) if out else result.manifest.to_dict())
             else:
-                _summary(result, f"validate {lay.ref}")
+                _summary(result, t("validate {ref}", ref=lay.ref), kept=out is not None)
         return FOUND if result.rejected else OK
 
     run()

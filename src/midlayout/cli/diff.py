@@ -26,7 +26,10 @@ from midlayout.errors import UsageError
 from midlayout.layout.registry import resolve
 
 ShowValues = typer.Option(
-    False, "--show-values", help="Print personal values (names, addresses, amounts) instead of ●●●."
+    False,
+    "--show-values",
+    metavar="",
+    help="Print personal values (names, addresses, amounts) instead of ●●●.",
 )
 MemoryLimit = typer.Option(
     "2GB", "--memory-limit", help="DuckDB memory limit; beyond it work spills to disk."
@@ -76,17 +79,21 @@ def diff_cmd(
         float, typer.Option("--tolerance", help="Number items differing by at most this are equal.")
     ] = 0.0,
     ignore_trailing_spaces: Annotated[
-        bool, typer.Option(help="Compare text without trailing ASCII/full-width spaces.")
+        bool, typer.Option(metavar="", help="Compare text without trailing ASCII/full-width spaces.")
     ] = False,
     ignore_width: Annotated[
-        bool, typer.Option(help="Compare text with full-/half-width ASCII and kana folded.")
+        bool, typer.Option(metavar="", help="Compare text with full-/half-width ASCII and kana folded.")
     ] = False,
     out: Annotated[
         Path | None,
         typer.Option("--out", "-o", help="Write diff-rows, diff-changes, diff-summary.json here."),
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="Details as parquet or csv.")] = "parquet",
-    html: Annotated[bool, typer.Option("--html", help="Also write diff.html (needs --out).")] = False,
+    fmt: Annotated[
+        str, typer.Option("--format", metavar="parquet|csv", help="Details as parquet or csv.")
+    ] = "parquet",
+    html: Annotated[
+        bool, typer.Option("--html", metavar="", help="Also write diff.html (needs --out).")
+    ] = False,
     show_values: bool = ShowValues,
     memory_limit: str = MemoryLimit,
     layouts_dir: LayoutsDirs = None,

@@ -54,7 +54,8 @@ def inspect_cmd(
         Path | None, typer.Option("--draft-layout", help="Write a draft source-layout YAML here.")
     ] = None,
     show_values: Annotated[
-        bool, typer.Option("--show-values", help="Show the preview unmasked (personal data!).")
+        bool,
+        typer.Option("--show-values", metavar="", help="Show the preview unmasked (personal data!)."),
     ] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an existing --draft-layout file.")

@@ -11,6 +11,7 @@ from rich.text import Text
 from midlayout.cli.common import AllowOutside, JsonOpt, LayoutsDirs, definitions, emit_json, guarded, stdout
 from midlayout.layout.model import Layout
 from midlayout.layout.registry import list_layouts, resolve
+from midlayout.layout.sheetexport import rule_node
 from midlayout.layout.standard import load_layout
 
 app = typer.Typer(
@@ -80,9 +81,12 @@ def layout_dict(lay: Layout) -> dict[str, object]:
                         "required": it.required,
                         "code_table": it.code_table,
                         "references": f"{it.references.file}.{it.references.item}" if it.references else None,
+                        "scale": it.scale,
+                        "source_id": it.source_id,
                     }
                     for it in f.items
                 ],
+                "rules": [rule_node(r) for r in f.rules],
             }
             for f in lay.files
         ],
@@ -137,4 +141,9 @@ def show_cmd(
                 ref_text,
             )
         stdout.print(table)
+    for key, t in lay.code_tables.items():
+        codes = Table("code", "meaning", title=f"code table {key} {t.name}  digits={t.digits}")
+        for code, meaning in t.codes.items():
+            codes.add_row(code, meaning)
+        stdout.print(codes)
     return 0

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from midlayout.cli.common import (
+    FLAG,
     AllowOutside,
     JsonOpt,
     LayoutsDirs,
@@ -20,8 +21,10 @@ from midlayout.cli.common import (
     emit_json,
     guarded,
     progress_bars,
+    stderr,
     stdout,
 )
+from midlayout.cli.messages import error_text, t
 from midlayout.layout.job import load_job
 from midlayout.pipeline.job import MANIFEST, JobResult, run_job
 from midlayout.pipeline.options import ConvertOptions
@@ -34,15 +37,15 @@ STYLE = {"ok": "green", "rejects": "yellow", "failed": "red", "skipped": "cyan",
 
 def _summary(result: JobResult, out: Path) -> None:
     table = Table(
-        "entry",
+        t("entry"),
         "業務",
-        "status",
-        "read",
-        "written",
-        "rejected",
-        "outputs",
+        t("status"),
+        t("read"),
+        t("written"),
+        t("rejected"),
+        t("outputs"),
         "s",
-        title=f"job {result.job['id']}",
+        title=t("job {id}", id=result.job["id"]),
     )
     for e in result.entries:
         outputs = sorted({o["writer"] + (f" ({o['status']})" if o.get("status") else "") for o in e.outputs})
@@ -57,11 +60,16 @@ def _summary(result: JobResult, out: Path) -> None:
             f"{e.seconds:.1f}",
         )
     stdout.print(table)
-    for e in result.entries:
+    for e in result.entries:  # a failed entry's error is an error: stderr, one line each
         if e.error:
-            stdout.print(Text.assemble((e.id, "red"), f": {e.error}"), highlight=False)
+            stderr.print(f"{t('error:')} {e.id}: {error_text(e.error)}", highlight=False)
     stdout.print(
-        f"job manifest: {out / MANIFEST}  status: {result.status}  exit code: {result.exit_code}",
+        t(
+            "job manifest: {path}  status: {status}  exit code: {code}",
+            path=out / MANIFEST,
+            status=result.status,
+            code=result.exit_code,
+        ),
         highlight=False,
     )
 
@@ -77,11 +85,15 @@ def run_cmd(
         bool | None,
         typer.Option(
             "--keep-going/--fail-fast",
+            metavar=FLAG,
             help="Continue past a failed entry, or stop (default: the job's on_error).",
         ),
     ] = None,
     resume: Annotated[
-        bool, typer.Option("--resume", help="Skip entries whose outputs still match the job manifest.")
+        bool,
+        typer.Option(
+            "--resume", metavar=FLAG, help="Skip entries whose outputs still match the job manifest."
+        ),
     ] = False,
     batch_size: Annotated[
         int, typer.Option(help="Records per batch (memory follows this).")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from midlayout.cli.common import OK, JsonOpt, emit_json, guarded, phases, stdout
+from midlayout.cli.common import FLAG, OK, JsonOpt, emit_json, guarded, phases, stdout
 from midlayout.errors import UsageError
 from midlayout.outpaths import out_folder
 
@@ -19,6 +19,7 @@ def synth_cmd(
         str,
         typer.Option(
             "--vendor",
+            metavar="a|b|host",
             help="a: fixed-width CP932 (JUMIN/SETAI/ZEI); b: CSV (person/household); "
             "host: vendor A's JUMIN/SETAI in a JEF/KEIS/JIPS --encoding, with definitions/.",
         ),
@@ -29,12 +30,16 @@ def synth_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
     seed: Annotated[int, typer.Option("--seed", "-s", help="Same seed, same bytes.")] = 1,
     traps: Annotated[
-        bool, typer.Option("--traps", help="Put the documented bad records into the first households.")
+        bool,
+        typer.Option(
+            "--traps", metavar=FLAG, help="Put the documented bad records into the first households."
+        ),
     ] = False,
     encoding: Annotated[
         str,
         typer.Option(
             "--encoding",
+            metavar="ENCODING",
             help="Vendor B: utf-8-sig (default) or cp932. Host: jef-ebcdik, keis83-ebcdic, jipse-ebcdik…",
         ),
     ] = "utf-8-sig",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any
 
@@ -15,12 +16,14 @@ def mapping(doc: Doc, at: PathKey, node: Any, required: set[str], optional: set[
     if not isinstance(node, dict):
         raise doc.error(at, f"expected a mapping, got {type(node).__name__}")
     missing = sorted(required - node.keys())
+    unknown = sorted(node.keys() - required - optional, key=str)
+    if unknown:  # before `missing`: a typo (`mapings:`) is named as such, with the key it probably means
+        allowed = ", ".join(sorted(required | optional))
+        near = difflib.get_close_matches(str(unknown[0]), sorted(required | optional), n=1, cutoff=0.6)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        raise doc.error((*at, unknown[0]), f"unknown key {unknown[0]!r} ({hint}allowed: {allowed})")
     if missing:
         raise doc.error(at, f"missing key(s): {', '.join(missing)}")
-    unknown = sorted(node.keys() - required - optional)
-    if unknown:
-        allowed = ", ".join(sorted(required | optional))
-        raise doc.error((*at, unknown[0]), f"unknown key {unknown[0]!r} (allowed: {allowed})")
     return node
 
 

@@ -100,8 +100,7 @@ def _entry(
     writers = {name: dict(opts) for name, opts in defaults.items()}
     for name, opts in _writers(doc, (*at, "writers"), node.get("writers", {}), options_of).items():
         writers[name] = {**writers.get(name, {}), **opts}
-    if not writers:
-        raise doc.error(at, "no writers: list them under defaults.writers or the entry's writers")
+    # no writers at all: the entry writes what convert writes by default (pipeline/job.py)
     municipality = node.get("municipality")
     return JobEntry(
         id=c.ident(doc, (*at, "id"), node["id"]),

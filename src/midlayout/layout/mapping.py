@@ -18,6 +18,7 @@ from midlayout.layout.paths import named_file
 from midlayout.layout.registry import resolve
 from midlayout.layout.source import SourceLayout, load_source
 from midlayout.layout.standard import sha256_file
+from midlayout.layout.standard_source import standard_source
 from midlayout.layout.yamlfile import Doc, PathKey, load_yaml
 from midlayout.text.encodings import SOURCE_ENCODINGS, canonical
 from midlayout.text.wareki import ERA_KEYS
@@ -163,7 +164,7 @@ def _item(
         lk = c.mapping(doc, (*at, "lookup"), node["lookup"], {"source", "match", "key", "value"}, set())
         other = c.text(doc, (*at, "lookup", "source"), lk["source"])
         try:
-            other_fields = {f.id for f in sources.file(other).fields}
+            other_fields = {f.id for f in sources.file(other).data_fields}
         except KeyError:
             raise doc.error((*at, "lookup", "source"), f"unknown source file {other!r}") from None
         for k in ("key", "value"):
@@ -202,11 +203,20 @@ def _file(
     except KeyError:
         raise doc.error((*at, "from"), f"unknown source file {node['from']!r}") from None
     items_node = c.mapping(doc, (*at, "items"), node["items"], set(), set(target.item_ids))
-    fields = {f.id for f in src.fields}
+    fields = {f.id for f in src.data_fields}
     items = tuple(
         _item(doc, (*at, "items", k), k, v, fields, sources, code_maps, eras) for k, v in items_node.items()
     )
     empty = [c.text(doc, (*at, "leave_empty", i), v) for i, v in enumerate(node.get("leave_empty", []))]
+    by_id = {it.id: it for it in target.items}
+    for i, item_id in enumerate(empty):
+        if item_id not in by_id:
+            raise doc.error((*at, "leave_empty", i), f"layout file {target_id!r} has no item {item_id!r}")
+        if by_id[item_id].required:
+            raise doc.error(
+                (*at, "leave_empty", i),
+                f"{item_id} ({by_id[item_id].name}) is required in {layout.ref}: map it, it cannot be left empty",
+            )
     missing = [i for i in target.item_ids if i not in items_node and i not in empty]
     if missing:
         raise doc.error(
@@ -216,16 +226,26 @@ def _file(
     return FileMapping(target_id, src.id, items)
 
 
+def _sources(doc: Doc, path: Path, node: Any, layouts_root: Path | None) -> tuple[SourceLayout, Path]:
+    """`source: source.yaml` (a vendor source layout) or `source: {layout: ID@VERSION}` (a delivery in a
+    standard layout, read as `validate` reads one)."""
+    if isinstance(node, dict):
+        node = c.mapping(doc, ("mapping", "source"), node, {"layout"}, set())
+        layout = resolve(c.text(doc, ("mapping", "source", "layout"), node["layout"]), layouts_root)
+        return standard_source(layout), layout.path
+    source_path = named_file(doc, ("mapping", "source"), c.text(doc, ("mapping", "source"), node))
+    if not source_path.is_file():
+        raise doc.error(("mapping", "source"), f"source layout not found: {source_path}")
+    return load_source(source_path), source_path
+
+
 def load_mapping(path: Path, layouts_root: Path | None = None) -> Mapping:
     """Load a mapping file, its source layout, its target layout and its code maps; all strictly checked."""
     doc = load_yaml(path)
     top = c.mapping(doc, (), doc.data, {"mapping", "files"}, {"code_maps", "era_schemes", "gaiji"})
     head = c.mapping(doc, ("mapping",), top["mapping"], {"id", "version", "source", "target"}, {"note"})
     layout = resolve(c.text(doc, ("mapping", "target"), head["target"]), layouts_root)
-    source_path = named_file(doc, ("mapping", "source"), c.text(doc, ("mapping", "source"), head["source"]))
-    if not source_path.is_file():
-        raise doc.error(("mapping", "source"), f"source layout not found: {source_path}")
-    sources = load_source(source_path)
+    sources, source_path = _sources(doc, path, head["source"], layouts_root)
     code_maps = {
         name: _load_code_map(
             doc,

@@ -42,12 +42,13 @@ class Item:
     name: str
     type: str
     length: int
-    unit: str  # "bytes" (in the layout's encoding) or "digits"
+    unit: str  # "bytes" (in the layout's encoding), "digits" or "chars" (characters; an IVS counts as one)
     required: bool
     scale: int = 0
     code_table: str | None = None
     references: Reference | None = None
     note: str = ""
+    source_id: str | None = None  # the id in the official sheet when it is not an identifier (データ項目ID)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,30 @@ class ExactlyOne:
 
 
 @dataclass(frozen=True)
+class Condition:
+    """When a cross-item rule applies: `item` equals one of `values` (op "in"), or is present/absent.
+
+    `values` are compared with the item's value as text (a flag as "true"/"false", a date as YYYY-MM-DD).
+    """
+
+    item: str
+    op: str  # "in" | "present" | "absent"
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CrossItemRule:
+    """A rule across the items of one row (条件付き必須): when `when` holds, every `require` item is
+    present and every `forbid` item is empty. `id` is the rule id that rejects carry."""
+
+    id: str
+    when: Condition
+    require: tuple[str, ...] = ()
+    forbid: tuple[str, ...] = ()
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class FileDef:
     """One migration file (移行ファイル) of a 業務."""
 
@@ -72,6 +97,7 @@ class FileDef:
     key: tuple[str, ...]
     items: tuple[Item, ...]
     checks: tuple[ExactlyOne, ...] = ()
+    rules: tuple[CrossItemRule, ...] = ()
 
     def item(self, item_id: str) -> Item:
         """The item called `item_id`; KeyError if absent."""

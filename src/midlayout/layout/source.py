@@ -10,11 +10,20 @@ from typing import Any
 from midlayout.layout import checks as c
 from midlayout.layout.standard import sha256_file
 from midlayout.layout.yamlfile import Doc, PathKey, load_yaml
-from midlayout.text.encodings import HOST_ENCODINGS, SOURCE_ENCODINGS, ZONED_EBCDIC_ENCODINGS, canonical
+from midlayout.text.encodings import (
+    EBCDIC_ENCODINGS,
+    HOST_ENCODINGS,
+    SOURCE_ENCODINGS,
+    ZONED_EBCDIC_ENCODINGS,
+    canonical,
+)
 
 FIELD_TYPES = ("text", "zoned")
 # Mainframe numerics exist only in fixed-width records.
-FIXED_FIELD_TYPES = ("text", "zoned", "zoned_ebcdic", "packed", "binary")
+FIXED_FIELD_TYPES = ("text", "dbcs", "zoned", "zoned_ebcdic", "packed", "binary", "filler")
+# Shift-less double-byte text (COBOL PIC N / PIC G): the encodings that have a decoder for it
+# (readers/dbcs.py registers one per encoding).
+DBCS_ENCODINGS = ("cp932", "shift_jis", "euc-jp", *EBCDIC_ENCODINGS)
 NUMERIC_TYPES = ("zoned", "zoned_ebcdic", "packed", "binary")
 TERMINATORS = {"crlf": b"\r\n", "lf": b"\n", "none": b""}
 
@@ -30,6 +39,7 @@ class SourceField:
     column: str = ""
     signed: bool = True  # binary only
     byteorder: str = "big"  # binary only
+    scale: int = 0  # numerics: implied decimal places (COBOL V); the value read is value × 10**-scale
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,11 @@ class SourceFile:
                 return f
         raise KeyError(field_id)
 
+    @property
+    def data_fields(self) -> tuple[SourceField, ...]:
+        """The fields that are read (fillers are declared, never read)."""
+        return tuple(f for f in self.fields if f.type != "filler")
+
 
 @dataclass(frozen=True)
 class SourceLayout:
@@ -82,7 +97,9 @@ def _fixed_fields(
     fields = []
     for i, raw in enumerate(c.seq(doc, (*at, "fields"), node["fields"])):
         fat = (*at, "fields", i)
-        f = c.mapping(doc, fat, raw, {"id", "start", "length"}, {"type", "note", "signed", "byteorder"})
+        f = c.mapping(
+            doc, fat, raw, {"id", "start", "length"}, {"type", "note", "signed", "byteorder", "scale"}
+        )
         start = c.positive(doc, (*fat, "start"), f["start"], minimum=base) - base
         length = c.positive(doc, (*fat, "length"), f["length"])
         if start + length > reclen:
@@ -98,14 +115,42 @@ def _fixed_fields(
     return tuple(fields)
 
 
+def _check_gaps(doc: Doc, at: PathKey, spans: list[tuple[int, int, str]], base: int, reclen: int) -> None:
+    """Every byte of a record belongs to a field: unread bytes are declared, as `type: filler`."""
+    edges = [(0, "the record start"), *((end, f"field {fid}") for _, end, fid in spans)]
+    nexts = [*(start for start, _, _ in spans), reclen]
+    for (end, after), start in zip(edges, nexts, strict=True):
+        if start > end:
+            raise doc.error(
+                (*at, "fields"),
+                f"bytes {end + base} to {start - 1 + base} (after {after}) belong to no field: "
+                "declare them, as `type: filler` if they are unused",
+            )
+
+
 def _numeric_checks(doc: Doc, at: PathKey, node: dict[str, Any], field: SourceField) -> SourceField:
     """Widths the decoders can hold, and binary-only options only on binary fields."""
+    if "scale" in node:
+        if field.type not in NUMERIC_TYPES:
+            raise doc.error((*at, "scale"), "only numeric fields (zoned, packed, binary) take `scale:`")
+        scale = c.positive(doc, (*at, "scale"), node["scale"], minimum=0)
+        field = SourceField(field.id, field.type, field.start, field.length, scale=scale)
+    if field.type == "dbcs" and field.length % 2:
+        raise doc.error((*at, "length"), "a dbcs field holds 2-byte characters: its length is even")
     if field.type == "binary":
         if field.length not in (2, 4, 8):
             raise doc.error((*at, "length"), "a binary field is 2, 4 or 8 bytes long")
         signed = c.flag(doc, (*at, "signed"), node.get("signed", True))
         order = c.choice(doc, (*at, "byteorder"), node.get("byteorder", "big"), ("big", "little"))
-        return SourceField(field.id, field.type, field.start, field.length, signed=signed, byteorder=order)
+        return SourceField(
+            field.id,
+            field.type,
+            field.start,
+            field.length,
+            signed=signed,
+            byteorder=order,
+            scale=field.scale,
+        )
     for key in ("signed", "byteorder"):
         if key in node:
             raise doc.error((*at, key), f"only binary fields take {key!r}")
@@ -193,6 +238,13 @@ def _file(doc: Doc, at: PathKey, node: Any) -> SourceFile:
     zoned_ebcdic = encoding in ZONED_EBCDIC_ENCODINGS
     misfit = {"zoned": zoned_ebcdic, "zoned_ebcdic": not zoned_ebcdic}
     for i, f in enumerate(fields):
+        if f.type == "dbcs" and encoding not in DBCS_ENCODINGS:
+            raise doc.error(
+                (*at, "fields", i, "type"),
+                f"dbcs (shift-less double-byte) is not defined for {encoding}: one of "
+                + ", ".join(DBCS_ENCODINGS),
+            )
+    for i, f in enumerate(fields):
         if misfit.get(f.type):
             want = "zoned_ebcdic" if f.type == "zoned" else "zoned"
             raise doc.error(
@@ -200,6 +252,9 @@ def _file(doc: Doc, at: PathKey, node: Any) -> SourceFile:
             )
     if "gaiji_ranges" in node:
         extra["gaiji_ranges"] = _gaiji_ranges(doc, (*at, "gaiji_ranges"), node["gaiji_ranges"])
+    if fmt == "fixed":  # last, so that a misfit field is named as such before the bytes it leaves
+        spans = sorted((f.start, f.start + f.length, f.id) for f in fields)
+        _check_gaps(doc, at, spans, node["offset_base"], extra["record_length"])  # type: ignore[arg-type]
     return SourceFile(
         id=c.ident(doc, (*at, "id"), node["id"]),
         name=c.text(doc, (*at, "name"), node["name"]),

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from midlayout.layout import checks as c
+from midlayout.layout.crossitem import parse_rule
 from midlayout.layout.model import (
     ITEM_TYPES,
     CodeTable,
@@ -21,11 +22,22 @@ from midlayout.layout.paths import named_file
 from midlayout.layout.yamlfile import Doc, PathKey, load_yaml
 from midlayout.text.encodings import LAYOUT_ENCODINGS
 
-REPERTOIRES = ("unicode", "cp932", "jisx0208", "jisx0213")
+REPERTOIRES = ("unicode", "cp932", "jisx0208", "jisx0213", "jisx0213_ivs")
 
 _TOP = {"family", "family_name", "gyomu", "gyomu_name", "version", "encoding", "provenance", "files"}
 _ITEM_REQ = {"id", "name", "type"}
-_ITEM_OPT = {"no", "bytes", "digits", "scale", "required", "code_table", "references", "note"}
+_ITEM_OPT = {
+    "no",
+    "bytes",
+    "digits",
+    "chars",
+    "scale",
+    "source_id",
+    "required",
+    "code_table",
+    "references",
+    "note",
+}
 
 
 def sha256_file(path: Path, stop: threading.Event | None = None) -> str:
@@ -61,9 +73,11 @@ def _length(doc: Doc, at: PathKey, node: dict[str, Any], typ: str) -> tuple[int,
         return 8, "digits"
     if typ == "flag":
         return 1, "digits"
-    units = [u for u in ("bytes", "digits") if u in node]
+    units = [u for u in ("bytes", "digits", "chars") if u in node]
     if len(units) != 1:
-        raise doc.error(at, "state the 桁数 with exactly one of `bytes:` or `digits:`")
+        raise doc.error(at, "state the 桁数 with exactly one of `bytes:`, `digits:` or `chars:`")
+    if units[0] == "chars" and typ not in ("string", "code"):
+        raise doc.error((*at, "chars"), "only string and code items state their 桁数 in `chars:`")
     return c.positive(doc, (*at, units[0]), node[units[0]]), units[0]
 
 
@@ -99,6 +113,7 @@ def _item(doc: Doc, at: PathKey, node: Any, no: int, tables: dict[str, CodeTable
         code_table=table,
         references=ref,
         note=str(node.get("note", "")),
+        source_id=c.text(doc, (*at, "source_id"), node["source_id"]) if "source_id" in node else None,
     )
 
 
@@ -116,7 +131,7 @@ def _check(doc: Doc, at: PathKey, node: Any) -> ExactlyOne:
 
 
 def _file(doc: Doc, at: PathKey, node: Any, tables: dict[str, CodeTable]) -> FileDef:
-    node = c.mapping(doc, at, node, {"id", "name", "key", "items"}, {"checks", "note"})
+    node = c.mapping(doc, at, node, {"id", "name", "key", "items"}, {"checks", "rules", "note"})
     raw_items = c.seq(doc, (*at, "items"), node["items"])
     items = tuple(_item(doc, (*at, "items", i), n, i + 1, tables) for i, n in enumerate(raw_items))
     ids = [it.id for it in items]
@@ -128,8 +143,18 @@ def _file(doc: Doc, at: PathKey, node: Any, tables: dict[str, CodeTable]) -> Fil
         if k not in ids:
             raise doc.error((*at, "key", i), f"key item {k!r} is not an item of this file")
     checks = tuple(_check(doc, (*at, "checks", i), n) for i, n in enumerate(node.get("checks", [])))
+    by_id = {it.id: it for it in items}
+    rules = tuple(parse_rule(doc, (*at, "rules", i), n, by_id) for i, n in enumerate(node.get("rules", [])))
+    for i, rule in enumerate(rules):
+        if rule.id in [r.id for r in rules[:i]]:
+            raise doc.error((*at, "rules", i, "id"), f"rule {rule.id!r} is defined twice")
     return FileDef(
-        c.ident(doc, (*at, "id"), node["id"]), c.text(doc, (*at, "name"), node["name"]), key, items, checks
+        c.ident(doc, (*at, "id"), node["id"]),
+        c.text(doc, (*at, "name"), node["name"]),
+        key,
+        items,
+        checks,
+        rules,
     )
 
 

@@ -51,12 +51,20 @@ def _source_value(rule: ItemRule, source: SourceFile) -> Value:
     if rule.kind == "lookup":
         return Value(pl.col(_lookup_col(rule.item)[0]), pl.String)
     field = source.field(rule.fields[0])
-    return Value(pl.col(field.id), pl.Int64 if field.type in NUMERIC_TYPES else pl.String)
+    if field.type in NUMERIC_TYPES:
+        return Value(pl.col(field.id), pl.Decimal if field.scale else pl.Int64)
+    return Value(pl.col(field.id), pl.String)
 
 
 def _cast(value: Value, item: Item, ctx: OpContext) -> tuple[pl.Expr, list[Check]]:
     """Bring the value to the item's type; a value that does not convert is a reject, never a null."""
     target = polars_dtype(item)
+    if value.dtype == pl.Decimal and item.type == "number":  # a source field with an implied decimal point
+        out = value.expr.cast(target, strict=False)
+        lost = value.expr.is_not_null() & (out.is_null() | (out != value.expr)).fill_null(True)
+        return out.alias(item.id), [
+            ctx.check("decimal_lost", lost, f"value does not fit {item.length} digits, {item.scale} decimals")
+        ]
     if value.dtype == type(target) or (item.type in ("string", "code") and value.dtype == pl.String):
         expr = value.expr
         if item.type in ("string", "code"):
@@ -69,7 +77,14 @@ def _cast(value: Value, item: Item, ctx: OpContext) -> tuple[pl.Expr, list[Check
     elif item.type == "flag":
         out = src.replace_strict(["0", "1"], [False, True], default=None, return_dtype=pl.Boolean)
     elif item.type == "number":
-        out = pl.when(src.str.contains(r"^[+-]?[0-9]+$")).then(src).otherwise(None).cast(target, strict=False)
+        # A number with decimals takes at most its scale of them (written 1234.50); more is a reject, not rounding.
+        frac = rf"(\.[0-9]{{1,{item.scale}}})?" if item.scale else ""
+        out = (
+            pl.when(src.str.contains(rf"^[+-]?[0-9]+{frac}$"))
+            .then(src)
+            .otherwise(None)
+            .cast(target, strict=False)
+        )
     else:
         out = src
     check = ctx.check(f"not_a_{item.type}", ~blank & out.is_null(), f"value is not a valid {item.type}")

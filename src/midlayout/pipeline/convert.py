@@ -134,7 +134,7 @@ def _convert(
     rejects = rejects.drop(DETAIL)  # as written to rejects.parquet
     manifest.text = manifest_section(reports, occurrences, gaiji) | {"dates": dates_section(reading.counts)}
     finish_manifest(manifest, outset, outputs, written, rejects, reports, t0, names)
-    outset.swap(names, manifest.to_json().encode("utf-8"))
+    outset.swap(names, manifest.to_json(outset.out).encode("utf-8"))  # paths relative to the folder
     outset.finish()
     return ConvertResult(manifest, outset.out, rejects)
 

@@ -8,18 +8,16 @@ from pathlib import Path
 from midlayout.errors import InputError, Location
 from midlayout.layout.mapping import FileMapping, ItemRule, Mapping
 from midlayout.layout.model import Layout
-from midlayout.layout.source import SourceField, SourceFile, SourceLayout
+from midlayout.layout.standard_source import standard_source
 
 
 def identity_mapping(layout: Layout) -> Mapping:
     """Standard CSV files (header of 項目名称, layout encoding) mapped onto themselves."""
-    files, rules = [], []
+    rules = []
     for f in layout.files:
-        fields = tuple(SourceField(it.id, "text", column=it.name) for it in f.items)
-        files.append(SourceFile(f.id, f.name, "csv", layout.encoding, f"{f.id}*.csv", fields))
         items = tuple(ItemRule(it.id, "from", fields=(it.id,)) for it in f.items)
         rules.append(FileMapping(f.id, f.id, items))
-    source = SourceLayout("standard", layout.family_name, tuple(files), layout.path, layout.sha256)
+    source = standard_source(layout)
     return Mapping(
         f"identity:{layout.ref}",
         layout.version,

@@ -22,7 +22,8 @@ from midlayout.layout.standard import sha256_file
 from midlayout.pipeline.convert import Progress, convert, plan_run_id
 from midlayout.pipeline.lock import locked
 from midlayout.pipeline.manifest import load_manifest, write_atomic
-from midlayout.pipeline.options import ConvertOptions
+from midlayout.pipeline.options import DEFAULT_WRITERS, ConvertOptions
+from midlayout.pipeline.portable import portable_reference, resolve_reference
 from midlayout.writers.base import sha256_path
 
 MANIFEST = "job-manifest.json"
@@ -72,11 +73,11 @@ def _previous(out: Path) -> dict[str, dict[str, Any]]:
     return {e["id"]: e for e in load_manifest(path).get("entries", [])}
 
 
-def _up_to_date(entry: JobEntry, prev: dict[str, Any] | None, options: ConvertOptions) -> bool:
+def _up_to_date(entry: JobEntry, prev: dict[str, Any] | None, options: ConvertOptions, out: Path) -> bool:
     """The earlier result of this entry still stands: same data, intact manifest and outputs."""
     if not prev or prev.get("status") not in ("ok", "rejects", "skipped") or not prev.get("manifest"):
         return False
-    path = Path(prev["manifest"])
+    path = resolve_reference(str(prev["manifest"]), out)
     if not path.is_file() or sha256_file(path) != prev.get("manifest_sha256"):
         return False
     try:
@@ -87,7 +88,8 @@ def _up_to_date(entry: JobEntry, prev: dict[str, Any] | None, options: ConvertOp
     if manifest.get("run_id") != current:
         return False
     files = [o for o in manifest.get("outputs", []) if o.get("sha256")]
-    return all(Path(o["path"]).exists() and sha256_path(Path(o["path"])) == o["sha256"] for o in files)
+    paths = [resolve_reference(str(o["path"]), path.parent) for o in files]
+    return all(p.exists() and sha256_path(p) == o["sha256"] for p, o in zip(paths, files, strict=True))
 
 
 def _output_summary(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -111,7 +113,7 @@ def _run_entry(entry: JobEntry, out: Path, options: ConvertOptions, progress: Pr
         result.gyomu = sorted({m.target.gyomu for m in mappings})
         entry_options = replace(
             options,
-            writers=tuple(entry.writers),
+            writers=tuple(entry.writers) or DEFAULT_WRITERS,  # no writers named: what convert writes
             writer_options={k: v for k, v in entry.writers.items() if v},
         )
         converted = convert(mappings, list(entry.inputs), out, entry_options, progress)
@@ -128,12 +130,14 @@ def _run_entry(entry: JobEntry, out: Path, options: ConvertOptions, progress: Pr
         manifest_path = out / "manifest.json"
         result.status = m.status
         result.exit_code = m.exit_code or 0
-        result.manifest, result.manifest_sha256 = str(manifest_path), sha256_file(manifest_path)
+        # relative to the job manifest's folder (out/..), as each entry's manifest records its own files
+        result.manifest = portable_reference(manifest_path, out.parent)
+        result.manifest_sha256 = sha256_file(manifest_path)
         result.run_id = m.run_id
         result.records_read = sum(i.records_read for i in m.inputs)
         result.records_written = sum(i.records_written for i in m.inputs)
         result.records_rejected = sum(i.records_rejected for i in m.inputs)
-        result.outputs = _output_summary(m.outputs)
+        result.outputs = _output_summary(m.to_dict(out.parent)["outputs"])
     result.seconds = round(time.perf_counter() - t0, 3)
     return result
 
@@ -189,7 +193,7 @@ def _run_job(
     previous = _previous(out) if resume else {}
     go_on = keep_going if keep_going is not None else job.on_error == "continue"
     result = JobResult(
-        job={"id": job.id, "path": str(job.path), "sha256": job.sha256},
+        job={"id": job.id, "path": portable_reference(job.path, out), "sha256": job.sha256},
         tool={"name": "midlayout", "version": midlayout.__version__},
         started=datetime.now(UTC).isoformat(timespec="seconds"),
     )
@@ -200,7 +204,7 @@ def _run_job(
             result.entries.append(
                 EntryResult(entry.id, "not_run", 0, municipality=entry.municipality, out=str(entry_out))
             )
-        elif resume and _up_to_date(entry, previous.get(entry.id), options):
+        elif resume and _up_to_date(entry, previous.get(entry.id), options, out):
             result.entries.append(_skipped(entry, previous[entry.id], entry_out))
         else:
             result.entries.append(_run_entry(entry, entry_out, options, progress))

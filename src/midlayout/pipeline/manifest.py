@@ -62,8 +62,16 @@ class Manifest:
                     f"{inp.path}: read {inp.records_read} != written {inp.records_written} + rejected {inp.records_rejected}"
                 )
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, indent=2) + "\n"
+    def to_dict(self, folder: Path | None = None) -> dict[str, Any]:
+        """The manifest as data; with `folder` (where manifest.json lies), file paths are portable references."""
+        from midlayout.pipeline.portable import portable_manifest
+
+        data = asdict(self)
+        return portable_manifest(data, folder) if folder is not None else data
+
+    def to_json(self, folder: Path | None = None) -> str:
+        """manifest.json's text; see `to_dict` for `folder`."""
+        return json.dumps(self.to_dict(folder), ensure_ascii=False, indent=2) + "\n"
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -17,6 +17,7 @@ from midlayout.layout.mapping import Mapping
 from midlayout.layout.standard import sha256_file
 from midlayout.memlimit import parse_memory_limit
 from midlayout.pipeline.outputset import DEFAULT_OUTPUT_MODE, parse_output_mode
+from midlayout.pipeline.portable import resolve_reference
 from midlayout.readers import DEFAULT_BATCH_SIZE
 from midlayout.validate import crossfile
 from midlayout.validate.registry import check_validator
@@ -116,10 +117,15 @@ def options_of_run(manifest: dict[str, Any], mappings: list[Mapping], where: str
     for m in mappings:
         recorded = tables.get(m.id)
         own = m.gaiji.table
-        if recorded and (
-            own is None or recorded["sha256"] != own.sha256 or recorded["path"] != str(own.path)
+        # the manifest names the table relative to its own folder (pipeline/portable.py)
+        path = resolve_reference(str(recorded["path"]), Path(where).parent) if recorded else None
+        if (
+            recorded
+            and path
+            and (
+                own is None or recorded["sha256"] != own.sha256 or path.resolve() != Path(own.path).resolve()
+            )
         ):
-            path = Path(recorded["path"])
             if not path.is_file() or sha256_file(path) != recorded["sha256"]:
                 raise InputError(
                     f"外字 table of the run missing or changed since the run (sha256 differs from {where})",

@@ -14,6 +14,7 @@ from midlayout import kernels
 from midlayout.errors import InputError, Location
 from midlayout.layout.source import SourceField, SourceFile
 from midlayout.readers import Batch
+from midlayout.readers.dbcs import decode_dbcs
 from midlayout.readers.decode import DecodeFailure
 from midlayout.readers.gaiji import GaijiSpec, apply_gaiji, hit_fails, hit_frame
 from midlayout.rejects import FILE, OFF, RAW, REC, Failure, empty_rejects, split_failures
@@ -121,6 +122,12 @@ def _decode_number(field: SourceField, values: np.ndarray) -> tuple[pa.Array, li
     present = valid & ~null
     validity = None if present.all() else pa.py_buffer(np.packbits(present, bitorder="little"))
     # From buffers: pa.array(ndarray, mask=...) imports pandas to look for categoricals (0.6 s per process).
+    if field.scale:  # COBOL V: the digits as read, with an implied decimal point (decimal128, exact)
+        wide = np.empty((len(number), 2), dtype=np.int64)
+        wide[:, 0] = number
+        wide[:, 1] = np.asarray(number, dtype=np.int64) >> 63
+        dtype = pa.decimal128(18, field.scale)
+        return pa.Array.from_buffers(dtype, len(number), [validity, pa.py_buffer(wide)]), fails
     data = pa.py_buffer(np.ascontiguousarray(number, dtype=np.int64))
     return pa.Array.from_buffers(pa.int64(), len(number), [validity, data]), fails
 
@@ -129,12 +136,15 @@ def _decode_field(
     field: SourceField, records: np.ndarray, spec: GaijiSpec, high: np.ndarray | None
 ) -> tuple[pa.Array, list[DecodeFailure], list]:
     values = records[:, field.start : field.start + field.length]
-    if field.type != "text":
+    if field.type == "dbcs":
+        arr, failures = decode_dbcs(values, spec.codec)
+    elif field.type != "text":
         return (*_decode_number(field, values), [])
-    assert high is not None
-    arr, failures = kernels.active().decode_column(
-        values, spec.codec, not high[field.start : field.start + field.length].any()
-    )
+    else:
+        assert high is not None
+        arr, failures = kernels.active().decode_column(
+            values, spec.codec, not high[field.start : field.start + field.length].any()
+        )
     arr, hits = apply_gaiji(arr, spec, raw=values)
     return arr, failures, hits
 
@@ -186,7 +196,7 @@ def _batch(
         if any(f.type == "text" and f.id not in native for f in source.fields)
         else None
     )
-    for field in source.fields:
+    for field in source.data_fields:
         if field.id in native:
             arr, field_fails, field_hits = native[field.id]
         else:

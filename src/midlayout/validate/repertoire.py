@@ -8,6 +8,7 @@ that fails is walked value by value (the error path).
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 import numpy as np
@@ -19,11 +20,15 @@ from midlayout.text.encodings import CODECS
 from midlayout.text.ivs import split_chars
 from midlayout.text.utf8 import utf8_bytes
 
-REPERTOIRES = ("unicode", "cp932", "jisx0208", "jisx0213")
+REPERTOIRES = ("unicode", "cp932", "jisx0208", "jisx0213", "jisx0213_ivs")
+# JIS X 0213 plus ideographic variation sequences: the approximation of 行政事務標準文字 (MJ+) that can be
+# checked here (no enumerable MJ list is shippable). A selector is accepted after any JIS X 0213 base.
+_IVS = re.compile("[\U000e0100-\U000e01ef]")
 _CODECS = {  # layout encodings, and the repertoires named by the codec that holds exactly them
     **{encoding: CODECS[encoding] for encoding in ("cp932", "shift_jis", "euc-jp")},
     "jisx0208": "euc_jp",
     "jisx0213": "euc_jis_2004",
+    "jisx0213_ivs": "euc_jis_2004",
 }
 _JISX0212 = b"\x8f"  # EUC-JP's SS3: the character came from JIS X 0212, not JIS X 0208
 
@@ -45,6 +50,8 @@ def fits(text: str, repertoire: str) -> bool:
     codec = codec_of(repertoire)
     if codec is None:
         return True
+    if repertoire == "jisx0213_ivs":
+        text = _IVS.sub("", text)
     try:
         raw = text.encode(codec)
     except UnicodeEncodeError:

@@ -13,20 +13,31 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from midlayout.layout.crossitem import default_message
 from midlayout.layout.dtypes import polars_dtype
-from midlayout.layout.model import FileDef, Item, Layout
+from midlayout.layout.model import CrossItemRule, FileDef, Item, Layout
 from midlayout.rejects import DETAIL_TYPE, empty_rejects, rejects_from
 from midlayout.text import controls
 from midlayout.text.encodings import byte_length
 from midlayout.validate.repertoire import bad_chars, of_layout, outside
 
-REQUIRED, CODE_DOMAIN, LENGTH_BYTES, LENGTH_DIGITS, REPERTOIRE = (
+REQUIRED, CODE_DOMAIN, LENGTH_BYTES, LENGTH_DIGITS, LENGTH_CHARS, REPERTOIRE = (
     "required",
     "code_domain",
     "length_bytes",
     "length_digits",
+    "length_chars",
     "repertoire",
 )
+# Variation selectors (standardised and ideographic, IVS): with their base they make one character.
+SELECTORS = "[\ufe00-\ufe0f\U000e0100-\U000e01ef]"
+
+
+def char_length(col: pl.Expr) -> pl.Expr:
+    """Characters in `col`, a base and its variation selector counted once (`chars:` 桁数)."""
+    return col.str.len_chars() - col.str.count_matches(SELECTORS)
+
+
 REQUIRED_ERROR = "required, but empty"
 CONTROL_CHAR = "control_char"
 CONTROL_ERROR = "holds a control character"
@@ -41,6 +52,7 @@ class Rule:
     error: str
     ok: Callable[[pl.Expr], pl.Expr] | None = None
     allowed: str = ""  # control_char only: the control characters the mapping allows in this item
+    row_ok: pl.Expr | None = None  # a cross-item rule: true where a row passes (over several columns)
 
 
 def _digits(item: Item) -> Rule:
@@ -81,6 +93,15 @@ def item_rules(item: Item, layout: Layout, allowed: str = "") -> list[Rule]:
                     lambda c: byte_length(c, enc) <= item.length,
                 )
             )
+        elif item.unit == "chars":
+            rules.append(
+                Rule(
+                    item,
+                    LENGTH_CHARS,
+                    f"more than {item.length} characters",
+                    lambda c: char_length(c) <= item.length,
+                )
+            )
         else:
             rules.append(_digits(item))
         rules.append(_controls(item, allowed))
@@ -101,7 +122,27 @@ def file_rules(layout: Layout, file: FileDef, allow: Mapping[str, str] | None = 
         if it.required:
             rules.append(Rule(it, REQUIRED, REQUIRED_ERROR, lambda c: c.is_not_null()))
         rules += item_rules(it, layout, (allow or {}).get(it.id, ""))
-    return rules
+    return rules + [cross_item_rule(r, file) for r in file.rules]
+
+
+def cross_item_rule(rule: CrossItemRule, file: FileDef) -> Rule:
+    """A cross-item rule as one row expression; reported on its first `require` (else `forbid`) item.
+
+    A row passes when the condition does not hold (a null condition item holds only for `absent`),
+    or when every `require` item is present and every `forbid` item is empty.
+    """
+    items = {it.id: it for it in file.items}
+    col = pl.col(rule.when.item)
+    if rule.when.op == "present":
+        cond = col.is_not_null()
+    elif rule.when.op == "absent":
+        cond = col.is_null()
+    else:
+        cond = col.cast(pl.String).is_in(list(rule.when.values)).fill_null(False)
+    then = [pl.col(i).is_not_null() for i in rule.require] + [pl.col(i).is_null() for i in rule.forbid]
+    target = items[(rule.require or rule.forbid)[0]]
+    message = rule.message or default_message(rule, items)
+    return Rule(target, rule.id, message, row_ok=~cond | pl.all_horizontal(then))
 
 
 def _check_dtypes(file: FileDef, rows: pl.DataFrame) -> None:
@@ -128,7 +169,9 @@ def validate_rows(
     series: list[pl.Series] = []
     for k, rule in enumerate(rules):
         name = f"__f{k}"
-        if rule.ok is not None:
+        if rule.row_ok is not None:
+            flags.append((~rule.row_ok).fill_null(False).alias(name))
+        elif rule.ok is not None:
             flags.append((~rule.ok(pl.col(rule.item.id))).fill_null(False).alias(name))
         else:  # the repertoire: one codec round trip per column
             flags.append(pl.col(name))
@@ -154,6 +197,8 @@ def _rejects(hit: pl.DataFrame, rule: Rule, layout: Layout) -> pl.DataFrame:
         values = hit.get_column(rule.item.id).cast(pl.String).to_list()  # error path only: the failing values
         message: str | pl.Expr = pl.lit(pl.Series([repertoire_message(v, allowed) for v in values]))
         detail = pl.lit(pl.Series([repertoire_detail(v, allowed) for v in values], dtype=DETAIL_TYPE))
+    elif rule.row_ok is not None:
+        message, detail = rule.error, None
     elif rule.id == CONTROL_CHAR:
         values = hit.get_column(rule.item.id).cast(pl.String).to_list()
         message = pl.lit(

@@ -14,7 +14,7 @@ import polars as pl
 from pandera.errors import SchemaErrors
 
 from midlayout.layout.dtypes import polars_dtype
-from midlayout.layout.model import FileDef, Layout
+from midlayout.layout.model import FileDef, Item, Layout
 from midlayout.rejects import DETAIL_TYPE, PROVENANCE, empty_rejects, rejects_from
 from midlayout.validate.repertoire import of_layout, outside
 from midlayout.validate.rules import (
@@ -43,10 +43,30 @@ def _check(rule: Rule, layout: Layout) -> pa.Check:
     return pa.Check(fn, name=rule.id, error=rule.error)
 
 
+def _row_check(rule: Rule) -> pa.Check:
+    """A cross-item rule as a check on the column it is reported on, reading the other columns too.
+
+    (A DataFrame-level check would make pandera serialise failing rows, `_raw` bytes included, to JSON.)
+    """
+    row_ok = rule.row_ok
+    assert row_ok is not None
+    return pa.Check(
+        lambda d: d.lazyframe.select(row_ok.fill_null(True)), name=rule.id, error=rule.error, ignore_na=False
+    )
+
+
+def column_rules(
+    item: Item, layout: Layout, file: FileDef, allow: Mapping[str, str] | None = None
+) -> list[Rule]:
+    """The checks of an item's column, in order: its value rules, then the cross-item rules reported on it."""
+    cross = [r for r in file_rules(layout, file) if r.row_ok is not None and r.item.id == item.id]
+    return item_rules(item, layout, (allow or {}).get(item.id, "")) + cross
+
+
 def schema_for(
     layout: Layout, file: FileDef, unique_key: bool = True, allow: Mapping[str, str] | None = None
 ) -> pa.DataFrameSchema:
-    """The pandera schema of one layout file: types, 桁数, required items, code domains and the key.
+    """The pandera schema of one layout file: types, 桁数, required items, code domains, cross-item rules and the key.
 
     `allow`: item id → control characters the mapping allows there (the `control_char` check).
     """
@@ -54,7 +74,10 @@ def schema_for(
         it.id: pa.Column(
             polars_dtype(it),
             nullable=not it.required,
-            checks=[_check(r, layout) for r in item_rules(it, layout, (allow or {}).get(it.id, ""))],
+            checks=[
+                _row_check(r) if r.row_ok is not None else _check(r, layout)
+                for r in column_rules(it, layout, file, allow)
+            ],
             title=it.name,
         )
         for it in file.items
@@ -91,11 +114,16 @@ def validate_with_pandera(
             "__error",
             pl.when(pl.col("check") == "not_nullable").then(pl.lit(REQUIRED_ERROR)).otherwise("check"),
         ).alias("__error"),
+        pl.col("__cross"),
     )
     indexed = rows.with_row_index("__row")
     joined = indexed.join(failures, on="__row")
     names = {it.id: it.name for it in file.items}
-    message = pl.col("item").replace(names) + pl.lit(": ") + pl.col("__error")
+    message = (
+        pl.when(pl.col("__cross").fill_null(False))
+        .then(pl.col("__error"))  # a cross-item rule's message is whole (it names its items)
+        .otherwise(pl.col("item").replace(names) + pl.lit(": ") + pl.col("__error"))
+    )
     joined = _repertoire_messages(joined.with_columns(message.alias("__msg")), layout, file, allow)
     # Report in the order of `rules.validate_rows`: by row, then item, then rule (required first).
     order = {f"{r.item.id}\t{r.id}": k for k, r in enumerate(file_rules(layout, file, allow))}
@@ -161,15 +189,12 @@ _PANDERA_CHECKS = {
 def _rule_table(layout: Layout, file: FileDef, allow: Mapping[str, str] | None = None) -> pl.DataFrame:
     """(item, position among its checks) → rule id and error, as `schema_for` lists the checks."""
     rows = [
-        (it.id, k, r.id, r.error)
+        (it.id, k, r.id, r.error, r.row_ok is not None)
         for it in file.items
-        for k, r in enumerate(item_rules(it, layout, (allow or {}).get(it.id, "")))
+        for k, r in enumerate(column_rules(it, layout, file, allow))
     ]
-    return pl.DataFrame(
-        rows,
-        schema={"column": pl.String, "check_number": pl.Int32, "__rule": pl.String, "__error": pl.String},
-        orient="row",
-    )
+    schema = {"column": pl.String, "check_number": pl.Int32, "__rule": pl.String, "__error": pl.String}
+    return pl.DataFrame(rows, schema={**schema, "__cross": pl.Boolean}, orient="row")
 
 
 __all__ = ["PROVENANCE", "schema_for", "validate_with_pandera"]

@@ -57,6 +57,12 @@ def _padded(item: Item, text: pl.Expr, width: pl.Expr) -> pl.Expr:
 
 def render_fixed(layout: Layout, file: FileDef, batch: pl.DataFrame, first_record: int = 1) -> bytes:
     """Render `batch` as fixed-width records (vectorised); OutputError if any value does not fit."""
+    for it in file.items:
+        if it.unit == "chars":
+            raise OutputError(
+                f"{it.name}: a 桁数 in characters has no fixed byte width; write csv or parquet instead",
+                Location(file=f"{layout.ref}:{file.id}", field=it.id),
+            )
     texts = batch.select([_text(it).alias(it.id) for it in file.items])
     widths = texts.select([byte_length(pl.col(it.id), layout.encoding).alias(it.id) for it in file.items])
     for it in file.items:

@@ -18,6 +18,8 @@ def pg_type(item: Item) -> sql.Composable:
     A `bytes` 桁数 bounds the characters too (every character takes at least one byte), so varchar(n) holds
     any valid value; numbers get the smallest integer type that holds their digits.
     """
+    if item.type in ("string", "code") and item.unit == "chars":
+        return sql.SQL("text")  # varchar counts an IVS selector as a character; the 桁数 rule does not
     if item.type in ("string", "code"):
         return sql.SQL(f"varchar({int(item.length)})")
     if item.type == "date":

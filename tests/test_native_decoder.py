@@ -290,3 +290,26 @@ def test_compiler_pages_are_handed_back_and_numba_still_compiles() -> None:
         "assert r[0].array.to_pylist() == ['山田']\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_warming_covers_the_signatures_a_run_meets() -> None:
+    """Read-only record bytes (a view of the bytes read) and writable ones, read-only Arrow offsets and
+    writable ones: warming compiled them all, so no call compiles later (which would also bring back the
+    compiler's pages)."""
+    code = (
+        "import numpy as np, polars as pl\n"
+        "from midlayout.readers import native\n"
+        "from midlayout.readers.gaiji import GaijiSpec\n"
+        "from midlayout.text import wareki_fast\n"
+        "from midlayout import jit\n"
+        "k = native._kernel()\n"
+        "w = jit.kernel(wareki_fast._kernel_source, wareki_fast._warm)\n"
+        "n, m = len(k.signatures), len(w.signatures)\n"
+        "spec = GaijiSpec('cp932', {}, frozenset(), 'reject')\n"
+        "raw = '山田　'.encode('cp932')\n"
+        "for rows in (np.frombuffer(raw, np.uint8).reshape(1, -1), np.array(list(raw), np.uint8).reshape(1, -1)):\n"
+        "    native.decode_fields(rows, [0], [6], [1], spec)\n"
+        "wareki_fast.parse_series(pl.Series(['4310430', '5010101', None]), 'era_yymmdd', None)\n"
+        "assert (len(k.signatures), len(w.signatures)) == (n, m), (k.signatures, w.signatures)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -28,12 +28,16 @@ RULES = """
 
 
 def _with_rules(tmp_path: Path, text: str = RULES) -> Path:
-    """A copy of chukan/juki@2.5 whose 住民 file carries `text` after its key line."""
+    """A copy of chukan/juki@2.5 whose 住民 file carries `text` (in place of its bundled rules) after its key line."""
     folder = tmp_path / "juki"
     shutil.copytree(LAYOUTS / "chukan" / "juki", folder)
     path = folder / "2.5.yaml"
     src = path.read_text(encoding="utf-8")
     anchor = "    key: [atena_no]\n"
+    head, tail = src.split(anchor, 1)
+    if tail.startswith("    rules:\n"):  # the bundled birth_date_if_known rule: replaced by the test's own
+        tail = tail[tail.index("    items:\n") :]
+    src = head + anchor + tail
     path.write_text(src.replace(anchor, anchor + text.lstrip("\n"), 1), encoding="utf-8")
     return path
 
@@ -88,6 +92,14 @@ def test_both_validators_reject_the_same_rows_with_the_rule_id(tmp_path: Path) -
     assert set(birth.get_column("message")) == {"生年月日: required when 生年月日不詳フラグ is 0"}
     assert set(ido.get_column("message")) == {"異動年月日 without 異動事由"}
     assert good.height + rejects.select("record").n_unique() == n
+
+
+def test_the_bundled_juki_layouts_carry_the_birth_date_rule() -> None:
+    for version in ("2.4", "2.5"):
+        lay = load_layout(LAYOUTS / "chukan" / "juki" / f"{version}.yaml")
+        (rule,) = [r for r in lay.file("jumin").rules if r.id == "birth_date_if_known"]
+        assert rule.when.item == "seinengappi_fusho" and rule.when.values == ("false",)
+        assert rule.require == ("seinengappi",)
 
 
 def test_a_row_the_condition_does_not_hold_for_passes(tmp_path: Path) -> None:

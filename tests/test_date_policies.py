@@ -131,3 +131,42 @@ def test_summary_names_the_accepted_loss(tmp_path: Path) -> None:
 def test_policy_typos_are_definition_errors(tmp_path: Path, ops: str, message: str) -> None:
     with pytest.raises(DefinitionError, match=message):
         load_mapping(_mapping(tmp_path, ido=ops))
+
+
+def test_flag_0_with_no_birth_date_is_rejected_by_the_layouts_rule_in_both_validators(tmp_path: Path) -> None:
+    # Issue #18 §3: the bundled 中間標準レイアウト carries the cross-item rule; nothing is hard-coded for 生年月日.
+    from midlayout.mapping.compile import apply, compile_file
+    from midlayout.pipeline.inputs import match_inputs
+    from midlayout.pipeline.options import gaiji_options
+    from midlayout.pipeline.plan import lookup_tables
+    from midlayout.readers import read_batches
+    from midlayout.validate import rules, schema
+
+    flag = "seinengappi_fusho: {from: BIRTH, ops: [{wareki_unknown: {format: era_yymmdd, eras: a, blank: unknown}}]}"
+    mapping = _mapping(
+        tmp_path, birth="{wareki: {format: era_yymmdd, eras: a, blank: null, partial: unknown}}"
+    )
+    text = mapping.read_text(encoding="utf-8")
+    assert flag in text
+    mapping.write_text(text.replace(flag, flag.replace(", blank: unknown", "")), encoding="utf-8")
+    people = [person(1, 1, 1, BIRTH=" " * 7), person(2, 2, 1)]
+    result, jumin = _run(tmp_path, people, mapping)
+    birth = result.rejects.filter(pl.col("rule") == "birth_date_if_known")
+    assert birth.select("record", "item").rows() == [(1, "seinengappi")]
+    assert jumin.height == 1
+    # the pandera validator rejects the same row with the same rule id
+    loaded = load_mapping(mapping)
+    jobs = [
+        j
+        for j in match_inputs([loaded], [str(p) for p in (tmp_path / "in").iterdir()])
+        if j.rule.target == "jumin"
+    ]
+    tables = lookup_tables(jobs, 10_000, gaiji_options([loaded], None, None))
+    compiled = compile_file(jobs[0].mapping, jobs[0].rule)
+    rows = pl.concat([b.rows for b in read_batches(jobs[0].source, jobs[0].path, 10_000)])
+    mapped, _ = apply(compiled, rows, tables)
+    assert mapped.filter(pl.col("seinengappi").is_null() & ~pl.col("seinengappi_fusho")).height == 1
+    good, rejects = rules.validate_rows(loaded.target, compiled.target, mapped)
+    ref_good, ref_rejects = schema.validate_with_pandera(loaded.target, compiled.target, mapped)
+    assert rejects.equals(ref_rejects) and good.equals(ref_good)
+    assert rejects.filter(pl.col("rule") == "birth_date_if_known").get_column("record").to_list() == [1]

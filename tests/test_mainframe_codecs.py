@@ -407,3 +407,56 @@ def test_vectorised_decode_equals_a_byte_at_a_time_decoder(name: str, shifted: b
     for k, raw in enumerate(rows):
         text, fault = _scalar_decode(raw, name, shifted)
         assert (arr[k].as_py(), first.get(k)) == (text, fault), (raw.hex(), k)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["jef-ebcdic", "keis83-ebcdik", "jipsj-jis8", "jipse-ebcdik"])
+def test_a_dbcs_field_in_a_host_code_converts_end_to_end_with_a_trap_at_its_byte(
+    tmp_path: Path, name: str
+) -> None:
+    from midlayout.layout.mapping import load_mapping
+    from midlayout.layout.source import load_source
+    from midlayout.pipeline.convert import convert
+    from midlayout.pipeline.options import ConvertOptions
+    from midlayout.synth import host
+
+    made = host.write(tmp_path / "x", name, households=4, seed=5, dbcs=("NAME_KANJI",))
+    src = load_source(made.source).file("jumin")
+    f = next(f for f in src.fields if f.id == "NAME_KANJI")
+    assert f.type == "dbcs"
+    path = made.paths["jumin"]
+    data = bytearray(path.read_bytes())
+    c = mf.CODECS[name]
+    kanji = mf.encode_field("亜", name, shifted=False)
+    space = mf.encode_field("\u3000", name, shifted=False)
+    assert not data[f.start : f.start + f.length].startswith(c.shift_in)  # no shift code in a PIC N field
+    lead, _, trail, _, _ = c.gaiji[0]
+    gaiji = bytes((lead, trail))
+    if mf._lookups(name).from_dbcs is not None:
+        gaiji = bytes(int(mf._lookups(name).from_dbcs[b]) for b in gaiji)
+    traps = {  # record → (field bytes, byte within the field, rule)
+        1: (kanji + host._undefined_code(name), 2, "invalid_bytes"),
+        3: (kanji * 2 + gaiji, 4, "gaiji_unmapped"),
+    }
+    for rec, (value, _, _) in traps.items():
+        value = value + space * ((f.length - len(value)) // 2)
+        at = (rec - 1) * src.record_length + f.start
+        data[at : at + f.length] = value
+    path.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    result = convert([load_mapping(made.mapping)], [str(p) for p in made.paths.values()], out,
+                     ConvertOptions(("parquet",)))  # fmt: skip
+    result.manifest.check_conservation()
+    assert sum(i.records_written for i in result.manifest.inputs) > 0
+    rejects = pl.read_parquet(out / "rejects.parquet").filter(pl.col("stage") == "decode").sort("record")
+    rows = rejects.select("file", "record", "field", "rule", "byte_offset", "message").rows()
+    got = [
+        (Path(p).name, r, fld, rule, b, int(m.rsplit("(byte ", 1)[1].split()[0]))
+        for p, r, fld, rule, b, m in rows
+    ]
+    assert got == [
+        ("JUMIN.DAT", rec, "NAME_KANJI", rule, (rec - 1) * src.record_length + f.start, at)
+        for rec, (_, at, rule) in traps.items()
+    ]
+    report = pl.read_csv(out / "gaiji-report.csv", infer_schema=False)
+    assert report.select("code", "char").rows() == [(mf.vendor_code("\ue000", name), "U+E000")]

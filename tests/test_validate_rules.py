@@ -68,7 +68,10 @@ def test_fused_rules_reject_what_pandera_rejects(tmp_path: Path, seed: int) -> N
         assert rejects.equals(ref_rejects)
         assert good.height + rejects.select("record").n_unique() == broken.height
         seen |= set(rejects.get_column("rule"))
-    assert seen == {"required", "code_domain", "length_bytes", "length_digits", "repertoire", "control_char"}
+    # birth_date_if_known: the bundled 住民 rule (a nulled 生年月日 whose 生年月日不詳フラグ is 0)
+    assert seen == {
+        "required", "code_domain", "length_bytes", "length_digits", "repertoire", "control_char", "birth_date_if_known"
+    }  # fmt: skip
 
 
 def test_control_allowance_is_honoured_the_same_by_both_validators(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from midlayout.layout.yamlfile import Doc, PathKey, load_yaml
 from midlayout.text.encodings import (
     EBCDIC_ENCODINGS,
     HOST_ENCODINGS,
+    MAINFRAME_ENCODINGS,
     SOURCE_ENCODINGS,
     ZONED_EBCDIC_ENCODINGS,
     canonical,
@@ -23,7 +24,7 @@ FIELD_TYPES = ("text", "zoned")
 FIXED_FIELD_TYPES = ("text", "dbcs", "zoned", "zoned_ebcdic", "packed", "binary", "filler")
 # Shift-less double-byte text (COBOL PIC N / PIC G): the encodings that have a decoder for it
 # (readers/dbcs.py registers one per encoding).
-DBCS_ENCODINGS = ("cp932", "shift_jis", "euc-jp", *EBCDIC_ENCODINGS)
+DBCS_ENCODINGS = ("cp932", "shift_jis", "euc-jp", *EBCDIC_ENCODINGS, *MAINFRAME_ENCODINGS)
 NUMERIC_TYPES = ("zoned", "zoned_ebcdic", "packed", "binary")
 TERMINATORS = {"crlf": b"\r\n", "lf": b"\n", "none": b""}
 

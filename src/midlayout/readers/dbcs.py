@@ -3,7 +3,10 @@
 A `dbcs` field holds only 2-byte characters and no shift codes. Host code pages (IBM930/939/1390/1399)
 decode it as if it were wrapped in SO … SI; CP932 and EUC-JP decode it as text and then require every
 character to be double-byte (a 1-byte or 3-byte character in a `dbcs` field is a reject, never folded).
-Another encoding family (JEF, KEIS, JIPS) adds itself with `register`.
+Fujitsu JEF, Hitachi KEIS and NEC JIPS decode it with text/mainframe's tables in double-byte mode from
+the first byte (`shifted=False`): an undefined code, half a character or a character cut at the field
+end is a reject at its byte, and a user-defined code stays a 外字 for the 外字 table (vendor code).
+Another encoding family adds itself with `register`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import pyarrow.compute as pc
 
 from midlayout import kernels
 from midlayout.readers.decode import DecodeFailure
+from midlayout.text import mainframe
 from midlayout.text.ebcdic import CHARSETS, SI, SO
 
 DbcsDecoder = Callable[[np.ndarray, str], tuple[pa.Array, list[DecodeFailure]]]
@@ -89,7 +93,15 @@ def _double_only(values: np.ndarray, codec: str) -> tuple[pa.Array, list[DecodeF
     return arr, sorted(failures, key=lambda f: f.row)
 
 
+def _host(values: np.ndarray, codec: str) -> tuple[pa.Array, list[DecodeFailure]]:
+    """JEF / KEIS / JIPS: the codec's tables, every byte pair a double-byte code (no shift codes)."""
+    arr, fails = mainframe.decode_matrix(values, codec, shifted=False)
+    return arr, [DecodeFailure(row, byte, rule, message) for row, byte, rule, message in fails]
+
+
 for _name in CHARSETS:
     register(_name, _wrapped)
 for _name in ("cp932", "shift_jis", "euc_jp"):
     register(_name, _double_only)
+for _name in mainframe.CODECS:
+    register(_name, _host)

@@ -145,7 +145,7 @@ def _decode_field(
         arr, failures = kernels.active().decode_column(
             values, spec.codec, not high[field.start : field.start + field.length].any()
         )
-    arr, hits = apply_gaiji(arr, spec, raw=values)
+    arr, hits = apply_gaiji(arr, spec, shifted=field.type != "dbcs", raw=values)
     return arr, failures, hits
 
 

@@ -66,6 +66,24 @@ def _fit(text: str, name: str, counter: list[int]) -> bytes:
     return mf.encode_field("".join(out), name)
 
 
+def _fit_dbcs(text: str, name: str, counter: list[int]) -> bytes:
+    """Encode `text` as a shift-less double-byte field (COBOL PIC N): full-width forms, else 〓."""
+    out = []
+    for ch in text:
+        for candidate in (jaconv.h2z(ch, kana=True, ascii=True, digit=True), GETA):
+            try:
+                code = mf.encode_field(candidate, name, shifted=False)
+            except UnicodeEncodeError:
+                continue
+            if len(code) != 2:
+                continue
+            out.append(code)
+            if candidate != ch:
+                counter[0] += 1
+            break
+    return b"".join(out)
+
+
 def _zoned(raw: bytes, name: str) -> bytes:
     """Vendor A's ASCII zoned digits (overpunch letters included) in the host's single-byte set."""
     if not mf.CODECS[name].ebcdic:
@@ -74,26 +92,34 @@ def _zoned(raw: bytes, name: str) -> bytes:
 
 
 def _host_file(
-    src: SourceFile, data: bytes, name: str, counter: list[int]
+    src: SourceFile, data: bytes, name: str, counter: list[int], dbcs: frozenset[str] = frozenset()
 ) -> tuple[list[bytes], list[SourceField], dict[str, int]]:
-    """Re-encode every record of one vendor A file: (records, host fields, field start by id)."""
+    """Re-encode every record of one vendor A file: (records, host fields, field start by id).
+
+    Fields named in `dbcs` become shift-less double-byte fields (`type: dbcs`, COBOL PIC N)."""
     stride = src.record_length + len(src.terminator)
     recs = np.frombuffer(data, dtype=np.uint8).reshape(-1, stride)[:, : src.record_length]
     space = mf.encode_field(" ", name)
+    wide_space = mf.encode_field("\u3000", name, shifted=False)
     columns: list[list[bytes]] = []
     for f in src.fields:
         raws = [bytes(r[f.start : f.start + f.length]) for r in recs]
         if f.type == "zoned":
             columns.append([_zoned(v, name) for v in raws])
+        elif f.id in dbcs:
+            columns.append([_fit_dbcs(v.decode("cp932").rstrip(" "), name, counter) for v in raws])
         else:
             columns.append([_fit(v.decode("cp932"), name, counter) for v in raws])
     fields, starts, pos = [], {}, 0
     for f, col in zip(src.fields, columns, strict=True):
         width = max([f.length, *map(len, col)])
         kind = "zoned_ebcdic" if f.type == "zoned" and mf.CODECS[name].ebcdic else f.type
+        if f.id in dbcs:
+            kind, width = "dbcs", width + width % 2
+            col[:] = [v + wide_space * ((width - len(v)) // 2) for v in col]
         fields.append(SourceField(f.id, kind, pos, width))
         starts[f.id] = pos
-        col[:] = [v + space * (width - len(v)) if f.type != "zoned" else v for v in col]
+        col[:] = [v + space * (width - len(v)) if f.type not in ("zoned", "dbcs") else v for v in col]
         pos += width
     records = [b"".join(col[i] for col in columns) for i in range(len(recs))]
     return records, fields, starts
@@ -145,10 +171,16 @@ def _undefined_code(name: str) -> bytes:
     return bytes((hi, lo))
 
 
-def write(out_dir: Path, name: str, households: int, seed: int, traps: bool = False) -> HostResult:
-    """Write JUMIN.DAT and SETAI.DAT in host code `name`, plus definitions/ (source layout, mapping, codes)."""
+def write(
+    out_dir: Path, name: str, households: int, seed: int, traps: bool = False, dbcs: tuple[str, ...] = ()
+) -> HostResult:
+    """Write JUMIN.DAT and SETAI.DAT in host code `name`, plus definitions/ (source layout, mapping, codes).
+
+    `dbcs`: JUMIN.DAT fields written shift-less (`type: dbcs`, COBOL PIC N) instead of shifted text."""
     if name not in mf.CODECS:
         raise ValueError(f"unknown host encoding {name!r}; expected one of {', '.join(mf.CODECS)}")
+    if traps and "NAME_KANJI" in dbcs:
+        raise ValueError("the host traps are planted in a shifted NAME_KANJI; leave it out of dbcs")
     out_dir = Path(out_dir)
     counter = [0]
     layout = load_source(vendor_a.SOURCE)
@@ -157,7 +189,8 @@ def write(out_dir: Path, name: str, households: int, seed: int, traps: bool = Fa
         made = vendor_a.write(Path(tmp), households, seed, False, vendor_a.SOURCE, workers=1).paths
         for fid in FILES:
             src = layout.file(fid)
-            records, fields, _ = _host_file(src, made[fid].read_bytes(), name, counter)
+            wide = frozenset(dbcs) if fid == "jumin" else frozenset()
+            records, fields, _ = _host_file(src, made[fid].read_bytes(), name, counter, wide)
             files[fid] = (records, fields, sum(f.length for f in fields))
     notes: list[dict[str, object]] = []
     if traps:

@@ -5,6 +5,9 @@ blank rows above it, merged cells, 項番 numbering), headers are matched by syn
 and header cells above the table (業務, 版, ファイルID …) are read as attributes. Strict about content:
 blank rows, group headings (no 型 and no 桁数) and notes (a lone cell, or one starting with ※ or 注) are
 skipped and counted; any other row that cannot be read is a SheetError naming sheet, row and column.
+
+Over 350 lines on purpose: header detection, synonyms, 桁数/型 parsing and row classification are one
+importer whose rules are read together.
 """
 
 from __future__ import annotations

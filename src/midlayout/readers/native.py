@@ -11,6 +11,9 @@ reference's own.
 `MIDLAYOUT_DECODER=python` selects the reference path everywhere (the default is `native`). numba is
 imported on the first decode, never in a process that does not decode fixed-width text; its cache is
 guarded by `midlayout.jit`.
+
+Over 350 lines on purpose: the kernel, the tables it reads and the hand-off of flagged values to the
+reference path are one decoder and must change together.
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ Strict: an undefined code, a code jef4j lists without a Unicode equivalent or wi
 unbalanced or doubled shift, or a character cut at the field end is a failure with its byte offset.
 User-defined areas (外字) decode to private-use characters (as jef4j does), so the 外字 table, policy and
 report treat them like CP932's; encoding turns them back into the vendor code.
+
+Over 350 lines on purpose: decoding, encoding and the table loading of the three vendors' codes share
+one matrix representation and one set of strictness rules.
 """
 
 from __future__ import annotations

@@ -97,6 +97,7 @@ def test_rejects_report_renders_and_masks_messages(tmp_path: Path) -> None:
             "file": ["JUMIN.DAT"] * 3 + ["ZEI.DAT"],
             "record": [1, 2, 2, 7],
             "byte_offset": [0, 100, 130, 600],
+            "record_offset": [0, 100, 100, 600],
             "stage": ["map", "validate", "validate", "validate"],
             "rule": ["invalid_wareki", "code_domain", "code_domain", "required"],
             "item": ["seinengappi", "seibetsu", "zokugara", "zeigaku"],

@@ -447,14 +447,55 @@ def test_rejects_report_out_dir_is_exit_2_and_leaves_no_temp(tmp_path: Path) -> 
 
 
 def test_rejects_report_masks_values_not_messages_without_one(tmp_path: Path) -> None:
-    """Before: every message was ●●●, so the reason of an invalid date could not be read."""
+    """Before: every message was ●●●, also those built from the layout alone; a message quoting a value
+    (a date as written, a vendor code) stays masked unless --show-values."""
     from midlayout.audit.rejects import summarise
 
     code, err, out = _convert(tmp_path, PERSON)
     assert code == 1, err
-    samples = {r["rule"]: r["message"] for r in summarise(out / "rejects.parquet")["samples"]}
-    assert samples["code_unmapped"] == "●●●"
-    assert samples["invalid_wareki"].startswith("invalid 和暦 date")
+    rows = summarise(out / "rejects.parquet")["samples"]
+    samples = {r["rule"]: r["message"] for r in rows}
+    assert samples["code_unmapped"] == "●●●"  # names the vendor code
+    assert samples["invalid_wareki"] == "●●●"  # quotes the date as written
+    revealed = {
+        r["rule"]: r["message"] for r in summarise(out / "rejects.parquet", show_values=True)["samples"]
+    }
+    assert revealed["invalid_wareki"].startswith("invalid 和暦 date")
+
+
+def test_rejects_report_keeps_messages_built_from_the_layout_alone(tmp_path: Path) -> None:
+    import polars as pl
+
+    from midlayout.audit.rejects import summarise
+    from midlayout.rejects import REJECT_SCHEMA
+
+    rows = [
+        ("validate", "required", "生年月日: required, but empty"),
+        ("validate", "birth_date_if_known", "生年月日: required when 生年月日不詳フラグ is 0"),
+        ("validate", "repertoire", "氏名: 髙 (U+9AD9) at char 1 is not in cp932"),
+        ("map", "invalid_wareki", "invalid 和暦 date: H99.13.45"),
+        ("decode", "invalid_bytes", "invalid bytes 0x8540 (byte 3 of the field)"),
+        ("crossfile", "reference", "世帯番号 0001234: no such 世帯"),
+    ]
+    frame = pl.DataFrame(
+        {
+            "file": ["F"] * len(rows),
+            "record": list(range(1, len(rows) + 1)),
+            "byte_offset": [0] * len(rows),
+            "record_offset": [0] * len(rows),
+            "stage": [r[0] for r in rows],
+            "rule": [r[1] for r in rows],
+            "item": ["x"] * len(rows),
+            "field": [None] * len(rows),
+            "message": [r[2] for r in rows],
+            "raw": [b"x"] * len(rows),
+        },
+        schema=REJECT_SCHEMA,
+    )
+    frame.write_parquet(tmp_path / "rejects.parquet")
+    got = {r["rule"]: r["message"] for r in summarise(tmp_path / "rejects.parquet")["samples"]}
+    assert got["required"] == rows[0][2] and got["birth_date_if_known"] == rows[1][2]
+    assert {got[r] for r in ("repertoire", "invalid_wareki", "invalid_bytes", "reference")} == {"●●●"}
 
 
 def test_inspect_draft_layout_into_a_dir_or_over_a_file(tmp_path: Path) -> None:

@@ -44,8 +44,15 @@ def _counts(frame: pl.LazyFrame, by: list[str]) -> list[dict[str, Any]]:
     return grouped.collect().to_dicts()
 
 
-# Rules whose message quotes a value of the record (mapping/ops.py: the unmapped vendor code).
-VALUE_RULES = frozenset({"code_unmapped"})
+# Validate-stage messages are built from the layout alone (項目名称 and the rule), except these, which name
+# a character of the value. Every other message (decode, 外字, map, cross-file) can quote a value of the
+# record (a bad 和暦 date, an unmapped vendor code, a byte sequence), so it is masked unless `show_values`.
+VALUE_RULES = frozenset({"repertoire"})
+
+
+def message_holds_value(stage: str | None, rule: str | None) -> bool:
+    """Whether a reject's message may quote a value of its record (and so is masked in samples)."""
+    return stage != "validate" or rule in VALUE_RULES
 
 
 def summarise(path: Path, layouts: list[Layout] | None = None, show_values: bool = False) -> dict[str, Any]:
@@ -67,7 +74,7 @@ def summarise(path: Path, layouts: list[Layout] | None = None, show_values: bool
     samples = frame.sort("file", "record").head(SAMPLE_ROWS).collect().to_dicts()
     for r in samples:
         r["item_name"] = names.get(r["item"] or "", r["item"] or "")
-        if r["rule"] in VALUE_RULES:  # the other messages hold no value: masking them hides the reason
+        if message_holds_value(r["stage"], r["rule"]):  # masking the others would only hide the reason
             r["message"] = mask(r["message"], show_values)
     return {
         "command": "rejects-report",

@@ -289,3 +289,16 @@ def test_a_two_row_header_with_integer_and_decimal_parts(tmp_path: Path) -> None
         ("number", 5, 2, False),
         ("number", 12, 0, True),
     ]
+
+
+def test_export_to_a_place_it_cannot_write_is_exit_2_naming_it(tmp_path: Path) -> None:
+    """A folder given as the workbook, or a path under a file, is the user's --out: exit 2, not an internal error."""
+    folder = tmp_path / "d"
+    folder.mkdir()
+    a_file = tmp_path / "f.txt"
+    a_file.write_text("x")
+    for out in (folder, a_file / "x.xlsx"):
+        result = runner.invoke(app, ["layouts", "export", "chukan/juki@2.5", "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        assert "internal error" not in result.output
+    assert not (tmp_path / ".d.tmp").exists()

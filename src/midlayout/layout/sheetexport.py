@@ -94,7 +94,7 @@ def _meta_sheet(layout: Layout) -> list[list[object]]:
 def _code_sheet(layout: Layout) -> list[list[object]]:
     rows: list[list[object]] = [list(CODE_COLUMNS)]
     for key, t in layout.code_tables.items():
-        rel = Path(os.path.relpath(t.path, layout.path.parent)).as_posix()
+        rel = Path(os.path.relpath(Path(t.path).resolve(), layout.path.parent.resolve())).as_posix()
         rows += [[key, t.id, t.name, t.digits, rel, code, label] for code, label in t.codes.items()]
     return rows
 

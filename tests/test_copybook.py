@@ -316,3 +316,14 @@ def test_a_copybook_extract_converts_into_a_layout_with_decimals(
     ]
     rejects = pl.read_parquet(out / "rejects.parquet")
     assert rejects.select("record", "rule", "field").rows() == [(3, "decimal_lost", "ZEIGAKU")]
+
+
+def test_import_to_an_out_under_a_file_is_exit_2(tmp_path: Path) -> None:
+    """`--out` below an existing file cannot be created: the user's path, one line (exit 2), not exit 3."""
+    cpy = tmp_path / "r.cpy"
+    cpy.write_text("       01  R.\n           05  A PIC X(3).\n", encoding="utf-8")
+    (tmp_path / "f.txt").write_text("x")
+    args = ["layouts", "import", str(cpy), "--as", "source", "--encoding", "cp932"]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "f.txt" / "r.yaml")])
+    assert result.exit_code == 2, result.output
+    assert "internal error" not in result.output and "f.txt" in result.output

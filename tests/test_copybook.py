@@ -80,6 +80,8 @@ def test_level_88_is_kept_as_a_note() -> None:
         ("           05  X OCCURS 1 TO 5 DEPENDING ON NINZU PIC X.", "DEPENDING"),
         ("           05  X PIC 9(3)P.", "P scaling"),
         ("       01  OTHER-REC PIC X.", "a second 01 record"),
+        ("           05  X PIC X OCCURS 0 TIMES.", "OCCURS 0"),
+        ("           05  X PIC X OCCURS 99999999 TIMES.", "OCCURS 99999999"),
     ],
 )
 def test_refusals_name_the_line(line: str, fault: str) -> None:
@@ -87,6 +89,13 @@ def test_refusals_name_the_line(line: str, fault: str) -> None:
     with pytest.raises(DefinitionError) as err:
         parse_copybook(Path("t.cpy"), text)
     assert fault in str(err.value) and err.value.location.line == 14
+
+
+def test_nested_occurs_beyond_the_item_bound_is_refused_at_once() -> None:
+    text = COPYBOOK + "           05  G OCCURS 1000 TIMES.\n             10  H PIC X OCCURS 1000 TIMES.\n"
+    with pytest.raises(DefinitionError) as err:
+        parse_copybook(Path("t.cpy"), text)
+    assert "more than 100,000 items" in str(err.value) and err.value.location.line == 15
 
 
 def test_redefines_first_keeps_the_first_definition() -> None:
@@ -307,3 +316,14 @@ def test_a_copybook_extract_converts_into_a_layout_with_decimals(
     ]
     rejects = pl.read_parquet(out / "rejects.parquet")
     assert rejects.select("record", "rule", "field").rows() == [(3, "decimal_lost", "ZEIGAKU")]
+
+
+def test_import_to_an_out_under_a_file_is_exit_2(tmp_path: Path) -> None:
+    """`--out` below an existing file cannot be created: the user's path, one line (exit 2), not exit 3."""
+    cpy = tmp_path / "r.cpy"
+    cpy.write_text("       01  R.\n           05  A PIC X(3).\n", encoding="utf-8")
+    (tmp_path / "f.txt").write_text("x")
+    args = ["layouts", "import", str(cpy), "--as", "source", "--encoding", "cp932"]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "f.txt" / "r.yaml")])
+    assert result.exit_code == 2, result.output
+    assert "internal error" not in result.output and "f.txt" in result.output

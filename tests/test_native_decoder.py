@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 import pytest
 
 from midlayout import jit
+from midlayout.errors import UsageError
 from midlayout.layout.mapping import ItemRule, Lookup, Op, load_mapping
 from midlayout.layout.ops import OP_SPECS
 from midlayout.mapping.compile import compile_file
@@ -134,8 +135,27 @@ def test_decoder_selection(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(native.DECODER_ENV, "python")
     assert not native.native_codec("cp932")
     monkeypatch.setenv(native.DECODER_ENV, "rust")
-    with pytest.raises(ValueError, match="MIDLAYOUT_DECODER"):
+    with pytest.raises(UsageError, match="MIDLAYOUT_DECODER"):
         native.decoder()
+
+
+def test_a_bad_decoder_setting_is_a_usage_error_not_an_internal_one(tmp_path: Path) -> None:
+    """A mistyped MIDLAYOUT_DECODER is the user's setting: exit 2 with one line, not exit 3."""
+    from typer.testing import CliRunner
+
+    from midlayout.cli.app import app
+
+    root = Path(__file__).resolve().parents[1]
+    args = [
+        "convert",
+        "-m",
+        str(root / "mappings/vendor_a/juki-2.5.yaml"),
+        str(root / "samples/vendor_a/JUMIN.DAT"),
+    ]
+    args += [str(root / "samples/vendor_a/SETAI.DAT"), "--out", str(tmp_path / "out"), "--workers", "1"]
+    result = CliRunner().invoke(app, args, env={native.DECODER_ENV: "rust"})
+    assert result.exit_code == 2, result.output
+    assert "MIDLAYOUT_DECODER must be 'native' or 'python'" in result.output
 
 
 def test_cache_goes_to_a_user_folder_when_the_package_folder_is_read_only(

@@ -289,3 +289,28 @@ def test_a_two_row_header_with_integer_and_decimal_parts(tmp_path: Path) -> None
         ("number", 5, 2, False),
         ("number", 12, 0, True),
     ]
+
+
+def test_export_to_a_place_it_cannot_write_is_exit_2_naming_it(tmp_path: Path) -> None:
+    """A folder given as the workbook, or a path under a file, is the user's --out: exit 2, not an internal error."""
+    folder = tmp_path / "d"
+    folder.mkdir()
+    a_file = tmp_path / "f.txt"
+    a_file.write_text("x")
+    for out in (folder, a_file / "x.xlsx"):
+        result = runner.invoke(app, ["layouts", "export", "chukan/juki@2.5", "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        assert "internal error" not in result.output
+    assert not (tmp_path / ".d.tmp").exists()
+
+
+def test_export_of_a_bundled_layout_imports_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --layouts-dir the layout comes from the package (a symlink in a checkout): its code tables'
+    ファイル column stays inside the layout folder, so the workbook imports again."""
+    monkeypatch.delenv("MIDLAYOUT_LAYOUTS")  # the package's own layouts, as a user without a layouts folder
+    out = tmp_path / "book.xlsx"
+    assert _run("layouts", "export", "chukan/juki@2.5", "--out", str(out)).exit_code == 0  # type: ignore[attr-defined]
+    res = _run("layouts", "import", str(out), "--as", "standard", "--out", str(tmp_path / "tree"))
+    assert res.exit_code == 0, res.output  # type: ignore[attr-defined]
+    back = load_layout(tmp_path / "tree" / "chukan" / "juki" / "2.5.yaml")
+    assert comparable(back) == comparable(load_layout(LAYOUTS / "chukan" / "juki" / "2.5.yaml"))

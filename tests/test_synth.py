@@ -336,3 +336,16 @@ def test_fixed_helpers() -> None:
     assert cut_cp932("ab漢字".encode("cp932"), 5) == b"ab\x8a\xbf"
     assert cut_cp932("ｱ表".encode("cp932"), 2) == "ｱ".encode("cp932")
     assert pad_wide(b"ab", 7) == b"ab\x81\x40\x81\x40 "
+
+
+def test_synth_host_without_encoding_asks_for_one(tmp_path: Path) -> None:
+    """--encoding defaults to vendor B's utf-8-sig: for host that default must not be read as the user's choice."""
+    from typer.testing import CliRunner
+
+    from midlayout.cli.app import app
+
+    result = CliRunner().invoke(
+        app, ["synth", "--vendor", "host", "--households", "1", "--out", str(tmp_path / "h")]
+    )
+    assert result.exit_code == 2, result.output
+    assert "needs --encoding" in result.output and "utf-8-sig" not in result.output

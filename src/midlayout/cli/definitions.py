@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from midlayout.cli.common import AllowOutside, JsonOpt, LayoutsDirs, definitions, emit_json, guarded, stdout
-from midlayout.errors import UsageError
+from midlayout.errors import InputError, Location, UsageError
 from midlayout.layout.registry import resolve
 
 ImportAs = Annotated[
@@ -43,16 +43,21 @@ def import_cmd(
     """Import a layout sheet (xlsx/csv) or a COBOL copybook as layout YAML (exit 2 on a bad cell)."""
     from midlayout.layout import sheetimport, sourceimport
 
-    if as_ == "standard":
-        opts = sheetimport.Options(family=family, gyomu=gyomu, version=version, encoding=encoding)
-        report = sheetimport.import_standard(sheets, out, opts, columns)
-    elif as_ == "source":
-        sopts = sourceimport.SourceOptions(
-            encoding=encoding, terminator=terminator, match=match, vendor=vendor, redefines=redefines
-        )
-        report = sourceimport.import_source(sheets, out, sopts, columns)
-    else:
-        raise UsageError(f"--as {as_!r}: standard or source")
+    try:
+        if as_ == "standard":
+            opts = sheetimport.Options(family=family, gyomu=gyomu, version=version, encoding=encoding)
+            report = sheetimport.import_standard(sheets, out, opts, columns)
+        elif as_ == "source":
+            sopts = sourceimport.SourceOptions(
+                encoding=encoding, terminator=terminator, match=match, vendor=vendor, redefines=redefines
+            )
+            report = sourceimport.import_source(sheets, out, sopts, columns)
+        else:
+            raise UsageError(f"--as {as_!r}: standard or source")
+    except OSError as exc:  # --out under a file, a folder without write permission: the user's path
+        raise InputError(
+            f"cannot write the import ({exc.strerror or exc})", Location(file=str(exc.filename or out))
+        ) from None
     if as_json:
         emit_json(report.as_dict())
         return 0

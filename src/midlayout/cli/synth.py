@@ -58,6 +58,10 @@ def synth_cmd(
             raise UsageError(f"--vendor must be one of {', '.join(VENDORS)}")
         if households < 1:
             raise UsageError("--households must be at least 1")
+        if vendor == "host" and encoding == "utf-8-sig":
+            raise UsageError(
+                "--vendor host needs --encoding (a JEF/KEIS/JIPS code, e.g. jef-ebcdik or keis83-ebcdic)"
+            )
         if vendor == "a" and encoding != "utf-8-sig":
             raise UsageError("--encoding applies to vendor b only (vendor a is CP932 by its layout)")
         out_folder(out)

@@ -60,6 +60,10 @@ _USAGES = {
     "COMPUTATIONAL-5": "binary",
     "BINARY": "binary",
 }
+# The most elementary items an import expands a record to (OCCURS multiplies): far beyond any real record, and a
+# typo such as OCCURS 99999999 is refused at once instead of expanding for minutes.
+MAX_FIELDS = 100_000
+
 _IGNORED = {"SYNC", "SYNCHRONIZED", "JUST", "JUSTIFIED", "RIGHT", "LEFT", "GLOBAL", "EXTERNAL"}
 
 
@@ -147,6 +151,8 @@ def _entry(path: Path, line: int, toks: list[str]) -> _Node | None:
             if i >= len(rest) or not rest[i].isdigit():
                 raise _err(path, line, "OCCURS needs a count")
             node.occurs = int(rest[i])
+            if not 1 <= node.occurs <= MAX_FIELDS:
+                raise _err(path, line, f"OCCURS {node.occurs}: the count must be 1 to {MAX_FIELDS:,}")
             if i + 1 < len(rest) and rest[i + 1].upper() == "TO":
                 raise _err(path, line, "OCCURS … DEPENDING ON (a variable-length record) is not supported")
             if i + 1 < len(rest) and rest[i + 1].upper() == "TIMES":
@@ -243,6 +249,10 @@ def parse_copybook(path: Path, text: str, redefines: str | None = None) -> tuple
                 for child in node.children:
                     offset = walk(child, usage, sfx, offset)
             elif node.pic:
+                if len(fields) >= MAX_FIELDS:
+                    raise _err(
+                        path, node.line, f"the record expands to more than {MAX_FIELDS:,} items (OCCURS)"
+                    )
                 typ, length, signed, scale = _elementary(path, node, usage)
                 name = node.name + sfx
                 if node.name.upper() == "FILLER":

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from midlayout.errors import UsageError
+from midlayout.errors import InputError, Location, UsageError
 from midlayout.layout.model import CrossItemRule, ExactlyOne, FileDef, Item, Layout
 from midlayout.layout.sheetformat import (
     CODE_COLUMNS,
@@ -94,7 +94,7 @@ def _meta_sheet(layout: Layout) -> list[list[object]]:
 def _code_sheet(layout: Layout) -> list[list[object]]:
     rows: list[list[object]] = [list(CODE_COLUMNS)]
     for key, t in layout.code_tables.items():
-        rel = Path(os.path.relpath(t.path, layout.path.parent)).as_posix()
+        rel = Path(os.path.relpath(Path(t.path).resolve(), layout.path.parent.resolve())).as_posix()
         rows += [[key, t.id, t.name, t.digits, rel, code, label] for code, label in t.codes.items()]
     return rows
 
@@ -159,17 +159,24 @@ def layout_sheets(layout: Layout) -> list[Sheet]:
 
 def export_layout(layout: Layout, fmt: str, out: Path) -> list[Path]:
     """Write `layout` as one xlsx workbook at `out`, or (csv) one CSV per sheet in the folder `out`."""
-    sheets = layout_sheets(layout)
-    if fmt == "xlsx":
-        out.parent.mkdir(parents=True, exist_ok=True)
-        write_xlsx(out, sheets)
-        return [out]
-    if fmt != "csv":
+    if fmt not in ("xlsx", "csv"):
         raise UsageError(f"--format {fmt!r}: xlsx or csv")
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for k, (name, rows, _) in enumerate(sheets):
-        path = out / f"{k:02d}_{name}.csv"
-        write_csv(path, rows)
-        paths.append(path)
-    return paths
+    if fmt == "xlsx" and out.is_dir():
+        raise UsageError(f"--out {out} is a folder: give FILE.xlsx (a folder takes --format csv)")
+    sheets = layout_sheets(layout)
+    try:
+        if fmt == "xlsx":
+            out.parent.mkdir(parents=True, exist_ok=True)
+            write_xlsx(out, sheets)
+            return [out]
+        out.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for k, (name, rows, _) in enumerate(sheets):
+            path = out / f"{k:02d}_{name}.csv"
+            write_csv(path, rows)
+            paths.append(path)
+        return paths
+    except OSError as exc:
+        raise InputError(
+            f"cannot write the export here ({exc.strerror or exc})", Location(file=str(out))
+        ) from None

@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from midlayout.errors import UsageError
 from midlayout.readers.decode import DecodeFailure, _classify
 from midlayout.readers.gaiji import GaijiHit, GaijiSpec, source_code
 from midlayout.text.encodings import byte_offset
@@ -48,7 +49,7 @@ def decoder() -> str:
     """The selected decoder: `native` (default) or `python` (the reference path)."""
     value = os.environ.get(DECODER_ENV, "native").strip().lower() or "native"
     if value not in ("native", "python"):
-        raise ValueError(f"{DECODER_ENV} must be 'native' or 'python', not {value!r}")
+        raise UsageError(f"{DECODER_ENV} must be 'native' or 'python', not {value!r}")
     return value
 
 

@@ -80,6 +80,11 @@ def test_manifest_names_a_bundled_layout_portably(tmp_path: Path) -> None:
     assert code == 1, err
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text(encoding="utf-8"))
     assert [lay["path"] for lay in manifest["layouts"]] == [ref]
+    # A vendor's definitions given on the command line are the user's own: relative to the manifest, in the
+    # `definitions` list as in the `mappings` section.
+    vendor = {d["path"] for d in manifest["definitions"] if d["kind"] in ("mapping", "source_layout")}
+    assert vendor and not any(p.startswith("package:") for p in vendor), vendor
+    assert {m["path"] for m in manifest["mappings"]} <= vendor
     code, out, err = cli("verify", str(tmp_path / "o" / "manifest.json"), "--json")
     assert code == 0 and json.loads(out)["ok"], out + err
 

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from midlayout.cli import app
-from midlayout.pipeline.portable import portable_reference, resolve_reference
+from midlayout.layout.bundled import portable_ref, resolve_ref
 from tests.conftest import LAYOUTS, MAPPINGS, SAMPLES
 
 runner = CliRunner()
@@ -133,9 +133,9 @@ def test_validate_without_out_does_not_name_a_deleted_manifest(tmp_path: Path) -
 
 def test_references_round_trip(tmp_path: Path) -> None:
     bundled = LAYOUTS / "chukan" / "juki" / "2.5.yaml"
-    ref = portable_reference(bundled, tmp_path)
+    ref = portable_ref(bundled, tmp_path)
     assert ref == "package:layouts/chukan/juki/2.5.yaml"
-    assert resolve_reference(ref, tmp_path).read_bytes() == bundled.read_bytes()
+    assert resolve_ref(ref, tmp_path).read_bytes() == bundled.read_bytes()
     other = tmp_path / "a" / "b.yaml"
-    assert portable_reference(other, tmp_path / "out") == "../a/b.yaml"
-    assert resolve_reference("../a/b.yaml", tmp_path / "out") == tmp_path / "a" / "b.yaml"
+    assert portable_ref(other, tmp_path / "out") == "../a/b.yaml"
+    assert resolve_ref("../a/b.yaml", tmp_path / "out") == tmp_path / "a" / "b.yaml"

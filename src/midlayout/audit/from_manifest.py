@@ -12,6 +12,7 @@ from midlayout.audit.inputs import Source, locate
 from midlayout.audit.reconcile import Side, Step, Tolerances, certificate
 from midlayout.audit.verify import read_manifest
 from midlayout.errors import InputError, Location
+from midlayout.layout.bundled import resolve_ref
 from midlayout.layout.dtypes import polars_dtype
 from midlayout.layout.gaiji import GaijiOptions
 from midlayout.layout.mapping import Mapping, load_mapping
@@ -21,7 +22,6 @@ from midlayout.mapping.compile import compile_file
 from midlayout.pipeline.inputs import Job, match_inputs
 from midlayout.pipeline.options import options_of_run
 from midlayout.pipeline.plan import lookup_tables
-from midlayout.pipeline.portable import resolve_reference
 from midlayout.pipeline.readmap import read_input
 from midlayout.rejects import FILE, REC
 
@@ -31,7 +31,7 @@ BATCH = 200_000
 def _mappings(manifest: dict[str, Any], where: str) -> list[Mapping]:
     found = []
     for entry in manifest.get("mappings", []):
-        path = resolve_reference(str(entry["path"]), Path(where).parent)
+        path = resolve_ref(str(entry["path"]), Path(where).parent)
         if not path.is_file():
             raise InputError("mapping named by the manifest not found", Location(file=str(path)))
         if sha256_file(path) != entry["sha256"]:
@@ -48,7 +48,7 @@ def _mappings(manifest: dict[str, Any], where: str) -> list[Mapping]:
 
 def _rejected(manifest: dict[str, Any], where: str) -> tuple[pl.DataFrame, Path]:
     paths = [
-        resolve_reference(o["path"], Path(where).parent)
+        resolve_ref(o["path"], Path(where).parent)
         for o in manifest["outputs"]
         if o.get("writer") == "rejects" and o["path"].endswith(".parquet")
     ]
@@ -88,7 +88,7 @@ def source_side(
     mappings = _mappings(manifest, where)
     folder = manifest_path.parent
     jobs = match_inputs(
-        mappings, [f"{i['source']}={resolve_reference(i['path'], folder)}" for i in manifest["inputs"]]
+        mappings, [f"{i['source']}={resolve_ref(i['path'], folder)}" for i in manifest["inputs"]]
     )
     rejected, rejects_path = _rejected(manifest, where)
     gaiji = options_of_run(manifest, mappings, where).gaiji(mappings)  # the run's 外字 tables and policies
@@ -139,7 +139,7 @@ def output_sides(manifest: dict[str, Any], layouts: dict[str, Layout], folder: P
         for target in str(out["target"]).split(","):
             ref, file_id = target.rsplit(":", 1)
             layout = layouts[ref]
-            path = str(resolve_reference(out["path"], folder))
+            path = str(resolve_ref(out["path"], folder))
             spec = f"{path}:{layout.gyomu}.{file_id}" if writer == "duckdb" else path
             side.sources[target] = locate(spec, layout, file_id)
     return list(sides.values())

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from midlayout.errors import InputError, Location
+from midlayout.layout.bundled import is_package_ref, resolve_ref
 from midlayout.pipeline.manifest import load_manifest
-from midlayout.pipeline.portable import is_package_reference, resolve_reference
 from midlayout.writers.base import sha256_path
 
 
@@ -78,9 +78,9 @@ def check_file(role: str, path: str, expected: str, folder: Path) -> FileCheck:
     `path` is the manifest's reference: `package:layouts/…` for a bundled layout, else a path relative to
     `folder` (the manifest's folder, or `--base`).
     """
-    real = resolve_reference(path, folder)
+    real = resolve_ref(path, folder)
     if not real.exists():
-        if is_package_reference(path):
+        if is_package_ref(path):
             why = f"not among the layouts bundled with this midlayout (looked for {real})"
         else:
             why = f"no file at {real} (relative paths are read from {folder}; --base DIR reads them from DIR)"
@@ -140,7 +140,7 @@ def content_checks(manifest: dict[str, Any], folder: Path) -> list[FileCheck]:
         if not expected:
             continue
         path = str(o["path"])
-        real = resolve_reference(path, folder)
+        real = resolve_ref(path, folder)
         if not real.is_file():
             why = f"no file at {real}"
             checks.append(FileCheck("output-content", path, expected, None, "missing", str(real), why))
@@ -171,14 +171,14 @@ def _verify_job(job: dict[str, Any], job_path: Path, base: Path | None) -> list[
         if not isinstance(entry, dict) or not entry.get("manifest"):
             continue  # failed or not run: the entry wrote no manifest, and the job manifest says why
         ref = str(entry["manifest"])
-        _settle(resolve_reference(ref, folder).parent)
+        _settle(resolve_ref(ref, folder).parent)
         check = check_file(
             f"entry {entry.get('id', '?')}", ref, str(entry.get("manifest_sha256", "")), folder
         )
         checks.append(check)
         if check.status == "missing":
             continue
-        entry_manifest = resolve_reference(ref, folder)
+        entry_manifest = resolve_ref(ref, folder)
         manifest = read_manifest(entry_manifest)
         checks += [
             check_file(role, path, sha, entry_manifest.parent)

@@ -16,6 +16,7 @@ from typing import Any
 
 import midlayout
 from midlayout.errors import MidlayoutError
+from midlayout.layout.bundled import portable_ref, resolve_ref
 from midlayout.layout.job import Job, JobEntry
 from midlayout.layout.mapping import load_mapping
 from midlayout.layout.standard import sha256_file
@@ -23,7 +24,6 @@ from midlayout.pipeline.convert import Progress, convert, plan_run_id
 from midlayout.pipeline.lock import locked
 from midlayout.pipeline.manifest import load_manifest, write_atomic
 from midlayout.pipeline.options import DEFAULT_WRITERS, ConvertOptions
-from midlayout.pipeline.portable import portable_reference, resolve_reference
 from midlayout.writers.base import sha256_path
 
 MANIFEST = "job-manifest.json"
@@ -77,7 +77,7 @@ def _up_to_date(entry: JobEntry, prev: dict[str, Any] | None, options: ConvertOp
     """The earlier result of this entry still stands: same data, intact manifest and outputs."""
     if not prev or prev.get("status") not in ("ok", "rejects", "skipped") or not prev.get("manifest"):
         return False
-    path = resolve_reference(str(prev["manifest"]), out)
+    path = resolve_ref(str(prev["manifest"]), out)
     if not path.is_file() or sha256_file(path) != prev.get("manifest_sha256"):
         return False
     try:
@@ -88,7 +88,7 @@ def _up_to_date(entry: JobEntry, prev: dict[str, Any] | None, options: ConvertOp
     if manifest.get("run_id") != current:
         return False
     files = [o for o in manifest.get("outputs", []) if o.get("sha256")]
-    paths = [resolve_reference(str(o["path"]), path.parent) for o in files]
+    paths = [resolve_ref(str(o["path"]), path.parent) for o in files]
     return all(p.exists() and sha256_path(p) == o["sha256"] for p, o in zip(paths, files, strict=True))
 
 
@@ -131,7 +131,7 @@ def _run_entry(entry: JobEntry, out: Path, options: ConvertOptions, progress: Pr
         result.status = m.status
         result.exit_code = m.exit_code or 0
         # relative to the job manifest's folder (out/..), as each entry's manifest records its own files
-        result.manifest = portable_reference(manifest_path, out.parent)
+        result.manifest = portable_ref(manifest_path, out.parent)
         result.manifest_sha256 = sha256_file(manifest_path)
         result.run_id = m.run_id
         result.records_read = sum(i.records_read for i in m.inputs)
@@ -193,7 +193,7 @@ def _run_job(
     previous = _previous(out) if resume else {}
     go_on = keep_going if keep_going is not None else job.on_error == "continue"
     result = JobResult(
-        job={"id": job.id, "path": portable_reference(job.path, out), "sha256": job.sha256},
+        job={"id": job.id, "path": portable_ref(job.path, out), "sha256": job.sha256},
         tool={"name": "midlayout", "version": midlayout.__version__},
         started=datetime.now(UTC).isoformat(timespec="seconds"),
     )

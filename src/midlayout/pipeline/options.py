@@ -12,12 +12,12 @@ from typing import Any, Final
 
 from midlayout import kernels
 from midlayout.errors import InputError, Location, UsageError
+from midlayout.layout.bundled import resolve_ref
 from midlayout.layout.gaiji import UNMAPPED_POLICIES, GaijiOptions, GaijiTable, load_gaiji_table
 from midlayout.layout.mapping import Mapping
 from midlayout.layout.standard import sha256_file
 from midlayout.memlimit import parse_memory_limit
 from midlayout.pipeline.outputset import DEFAULT_OUTPUT_MODE, parse_output_mode
-from midlayout.pipeline.portable import resolve_reference
 from midlayout.readers import DEFAULT_BATCH_SIZE
 from midlayout.validate import crossfile
 from midlayout.validate.registry import check_validator
@@ -118,7 +118,7 @@ def options_of_run(manifest: dict[str, Any], mappings: list[Mapping], where: str
         recorded = tables.get(m.id)
         own = m.gaiji.table
         # the manifest names the table relative to its own folder (pipeline/portable.py)
-        path = resolve_reference(str(recorded["path"]), Path(where).parent) if recorded else None
+        path = resolve_ref(str(recorded["path"]), Path(where).parent) if recorded else None
         if (
             recorded
             and path

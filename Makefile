@@ -59,10 +59,11 @@ bench: install
 	$(BIN)/pip install --quiet -e ".[dev,postgres,bench]"
 	$(BIN)/python benchmarks/run.py
 
-# Mutated samples through `convert` (tests/fuzz_convert.py): thousands of cases; CI runs 120 of them.
+# Mutated samples through `convert` (tests/fuzz_convert.py; CI runs 120) and manifests changed one field at a
+# time through `verify` (tests/test_verify_manifest.py; CI runs 150 per manifest): thousands of cases.
 FUZZ_CASES ?= 3000
 fuzz: install
-	MIDLAYOUT_FUZZ_CASES=$(FUZZ_CASES) $(BIN)/pytest -q -p no:cacheprovider tests/test_broken_extracts.py -k fuzz
+	MIDLAYOUT_FUZZ_CASES=$(FUZZ_CASES) $(BIN)/pytest -q -p no:cacheprovider tests/test_broken_extracts.py tests/test_verify_manifest.py -k fuzz
 
 clean:
 	rm -rf $(OUT) .pytest_cache .ruff_cache .mypy_cache

@@ -103,7 +103,7 @@ def test_a_job_manifest_verifies_each_entry(tmp_path: Path) -> None:
     shutil.copytree(tmp_path / "out", moved)
     code, report = _verify(str(moved / "job-manifest.json"))
     roles = [f["role"] for f in report["files"]]
-    assert code == 0 and roles[0] == "entry b" and roles.count("output") >= 3, report
+    assert code == 0 and roles[:2] == ["job", "entry b"] and roles.count("output") >= 3, report
     (moved / "b" / "parquet" / "juki" / "setai.parquet").write_bytes(b"PAR1")
     code, report = _verify(str(moved / "job-manifest.json"))
     assert code == 1 and [f["path"] for f in report["files"] if f["status"] != "ok"] == [

@@ -6,6 +6,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from midlayout.audit.manifest_check import (
+    Fields,
+    check_against_files,
+    check_entry_against,
+    check_job_manifest,
+    check_run_manifest,
+)
 from midlayout.errors import InputError, Location
 from midlayout.layout.bundled import is_package_ref, resolve_ref
 from midlayout.pipeline.manifest import load_manifest
@@ -42,33 +49,21 @@ def read_manifest(path: Path) -> dict[str, Any]:
     return data
 
 
-def named_files(manifest: dict[str, Any], where: str) -> list[tuple[str, str, str]]:
-    """(role, path, sha256) of every definition file, layout, mapping, input and output file the manifest names.
+def named_files(manifest: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(role, path, sha256) of every definition file, layout, mapping, input and output file of a manifest that
+    `check_run_manifest` accepted.
 
-    A definition's role is its kind (`definition:code_map`, `definition:source_layout`, ...). A database output (PostgreSQL) has no file and no sha256: it is not a file to re-hash, and is left out.
+    A definition's role is its kind (`definition:code_map`, `definition:source_layout`, ...). A database output
+    (PostgreSQL) has no file and no sha256: it is not a file to re-hash, and is left out.
     """
-    found = []
-    for i, entry in enumerate(manifest.get("definitions", [])):
-        if not isinstance(entry, dict) or not entry.get("path") or not entry.get("sha256"):
-            raise InputError(f"definition entry {i} has no path or sha256", Location(file=where))
-        found.append((f"definition:{entry.get('kind', '?')}", str(entry["path"]), str(entry["sha256"])))
+    found = [(f"definition:{d['kind']}", str(d["path"]), str(d["sha256"])) for d in manifest["definitions"]]
     for role, entries in (
-        ("layout", manifest.get("layouts", [])),
-        ("mapping", manifest.get("mappings", [])),
+        ("layout", manifest["layouts"]),
+        ("mapping", manifest["mappings"]),
         ("input", manifest["inputs"]),
         ("output", manifest["outputs"]),
     ):
-        for i, entry in enumerate(entries):
-            if (
-                role == "output"
-                and isinstance(entry, dict)
-                and entry.get("details")
-                and not entry.get("sha256")
-            ):
-                continue
-            if not isinstance(entry, dict) or not entry.get("path") or not entry.get("sha256"):
-                raise InputError(f"{role} entry {i} has no path or sha256", Location(file=where))
-            found.append((role, str(entry["path"]), str(entry["sha256"])))
+        found += [(role, str(e["path"]), str(e["sha256"])) for e in entries if e.get("sha256")]
     return found
 
 
@@ -103,14 +98,18 @@ def verify(manifest_path: Path, base: Path | None = None) -> list[FileCheck]:
     """
     _settle(manifest_path.parent)  # first: a swap killed midway has moved the manifest aside
     data = _read_json(manifest_path)
-    if isinstance(data, dict) and isinstance(data.get("entries"), list) and "job" in data:
+    if isinstance(data, dict) and ("entries" in data or "job" in data):
         return _verify_job(data, manifest_path, base)
-    manifest = read_manifest(manifest_path)
-    folder = base if base is not None else manifest_path.parent
-    checks = [
-        check_file(role, path, sha, folder) for role, path, sha in named_files(manifest, str(manifest_path))
-    ]
-    return checks + content_checks(manifest, folder)
+    return _verify_run(data, str(manifest_path), base if base is not None else manifest_path.parent)
+
+
+def _verify_run(data: Any, where: str, folder: Path) -> list[FileCheck]:
+    """Every file of one run's manifest; InputError when the manifest itself was changed or cut short."""
+    manifest = check_run_manifest(data, where)
+    checks = [check_file(role, path, sha, folder) for role, path, sha in named_files(manifest)]
+    checks += content_checks(manifest, folder)
+    check_against_files(Fields(where), manifest, folder, {c.path for c in checks if c.status == "ok"})
+    return checks
 
 
 def _settle(folder: Path) -> None:
@@ -165,27 +164,42 @@ def _read_json(path: Path) -> Any:
 
 
 def _verify_job(job: dict[str, Any], job_path: Path, base: Path | None) -> list[FileCheck]:
+    """The job file, then each entry that wrote a manifest: that manifest (its sha256 as the job recorded it),
+    its agreement with the job manifest's summary of the entry, and every file it names."""
     folder = base if base is not None else job_path.parent
-    checks: list[FileCheck] = []
-    for entry in job["entries"]:
-        if not isinstance(entry, dict) or not entry.get("manifest"):
-            continue  # failed or not run: the entry wrote no manifest, and the job manifest says why
+    f, entries = check_job_manifest(job, str(job_path))
+    checks = [check_file("job", job["job"]["path"], job["job"]["sha256"], folder)]
+    if checks[0].status == "ok":
+        _check_job_file(f, job, entries, Path(checks[0].resolved))
+    for i, entry in enumerate(entries):
+        if entry["status"] in ("failed", "not_run"):
+            continue  # the entry wrote no manifest, and the job manifest says why
         ref = str(entry["manifest"])
         _settle(resolve_ref(ref, folder).parent)
-        check = check_file(
-            f"entry {entry.get('id', '?')}", ref, str(entry.get("manifest_sha256", "")), folder
-        )
+        check = check_file(f"entry {entry['id']}", ref, str(entry["manifest_sha256"]), folder)
         checks.append(check)
         if check.status == "missing":
             continue
         entry_manifest = resolve_ref(ref, folder)
-        manifest = read_manifest(entry_manifest)
-        checks += [
-            check_file(role, path, sha, entry_manifest.parent)
-            for role, path, sha in named_files(manifest, str(entry_manifest))
-        ]
-        checks += content_checks(manifest, entry_manifest.parent)
+        manifest = check_run_manifest(_read_json(entry_manifest), str(entry_manifest))
+        check_entry_against(f, entry, i, manifest)
+        checks += _verify_run(manifest, str(entry_manifest), entry_manifest.parent)
     return checks
+
+
+def _check_job_file(f: Fields, job: dict[str, Any], entries: list[dict[str, Any]], path: Path) -> None:
+    """The job file (as hashed) names the job and its entries, in order: the job manifest lists each once."""
+    from midlayout.errors import DefinitionError
+    from midlayout.layout.yamlfile import load_yaml
+
+    try:
+        data = load_yaml(path).data
+        listed = [e["id"] for e in data["entries"]]
+        job_id = data["job"]["id"]
+    except (DefinitionError, KeyError, TypeError):
+        return  # a job file that no longer loads was not the one hashed: its check says mismatch
+    f.equal("job.id", job["job"]["id"], job_id, "the job file")
+    f.equal("entries", [e["id"] for e in entries], listed, "the job file's entries")
 
 
 def as_dicts(checks: list[FileCheck]) -> list[dict[str, Any]]:

@@ -51,7 +51,7 @@ def test_layouts_dirs_and_the_environment_are_searched_before_the_bundled_layout
 ) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
     for root, gyomu in ((one, "juki_a"), (two, "juki_b")):
-        shutil.copytree(LAYOUTS / "chukan" / "juki", root / "local" / gyomu)
+        _copy_as(LAYOUTS / "chukan" / "juki", root / "local" / gyomu, "local", gyomu)
     monkeypatch.setenv("MIDLAYOUT_LAYOUTS", os.pathsep.join([str(two), str(LAYOUTS)]))
     code, out, err = cli("layouts", "list", "--json", "--layouts-dir", str(one))
     assert code == 0, err
@@ -64,6 +64,60 @@ def test_layouts_dirs_and_the_environment_are_searched_before_the_bundled_layout
     monkeypatch.delenv("MIDLAYOUT_LAYOUTS")
     code, out, _ = cli("layouts", "list", "--json")
     assert {r["origin"] for r in json.loads(out)} == {"bundled"}
+
+
+def _copy_as(src: Path, dest: Path, family: str, gyomu: str, version: str | None = None) -> None:
+    """A layout folder copied under another ID, its headers said to match (family, 業務, and version if given)."""
+    shutil.copytree(src, dest)
+    for path in dest.glob("*.yaml"):
+        text = path.read_text(encoding="utf-8")
+        text = text.replace("\nfamily: chukan\n", f"\nfamily: {family}\n")
+        text = text.replace("\ngyomu: juki\n", f"\ngyomu: {gyomu}\n")
+        if version:
+            text = text.replace(f'\nversion: "{path.stem}"\n', f'\nversion: "{version}"\n')
+        path.write_text(text, encoding="utf-8")
+
+
+def _line(path: Path, start: str) -> int:
+    return next(
+        n for n, x in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if x.startswith(start)
+    )
+
+
+@pytest.mark.parametrize(
+    ("folder", "key"),
+    [
+        ("local/juki/2.5.yaml", "family:"),  # copied under another family, header not changed
+        ("chukan/juki_x/2.5.yaml", "gyomu:"),
+        ("chukan/juki/2.6.yaml", "version:"),  # copied as the next version, header still 2.5
+    ],
+)
+@pytest.mark.parametrize("how", ["--layouts-dir", "MIDLAYOUT_LAYOUTS"])
+def test_a_layout_whose_header_disagrees_with_its_folder_is_a_load_error_at_the_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: str, key: str, how: str
+) -> None:
+    mine = tmp_path / "mine"
+    target = mine / folder
+    shutil.copytree(LAYOUTS / "chukan" / "juki", target.parent)
+    shutil.copy(LAYOUTS / "chukan" / "juki" / "2.5.yaml", target)
+    for name in target.parent.glob("*.yaml"):
+        if name != target:
+            name.unlink()  # only the stale copy (and its code tables): no "defined in two places"
+    ref = f"{target.parent.parent.name}/{target.parent.name}@{target.stem}"
+    where = ["--layouts-dir", str(mine)] if how == "--layouts-dir" else []
+    if how == "MIDLAYOUT_LAYOUTS":
+        monkeypatch.setenv("MIDLAYOUT_LAYOUTS", str(mine))
+    for args in (["layouts", "show", ref], ["layouts", "list"]):
+        code, out, err = cli(*args, *where)
+        assert code == 2 and f"{target}:{_line(target, key)}" in err, (args, out, err)
+        assert ref in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_every_bundled_layout_agrees_with_its_folder() -> None:
+    from midlayout.layout.registry import list_layouts, load_entry
+
+    for entry in list_layouts():
+        assert load_entry(entry).ref == entry.ref
 
 
 def test_manifest_names_a_bundled_layout_portably(tmp_path: Path) -> None:

@@ -10,9 +10,8 @@ from rich.text import Text
 
 from midlayout.cli.common import AllowOutside, JsonOpt, LayoutsDirs, definitions, emit_json, guarded, stdout
 from midlayout.layout.model import Layout
-from midlayout.layout.registry import list_layouts, resolve
+from midlayout.layout.registry import list_layouts, load_entry, resolve
 from midlayout.layout.sheetexport import rule_node
-from midlayout.layout.standard import load_layout
 
 app = typer.Typer(
     help="List and show the standard layouts (bundled, $MIDLAYOUT_LAYOUTS, --layouts-dir).",
@@ -29,7 +28,7 @@ def list_cmd(
     rows = []
     with definitions(layouts_dir, allow_outside_definitions):
         for entry in list_layouts():
-            lay = load_layout(entry.path)
+            lay = load_entry(entry)
             rows.append(
                 {
                     "ref": lay.ref,

@@ -69,6 +69,12 @@ class LayoutEntry:
         return f"{self.id}@{self.version}"
 
 
+def load_entry(entry: LayoutEntry) -> Layout:
+    """Load a layout found on the search path; its header must name the ID@VERSION its place names."""
+    family, gyomu = entry.id.split("/", 1)
+    return load_layout(entry.path, (family, gyomu, entry.version))
+
+
 def _normalise_version(version: str) -> str:
     return version[1:] if version[:1] in "vV" else version
 
@@ -114,6 +120,6 @@ def resolve(ref: str, root: Path | Sequence[Path] | None = None) -> Layout:
     found = _found(root)
     entries = found.get(f"{layout_id}@{_normalise_version(version)}")
     if entries:
-        return load_layout(_one(ref, entries).path)
+        return load_entry(_one(ref, entries))
     known = ", ".join(sorted(found)) or "none"
     raise UsageError(f"unknown layout {ref!r} (known: {known})")

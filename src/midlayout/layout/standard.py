@@ -174,8 +174,26 @@ def _cross_check(doc: Doc, files: tuple[FileDef, ...]) -> None:
                 raise doc.error(("files", fi, "checks", ci), "names an unknown file or item")
 
 
-def load_layout(path: Path) -> Layout:
-    """Load a layout file and the code tables it lists; raise DefinitionError with file:line on any fault."""
+def _agrees_with_folder(doc: Doc, node: dict[str, Any], folder_ref: tuple[str, str, str]) -> None:
+    family, gyomu, version = folder_ref
+    by_folder = f"{family}/{gyomu}@{version}"
+    said = {"family": family, "gyomu": gyomu, "version": version}
+    for key, expected in said.items():
+        value = c.text(doc, (key,), node[key])
+        if value.removeprefix("v").removeprefix("V") != expected.removeprefix("v").removeprefix("V"):
+            raise doc.error(
+                (key,),
+                f"says {value!r}, but the file's place names it {by_folder} (FAMILY/GYOMU/VERSION.yaml): "
+                f"make the header say {expected!r}, or move the file",
+            )
+
+
+def load_layout(path: Path, folder_ref: tuple[str, str, str] | None = None) -> Layout:
+    """Load a layout file and the code tables it lists; raise DefinitionError with file:line on any fault.
+
+    `folder_ref` is (family, 業務, version) as the file's place on the layout search path names it
+    (`FAMILY/GYOMU/VERSION.yaml`): the header must say the same, or a copied file with a stale header would
+    register under one ID@VERSION and record another."""
     doc = load_yaml(path)
     node = c.mapping(doc, (), doc.data, _TOP, {"code_tables", "published", "repertoire"})
     tables: dict[str, CodeTable] = {}
@@ -192,6 +210,8 @@ def load_layout(path: Path) -> Layout:
     _cross_check(doc, files)
     for key in ("family", "gyomu"):
         c.ident(doc, (key,), node[key])
+    if folder_ref is not None:
+        _agrees_with_folder(doc, node, folder_ref)
     return Layout(
         family=node["family"],
         family_name=c.text(doc, ("family_name",), node["family_name"]),

@@ -221,3 +221,44 @@ def test_loading_definitions_imports_no_engine() -> None:
     env = {**os.environ, "MIDLAYOUT_LAYOUTS": str(LAYOUTS)}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle"),
+    [
+        (
+            "{id: katagaki, name: 方書,",
+            '{id: katagaki, name: "方\\n書",',
+            "id: katagaki",
+        ),  # breaks a CSV header line
+        ("{id: katagaki, name: 方書,", '{id: katagaki, name: "方書\\r",', "id: katagaki"),
+        ("{id: katagaki, name: 方書,", '{id: katagaki, name: "方\\t書",', "id: katagaki"),
+        ("{id: katagaki, name: 方書,", '{id: katagaki, name: "方\\u2028書",', "id: katagaki"),
+        (
+            "gyomu_name: 住民基本台帳",
+            'gyomu_name: "住民\\x1b[31m基本台帳"',
+            "gyomu_name:",
+        ),  # a terminal escape
+    ],
+)
+def test_a_name_with_a_line_break_or_control_character_is_a_load_error_at_its_line(
+    tmp_path: Path, old: str, new: str, needle: str
+) -> None:
+    path = _broken(tmp_path, old, new)
+    with pytest.raises(DefinitionError, match="line break or control character") as info:
+        load_layout(path)
+    assert info.value.location.line == _line_of(path, needle)
+
+
+def test_the_standard_csv_header_reads_back_as_the_item_names(tmp_path: Path) -> None:
+    """Names with a comma, a quote and spaces: the header the writer writes is the one audit reads."""
+    from midlayout.audit.inputs import _csv_header
+    from midlayout.writers.standard import StandardCsvWriter
+
+    path = _broken(tmp_path, "{id: katagaki, name: 方書,", '{id: katagaki, name: "方書, \\"棟\\" 号 ",')
+    layout = load_layout(path)
+    file = layout.file("jumin")
+    header = tmp_path / "jumin.csv"
+    header.write_bytes(StandardCsvWriter(tmp_path / "o").header(layout, file) + b'"x"\r\n')
+    assert _csv_header(header, layout.encoding) == [it.name for it in file.items]
+    assert '方書, "棟" 号 ' in _csv_header(header, layout.encoding)

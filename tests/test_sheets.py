@@ -157,6 +157,7 @@ def test_an_official_like_workbook_imports(tmp_path: Path) -> None:
         ("E9", "十五", "sheet 住民, row 9, column E (桁数)"),
         ("D9", "謎", "sheet 住民, row 9, column D (データ型)"),
         ("G9", "たぶん", "sheet 住民, row 9, column G (データ出力条件)"),
+        ("C9", "氏\n名", "sheet 住民, row 9, column C (データ項目名)"),  # a line break typed in the cell
     ],
 )
 def test_an_uninterpretable_cell_is_exit_2_naming_sheet_row_column(

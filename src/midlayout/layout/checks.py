@@ -43,6 +43,23 @@ def text(doc: Doc, at: PathKey, node: Any) -> str:
     return node
 
 
+# C0 and C1 controls (CR, LF, TAB, ESC ...), DEL, and the Unicode line and paragraph separators.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def name(doc: Doc, at: PathKey, node: Any) -> str:
+    """`node` must be a display name on one line: a 項目名称 heads a column of the standard CSV (read back as one
+    line by audit) and names an item in terminal lines, so a line break or control character is refused."""
+    value = text(doc, at, node)
+    found = CONTROL.search(value)
+    if found:
+        raise doc.error(
+            at,
+            f"a name with a line break or control character (U+{ord(found.group()):04X}): write it on one line",
+        )
+    return value
+
+
 def ident(doc: Doc, at: PathKey, node: Any) -> str:
     """`node` must be an ASCII identifier."""
     value = text(doc, at, node)

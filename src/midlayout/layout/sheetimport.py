@@ -199,6 +199,8 @@ def _item(rd: _Reader, r: int, cells: dict[str, str], encoding: str, ids: dict[s
     name = cells.get("name", "")
     if not name:
         raise rd.error(r, "name", "an item row has no 名称")
+    if c.CONTROL.search(name):
+        raise rd.error(r, "name", "a 名称 with a line break or control character: write it on one line")
     typ = parse_type(cells.get("type", "")) if cells.get("type") else None
     length = parse_length(cells.get("length", "")) if cells.get("length") else None
     if cells.get("length") and length is None:

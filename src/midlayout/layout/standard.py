@@ -62,7 +62,7 @@ def load_code_table(path: Path) -> CodeTable:
             raise doc.error(("codes", code), f"code {code!r} does not have {digits} ASCII characters")
         c.text(doc, ("codes", code), label)
     return CodeTable(
-        c.ident(doc, ("id",), node["id"]), c.text(doc, ("name",), node["name"]), digits, codes, path
+        c.ident(doc, ("id",), node["id"]), c.name(doc, ("name",), node["name"]), digits, codes, path
     )
 
 
@@ -104,7 +104,7 @@ def _item(doc: Doc, at: PathKey, node: Any, no: int, tables: dict[str, CodeTable
     return Item(
         no=node.get("no", no),
         id=c.ident(doc, (*at, "id"), node["id"]),
-        name=c.text(doc, (*at, "name"), node["name"]),
+        name=c.name(doc, (*at, "name"), node["name"]),
         type=typ,
         length=length,
         unit=unit,
@@ -150,7 +150,7 @@ def _file(doc: Doc, at: PathKey, node: Any, tables: dict[str, CodeTable]) -> Fil
             raise doc.error((*at, "rules", i, "id"), f"rule {rule.id!r} is defined twice")
     return FileDef(
         c.ident(doc, (*at, "id"), node["id"]),
-        c.text(doc, (*at, "name"), node["name"]),
+        c.name(doc, (*at, "name"), node["name"]),
         key,
         items,
         checks,
@@ -214,9 +214,9 @@ def load_layout(path: Path, folder_ref: tuple[str, str, str] | None = None) -> L
         _agrees_with_folder(doc, node, folder_ref)
     return Layout(
         family=node["family"],
-        family_name=c.text(doc, ("family_name",), node["family_name"]),
+        family_name=c.name(doc, ("family_name",), node["family_name"]),
         gyomu=node["gyomu"],
-        gyomu_name=c.text(doc, ("gyomu_name",), node["gyomu_name"]),
+        gyomu_name=c.name(doc, ("gyomu_name",), node["gyomu_name"]),
         version=c.text(doc, ("version",), node["version"]),
         encoding=c.choice(doc, ("encoding",), node["encoding"], LAYOUT_ENCODINGS),
         provenance=c.text(doc, ("provenance",), node["provenance"]),

@@ -617,6 +617,27 @@ def test_the_summary_lists_distinct_unmapped_codes_with_counts(tmp_path: Path) -
     assert "小林" not in out
 
 
+def test_the_unmapped_code_summary_reads_the_code_not_the_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The summary counts a structured column: a reworded reject message (or one without the code) cannot
+    empty or merge it. Before, it parsed `code not in code map MAP: CODE` out of the message text."""
+    from midlayout.mapping import ops
+
+    monkeypatch.setattr(ops, "UNMAPPED_MESSAGE", "vendor code outside the code map {map}")
+    path = _sample_with(
+        tmp_path, '"小林　加奈","コバヤシ　カナ","","女"', '"小林　加奈","コバヤシ　カナ","","不明"'
+    )
+    code, out, where = _convert(tmp_path, path)
+    assert code == 1
+    messages = pl.read_parquet(where / "rejects.parquet").filter(pl.col("rule") == "code_unmapped")["message"]
+    assert set(messages) == {"vendor code outside the code map vendor_b_seibetsu"}  # the wording did change
+    table = out[out.index("unmapped vendor codes") :]
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in table.splitlines() if "不明" in line]
+    assert rows == [["seibetsu", "vendor_b_seibetsu", "不明", "2"]], table
+    assert "小林" not in out
+
+
 # --- 4. progress and offsets ---
 
 

@@ -20,13 +20,43 @@ REJECT_SCHEMA: dict[str, pl.DataType] = {
     "raw": pl.Binary(),
 }
 
-# Facts a report needs about a reject, as data rather than message text. Only repertoire rejects carry them
-# today: the repertoires the value is outside of, and each character outside (hex code point, 1-based
-# position). Staged with the rejects, never written to rejects.parquet/csv.
+# Facts a report needs about a reject, as data rather than message text: for a repertoire reject, the
+# repertoires the value is outside of and each character outside (hex code point, 1-based position); for an
+# unmapped vendor code, the code map and the code. Staged with the rejects, never written to rejects.parquet/csv
+# (which hold the code in the message and the raw record) nor to the manifest.
 DETAIL = "detail"
 DETAIL_TYPE = pl.Struct(
-    {"outside": pl.String(), "chars": pl.List(pl.Struct({"code": pl.String(), "pos": pl.Int64()}))}
+    {
+        "outside": pl.String(),
+        "chars": pl.List(pl.Struct({"code": pl.String(), "pos": pl.Int64()})),
+        "code_map": pl.String(),
+        "code": pl.String(),
+    }
 )
+
+
+def code_detail(code_map: str, code: pl.Expr) -> pl.Expr:
+    """The detail of an unmapped vendor code (DETAIL_TYPE): its code map and the code."""
+    return pl.struct(
+        pl.lit(None, dtype=pl.String).alias("outside"),
+        pl.lit(None, dtype=DETAIL_TYPE.to_schema()["chars"]).alias("chars"),
+        pl.lit(code_map, dtype=pl.String).alias("code_map"),
+        code.cast(pl.String).alias("code"),
+    )
+
+
+def unmapped_codes(rejects: pl.DataFrame) -> pl.DataFrame:
+    """The distinct unmapped vendor codes (item, code_map, code) with the records each rejected: an aggregate
+    for the terminal, read from the detail column (never from the message text)."""
+    found = rejects.filter(pl.col("rule") == "code_unmapped")
+    detail = pl.col(DETAIL).struct
+    return (
+        found.select(pl.col("item"), detail.field("code_map"), detail.field("code"))
+        .group_by("item", "code_map", "code")
+        .agg(pl.len().alias("records"))
+        .sort("item", "code_map", "code")
+    )
+
 
 # Provenance columns every batch carries from the reader to the writer.
 FILE, REC, OFF, RAW = "_file", "_rec", "_off", "_raw"

@@ -51,7 +51,7 @@ def _summary(result: ConvertResult, title: str, kept: bool = True) -> None:
         for r in m.rejects["by_rule"]:  # type: ignore[union-attr]
             rules.add_row(r["stage"], r["rule"], str(r["count"]))
         stdout.print(rules)
-    _unmapped_codes(result.rejects)
+    _unmapped_codes(result.unmapped)
     _text_summary(m.text)
     partial = m.text.get("dates", {}).get("partial_null", {})
     for item, n in partial.items():
@@ -81,20 +81,10 @@ def _summary(result: ConvertResult, title: str, kept: bool = True) -> None:
     )
 
 
-def _unmapped_codes(rejects: pl.DataFrame) -> None:
+def _unmapped_codes(counts: pl.DataFrame) -> None:
     """The DISTINCT vendor codes no code map holds, with counts (aggregates, not record-level values)."""
-    found = rejects.filter(pl.col("rule") == "code_unmapped")
-    if not found.height:
+    if not counts.height:
         return
-    parts = pl.col("message").str.extract_groups(r"^code not in code map (.+?): (.*)$")
-    counts = (
-        found.select(
-            pl.col("item"), parts.struct.field("1").alias("map"), parts.struct.field("2").alias("code")
-        )
-        .group_by("item", "map", "code")
-        .agg(pl.len().alias("records"))
-        .sort("item", "code")
-    )
     table = Table("item", "code map", "code", "records", title="unmapped vendor codes (distinct)")
     for item, code_map, code, n in counts.iter_rows():
         table.add_row(item or "", code_map or "", code or "", str(n))

@@ -174,6 +174,8 @@ def _check_rejects(rows: pl.DataFrame, failing: pl.Series, chk: Check) -> pl.Dat
     if isinstance(message, pl.Expr):
         bad = bad.with_columns(message.alias("__msg"))
         message = pl.col("__msg")
+    if chk.detail is not None:
+        bad = bad.with_columns(chk.detail.alias("__det"))
     return rejects_from(
         bad,
         stage="map",
@@ -182,6 +184,7 @@ def _check_rejects(rows: pl.DataFrame, failing: pl.Series, chk: Check) -> pl.Dat
         field=chk.field,
         message=message,
         field_start=chk.field_start,
+        detail=pl.col("__det") if chk.detail is not None else None,
     )
 
 

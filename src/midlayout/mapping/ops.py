@@ -11,6 +11,7 @@ import polars as pl
 from midlayout import kernels
 from midlayout.layout.mapping import CodeMap, Op
 from midlayout.layout.ops import OP_SPECS
+from midlayout.rejects import code_detail
 from midlayout.text import normalize
 from midlayout.text.wareki import parse_wareki, to_wareki
 from midlayout.text.wareki_fast import parse_wareki_fast
@@ -26,6 +27,9 @@ class Check:
     field_start: int
     mask: pl.Expr
     message: str | pl.Expr
+    detail: pl.Expr | None = (
+        None  # facts a report reads as data (rejects.DETAIL_TYPE), never parsed from `message`
+    )
 
 
 @dataclass
@@ -83,8 +87,8 @@ class OpContext:
     shared: Shared | None = None
     counters: list[tuple[str, str, pl.Expr]] | None = None  # (item, what, mask) counted per run
 
-    def check(self, rule: str, mask: pl.Expr, message: str | pl.Expr) -> Check:
-        return Check(rule, self.item, self.field, self.field_start, mask, message)
+    def check(self, rule: str, mask: pl.Expr, message: str | pl.Expr, detail: pl.Expr | None = None) -> Check:
+        return Check(rule, self.item, self.field, self.field_start, mask, message, detail)
 
     def count(self, what: str, mask: pl.Expr) -> None:
         """Count the rows where `mask` holds (values a mapping accepted with a loss, e.g. `partial: null`)."""
@@ -114,15 +118,22 @@ def op_trim(v: Value, args: dict[str, str] | None, _c: OpContext) -> tuple[Value
     return Value(normalize.trim(v.text(), args["chars"], args["side"]), pl.String), []
 
 
+# The reject message of a vendor code no code map holds ({map}: the code map's id, {code}: the code). The
+# terminal's summary reads the code from the reject's detail column, never from this text.
+UNMAPPED_MESSAGE = "code not in code map {map}: {code}"
+
+
 def op_code(v: Value, name: str, ctx: OpContext) -> tuple[Value, list[Check]]:
     table = ctx.code_maps[name]
     src = v.text()
     out = src.replace_strict(list(table.map), list(table.map.values()), default=None, return_dtype=pl.String)
     blank = src.is_null() | (src == "")
+    template = UNMAPPED_MESSAGE.format(map=table.id, code="{}")
+    message = pl.format(template, src) if "{}" in template else pl.lit(template)
     return Value(out, pl.String), [
         # The vendor code is a value: rejects.* hold it (as they hold the raw record); the terminal shows
         # only the distinct codes with counts, and reports mask it unless --show-values.
-        ctx.check("code_unmapped", ~blank & out.is_null(), pl.lit(f"code not in code map {table.id}: ") + src)
+        ctx.check("code_unmapped", ~blank & out.is_null(), message, code_detail(table.id, src))
     ]
 
 

@@ -37,7 +37,7 @@ from midlayout.pipeline.run_manifest import (
 from midlayout.pipeline.session import WriterSession
 from midlayout.pipeline.staging import cross_rejects, staging
 from midlayout.pipeline.textreport import manifest_section, write_reports
-from midlayout.rejects import DETAIL, OFF, RAW, REC, REJECT_SCHEMA
+from midlayout.rejects import DETAIL, OFF, RAW, REC, REJECT_SCHEMA, empty_rejects, unmapped_codes
 
 
 @dataclass
@@ -47,6 +47,8 @@ class ConvertResult:
     manifest: Manifest
     out_dir: Path
     rejects: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=REJECT_SCHEMA))
+    # distinct unmapped vendor codes with counts (rejects.unmapped_codes): for the terminal, never the manifest
+    unmapped: pl.DataFrame = field(default_factory=lambda: unmapped_codes(empty_rejects()))
 
     @property
     def rejected(self) -> int:
@@ -131,12 +133,13 @@ def _convert(
         hasher.stop()
         session.abort()
         raise
+    unmapped = unmapped_codes(rejects)
     rejects = rejects.drop(DETAIL)  # as written to rejects.parquet
     manifest.text = manifest_section(reports, occurrences, gaiji) | {"dates": dates_section(reading.counts)}
     finish_manifest(manifest, outset, outputs, written, rejects, reports, t0, names)
     outset.swap(names, manifest.to_json(outset.out).encode("utf-8"))  # paths relative to the folder
     outset.finish()
-    return ConvertResult(manifest, outset.out, rejects)
+    return ConvertResult(manifest, outset.out, rejects, unmapped)
 
 
 def _workers(options: ConvertOptions, jobs: list[Job]) -> int:

@@ -209,3 +209,26 @@ def _get(data: Any, at: tuple[Any, ...]) -> Any:
     for k in at:
         data = data[k]
     return data
+
+
+def test_duckdb_never_draws_its_progress_bar_on_stdout() -> None:
+    """DuckDB draws a progress bar on the process's stdout (fd 1, past sys.stdout) for a query that runs longer
+    than 2 s, which a content hash of a large database does on a busy machine (150k households: 3-5 s): it broke
+    `verify --json`, and cross-file checks did the same to `convert --json`. Every connection is opened by
+    `open_duckdb`, which turns the bar off."""
+    import re
+
+    from midlayout.duckcon import open_duckdb
+
+    con = open_duckdb()
+    assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)
+    con.close()
+    src = Path(__file__).parents[1] / "src" / "midlayout"
+    direct = [
+        f"{p.relative_to(src)}:{n}"
+        for p in sorted(src.rglob("*.py"))
+        if p.name != "duckcon.py"
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(r"\bduckdb\.connect\(", line)
+    ]
+    assert not direct, direct

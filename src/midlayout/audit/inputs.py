@@ -11,6 +11,7 @@ import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 
+from midlayout.duckcon import open_duckdb
 from midlayout.errors import InputError, Location, UsageError
 from midlayout.layout.dtypes import polars_dtype
 from midlayout.layout.model import FileDef, Item, Layout
@@ -89,7 +90,7 @@ def _duckdb_columns(path: Path, table: str) -> list[str]:
         raise UsageError(f"{path}: name the table as {path}:GYOMU.FILE (e.g. {path}:juki.jumin)")
     schema, name = table.split(".", 1)
     try:
-        with duckdb.connect(str(path), read_only=True) as con:
+        with open_duckdb(str(path), read_only=True) as con:
             rows = con.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
                 "AND table_name = ? ORDER BY ordinal_position",
@@ -289,7 +290,7 @@ def register(
 
 def connect(work: Path, memory_limit: str = "2GB", threads: int | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that spills to `work` beyond `memory_limit` (so memory stays bounded)."""
-    con = duckdb.connect(":memory:")
+    con = open_duckdb(":memory:")
     con.execute(f"SET memory_limit = {sql_string(parse_memory_limit(memory_limit))}")
     con.execute(f"SET temp_directory = {sql_string(str(work / 'spill'))}")
     con.execute("SET preserve_insertion_order = false")

@@ -14,6 +14,7 @@ import duckdb
 
 from midlayout.audit.inputs import Source, connect, locate, register
 from midlayout.audit.tolerance import check_tolerance
+from midlayout.duckcon import open_duckdb
 from midlayout.errors import UsageError
 from midlayout.layout.model import FileDef, Item, Layout
 from midlayout.layout.standard import sha256_file
@@ -241,7 +242,7 @@ def delivery(spec: str, layout: Layout, label: str | None = None) -> Side:
 
 
 def _has_table(path: Path, schema: str, table: str) -> bool:
-    with duckdb.connect(str(path), read_only=True) as con:
+    with open_duckdb(str(path), read_only=True) as con:
         row = con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
             [schema, table],

@@ -279,9 +279,9 @@ def stage_lookup_table(parts: list[Path], lk: Lookup, path: Path, spill: Path, m
         table = pl.read_parquet(parts)
         table.filter(pl.len().over(lk.key) == 1).write_parquet(path, compression=STAGE_COMPRESSION)
         return
-    import duckdb
+    from midlayout.duckcon import open_duckdb  # DuckDB only for a lookup table too large to hold
 
-    con = duckdb.connect()
+    con = open_duckdb()
     try:
         con.execute(
             f"SET memory_limit = {sql.literal(memory_limit)}; SET temp_directory = {sql.literal(spill)}; "

@@ -81,12 +81,12 @@ class _Checker:
     `r{i}` (rejected row ids with their reasons) and the view `a{i}` (rows still alive)."""
 
     def __init__(self, staged: dict[str, StagedFile], work: Path, memory_limit: str) -> None:
-        import duckdb
+        from midlayout.duckcon import open_duckdb
 
         self.staged = staged
         self.idx = {name: i for i, name in enumerate(staged)}
         work.mkdir(parents=True, exist_ok=True)
-        self.con = duckdb.connect(str(work / "crossfile.duckdb"))
+        self.con = open_duckdb(str(work / "crossfile.duckdb"))
         spill = work / "spill"
         self._exec(
             f"SET memory_limit = {_lit(memory_limit)}; SET temp_directory = {_lit(spill)}; "

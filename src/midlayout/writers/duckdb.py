@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import polars as pl
 
+from midlayout.duckcon import open_duckdb
 from midlayout.layout.model import FileDef, Layout
 from midlayout.sql import ident as quote_ident
 from midlayout.sql import literal, number
@@ -33,7 +33,7 @@ class DuckDBWriter(Writer):
         self.final = out_dir / "midlayout.duckdb"
         self.temp = self.temp_for(self.final)
         self.temp.unlink(missing_ok=True)
-        self.con = duckdb.connect(str(self.temp))
+        self.con = open_duckdb(str(self.temp))
         self.targets: list[tuple[str, str]] = []
 
     def start(self, layout: Layout, file: FileDef) -> None:

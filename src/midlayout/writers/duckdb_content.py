@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
+from midlayout.duckcon import open_duckdb
 from midlayout.sql import ident
 
 BATCH_ROWS = 100_000
@@ -21,7 +21,7 @@ BATCH_ROWS = 100_000
 def content_sha256(path: Path) -> str:
     """sha256 over every table's definition and rows (read-only; rows streamed in batches)."""
     h = hashlib.sha256()
-    con = duckdb.connect(str(path), read_only=True)
+    con = open_duckdb(str(path), read_only=True)
     try:
         tables = con.execute(
             "SELECT schema_name, table_name FROM duckdb_tables() ORDER BY schema_name, table_name"

@@ -316,7 +316,7 @@ def check_against_files(f: Fields, m: dict[str, Any], folder: Path, intact: set[
         if o["writer"] not in REPORT_WRITERS or o["path"] not in intact:
             continue
         if o["path"] == "rejects.parquet":
-            summary = _reject_summary(pl.read_parquet(real))
+            summary = _reject_summary(pl.read_parquet(real, columns=["file", "record", "stage", "rule"]))
             f.equal("rejects", m["rejects"], summary, "rejects.parquet")
         elif o["writer"] == "text":
             rows = pl.scan_csv(real, infer_schema=False).select(pl.len()).collect().item()

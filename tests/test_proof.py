@@ -83,7 +83,9 @@ def _variants(encoding: str) -> list[tuple[str, str]]:
 
 
 def _corpus(tmp: Path, encoding: str, repertoire: str) -> tuple[Path, list[str]]:
-    items = "".join(f"      - {{id: {i}, name: {i}, type: string, {unit}}}\n" for i, unit in _variants(encoding))
+    items = "".join(
+        f"      - {{id: {i}, name: {i}, type: string, {unit}}}\n" for i, unit in _variants(encoding)
+    )
     files = "".join(
         f"  - id: {case}\n    name: {case}\n    key: [rec]\n    items:\n"
         "      - {id: rec, name: rec, type: string, digits: 4, required: true}\n" + items
@@ -92,7 +94,7 @@ def _corpus(tmp: Path, encoding: str, repertoire: str) -> tuple[Path, list[str]]
     layouts = tmp / "layouts" / "test" / "proof"
     layouts.mkdir(parents=True)
     (layouts / "1.0.yaml").write_text(
-        "family: test\nfamily_name: t\ngyomu: proof\ngyomu_name: p\nversion: \"1.0\"\n"
+        'family: test\nfamily_name: t\ngyomu: proof\ngyomu_name: p\nversion: "1.0"\n'
         f"encoding: {encoding}\nprovenance: synthetic\n{repertoire}\nfiles:\n{files}",
         encoding="utf-8",
     )
@@ -122,7 +124,9 @@ def _corpus(tmp: Path, encoding: str, repertoire: str) -> tuple[Path, list[str]]
         f"files:\n{rules}",
         encoding="utf-8",
     )
-    data = b"".join(fixed_record([(f"{k:04d}", 4), (v, W), (v, W)], 24) + b"\r\n" for k, v in enumerate(VALUES))
+    data = b"".join(
+        fixed_record([(f"{k:04d}", 4), (v, W), (v, W)], 24) + b"\r\n" for k, v in enumerate(VALUES)
+    )
     for case in CASES:
         (tmp / f"S_{case}.DAT").write_bytes(data)
     return maps / "m.yaml", [str(tmp / f"S_{case}.DAT") for case in CASES]
@@ -297,7 +301,12 @@ def test_samples_same_with_and_without_proofs(tmp_path: Path, monkeypatch: pytes
             monkeypatch.setenv(proof.ENV, prove)
             for validator in ("fused", "pandera"):
                 out = tmp_path / f"{k}-{prove}-{validator}"
-                convert(maps, inputs, out, ConvertOptions(("parquet", "standard"), batch_size=7, validator=validator))
+                convert(
+                    maps,
+                    inputs,
+                    out,
+                    ConvertOptions(("parquet", "standard"), batch_size=7, validator=validator),
+                )
                 outs.append(_outputs(out))
         for other in outs[1:]:
             _assert_same(outs[0], other)
@@ -314,7 +323,9 @@ def test_trap_corpus_same_with_and_without_proofs(
     mapping, inputs = fidelity._corpus(tmp_path, "")
     if not table:
         text = mapping.read_text(encoding="utf-8")
-        mapping.write_text("".join(ln for ln in text.splitlines(True) if not ln.startswith("gaiji:")), "utf-8")
+        mapping.write_text(
+            "".join(ln for ln in text.splitlines(True) if not ln.startswith("gaiji:")), "utf-8"
+        )
     monkeypatch.setenv("MIDLAYOUT_LAYOUTS", str(tmp_path / "layouts"))
     outs = []
     proven = []
@@ -322,7 +333,9 @@ def test_trap_corpus_same_with_and_without_proofs(
         monkeypatch.setenv(proof.ENV, prove)
         for validator in ("fused", "pandera"):
             out = tmp_path / f"{prove}-{validator}"
-            opts = ConvertOptions(("parquet", "standard"), batch_size=3, validator=validator, gaiji_unmapped=policy)
+            opts = ConvertOptions(
+                ("parquet", "standard"), batch_size=3, validator=validator, gaiji_unmapped=policy
+            )
             convert([load_mapping(mapping)], inputs, out, opts)
             outs.append(_outputs(out))
             proven.append(_proven(json.loads((out / "manifest.json").read_text(encoding="utf-8"))))

@@ -28,7 +28,9 @@ KEEPS = "keeps"  # its result is a part of its input, or null: never longer, no 
 MAPS = "maps"  # characters through a fixed table: its result on a value is its result on each decoded
 #   character in turn, except that neighbours may merge (`merges`: pattern → replacement, never longer than
 #   the pieces it replaces); length and repertoire follow from the table
-INTRODUCES = "introduces"  # text of its own (codes, dates, defaults, replacements): nothing is proven after it
+INTRODUCES = (
+    "introduces"  # text of its own (codes, dates, defaults, replacements): nothing is proven after it
+)
 EFFECTS = (KEEPS, MAPS, INTRODUCES)
 
 

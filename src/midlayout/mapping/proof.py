@@ -14,7 +14,7 @@ follow from that alone, and are left out of validation for the run (both validat
 
 Everything else is checked: `control_char`, `required`, code domains, digits, keys and references are
 never proven. Text an op, a constant, a lookup or a 外字 table introduces proves nothing; neither does a
-source field that is not text, nor a source codec whose decoder is not enumerated here (EBCDIC, JEF, …).
+source field that is not text, nor a source codec whose decoder is not enumerated here (UTF-8, EBCDIC, JEF, …).
 Proven rules cannot fail, so leaving them out changes no output (a test holds both paths to the same
 outputs); the manifest lists them (`validation.proven`). `MIDLAYOUT_PROVE=0` checks everything (a switch
 for tests and benchmarks).
@@ -23,27 +23,30 @@ for tests and benchmarks).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cache
-from typing import Final
+from functools import cache, partial
+from typing import Final, TypeVar
 
 import polars as pl
 
 from midlayout.layout.mapping import FileMapping, ItemRule, Mapping
-from midlayout.layout.model import FileDef, Item, Layout
+from midlayout.layout.model import Item, Layout
 from midlayout.layout.ops import KEEPS, MAPS, OP_SPECS
 from midlayout.layout.source import SourceFile
 from midlayout.text.encodings import CODECS, byte_length
 from midlayout.validate.rules import LENGTH_BYTES, LENGTH_CHARS, PROVABLE, REPERTOIRE, char_length
 
+_T = TypeVar("_T")
 ENV: Final = "MIDLAYOUT_PROVE"
 # Round-trip codecs in which a value round-trips when each of its characters does (validate/repertoire.py's
 # _CONCAT_SAFE; JIS X 0213's euc_jis_2004 composes across characters, so it is never proven).
 _CHARWISE: Final = frozenset({"cp932", "shift_jis", "euc_jp"})
 # Source codecs whose every byte sequence is enumerated: longest sequence in bytes. Stateless, so a field
 # decodes to the concatenation of its characters' decodes.
-_ENUMERATED: Final = {"cp932": 2, "shift_jis": 2, "euc_jp": 3, "utf-8": 4}
+# (UTF-8 is not: its 1.1M characters cost seconds to walk through the ops, and a CSV source has no width,
+# while a target with a repertoire cannot hold them all.)
+_ENUMERATED: Final = {"cp932": 2, "shift_jis": 2, "euc_jp": 3}
 
 
 def enabled() -> bool:
@@ -69,10 +72,6 @@ def decoder_atoms(codec: str) -> pl.DataFrame | None:
     """
     if codec not in _ENUMERATED:
         return None
-    if codec == "utf-8":
-        chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF and c != 0xFFFD]
-        src = [1 if c < 0x80 else 2 if c < 0x800 else 3 if c < 0x10000 else 4 for c in map(ord, chars)]
-        return pl.DataFrame({"text": chars, "src": src}, schema={"text": pl.String, "src": pl.Int64})
     best: dict[str, int] = {}
     for seq in _sequences(_ENUMERATED[codec]):
         try:
@@ -81,7 +80,9 @@ def decoder_atoms(codec: str) -> pl.DataFrame | None:
             continue
         if len(text) == 1 and text != "\ufffd":
             best[text] = min(best.get(text, len(seq)), len(seq))
-    return pl.DataFrame({"text": list(best), "src": list(best.values())}, schema={"text": pl.String, "src": pl.Int64})
+    return pl.DataFrame(
+        {"text": list(best), "src": list(best.values())}, schema={"text": pl.String, "src": pl.Int64}
+    )
 
 
 def _sequences(longest: int) -> Iterable[bytes]:
@@ -109,8 +110,28 @@ class Reach:
     def chars(self) -> str:
         seen = set(self.literal) | set(self.extra)
         for atoms, _ in self.pieces:
-            seen.update("".join(atoms.get_column("text").to_list()))
-        return "".join(sorted(seen))
+            seen |= _memo(("chars", id(atoms)), atoms, partial(_chars_of, atoms))
+        return "".join(seen)
+
+
+def _chars_of(atoms: pl.DataFrame) -> set[str]:
+    return set("".join(atoms.get_column("text")))
+
+
+def _pairs_of(atoms: pl.DataFrame, kind: str, encoding: str) -> list[tuple[int, int]]:
+    """The distinct (source bytes, `kind` measure) of the atoms."""
+    return sorted(atoms.select(pl.col("src"), _metric(kind, encoding).alias("m")).unique().rows())
+
+
+# Results per atoms frame (by identity: the frame is kept with its result, so the id is not reused), so
+# that the items of a run that read the same codec through the same ops share the work.
+_MEMO: dict[tuple[object, ...], tuple[object, object]] = {}
+
+
+def _memo(key: tuple[object, ...], keep: object, make: Callable[[], _T]) -> _T:
+    if key not in _MEMO:
+        _MEMO[key] = (keep, make())
+    return _MEMO[key][1]  # type: ignore[return-value]
 
 
 def _metric(kind: str, encoding: str) -> pl.Expr:
@@ -129,8 +150,8 @@ def longest(reach: Reach, kind: str, encoding: str) -> int | None:
     for atoms, width in reach.pieces:
         if width is None:
             return None
-        pairs = atoms.select(pl.col("src"), _metric(kind, encoding).alias("m")).unique().rows()
-        total += _knapsack(sorted(pairs), width)
+        pairs = _memo(("pairs", id(atoms), kind, encoding), atoms, partial(_pairs_of, atoms, kind, encoding))
+        total += _knapsack(pairs, width)
     return total
 
 
@@ -163,11 +184,18 @@ def _apply(reach: Reach | None, op_name: str, args: object, encoding: str) -> Re
 
     merged = spec.load_merges()
     for pattern, replacement in merged:  # a merge is never longer than the pieces it replaces
-        pieces = on(pl.Series(list(pattern), dtype=pl.String)).to_list()
+        images = on(pl.Series(list(pattern), dtype=pl.String)).to_list()
         for kind in (LENGTH_BYTES, LENGTH_CHARS):
-            if _measure([replacement], kind, encoding)[0] > sum(_measure(pieces, kind, encoding)):
+            if _measure([replacement], kind, encoding)[0] > sum(_measure(images, kind, encoding)):
                 return None
-    pieces = tuple((atoms.with_columns(on(atoms.get_column("text"))), w) for atoms, w in reach.pieces)
+
+    def mapped(atoms: pl.DataFrame) -> pl.DataFrame:
+        return atoms.with_columns(on(atoms.get_column("text")))
+
+    pieces = tuple(
+        (_memo(("op", id(atoms), op_name, repr(args)), atoms, partial(mapped, atoms)), w)
+        for atoms, w in reach.pieces
+    )
     literal = "".join(on(pl.Series([reach.literal], dtype=pl.String)).to_list()) if reach.literal else ""
     extra = reach.extra + "".join(r for _, r in merged)
     extra = "".join(on(pl.Series(list(extra), dtype=pl.String)).to_list()) if extra else ""
@@ -250,10 +278,14 @@ def _prove_item(item: Item, r: ItemRule, reach: Reach, source: SourceFile, layou
         most = longest(reach, kind, layout.encoding)
         if most is not None and most <= item.length:
             unit = f"bytes in {layout.encoding}" if kind == LENGTH_BYTES else "characters"
-            out.append(Proven(item.id, kind, f"{origin}: at most {most} {unit}, the item holds {item.length}"))
+            out.append(
+                Proven(item.id, kind, f"{origin}: at most {most} {unit}, the item holds {item.length}")
+            )
     inside = _repertoire_ok(reach.chars(), layout)
     if inside is not None:
-        out.append(Proven(item.id, REPERTOIRE, f"{origin}: every character it can decode to is inside {inside}"))
+        out.append(
+            Proven(item.id, REPERTOIRE, f"{origin}: every character it can decode to is inside {inside}")
+        )
     return out
 
 
@@ -267,7 +299,9 @@ def manifest_entries(entries: Iterable[tuple[str, str, Proven]]) -> list[dict[st
     out: dict[tuple[str, str, str, str], dict[str, str]] = {}
     for mapping_id, target, p in entries:
         key = (mapping_id, target, p.item, p.rule)
-        out.setdefault(key, {"mapping": mapping_id, "target": target, "item": p.item, "rule": p.rule, "why": p.why})
+        out.setdefault(
+            key, {"mapping": mapping_id, "target": target, "item": p.item, "rule": p.rule, "why": p.why}
+        )
     return list(out.values())
 
 

@@ -96,6 +96,7 @@ class BatchRunner:
         validator: str = "fused",
         kernels_name: str = kernels.FAST,
         prove: bool | None = None,
+        proven: dict[int, frozenset[tuple[str, str]]] | None = None,
     ) -> None:
         self.jobs, self.gaiji, self.root, self.captures = jobs, gaiji, root, captures
         self.validator, self.kernels_name = validator, kernels_name
@@ -103,7 +104,7 @@ class BatchRunner:
         self.prove = proof.enabled() if prove is None else prove
         self._validate: Validator = get_validator(validator)
         self._compiled: dict[int, CompiledFile] = {}
-        self._proven: dict[int, frozenset[tuple[str, str]]] = {}
+        self._proven: dict[int, frozenset[tuple[str, str]]] = dict(proven or {})
         self._specs: dict[int, GaijiSpec] = {}
         self._tables: dict[str, pl.DataFrame] = {}
 
@@ -114,8 +115,19 @@ class BatchRunner:
             trims = _reader_trims(job, spec, self.captures.get(i, ()), self.kernels_name)
             self._specs[i] = replace(spec, reader_trims=tuple(sorted(trims.items())))
             self._compiled[i] = compile_file(job.mapping, job.rule, trims)
-            self._proven[i] = proof.proven_rules(job_proofs(job, spec)) if self.prove else frozenset()
         return job, self._compiled[i], self._specs[i]
+
+    def proven(self, i: int) -> frozenset[tuple[str, str]]:
+        """(item, rule) pairs job `i`'s source proves (mapping/proof.py), computed once per run: the main
+        process hands them to the workers."""
+        if i not in self._proven:
+            job = self.jobs[i]
+            spec = spec_for(job.source, self.gaiji[job.mapping.id])
+            self._proven[i] = proof.proven_rules(job_proofs(job, spec)) if self.prove else frozenset()
+        return self._proven[i]
+
+    def all_proven(self) -> dict[int, frozenset[tuple[str, str]]]:
+        return {i: self.proven(i) for i in range(len(self.jobs))}
 
     def _table(self, lk: Lookup, path: str, rows: pl.DataFrame) -> pl.DataFrame:
         """A small table is loaded once; from a large one, only the rows this batch's keys can match."""
@@ -151,7 +163,7 @@ class BatchRunner:
             compiled.target,
             mapped.rows,
             allow=allowances(compiled.rule),
-            proven=self._proven[task.job],
+            proven=self.proven(task.job),
         )
         rows = part_path(self.root, _file_stem(target_name(job)), task.job, task.seq)
         staged(valid).write_parquet(rows, compression=STAGE_COMPRESSION)
@@ -205,12 +217,13 @@ def _init_worker(
     validator: str,
     kernels_name: str,
     prove: bool = True,
+    proven: dict[int, frozenset[tuple[str, str]]] | None = None,
 ) -> None:
     from midlayout.pipeline.procs import die_with_parent
 
     die_with_parent()
     kernels.activate(kernels_name)
-    _RUNNER[:] = [BatchRunner(jobs, gaiji, root, captures, validator, kernels_name, prove)]
+    _RUNNER[:] = [BatchRunner(jobs, gaiji, root, captures, validator, kernels_name, prove, proven)]
 
 
 def _run_in_worker(task: Task) -> Done:
@@ -250,6 +263,7 @@ class Pipeline:
                     runner.validator,
                     runner.kernels_name,
                     runner.prove,
+                    runner.all_proven(),
                 ),
             )
 

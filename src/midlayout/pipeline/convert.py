@@ -30,10 +30,10 @@ from midlayout.pipeline.run_manifest import (
     InputHasher,
     build_manifest,
     dates_section,
-    validation_section,
     finish_manifest,
     plan_run_id,
     run_id,
+    validation_section,
 )
 from midlayout.pipeline.session import WriterSession
 from midlayout.pipeline.staging import cross_rejects, staging

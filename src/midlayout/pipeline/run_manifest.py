@@ -115,7 +115,9 @@ def mapping_options(mappings: list[Mapping]) -> dict[str, Any]:
     return ({"allow_control": allow} if allow else {}) | ({"date_policies": dates} if dates else {})
 
 
-def validation_section(jobs: list[Job], gaiji: dict[str, GaijiOptions], prove: bool | None = None) -> dict[str, Any]:
+def validation_section(
+    jobs: list[Job], gaiji: dict[str, GaijiOptions], prove: bool | None = None
+) -> dict[str, Any]:
     """The manifest's `validation`: which rules of which target items were proven by the source (and so not
     checked), and why, without values (`proven`, empty with MIDLAYOUT_PROVE=0)."""
     from midlayout.mapping import proof

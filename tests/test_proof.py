@@ -82,7 +82,28 @@ def _variants(encoding: str) -> list[tuple[str, str]]:
     return out + ([("x_b3", f"bytes: {3 * W}")] if encoding.startswith("utf-8") else [])
 
 
-def _corpus(tmp: Path, encoding: str, repertoire: str) -> tuple[Path, list[str]]:
+# Values only another source encoding can hold: EUC-JP's JIS X 0212 (three bytes, outside CP932) and its
+# two-byte half-width kana; Shift_JIS's 0x8160, the wave dash U+301C, which CP932 does not give back.
+EXTRA_VALUES = {
+    "euc-jp": ["\u02d8\u02d8\u02d8".encode("euc_jp"), "ｶｶｶｶｶ".encode("euc_jp")],
+    "shift_jis": [b"\x81\x60" * 5],
+}
+
+
+def _values(source: str) -> list[bytes]:
+    """VALUES in the source encoding (cut to W bytes; characters it cannot hold left out), then its own."""
+    if source == "cp932":
+        return VALUES
+    out = []
+    for raw in VALUES:
+        text = "".join(c for c in raw.decode("cp932") if c.encode(source, errors="ignore"))
+        while len(text.encode(source)) > W:
+            text = text[:-1]
+        out.append(text.encode(source))
+    return out + EXTRA_VALUES[source]
+
+
+def _corpus(tmp: Path, encoding: str, repertoire: str, source: str = "cp932") -> tuple[Path, list[str]]:
     items = "".join(
         f"      - {{id: {i}, name: {i}, type: string, {unit}}}\n" for i, unit in _variants(encoding)
     )
@@ -104,7 +125,7 @@ def _corpus(tmp: Path, encoding: str, repertoire: str) -> tuple[Path, list[str]]
     (maps / "source.yaml").write_text(
         "vendor: p\nname: p\nfiles:\n"
         + "".join(
-            f"  - id: s_{case}\n    name: S_{case}.DAT\n    format: fixed\n    encoding: cp932\n"
+            f"  - id: s_{case}\n    name: S_{case}.DAT\n    format: fixed\n    encoding: {source}\n"
             f'    match: "S_{case}.DAT"\n    record_length: 24\n    terminator: crlf\n    offset_base: 1\n'
             "    fields:\n      - {id: NUM, start: 1, length: 4}\n      - {id: F, start: 5, length: 10}\n"
             "      - {id: G, start: 15, length: 10}\n"
@@ -125,7 +146,7 @@ def _corpus(tmp: Path, encoding: str, repertoire: str) -> tuple[Path, list[str]]
         encoding="utf-8",
     )
     data = b"".join(
-        fixed_record([(f"{k:04d}", 4), (v, W), (v, W)], 24) + b"\r\n" for k, v in enumerate(VALUES)
+        fixed_record([(f"{k:04d}", 4), (v, W), (v, W)], 24) + b"\r\n" for k, v in enumerate(_values(source))
     )
     for case in CASES:
         (tmp / f"S_{case}.DAT").write_bytes(data)
@@ -150,7 +171,7 @@ def _proven(manifest: dict) -> set[tuple[str, str, str]]:
 
 
 # What injected values break through each case (target file, item, rule): they must be rejected with
-# proofs on, so the proof must not have dropped them.
+# proofs on, so the proof must not have dropped them (CP932 source; other sources: SOURCE_BREAKS).
 BREAKS: dict[str, set[tuple[str, str]]] = {
     "trim": {("x_b1", "length_bytes")},  # U+0080 × 10: 20 by the count
     "zenkaku_kana": {("x_b1", "length_bytes")},  # ｱｲｳｴｵｶｷｸｹｺ: 10 bytes in, 20 out
@@ -163,17 +184,30 @@ BREAKS: dict[str, set[tuple[str, str]]] = {
 }
 
 
+SOURCE_BREAKS: dict[str, set[tuple[str, str, str]]] = {
+    "euc-jp": {("trim", "x_b2", "repertoire"), ("zenkaku_kana", "x_b2", "repertoire")},  # ˘ (JIS X 0212)
+    "shift_jis": {("trim", "x_b2", "repertoire"), ("hankaku_ascii", "x_b2", "repertoire")},  # U+301C
+}
+# (label, target encoding, target repertoire line, source encoding)
+RUNS = [
+    ("cp932", "cp932", "", "cp932"),
+    ("utf-8", "utf-8", "repertoire: jisx0208", "cp932"),
+    ("euc-jp", "cp932", "", "euc-jp"),
+    ("shift_jis", "cp932", "", "shift_jis"),
+]
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[Path, dict, Path, dict]]]:
     out = {}
     with pytest.MonkeyPatch.context() as mp:
-        for encoding, repertoire in (("cp932", ""), ("utf-8", "repertoire: jisx0208")):
-            tmp = tmp_path_factory.mktemp(encoding)
+        for label, encoding, repertoire, source in RUNS:
+            tmp = tmp_path_factory.mktemp(label)
             mp.setenv("MIDLAYOUT_LAYOUTS", str(tmp / "layouts"))
-            mapping, inputs = _corpus(tmp, encoding, repertoire)
+            mapping, inputs = _corpus(tmp, encoding, repertoire, source)
             on = _convert(mapping, inputs, tmp / "on", True, mp)
             off = _convert(mapping, inputs, tmp / "off", False, mp)
-            out[encoding] = (tmp / "on", on, tmp / "off", off)
+            out[label] = (tmp / "on", on, tmp / "off", off)
     yield out
 
 
@@ -226,11 +260,12 @@ def _cp932_layout():  # type: ignore[no-untyped-def]
     return load_mapping(MAPPINGS / "vendor_a" / "juki-2.5.yaml").target
 
 
-@pytest.mark.parametrize("encoding", ["cp932", "utf-8"])
+@pytest.mark.parametrize("label", [r[0] for r in RUNS])
 def test_the_proof_is_never_wrong_through_every_op(
-    runs: dict[str, tuple[Path, dict, Path, dict]], encoding: str
+    runs: dict[str, tuple[Path, dict, Path, dict]], label: str
 ) -> None:
-    on_dir, on, off_dir, off = runs[encoding]
+    """CP932 into CP932 and into UTF-8 with JIS X 0208; EUC-JP and Shift_JIS into CP932."""
+    on_dir, on, off_dir, off = runs[label]
     proven = _proven(on)
     broken_off = _rejected(off_dir)
     # No rule the proof dropped fails when it is checked.
@@ -242,10 +277,12 @@ def test_the_proof_is_never_wrong_through_every_op(
     assert broken_on == broken_off
     for case, breaks in BREAKS.items():
         for item, rule in breaks:
-            if encoding == "utf-8" and rule == "length_bytes":
-                continue  # other widths in UTF-8; the cp932 run holds these
+            if label != "cp932" and rule == "length_bytes":
+                continue  # other widths and values there; the cp932 run holds these
             assert (case, item, rule) in broken_on, (case, item, rule)
             assert (case, item, rule) not in proven
+    for broken in SOURCE_BREAKS.get(label, set()):
+        assert broken in broken_on and broken not in proven, broken
     # Nothing is proven after an op that introduces text, nor for const, concat with an unknown
     # separator's repertoire, or a lookup.
     for case in [*(n for n, s in OP_SPECS.items() if s.effect == INTRODUCES), "const", "lookup"]:
@@ -269,6 +306,12 @@ def test_what_the_cp932_run_proves(runs: dict[str, tuple[Path, dict, Path, dict]
     utf8 = _proven(runs["utf-8"][1])
     assert not {p for p in utf8 if p[2] == "repertoire"}
     assert ("trim", "x_b3", "length_bytes") in utf8 and ("trim", "x_b2", "length_bytes") not in utf8
+    # EUC-JP and Shift_JIS text is not inside CP932 (JIS X 0212; the wave dash): no repertoire proof. Their
+    # widths still bound the 桁数: 10 bytes of EUC-JP count at most 20 in CP932.
+    for label in ("euc-jp", "shift_jis"):
+        other = _proven(runs[label][1])
+        assert not {p for p in other if p[2] == "repertoire"}, label
+        assert ("trim", "x_b2", "length_bytes") in other, label
 
 
 def test_manifest_lists_proven_rules_without_values(runs: dict[str, tuple[Path, dict, Path, dict]]) -> None:

@@ -18,9 +18,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from midlayout.layout.mapping import load_mapping
-from midlayout.layout.ops import EFFECTS, INTRODUCES, OP_SPECS, OpSpec
+from midlayout.layout.ops import EFFECTS, INTRODUCES, MAPS, OP_SPECS, OpSpec
 from midlayout.mapping import proof
 from midlayout.pipeline.convert import ConvertOptions, convert
 from midlayout.text import ebcdic
@@ -387,3 +389,36 @@ def test_trap_corpus_same_with_and_without_proofs(
     expected = set() if table else {("person", "name", "repertoire"), ("person", "kana", "length_bytes")}
     assert expected <= proven[0] and (proven[0] == set()) == table
     assert proven[2] == set()
+
+
+_POOL = sorted(
+    set(proof.decoder_atoms("cp932").get_column("text").to_list()[::40])  # type: ignore[union-attr]
+    | set("ｶﾞﾟﾊｳｰ｡ｱ　  ＡＺａ０９!~Aa09あ漢")
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(_POOL), max_size=12))
+def test_a_maps_op_acts_per_character_except_its_declared_merges(chars: list[str]) -> None:
+    """What the proof assumes of every `maps` op in the table: on a value, its result is never longer
+    (in bytes of any target encoding, or characters) than its results on each character, and holds only
+    characters of those results or of its declared merges."""
+    from midlayout.mapping.ops import OpContext, Value
+
+    value = "".join(chars)
+    for name, spec in OP_SPECS.items():
+        if spec.effect != MAPS:
+            continue
+
+        def run(texts: list[str], spec: OpSpec = spec) -> list[str]:
+            expr = spec.load()(Value(pl.col("t"), pl.String), None, OpContext("", None, 0, {}))[0].expr
+            return pl.DataFrame({"t": texts}, schema={"t": pl.String}).select(expr).to_series().to_list()
+
+        whole = run([value])[0]
+        pieces = run(chars) if chars else []
+        merged = "".join(run([r for _, r in spec.load_merges()])) if spec.load_merges() else ""
+        assert set(whole) <= set("".join(pieces)) | set(merged), (name, value)
+        for kind in ("length_bytes", "length_chars"):
+            for encoding in ("cp932", "euc-jp", "utf-8"):
+                most = sum(proof._measure(pieces, kind, encoding)) if pieces else 0
+                assert proof._measure([whole], kind, encoding)[0] <= most, (name, value, kind, encoding)

@@ -24,6 +24,8 @@ runner = CliRunner()
 INFORMATIONAL = {
     "tool",
     "timings",
+    "executor",  # what ran the batches: not content (WAVE2)
+    "validation",  # the rules the sources proved (mapping/proof.py): verify does not re-prove them
     "text",
     "unchecked",
     "output_mode",

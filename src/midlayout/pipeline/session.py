@@ -21,12 +21,13 @@ import polars as pl
 from midlayout.layout.model import FileDef, Layout
 from midlayout.pipeline.faults import fault
 from midlayout.pipeline.runid import writer_load_id
-from midlayout.rejects import FILE, STAGED_PROVENANCE
+from midlayout.rejects import FILE, REC, STAGED_PROVENANCE
 from midlayout.validate.crossfile import ROW_ID, StagedFile
 from midlayout.writers import Output, Writer, get_writer
 
 NO_LOAD_ID = "0" * 64  # the writers' load id while only their options are checked (or not yet known)
 _COUNTS = {FILE: pl.String, "n": pl.UInt32}
+_NO_ROWS = pl.DataFrame(schema={FILE: pl.String, REC: pl.Int64})
 LANE_DEPTH = 2  # batches queued per writer before the caller waits: memory follows the batch size
 
 
@@ -112,7 +113,7 @@ class WriterSession:
             return
         self.last_job[target] = job
         layout, file = self.targets[target]
-        good = pl.read_parquet(part)
+        good = _surviving(part, _NO_ROWS)  # as `write` reads a part (the same Arrow chunks: the same bytes)
         self.counts.setdefault(target, []).append(good.group_by(FILE).agg(pl.len().alias("n")))
         rows = good.drop(list(STAGED_PROVENANCE))
         for w in self.streaming:
@@ -155,10 +156,10 @@ class WriterSession:
                 continue  # final already, and counted as it streamed
             for w in writers:
                 self.lanes.call(w, _start(w, sf.layout, sf.file))
-            drop = rejected[name].select(ROW_ID).lazy()
+            drop = rejected[name].select(ROW_ID)
             self.counts[name] = []
             for part in sf.parts:  # a few parts in memory at a time; the rejected ids are few
-                good = pl.scan_parquet(part).join(drop, on=ROW_ID, how="anti").collect()
+                good = _surviving(part, drop)
                 self.counts[name].append(good.group_by(FILE).agg(pl.len().alias("n")))
                 rows = good.drop(list(STAGED_PROVENANCE))
                 for w in writers:
@@ -211,3 +212,10 @@ def _start(w: Writer, layout: Layout, file: FileDef) -> Callable[[], None]:
 
 def _write(w: Writer, layout: Layout, file: FileDef, rows: pl.DataFrame) -> Callable[[], None]:
     return lambda: w.write(layout, file, rows)
+
+
+def _surviving(part: Path, drop: pl.DataFrame) -> pl.DataFrame:
+    """The rows of a staged part less the row ids in `drop`, in input order (a polars join keeps no order
+    unless told to). Parts are read this one way, so a file's Parquet bytes do not depend on whether it was
+    streamed or written after the cross-file rules (the Arrow chunks decide where a dictionary page spills)."""
+    return pl.scan_parquet(part).join(drop.lazy(), on=ROW_ID, how="anti", maintain_order="left").collect()

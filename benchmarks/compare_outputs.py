@@ -50,7 +50,9 @@ def _duckdb(path: Path) -> dict[str, Any]:
                 "WHERE schema_name = ? AND table_name = ? ORDER BY column_index",
                 [schema, table],
             ).fetchall()
-            rows = pl.DataFrame(pl.from_arrow(con.sql(f'SELECT * FROM "{schema}"."{table}"').to_arrow_table()))
+            rows = pl.DataFrame(
+                pl.from_arrow(con.sql(f'SELECT * FROM "{schema}"."{table}"').to_arrow_table())
+            )
             found[f"{schema}.{table}"] = (cols, rows)
     return found
 

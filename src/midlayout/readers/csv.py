@@ -6,9 +6,10 @@ safe (unlike `\\` or `|`).
 
 from __future__ import annotations
 
+import bisect
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from midlayout.text.encodings import CODECS
 from midlayout.text.utf8 import valid_utf8
 
 CHUNK_BYTES = 32 << 20
+FRAMING_RULES = frozenset({"quote_malformed", "quote_unclosed"})  # their offset is the framing parser's
 BOM = b"\xef\xbb\xbf"
 
 
@@ -120,9 +122,10 @@ def _parse(
     header: list[str],
     codec: str,
     literal: frozenset[int] = frozenset(),
-) -> tuple[pl.DataFrame, list[int], bytes]:
+) -> tuple[pl.DataFrame, list[tuple[int, int]], bytes]:
     """Decode and parse the records; rows stay aligned with `raw`. Returns the frame, the undecodable
-    rows and the UTF-8 bytes polars parsed (every value is a piece of them).
+    rows (with the offset of the first bad byte in the record) and the UTF-8 bytes polars parsed (every
+    value is a piece of them).
 
     Fast path: the whole batch decodes in one call and every record has the right field count. Otherwise
     each record is decoded alone (error path only) and broken ones are parsed as empty rows. `literal`
@@ -137,8 +140,8 @@ def _parse(
     for i, rec in enumerate(records):
         try:
             rec.decode(codec)
-        except UnicodeDecodeError:
-            bad.append(i)
+        except UnicodeDecodeError as exc:
+            bad.append((i, exc.start))
             broken[i] = True
         if broken[i]:
             records[i] = empty
@@ -187,6 +190,82 @@ def _header(path: Path, chunk: bytes, start: int, end: int, source: SourceFile, 
             Location(file=str(path), record=0),
         )
     return [str(n) for n in names]
+
+
+def field_starts(raw: bytes, quote: int, delim: int) -> list[int]:
+    """Where each field of a well-framed record starts (its first byte: a quoted field's opening quote),
+    as offsets in the record. A quoted field runs to its closing quote (a doubled quote is text), an
+    unquoted one to the next delimiter. Error path only (rejects), one record at a time."""
+    q, d = bytes([quote]), bytes([delim])
+    out, i, n = [0], 0, len(raw)
+    while True:
+        if i < n and raw[i] == quote:
+            j = i + 1
+            while True:
+                k = raw.find(q, j)
+                if k == -1:
+                    j = n
+                    break
+                if k + 1 < n and raw[k + 1] == quote:
+                    j = k + 2
+                    continue
+                j = k + 1
+                break
+            i = j
+        nxt = raw.find(d, i)
+        if nxt == -1:
+            return out
+        i = nxt + 1
+        out.append(i)
+
+
+class _FieldStarts:
+    """Field offsets of the records of a batch, parsed on demand (rows that are rejected only)."""
+
+    def __init__(self, raw: pa.Array, header: list[str], source: SourceFile) -> None:
+        self.raw, self.quote, self.delim = raw, ord(source.quote), ord(source.delimiter)
+        index = {c: k for k, c in enumerate(header)}
+        self.index = {f.id: index[f.column] for f in source.fields if f.column in index}
+        self.cache: dict[int, list[int]] = {}
+
+    def starts(self, row: int) -> list[int]:
+        if row not in self.cache:
+            self.cache[row] = field_starts(self.raw[row].as_py(), self.quote, self.delim)
+        return self.cache[row]
+
+    def start(self, row: int, field: str) -> int:
+        """The field's offset in the record (0 when the field or record is unknown)."""
+        k = self.index.get(field)
+        starts = self.starts(row) if k is not None else []
+        return starts[k] if k is not None and k < len(starts) else 0
+
+    def content(self, row: int, field: str) -> int:
+        """Where the field's value starts (after an opening quote)."""
+        at = self.start(row, field)
+        raw = self.raw[row].as_py()
+        return at + 1 if at < len(raw) and raw[at] == self.quote else at
+
+    def at_field(self, fail: Failure) -> Failure:
+        """`fail` with the offset of its field (framing faults already carry it; whole-record ones keep 0)."""
+        if not fail.field or fail.rule in FRAMING_RULES:
+            return fail
+        return replace(fail, byte=self.start(fail.row, fail.field))
+
+
+def field_offsets(rejects: pl.DataFrame, source: SourceFile, header: list[str]) -> pl.DataFrame:
+    """Map rejects of a CSV batch with `byte_offset` at their field (the record start as staged): the
+    field's offset is found in each rejected record's raw bytes."""
+    if not rejects.height or rejects.get_column("field").null_count() == rejects.height:
+        return rejects
+    index = {c: k for k, c in enumerate(header)}
+    column = {f.id: index[f.column] for f in source.fields if f.column in index}
+    quote, delim = ord(source.quote), ord(source.delimiter)
+    offsets = []
+    for raw, rec, field in rejects.select("raw", "record_offset", "field").iter_rows():
+        k = column.get(field) if field is not None else None
+        starts = field_starts(raw, quote, delim) if k is not None and raw is not None else []
+        offsets.append(rec + starts[k] if k is not None and k < len(starts) else rec)
+    return rejects.with_columns(pl.Series("byte_offset", offsets, dtype=pl.Int64))
 
 
 @dataclass(frozen=True)
@@ -284,7 +363,14 @@ def read_csv_piece(source: SourceFile, path: Path, piece: CsvPiece, spec: GaijiS
     literal = frozenset(row for row, sp in framed.specials.items() if not sp.rule)
     parsed, bad, utf8 = _parse(data, raw, broken, source, header, spec.codec, literal)
     del data
-    fails += [Failure(i, "", 0, "invalid_bytes", f"record is not valid {source.encoding}") for i in bad]
+    where = _FieldStarts(raw, header, source)
+    for i, pos in bad:  # the field that holds the first byte that does not decode (unless quoting is broken)
+        k = bisect.bisect_right(where.starts(i), pos) - 1
+        faulted = i in framed.specials and framed.specials[i].rule
+        column = header[k] if k < len(header) and not faulted else ""
+        fails.append(
+            Failure(i, ids.get(column, ""), 0, "invalid_bytes", f"record is not valid {source.encoding}")
+        )
     hits = []
     if _may_hold_suspects(utf8, spec):
         columns = {}
@@ -293,7 +379,7 @@ def read_csv_piece(source: SourceFile, path: Path, piece: CsvPiece, spec: GaijiS
             fails += [Failure(s.row, f.id, 0, s.rule, s.message) for s in suspects]
             columns[f.id], field_hits = apply_gaiji(arr, spec)
             fails += hit_fails(f.id, 0, field_hits, spec.policy)
-            hits += [(f.id, 0, h) for h in field_hits]
+            hits += [(f.id, where.content(h.row, f.id), h) for h in field_hits]
         frame = pl.DataFrame(columns)
     else:
         frame = parsed.select(pl.col(f.column).alias(f.id) for f in source.fields)
@@ -307,6 +393,7 @@ def read_csv_piece(source: SourceFile, path: Path, piece: CsvPiece, spec: GaijiS
     )
     nbytes = int(ends[-1] - starts[0]) if n else 0
     gaiji = hit_frame(hits, frame, spec.policy)
+    fails = [where.at_field(f) for f in fails]
     if not fails:
         return Batch(frame, empty_rejects(), n, nbytes, gaiji)
     rows, rejects = split_failures(frame, fails)

@@ -85,3 +85,27 @@ def test_native_field_counts_hold_a_byte_parsed_record(monkeypatch: pytest.Monke
     assert native == ref
     assert native[5] == [2, 2, 2] and set(native[3]) == {1}  # type: ignore[index, arg-type]
     assert np.array_equal(native[0], [0, 8, 21])  # type: ignore[index]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_raw_records_as_views_equal_the_copied_records(seed: int) -> None:
+    """`_raw` points into the piece's bytes (Arrow binary views, inline up to 12 bytes): the same values
+    as the copy it replaced, for empty, short, 12- and 13-byte and long records, with LF and CRLF."""
+    import polars as pl
+
+    from midlayout.readers.csv import _binary, _binary_copy
+
+    rng = random.Random(seed)
+    data, starts, ends = b"", [], []
+    for _ in range(200):
+        value = bytes(rng.choice(b'ab",\xe3') for _ in range(rng.choice([0, 1, 4, 11, 12, 13, 40])))
+        starts.append(len(data))
+        data += value
+        ends.append(len(data))
+        data += rng.choice([b"\n", b"\r\n"])
+    buf = np.frombuffer(data, dtype=np.uint8)
+    st, en = np.array(starts), np.array(ends)
+    views, copied = _binary(buf, st, en), _binary_copy(buf, st, en)
+    expected = [data[s:e] for s, e in zip(starts, ends, strict=True)]
+    assert views.to_pylist() == copied.to_pylist() == expected
+    assert pl.Series("r", views).to_list() == expected

@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ import pyarrow as pa
 from midlayout.errors import InputError, Location
 from midlayout.layout.source import SourceFile
 from midlayout.readers import Batch
-from midlayout.readers.csvframe import Framed, Special, field_counts, frame, requote
+from midlayout.readers.csvframe import CR, LF, Framed, Special, field_counts, frame, requote
 from midlayout.readers.decode import flag_suspect_chars
 from midlayout.readers.gaiji import GaijiSpec, apply_gaiji, hit_fails, hit_frame
 from midlayout.rejects import FILE, OFF, RAW, REC, Failure, empty_rejects, split_failures
@@ -64,7 +64,30 @@ def _records(path: Path, source: SourceFile) -> Iterator[tuple[bytes, Framed, in
 
 
 def _binary(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
-    """The records' bytes without their line ends, as one array: the span minus the CR/LF between records."""
+    """The records' bytes without their line ends, as one Arrow binary view array that points into the
+    piece's buffer as read (no copy; polars holds binary as views too). A view is an int32 length and
+    either the value inline (up to 12 bytes) or its first 4 bytes, buffer 0 and the int32 offset."""
+    n = len(starts)
+    if buf.nbytes >= 2**31:  # offsets are int32: a plain binary copy instead
+        return _binary_copy(buf, starts, ends)
+    lengths = (ends - starts).astype("<i4")
+    k = np.arange(12)
+    head = buf[np.minimum(starts[:, None] + k[None, :], max(len(buf) - 1, 0))] if len(buf) else None
+    views = np.zeros((n, 16), dtype=np.uint8)
+    views[:, 0:4] = lengths.view(np.uint8).reshape(n, 4)
+    if head is not None:
+        head = np.where(k[None, :] < lengths[:, None], head, 0).astype(np.uint8)
+        short = lengths <= 12
+        views[short, 4:16] = head[short]
+        long = ~short
+        views[long, 4:8] = head[long, :4]
+        views[long, 12:16] = starts[long].astype("<i4").view(np.uint8).reshape(-1, 4)
+    return pa.Array.from_buffers(pa.binary_view(), n, [None, pa.py_buffer(views), pa.py_buffer(buf)])
+
+
+def _binary_copy(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
+    """The records' bytes without their line ends, copied into one array: the span minus the CR/LF
+    between records."""
     n = len(starts)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(ends - starts, out=offsets[1:])
@@ -261,16 +284,17 @@ def field_offsets(rejects: pl.DataFrame, source: SourceFile, header: list[str]) 
     column = {f.id: index[f.column] for f in source.fields if f.column in index}
     quote, delim = ord(source.quote), ord(source.delimiter)
     offsets = []
-    for raw, rec, field in rejects.select("raw", "record_offset", "field").iter_rows():
-        k = column.get(field) if field is not None else None
+    for raw, rec, name in rejects.select("raw", "record_offset", "field").iter_rows():
+        k = column.get(name) if name is not None else None
         starts = field_starts(raw, quote, delim) if k is not None and raw is not None else []
         offsets.append(rec + starts[k] if k is not None and k < len(starts) else rec)
     return rejects.with_columns(pl.Series("byte_offset", offsets, dtype=pl.Int64))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CsvPiece:
-    """One batch of a CSV file, by position (framed on raw bytes): the worker reads it."""
+    """One batch of a CSV file, by position, with its records as the planner framed them (on raw bytes),
+    so that the worker that reads it does not frame again."""
 
     header: tuple[str, ...]
     base: int  # byte offset of its first record in the file
@@ -278,20 +302,36 @@ class CsvPiece:
     rec: int  # records before this piece
     records: int  # records in it
     specials: tuple[Special, ...] = ()  # records the planner framed byte by byte (around quoting errors)
+    starts: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))  # from `base`
+    ends: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))  # before CR/LF
+    counts: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int32))  # fields per record
 
 
 def csv_pieces(source: SourceFile, path: Path, batch_size: int) -> Iterator[CsvPiece]:
-    """Plan the batches of `path`: the header row is checked against the source layout and not counted."""
+    """Plan the batches of `path`: the header row is checked against the source layout and not counted.
+    Each batch carries its records' starts, ends and field counts."""
     if path.is_dir():
         raise InputError("is a directory, not a file", Location(file=str(path)))
     if not path.is_file():
         raise InputError("file not found", Location(file=str(path)))
     codec = CODECS[source.encoding]
+    quote, delim = ord(source.quote), ord(source.delimiter)
     header: list[str] | None = None
     rec = 0
-    pending: tuple[int, int, int, list[Special]] | None = None  # a batch not yet full: start, end, records
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # a batch not yet full (file offsets)
+    held: list[Special] = []
+    end = 0  # where the pending batch ends in the file (the next record's start)
+
+    def piece() -> CsvPiece:
+        st, en, ct = (np.concatenate(x) for x in zip(*parts, strict=True))
+        first = int(st[0])
+        return CsvPiece(
+            tuple(header or ()), first, end - first, rec, len(st), tuple(held), st - first, en - first, ct
+        )
+
     for chunk, framed, base in _records(path, source):
         starts, ends, nexts, specials = framed.starts, framed.ends, framed.nexts, framed.specials
+        counts = field_counts(chunk, framed, quote, delim).astype(np.int32)
         skip = 0
         if header is None:
             if 0 in specials and specials[0].rule:
@@ -302,40 +342,37 @@ def csv_pieces(source: SourceFile, path: Path, batch_size: int) -> Iterator[CsvP
             skip = 1
         lo = skip
         while lo < len(starts):
-            take = min(batch_size - (pending[2] if pending else 0), len(starts) - lo)
-            hi = lo + take
-            held = [specials[i] for i in range(lo, hi) if i in specials] if specials else []
-            if pending is None:
-                pending = (base + int(starts[lo]), base + int(nexts[hi - 1]), take, held)
-            else:  # the batch began in the previous chunk (which ends where this one starts)
-                pending = (pending[0], base + int(nexts[hi - 1]), pending[2] + take, pending[3] + held)
+            pending = sum(len(x[0]) for x in parts)
+            hi = lo + min(batch_size - pending, len(starts) - lo)
+            parts.append((starts[lo:hi] + base, ends[lo:hi] + base, counts[lo:hi]))
+            if specials:
+                held += [specials[i] for i in range(lo, hi) if i in specials]
+            end = base + int(nexts[hi - 1])
             lo = hi
-            if pending[2] == batch_size:
-                yield CsvPiece(
-                    tuple(header), pending[0], pending[1] - pending[0], rec, pending[2], tuple(pending[3])
-                )
-                rec += pending[2]
-                pending = None
-    if pending is not None and header is not None:
-        yield CsvPiece(tuple(header), pending[0], pending[1] - pending[0], rec, pending[2], tuple(pending[3]))
+            if sum(len(x[0]) for x in parts) == batch_size:
+                yield piece()
+                rec += batch_size
+                parts, held = [], []
+    if parts and header is not None:
+        yield piece()
 
 
 def _piece_records(source: SourceFile, path: Path, piece: CsvPiece) -> tuple[bytes, Framed]:
-    """The piece's bytes and its records, framed again as planned."""
+    """The piece's bytes and its records as planned (the line ends are checked to still be there)."""
     with path.open("rb") as fh:
         fh.seek(piece.base)
         data = fh.read(piece.nbytes)
-    framed = frame(
-        data,
-        quote=ord(source.quote),
-        delim=ord(source.delimiter),
-        nfields=len(source.fields),
-        eof=True,
-        base=piece.base,
-        known={sp.start: sp for sp in piece.specials},
-    )
-    if len(data) != piece.nbytes or len(framed.starts) != piece.records:
+    n = len(data)
+    starts, ends = piece.starts, piece.ends
+    buf = np.frombuffer(data, dtype=np.uint8)
+    inside = ends[ends < n]
+    if n != piece.nbytes or len(starts) != piece.records or not np.isin(buf[inside], (LF, CR)).all():
         raise InputError("file changed while it was read", Location(file=str(path), byte=piece.base))
+    rows = np.searchsorted(starts, [sp.start - piece.base for sp in piece.specials])
+    specials = {int(r): sp for r, sp in zip(rows, piece.specials, strict=True)}
+    framed = Framed(
+        starts, ends, np.empty(0, dtype=np.int64), specials, n, np.empty(0, dtype=np.int64), piece.counts
+    )
     return data, framed
 
 
@@ -389,7 +426,7 @@ def read_csv_piece(source: SourceFile, path: Path, piece: CsvPiece, spec: GaijiS
         pl.lit(str(path)).alias(FILE),
         pl.int_range(piece.rec + 1, piece.rec + n + 1, dtype=pl.Int64).alias(REC),
         pl.Series(OFF, starts + piece.base, dtype=pl.Int64),
-        pl.Series(RAW, raw).cast(pl.Binary),
+        pl.Series(RAW, raw).cast(pl.Binary),  # a view array: no copy
     )
     nbytes = int(ends[-1] - starts[0]) if n else 0
     gaiji = hit_frame(hits, frame, spec.policy)

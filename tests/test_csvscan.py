@@ -55,6 +55,7 @@ def test_native_is_the_default() -> None:
 def test_native_framing_equals_numpy_on_random_bytes(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
     rng = random.Random(seed)
     data = b"".join(rng.choices(ALPHABET, WEIGHTS, k=rng.randint(0, 400)))
+    monkeypatch.setattr(csvframe, "MAX_QUOTED_BYTES", 16 if seed % 2 else 65_536)
     for eof in (True, False):
         for literal in (False, True):
             ref, native = _both(monkeypatch, data, nfields=3, eof=eof, base=7, literal=literal)
@@ -68,7 +69,7 @@ def test_native_framing_equals_numpy_on_csv_with_faults(monkeypatch: pytest.Monk
     for _ in range(rng.randint(0, 3)):  # a stray quote, a lost one, text after a closing quote
         at = rng.randrange(len(data))
         data[at:at] = rng.choice([b'"', b'x"', b'"x', b""])
-    monkeypatch.setattr(csvframe, "MAX_QUOTED_BYTES", rng.choice([40, 65_536]))
+    monkeypatch.setattr(csvframe, "MAX_QUOTED_BYTES", rng.choice([8, 40, 65_536]))
     ref, native = _both(monkeypatch, bytes(data), nfields=4, eof=True, base=0)
     assert native == ref
     # a worker replays the planner's byte-parsed records: the same framing again, without the parser
@@ -77,6 +78,20 @@ def test_native_framing_equals_numpy_on_csv_with_faults(monkeypatch: pytest.Monk
     known = {sp.start: sp for sp in specials.values()}
     ref2, native2 = _both(monkeypatch, bytes(data), nfields=4, eof=True, base=0, known=known)
     assert native2 == ref2 == ref
+
+
+@pytest.mark.parametrize("tail", [b'"abc', b'"a,b\n"c', b'"a""', b""])
+def test_native_framing_carries_an_open_quote_at_the_chunk_end(
+    monkeypatch: pytest.MonkeyPatch, tail: bytes
+) -> None:
+    """A chunk (not the end of the file) longer than the look-ahead that ends inside a quoted field: the
+    record is carried to the next chunk, not parsed as unclosed."""
+    rng = random.Random(7)
+    data = _well_formed(rng, 20, 3)
+    data = data * (csvframe.LOOKAHEAD // len(data) + 2) + tail
+    ref, native = _both(monkeypatch, data, nfields=3, eof=False, base=0)
+    assert native == ref
+    assert ref[4] < len(data) or not tail  # type: ignore[index, operator]
 
 
 def test_native_field_counts_hold_a_byte_parsed_record(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -47,10 +47,15 @@ class Manifest:
     output_mode: str = ""  # octal file mode of the outputs (folders: x wherever r)
     rejects: dict[str, Any] = field(default_factory=dict)
     unchecked: list[str] = field(default_factory=list)
+    # `proven`: the rules the sources proved, left unchecked (mapping/proof.py); they cannot fail
+    validation: dict[str, Any] = field(default_factory=dict)
     text: dict[str, Any] = field(
         default_factory=dict
     )  # 外字 and repertoire findings (pipeline/textreport.py)
     timings: dict[str, float] = field(default_factory=dict)
+    # What ran the batches (pipeline/executors): executor, scheduler, workers. Like `timings`, not content:
+    # outside the run identity and load ids, and left out when two runs' manifests are compared.
+    executor: dict[str, Any] = field(default_factory=dict)
     status: str = "running"
     exit_code: int | None = None
 

@@ -20,7 +20,9 @@ import logging
 import os
 import threading
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import CancelledError as FuturesCancelledError
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -161,6 +163,25 @@ class DaskExecutor(Executor):
                 f"the dask scheduler at {self.scheduler} has no worker (waited {WORKERS_TIMEOUT:.0f} s)"
             ) from None
         return client
+
+    @classmethod
+    @contextmanager
+    def session(cls, scheduler: str | None = None, workers: int | None = None) -> Iterator[Client]:
+        """One client for several runs (`run --executor dask`: a job's entries side by side): the cluster
+        at `scheduler`, or a LocalCluster of `workers` processes, closed on the way out. Give it to each
+        run's `DaskExecutor(client=...)`."""
+        import dask
+        import distributed  # noqa: F401 - loads its config before the override below
+
+        for name, value in WORKER_ENV.items():
+            os.environ.setdefault(name, value)
+        owner = cls(scheduler, workers)
+        with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+            owner.client = owner._connect()
+        try:
+            yield owner.client
+        finally:
+            owner.close()
 
     # --- the pieces ---
 

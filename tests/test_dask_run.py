@@ -265,3 +265,28 @@ def test_progress_of_entries_side_by_side_stays_apart() -> None:
     tasks = {t.description: t for t in bars.progress.tasks}
     assert set(tasks) == {"a: JUMIN.DAT", "b: JUMIN.DAT", "a: writing outputs"}
     assert tasks["a: JUMIN.DAT"].completed == 100 and tasks["b: JUMIN.DAT"].completed == 20
+
+
+def test_cluster_lost_mid_job_stops_it_exit_3_then_resume_finishes(
+    tmp_path: Path, scheduler: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduler dies while the first two entries run: both fail (exit 3, nothing of theirs written),
+    the third never starts; `--resume` on a live cluster runs the three and matches a local run."""
+    from tests.test_dask_executor import cluster
+
+    job = _job(tmp_path)
+    monkeypatch.setenv("MIDLAYOUT_FAULT", "scheduler-lost:1")
+    with cluster(tmp_path / "doomed", 2) as doomed:
+        code, lost = _run(job, tmp_path / "o", "--executor", "dask", "--scheduler", doomed, "--keep-going")
+    monkeypatch.delenv("MIDLAYOUT_FAULT")
+    assert code == 3 and lost["status"] == "failed"
+    statuses = [(e["id"], e["status"], e["exit_code"]) for e in lost["entries"]]
+    assert statuses == [("a_juki_zei", "failed", 3), ("b_utf8", "failed", 3), ("b_cp932", "not_run", 0)]
+    assert all("scheduler" in e["error"] and "lost" in e["error"] for e in lost["entries"][:2])
+    assert not [p for p in (tmp_path / "o").rglob("*") if p.is_file() and p.name != "job-manifest.json"]
+
+    code, resumed = _run(job, tmp_path / "o", "--executor", "dask", "--scheduler", scheduler, "--resume")
+    assert code == 0 and [e["status"] for e in resumed["entries"]] == ["ok"] * 3
+    _run(job, tmp_path / "local", "--workers", "1")
+    for entry in ENTRIES:
+        assert_same_entry(tmp_path / "local" / entry, tmp_path / "o" / entry)

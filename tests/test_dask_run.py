@@ -223,16 +223,22 @@ def test_entries_run_side_by_side_at_most_one_per_worker(
     tmp_path: Path, scheduler: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The first two entries must be running at the same time to pass the barrier (one at a time, it
-    breaks); never more entries at once than the cluster's two workers."""
+    breaks); never more entries at once than the cluster's two workers; each entry's thread sees the
+    command's `--layouts-dir`."""
+    from midlayout.layout import registry
     from midlayout.pipeline import job as job_module
 
     real = job_module._run_entry
     together = threading.Barrier(2)
     lock = threading.Lock()
     running, most = [0], [0]
+    mine = tmp_path / "my-layouts"
+    mine.mkdir()
+    seen: list[tuple[Path, ...]] = []
 
     def counted(entry: Any, *args: Any) -> Any:
         with lock:
+            seen.append(registry._DIRS.get())
             running[0] += 1
             most[0] = max(most[0], running[0])
         try:
@@ -244,9 +250,19 @@ def test_entries_run_side_by_side_at_most_one_per_worker(
                 running[0] -= 1
 
     monkeypatch.setattr(job_module, "_run_entry", counted)
-    code, manifest = _run(_job(tmp_path), tmp_path / "o", "--executor", "dask", "--scheduler", scheduler)
+    code, manifest = _run(
+        _job(tmp_path),
+        tmp_path / "o",
+        "--executor",
+        "dask",
+        "--scheduler",
+        scheduler,
+        "--layouts-dir",
+        str(mine),
+    )
     assert code == 0 and [e["status"] for e in manifest["entries"]] == ["ok"] * 3
     assert most[0] == 2
+    assert len(seen) == 3 and all(any(Path(d) == mine for d in dirs) for dirs in seen), seen
 
 
 def test_progress_of_entries_side_by_side_stays_apart() -> None:

@@ -390,3 +390,22 @@ def test_the_executor_is_not_in_the_run_identity() -> None:
     local = plan_run_id(maps, B_INPUTS, ConvertOptions(writers=()))
     on_dask = plan_run_id(maps, B_INPUTS, ConvertOptions(writers=(), executor="dask", scheduler="tcp://h:1"))
     assert local == on_dask
+
+
+def test_run_passes_the_executor_to_each_entry(tmp_path: Path, scheduler: str) -> None:
+    job = tmp_path / "job.yaml"
+    job.write_text(
+        f"""job: {{id: t, out: {tmp_path / "out"}}}
+defaults: {{writers: {{parquet: {{}}}}}}
+entries:
+  - id: b
+    mappings: [{B_MAPPINGS[0]}]
+    inputs: [{", ".join(B_INPUTS)}]
+""",
+        encoding="utf-8",
+    )
+    res = CliRunner().invoke(app, ["run", str(job), "--executor", "dask", "--scheduler", scheduler, "--json"])
+    assert res.exit_code in (0, 1), res.output
+    entry = next((tmp_path / "out").rglob("manifest.json"))
+    executor = json.loads(entry.read_text(encoding="utf-8"))["executor"]
+    assert executor == {"executor": "dask", "scheduler": scheduler, "workers": 2}

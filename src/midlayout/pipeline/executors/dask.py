@@ -71,7 +71,10 @@ class _DaskHandle:
         ex = self.executor
         try:
             out = self.future.result()
-        except (FutureCancelledError, FuturesCancelledError, OSError) as exc:
+        except (
+            FutureCancelledError,
+            FuturesCancelledError,
+        ) as exc:  # what the client does when it loses the scheduler
             if ex.closing:
                 raise
             raise ex.lost() from exc

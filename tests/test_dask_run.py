@@ -168,6 +168,8 @@ def test_dask_job_same_outputs_and_job_manifest_as_local(tmp_path: Path) -> None
     assert dask["executor"] == {"executor": "dask", "scheduler": None, "workers": 2}
     assert _content(local, tmp_path / "local") == _content(dask, tmp_path / "dask")
     assert _mode(tmp_path / "local" / "job-manifest.json") == _mode(tmp_path / "dask" / "job-manifest.json")
+    verified = cli("verify", str(tmp_path / "dask" / "job-manifest.json"))
+    assert verified.exit_code == 0, verified.stdout + verified.stderr
     for entry in ENTRIES:
         assert_same_entry(tmp_path / "local" / entry, tmp_path / "dask" / entry)
         manifest = json.loads((tmp_path / "dask" / entry / "manifest.json").read_text(encoding="utf-8"))

@@ -129,7 +129,8 @@ class BatchRunner:
 
     @property
     def init_args(self) -> tuple[object, ...]:
-        """What a worker needs to build its own runner: `BatchRunner(*init_args)`."""
+        """What a worker needs to build its own runner: `BatchRunner(*init_args)`; the proven rules are
+        computed here, once, in the main process; the fault setting comes last."""
         return (
             self.jobs,
             self.gaiji,
@@ -138,7 +139,7 @@ class BatchRunner:
             self.validator,
             self.kernels_name,
             self.prove,
-            self.all_proven(),  # computed once here, not by every worker
+            self.all_proven(),
             self.fault,
         )
 

@@ -16,7 +16,7 @@ Environment: MIDLAYOUT_BENCH_HOUSEHOLDS (default 450000: about 1M person records
 住民+世帯), MIDLAYOUT_BENCH_DIR (inputs are kept there and reused; default a temp folder),
 MIDLAYOUT_BENCH_BIG_GB (0: skip the big-extract RSS case), MIDLAYOUT_BENCH_SEED (default 1),
 MIDLAYOUT_BENCH_WRITE (1, default: write the figures into BENCHMARKS.md), MIDLAYOUT_BENCH_CASES
-(default "fixed,csv": the groups to run), MIDLAYOUT_BENCH_BASE_SRC (a `src` folder of another checkout:
+(default "fixed,csv,dask": the groups to run; `dask` is bench_dask.py's), MIDLAYOUT_BENCH_BASE_SRC (a `src` folder of another checkout:
 adds its convert as a case, e.g. `git archive <commit> src | tar -x -C /tmp/base`).
 """
 
@@ -40,7 +40,7 @@ HOUSEHOLDS = int(os.environ.get("MIDLAYOUT_BENCH_HOUSEHOLDS", "450000"))
 SEED = int(os.environ.get("MIDLAYOUT_BENCH_SEED", "1"))
 BIG_GB = float(os.environ.get("MIDLAYOUT_BENCH_BIG_GB", "0"))
 WRITE = os.environ.get("MIDLAYOUT_BENCH_WRITE", "1") == "1"
-CASES = set(os.environ.get("MIDLAYOUT_BENCH_CASES", "fixed,csv").split(","))
+CASES = set(os.environ.get("MIDLAYOUT_BENCH_CASES", "fixed,csv,dask").split(","))
 BASE_SRC = os.environ.get("MIDLAYOUT_BENCH_BASE_SRC", "")
 PY = sys.executable
 CLI = [str(Path(PY).parent / "midlayout")]
@@ -89,17 +89,23 @@ def measure(
 ) -> Run:
     """Run `cmd`, sampling the RSS of its process tree; fail loudly on an unexpected exit code."""
     cpu0 = _children_cpu()
-    start = time.perf_counter()
-    proc = psutil.Popen(
-        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, env={**_env(), **(env or {})}
-    )
+    seen: dict[int, float] = {}  # CPU seconds of each process of the tree, as last sampled
     peak = 0
-    while proc.poll() is None:
-        peak = max(peak, _tree_rss(proc))
-        time.sleep(0.02)
-    seconds = time.perf_counter() - start
-    cpu = _children_cpu() - cpu0
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    # stderr to a file, not a pipe: a chatty run (Dask's logs) would block on a full pipe
+    with tempfile.TemporaryFile() as stderr:
+        start = time.perf_counter()
+        proc = psutil.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=stderr, cwd=ROOT, env={**_env(), **(env or {})}
+        )
+        while proc.poll() is None:
+            peak = max(peak, _tree_rss(proc, seen))
+            time.sleep(0.02)
+        seconds = time.perf_counter() - start
+        stderr.seek(0)
+        err = stderr.read().decode(errors="replace")
+    # getrusage counts only the processes that were waited for; a Dask LocalCluster's worker processes may
+    # not be (ended, not joined): the sampled sum over the tree catches those.
+    cpu = max(_children_cpu() - cpu0, sum(seen.values()))
     if proc.returncode not in ok:
         raise SystemExit(f"{case}: exit {proc.returncode}\n{err[-2000:]}")
     run = Run(case, seconds, peak, nbytes, records, note, cpu)
@@ -110,7 +116,8 @@ def measure(
     return run
 
 
-def _tree_rss(proc: psutil.Process) -> int:
+def _tree_rss(proc: psutil.Process, cpu: dict[int, float] | None = None) -> int:
+    """RSS summed over `proc` and its children; with `cpu`, also note each one's CPU seconds (by pid)."""
     total = 0
     try:
         procs = [proc, *proc.children(recursive=True)]
@@ -118,7 +125,11 @@ def _tree_rss(proc: psutil.Process) -> int:
         return 0
     for p in procs:
         try:
-            total += p.memory_info().rss
+            with p.oneshot():
+                total += p.memory_info().rss
+                if cpu is not None:
+                    times = p.cpu_times()
+                    cpu[p.pid] = times.user + times.system
         except psutil.NoSuchProcess:
             pass
     return total
@@ -424,7 +435,7 @@ def report(fixed: dict[str, Run], csv: dict[str, Run], big: Run | None) -> str:
     lines = [
         (
             f"Measured {time.strftime('%Y-%m-%d %H:%M')} by `make bench` ({HOUSEHOLDS:,} households, seed {SEED}; "
-            f"groups: {', '.join(sorted(CASES))})."
+            f"groups: {', '.join(sorted(CASES - {'dask'})) or 'none'})."
         ),
         "",
         f"Machine: {machine()}",
@@ -457,6 +468,9 @@ def write_markdown(text: str) -> None:
 
 
 def main() -> None:
+    if not CASES & {"fixed", "csv"} and BIG_GB <= 0:
+        print("  no fixed or csv group asked for (MIDLAYOUT_BENCH_CASES) and no big extract: nothing to do")
+        return
     keep = os.environ.get("MIDLAYOUT_BENCH_DIR")
     folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="midlayout-bench-"))
     folder.mkdir(parents=True, exist_ok=True)

@@ -79,6 +79,19 @@ MemoryLimitOpt = typer.Option(
     help="DuckDB memory limit of the cross-file checks and lookup staging, e.g. 1GB (default 256MB and 128MB); beyond it work spills to disk.",
 )
 
+ExecutorOpt = typer.Option(
+    "local",
+    "--executor",
+    metavar="local|dask",
+    help="What runs the batches: local processes, or a Dask cluster (pip install midlayout[dask]). Same output either way.",
+)
+SchedulerOpt = typer.Option(
+    None,
+    "--scheduler",
+    metavar="ADDRESS",
+    help="With --executor dask: the scheduler, e.g. tcp://host:8786 (default: a LocalCluster of --workers processes).",
+)
+
 OverwriteOpt = typer.Option(
     False,
     "--overwrite",

@@ -18,7 +18,7 @@ import polars as pl
 from midlayout import kernels
 from midlayout.layout.mapping import Mapping
 from midlayout.outpaths import out_folder
-from midlayout.pipeline.batches import auto_workers
+from midlayout.pipeline.executors import Executor, executor_for
 from midlayout.pipeline.faults import fault
 from midlayout.pipeline.inputs import Job, match_inputs, preflight_jobs
 from midlayout.pipeline.lock import locked
@@ -64,13 +64,15 @@ def convert(
     out_dir: Path,
     options: ConvertOptions | None = None,
     progress: Progress | None = None,
+    executor: Executor | None = None,
 ) -> ConvertResult:
     """Convert `inputs` through `mappings` into `out_dir`, committed as one output set: built apart, swapped in
     whole once every file is built and every database committed, the manifest last (docs/run-integrity.md).
 
     The output folder and each input (its framing and encoding against its source layout, readers/preflight.py)
     are checked before the first batch: exit 2 in one line when one cannot be right; an empty input is one
-    unless `options.allow_empty`."""
+    unless `options.allow_empty`. `executor` (not started) runs the batches instead of the one the options
+    name (pipeline/executors)."""
     options = options or ConvertOptions()
     jobs = match_inputs(mappings, inputs)
     out_folder(out_dir, mode=dir_mode(options.output_mode))
@@ -79,7 +81,9 @@ def convert(
         outset = OutputSet(out_dir, "", options.overwrite, options.output_mode)
         outset.open()
         try:
-            return _convert(mappings, jobs, outset, options, progress)
+            return _convert(
+                mappings, jobs, outset, options, progress, executor or executor_for(options, jobs)
+            )
         except BaseException:
             outset.discard()
             raise
@@ -91,6 +95,7 @@ def _convert(
     outset: OutputSet,
     options: ConvertOptions,
     progress: Progress | None,
+    executor: Executor,
 ) -> ConvertResult:
     manifest = build_manifest(mappings, jobs, [""] * len(jobs), options)
     outset.precheck(manifest.definitions, manifest.options, [vars(i) for i in manifest.inputs])
@@ -101,7 +106,8 @@ def _convert(
     try:
         with kernels.using(options.kernels), staging(outset.stage) as stage:
             reading = ReadPhase(jobs, manifest.inputs, stage, options, gaiji, progress or Silent())
-            reading.run(_workers(options, jobs))
+            reading.run(executor)
+            manifest.executor = executor.describe()
             fault("staged")
             manifest.timings["read_map_validate_s"] = _since(t0)
             staged = stage.staged_files(jobs)
@@ -137,13 +143,6 @@ def _convert(
     outset.swap(names, manifest.to_json(outset.out).encode("utf-8"))  # paths relative to the folder
     outset.finish()
     return ConvertResult(manifest, outset.out, rejects)
-
-
-def _workers(options: ConvertOptions, jobs: list[Job]) -> int:
-    """As asked, else one per CPU for large inputs; kernels other than `fast` live in this process only."""
-    if options.workers:
-        return options.workers
-    return auto_workers(jobs) if options.kernels == kernels.FAST else 1
 
 
 def _since(t: float) -> float:

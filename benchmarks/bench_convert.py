@@ -105,12 +105,14 @@ def measure(
         err = stderr.read().decode(errors="replace")
     # getrusage counts only the processes that were waited for; a Dask LocalCluster's worker processes may
     # not be (ended, not joined): the sampled sum over the tree catches those.
-    cpu = max(_children_cpu() - cpu0, sum(seen.values()))
+    waited, sampled = _children_cpu() - cpu0, sum(seen.values())
+    cpu = max(waited, sampled)
     if proc.returncode not in ok:
         raise SystemExit(f"{case}: exit {proc.returncode}\n{err[-2000:]}")
     run = Run(case, seconds, peak, nbytes, records, note, cpu)
     print(
-        f"  {case:<34} {seconds:8.2f} s {cpu:8.2f} CPU-s {run.mb_s:8.1f} MB/s {peak / 2**20:8.0f} MiB",
+        f"  {case:<34} {seconds:8.2f} s {cpu:8.2f} CPU-s {run.mb_s:8.1f} MB/s {peak / 2**20:8.0f} MiB"
+        + (f" (getrusage {waited:.2f}, sampled {sampled:.2f})" if sampled > waited * 1.02 else ""),
         flush=True,
     )
     return run

@@ -1,9 +1,11 @@
 """The dask executor: the pieces of a run on a Dask cluster (`--scheduler ADDRESS`) or on a LocalCluster.
 
-Inputs, the stage folder and the outputs must be on a filesystem every worker sees (NFS, a shared volume):
-a worker reads its piece of an input and writes its staged parts itself, as a local worker process does.
-Before the first piece, every worker checks that it can read every input (at the size the client sees) and
-create a file in the stage folder; a worker that cannot is exit 2 naming it and the path.
+Inputs, the stage folder and the outputs must be on a filesystem every worker sees (NFS, a shared volume),
+at the same paths: a worker reads its piece of an input and writes its staged parts itself, as a local
+worker process does, in the client's working folder (relative input paths mean the same everywhere, and
+rejects name inputs as the client named them). Before the first piece, every worker checks that it can
+enter that folder, read every input (at the size the client sees) and create a file in the stage folder;
+a worker that cannot is exit 2 naming it and the path.
 
 Each worker builds one `BatchRunner` per run, from the run's arguments scattered to every worker once
 (keyed by a run token, in a module-level cache), not sent with each task. Tasks have keys fixed by the
@@ -67,7 +69,10 @@ class _DaskHandle:
         ex = self.executor
         try:
             out = self.future.result()
-        except (FutureCancelledError, FuturesCancelledError, OSError) as exc:
+        except (
+            FutureCancelledError,
+            FuturesCancelledError,
+        ) as exc:  # what the client does when it loses the scheduler
             if ex.closing:
                 raise
             raise ex.lost() from exc
@@ -109,6 +114,7 @@ class DaskExecutor(Executor):
         self.handled = 0
         self.kill_scheduler_after: int | None = None
         self.closing = False
+        self.was_lost = False
         self.address = scheduler or ""
 
     # --- start: the cluster, the planner checks, the run's arguments on every worker ---
@@ -120,6 +126,7 @@ class DaskExecutor(Executor):
         for name, value in WORKER_ENV.items():  # inherited by a LocalCluster's worker processes
             os.environ.setdefault(name, value)
         fault = os.environ.get(FAULT_ENV)
+        _quiet(True)  # Dask logs connection troubles at length; the run reports them in one line of its own
         if self.client is None:
             with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
                 self.client = self._connect()
@@ -128,9 +135,10 @@ class DaskExecutor(Executor):
             self.kill_scheduler_after = numbered(fault, "scheduler-lost")
         info = self.client.scheduler_info(n_workers=-1)
         self.workers = len(info.get("workers", {}))
-        check_workers(self.client, runner)
+        cwd = os.getcwd()
+        check_workers(self.client, runner, cwd)
         args = runner.init_args[:-1] + (fault,)  # the workers honour the run's MIDLAYOUT_FAULT
-        self.init = self.client.scatter(args, broadcast=True, hash=False)
+        self.init = self.client.scatter((cwd, args), broadcast=True, hash=False)
         self.in_flight = 2 * max(1, self.workers)
 
     def _connect(self) -> Client:
@@ -173,6 +181,7 @@ class DaskExecutor(Executor):
         return _DaskHandle(self, future, task)
 
     def lost(self) -> ExecutorLost:
+        self.was_lost = True
         return ExecutorLost(
             f"internal error: dask scheduler at {self.address} lost during the read phase; "
             "nothing was committed, rerun"
@@ -190,7 +199,9 @@ class DaskExecutor(Executor):
         self.closing = True
         client, self.client = self.client, None
         if client is None:
+            _quiet(False)
             return
+        timeout = 1 if self.was_lost else CLOSE_TIMEOUT
         try:
             if client.status == "running":
                 if self.init is not None:
@@ -199,41 +210,66 @@ class DaskExecutor(Executor):
         except Exception:  # noqa: BLE001, S110 - a lost cluster has nothing left to release
             pass
         finally:
-            if self.own_client:
-                client.close(timeout=CLOSE_TIMEOUT)
-                if self.cluster is not None:
-                    self.cluster.close(timeout=CLOSE_TIMEOUT)
-                    self.cluster = None
+            try:
+                if self.own_client:
+                    client.close(timeout=timeout)
+                    if self.cluster is not None:
+                        self.cluster.close(timeout=timeout)
+                        self.cluster = None
+            except Exception:
+                if not self.was_lost:  # closing what is already gone fails: the run's error says why
+                    raise
+            finally:
+                _quiet(False)
 
     def describe(self) -> dict[str, Any]:
         return {"executor": self.name, "scheduler": self.scheduler, "workers": self.workers}
 
 
+class _OnlyCritical(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.CRITICAL
+
+
+_QUIET: Final = _OnlyCritical()
+
+
+def _quiet(on: bool) -> None:
+    """Dask's own log lines (and asyncio's about its tasks) off while a run uses it, or on again."""
+    names = [n for n in logging.root.manager.loggerDict if n.split(".")[0] in ("distributed", "asyncio")]
+    for name in ["distributed", "asyncio", *names]:
+        logger = logging.getLogger(name)
+        (logger.addFilter if on else logger.removeFilter)(_QUIET)
+
+
 # --- planner checks: every worker sees the inputs and can write the stage folder ---
 
 
-def check_workers(client: Client, runner: BatchRunner) -> None:
-    """Exit 2 naming the first worker (and path) that cannot read an input as the client sees it, or
-    cannot create a file in the stage folder."""
+def check_workers(client: Client, runner: BatchRunner, cwd: str) -> None:
+    """Exit 2 naming the first worker (and path) that cannot enter the client's folder `cwd`, read an input
+    as the client sees it, or create a file in the stage folder."""
     files = [(str(job.path), job.path.stat().st_size) for job in runner.jobs]
-    found = client.run(_check_worker, files, str(runner.root))
+    found = client.run(_check_worker, cwd, files, str(runner.root))
     for address, problem in sorted(found.items()):
         if problem is not None:
             path, why = problem
             raise InputError(f"dask worker {address}: {why}: {path} (every worker must see the same files)")
 
 
-def _check_worker(files: list[tuple[str, int]], stage: str) -> tuple[str, str] | None:
-    for path, size in files:
+def _check_worker(cwd: str, files: list[tuple[str, int]], stage: str) -> tuple[str, str] | None:
+    if not os.path.isdir(cwd):
+        return cwd, "cannot enter the client's working folder"
+    for name, size in files:
+        path = os.path.join(cwd, name)
         try:
             found = os.stat(path).st_size
             with open(path, "rb") as fh:
                 fh.read(1)
         except OSError as exc:
-            return path, f"cannot read the input ({exc.strerror or type(exc).__name__})"
+            return name, f"cannot read the input ({exc.strerror or type(exc).__name__})"
         if found != size:
-            return path, f"the input has {found} bytes there, {size} here"
-    probe = Path(stage) / f".probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            return name, f"the input has {found} bytes there, {size} here"
+    probe = Path(cwd, stage) / f".probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         probe.write_bytes(b"")
         probe.unlink()
@@ -248,8 +284,11 @@ _RUNNERS: dict[str, BatchRunner] = {}  # run token → this worker process's run
 _LOCK = threading.Lock()
 
 
-def _run_piece(token: str, init_args: tuple[Any, ...], task: Task) -> Done | _Failed:
+def _run_piece(token: str, init: tuple[str, tuple[Any, ...]], task: Task) -> Done | _Failed:
+    cwd, init_args = init
     with _LOCK:
+        if os.getcwd() != cwd:  # the client's folder: relative paths mean what they mean there
+            os.chdir(cwd)
         runner = _RUNNERS.get(token)
         if runner is None:
             kernels.activate(init_args[5])  # the kernels name, before anything is built

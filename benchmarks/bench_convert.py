@@ -16,8 +16,9 @@ Environment: MIDLAYOUT_BENCH_HOUSEHOLDS (default 450000: about 1M person records
 住民+世帯), MIDLAYOUT_BENCH_DIR (inputs are kept there and reused; default a temp folder),
 MIDLAYOUT_BENCH_BIG_GB (0: skip the big-extract RSS case), MIDLAYOUT_BENCH_SEED (default 1),
 MIDLAYOUT_BENCH_WRITE (1, default: write the figures into BENCHMARKS.md), MIDLAYOUT_BENCH_CASES
-(default "fixed,csv,dask": the groups to run; `dask` is bench_dask.py's), MIDLAYOUT_BENCH_BASE_SRC (a `src` folder of another checkout:
-adds its convert as a case, e.g. `git archive <commit> src | tar -x -C /tmp/base`).
+(default "fixed,csv,dask": the groups to run; `dask` is bench_dask.py's), MIDLAYOUT_BENCH_BASE_SRC (the `src`
+folder of another checkout, whole: adds its convert as a case, run in that checkout's folder with its own
+mappings and layouts, e.g. `git archive <commit> | tar -x -C /tmp/base` and /tmp/base/src).
 """
 
 from __future__ import annotations
@@ -44,6 +45,13 @@ CASES = set(os.environ.get("MIDLAYOUT_BENCH_CASES", "fixed,csv,dask").split(",")
 BASE_SRC = os.environ.get("MIDLAYOUT_BENCH_BASE_SRC", "")
 PY = sys.executable
 CLI = [str(Path(PY).parent / "midlayout")]
+# Another checkout's command line (MIDLAYOUT_BENCH_BASE_SRC, rss.py --src): through `midlayout.cli.main`, which
+# every version has, not this venv's console script, whose `midlayout.__main__` older checkouts lack.
+SRC_CLI = [
+    PY,
+    "-c",
+    "import sys\nfrom midlayout.cli import main\nsys.argv[0] = 'midlayout'\nsys.exit(main())",
+]
 BYTES_PER_HOUSEHOLD = 822  # vendor A JUMIN (2.22 × 302) + SETAI (150), measured
 MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
 
@@ -86,8 +94,9 @@ def measure(
     note: str = "",
     ok: tuple[int, ...] = (0,),
     env: dict[str, str] | None = None,
+    cwd: Path = ROOT,
 ) -> Run:
-    """Run `cmd`, sampling the RSS of its process tree; fail loudly on an unexpected exit code."""
+    """Run `cmd` in `cwd`, sampling the RSS of its process tree; fail loudly on an unexpected exit code."""
     cpu0 = _children_cpu()
     seen: dict[int, float] = {}  # CPU seconds of each process of the tree, as last sampled
     peak = 0
@@ -95,7 +104,7 @@ def measure(
     with tempfile.TemporaryFile() as stderr:
         start = time.perf_counter()
         proc = psutil.Popen(
-            cmd, stdout=subprocess.DEVNULL, stderr=stderr, cwd=ROOT, env={**_env(), **(env or {})}
+            cmd, stdout=subprocess.DEVNULL, stderr=stderr, cwd=cwd, env={**_env(), **(env or {})}
         )
         while proc.poll() is None:
             peak = max(peak, _tree_rss(proc, seen))
@@ -175,12 +184,14 @@ def generate(folder: Path) -> dict[str, Path]:
     return {name: folder / f"{name}-{HOUSEHOLDS}-{SEED}" for name in sets}
 
 
-def _convert(mapping: str, inputs: list[Path], out: Path, *extra: str) -> list[str]:
+def _convert(
+    mapping: str, inputs: list[Path], out: Path, *extra: str, cli: list[str] = CLI, root: Path = ROOT
+) -> list[str]:
     return [
-        *CLI,
+        *cli,
         "convert",
         "-m",
-        str(ROOT / "mappings" / mapping),
+        str(root / "mappings" / mapping),
         *map(str, inputs),
         "-o",
         str(out),
@@ -217,14 +228,16 @@ def fixed_cases(a: Path, work: Path) -> dict[str, Run]:
         ok=(0, 1),
         env={"MIDLAYOUT_DECODER": "python"},
     )
-    if BASE_SRC:
+    if BASE_SRC:  # its own definitions: this checkout's layouts may hold keys an older one does not know
+        base = Path(BASE_SRC).resolve().parent
         runs["convert_base"] = measure(
             "  same, base checkout",
-            _convert("vendor_a/juki-2.5.yaml", files, work / "ab"),
+            _convert("vendor_a/juki-2.5.yaml", files, work / "ab", cli=SRC_CLI, root=base),
             nbytes,
             recs,
             ok=(0, 1),
             env={"PYTHONPATH": f"{BASE_SRC}{os.pathsep}{ROOT}"},
+            cwd=base,
         )
     runs["convert_w1"] = measure(
         "  same, --workers 1",

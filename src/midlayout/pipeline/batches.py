@@ -11,6 +11,7 @@ whatever the number of workers or the executor.
 from __future__ import annotations
 
 import os
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -58,7 +59,7 @@ def part_path(root: Path, kind: str, job: int, seq: int) -> Path:
 def write_part(frame: pl.DataFrame, path: Path) -> None:
     """Stage `frame` at `path` whole or not at all: a temp file beside it, renamed over it. A piece run
     again (a retry after its worker died) rewrites the same path; nobody ever reads half a part."""
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")  # unique across hosts
     try:
         frame.write_parquet(temp, compression=STAGE_COMPRESSION)
         os.replace(temp, path)

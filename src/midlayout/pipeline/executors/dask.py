@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import CancelledError as FuturesCancelledError
@@ -71,10 +72,7 @@ class _DaskHandle:
         ex = self.executor
         try:
             out = self.future.result()
-        except (
-            FutureCancelledError,
-            FuturesCancelledError,
-        ) as exc:  # what the client does when it loses the scheduler
+        except (FutureCancelledError, FuturesCancelledError) as exc:  # the client lost the scheduler
             if ex.closing:
                 raise
             raise ex.lost() from exc
@@ -83,6 +81,10 @@ class _DaskHandle:
                 f"internal error: dask workers died running piece {self.task.seq} of input {self.task.job} "
                 f"more often than allowed; nothing was committed, rerun ({type(exc).__name__})"
             ) from None
+        except OSError as exc:  # the piece's own error, or the connection's (CommClosedError)
+            if self.future.status == "error" or ex.closing:
+                raise
+            raise ex.lost() from exc
         if isinstance(out, _Failed):
             raise out.error
         ex.handled += 1
@@ -203,9 +205,14 @@ class DaskExecutor(Executor):
     def submit(self, task: Task) -> Handle:
         assert self.client is not None and self.init is not None, "start the executor first"
         key = f"midlayout-piece-{self.token}-{task.job:04d}-{task.seq:06d}"
-        future = self.client.submit(
-            _run_piece, self.token, self.init, task, key=key, pure=False, retries=RETRIES
-        )
+        if self.client.status != "running":
+            raise self.lost()
+        try:
+            future = self.client.submit(
+                _run_piece, self.token, self.init, task, key=key, pure=False, retries=RETRIES
+            )
+        except OSError as exc:  # CommClosedError: the scheduler went away
+            raise self.lost() from exc
         return _DaskHandle(self, future, task)
 
     def lost(self) -> ExecutorLost:
@@ -222,6 +229,9 @@ class DaskExecutor(Executor):
             self.client.run_on_scheduler(_die)
         except Exception:  # noqa: BLE001, S110 - it dies while answering
             pass
+        deadline = time.monotonic() + 30
+        while self.client.status == "running" and time.monotonic() < deadline:  # until the client notices
+            time.sleep(0.05)
 
     def close(self) -> None:
         self.closing = True
@@ -244,8 +254,10 @@ class DaskExecutor(Executor):
                     if self.cluster is not None:
                         self.cluster.close(timeout=timeout)
                         self.cluster = None
+            except (OSError, TimeoutError):  # what is already gone fails to close: the pieces are all in
+                pass
             except Exception:
-                if not self.was_lost:  # closing what is already gone fails: the run's error says why
+                if not self.was_lost:  # the run's error says why
                     raise
             finally:
                 _quiet(False)

@@ -21,8 +21,12 @@ import pytest
 from typer.testing import CliRunner
 
 from midlayout.cli import app
+from tests import test_job
 from tests.conftest import MAPPINGS
 from tests.synth import vendor_a, vendor_b
+from tests.test_job import _state, demo_job
+
+pg_env = test_job.pg_env  # the test server as PG* variables (a fixture)
 
 ENTRIES = ["a_juki_zei", "b_utf8", "b_cp932"]
 
@@ -164,6 +168,8 @@ def test_dask_job_same_outputs_and_job_manifest_as_local(tmp_path: Path) -> None
     assert dask["executor"] == {"executor": "dask", "scheduler": None, "workers": 2}
     assert _content(local, tmp_path / "local") == _content(dask, tmp_path / "dask")
     assert _mode(tmp_path / "local" / "job-manifest.json") == _mode(tmp_path / "dask" / "job-manifest.json")
+    verified = cli("verify", str(tmp_path / "dask" / "job-manifest.json"))
+    assert verified.exit_code == 0, verified.stdout + verified.stderr
     for entry in ENTRIES:
         assert_same_entry(tmp_path / "local" / entry, tmp_path / "dask" / entry)
         manifest = json.loads((tmp_path / "dask" / entry / "manifest.json").read_text(encoding="utf-8"))
@@ -306,3 +312,17 @@ def test_cluster_lost_mid_job_stops_it_exit_3_then_resume_finishes(
     _run(job, tmp_path / "local", "--workers", "1")
     for entry in ENTRIES:
         assert_same_entry(tmp_path / "local" / entry, tmp_path / "o" / entry)
+
+
+def test_demo_postgres_job_on_a_cluster_shares_a_fresh_meta_schema(
+    pg_env: tuple[str, str], tmp_path: Path, scheduler: str
+) -> None:
+    """jobs/demo-postgres.yaml: both entries load at the same time into one new meta schema (and their own
+    new target schemas); none fails creating them, and the loads are as a local run records them."""
+    job = demo_job(tmp_path, pg_env[1])
+    result = cli("run", str(job), "--executor", "dask", "--scheduler", scheduler, "--json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    entries = json.loads(result.stdout)["entries"]
+    assert [(e["id"], e["status"]) for e in entries] == [("vendor_a", "ok"), ("vendor_b", "ok")]
+    state = _state(pg_env)
+    assert len(state["loads"]) == 5 and state["b_juki.setai"][0] == 3

@@ -351,7 +351,12 @@ def _side_by_side(
         pool.shutdown(wait=False, cancel_futures=True)
         runner.abort()
         pool.shutdown(wait=True)
+        cut = [i for f, i in running.items() if not f.cancelled() and f.exception() is None]
         collect({f for f in running if not f.cancelled() and f.exception() is None})
+        for i in cut:
+            result = done[i]
+            if result is not None and result.status == "failed":  # its cluster closed under it
+                result.error = "stopped before it finished: the job was interrupted (--resume runs it again)"
         record()
         raise
     pool.shutdown(wait=True)

@@ -155,7 +155,7 @@ class DaskExecutor(Executor):
                 threads_per_worker=1,
                 processes=True,  # polars and numba hold the GIL: processes, not threads
                 memory_limit=0,  # as a local process pool: no nanny restarts on memory
-                dashboard_address=None,
+                dashboard_address="127.0.0.1:0",  # its HTTP server on a free local port (8787 may be taken)
                 silence_logs=logging.ERROR,
             )
             return Client(self.cluster, set_as_default=False)

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 OUT ?= out
 
-.PHONY: install demo test docs-check lint format typecheck bench fuzz clean
+.PHONY: install demo demo-dask test docs-check lint format typecheck bench fuzz clean
 
 $(VENV)/.installed: pyproject.toml examples/midlayout-example-writer/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,34 @@ demo: install
 	  echo "reconcile 中間標準 ↔ 基本データリスト: PASS (certificate: $(OUT)/kihon/reconcile.html)"
 	@echo "Outputs: $(OUT)/vendor_a, $(OUT)/vendor_b and $(OUT)/kihon (parquet/, standard/, midlayout.duckdb, rejects.*, manifest.json)"
 
+# The same demo on a Dask LocalCluster (`--executor dask`, DASK_WORKERS workers) into $(OUT)/dask/, after `make demo`;
+# then every output set is verified and compared with the local run's: identical content (Parquet as frames,
+# the standard CSV, rejects and reports as bytes, DuckDB table by table, the manifest but timings/executor/paths).
+# The 基本データリスト step reads make demo's standard CSV, as rejects name their input file by its path.
+DASK_WORKERS ?= 2
+DASK := --executor dask --workers $(DASK_WORKERS)
+demo-dask: demo
+	@echo "== A社 on a Dask LocalCluster ($(DASK_WORKERS) workers) =="
+	$(BIN)/midlayout convert $(DASK) -m mappings/vendor_a/juki-2.5.yaml -m mappings/vendor_a/kojin_juminzei-2.5.yaml \
+	  samples/vendor_a/JUMIN.DAT samples/vendor_a/SETAI.DAT samples/vendor_a/ZEI.DAT --out $(OUT)/dask/vendor_a; \
+	  test $$? -le 1
+	@echo "== B社 on a Dask LocalCluster =="
+	$(BIN)/midlayout convert $(DASK) -m mappings/vendor_b/juki-2.5.yaml \
+	  samples/vendor_b/person.csv samples/vendor_b/household.csv --out $(OUT)/dask/vendor_b; \
+	  test $$? -le 1
+	@echo "== 中間標準レイアウト → 基本データリスト on a Dask LocalCluster (the same input files as make demo's) =="
+	$(BIN)/midlayout convert $(DASK) -m mappings/standard/juki-2.5-to-kihon-2.1.yaml \
+	  -m mappings/standard/kojin_juminzei-2.5-to-kihon-2.1.yaml \
+	  $(OUT)/vendor_a/standard/juki/jumin.csv $(OUT)/vendor_a/standard/juki/setai.csv \
+	  $(OUT)/vendor_a/standard/kojin_juminzei/kazei.csv --out $(OUT)/dask/kihon; \
+	  test $$? -le 1
+	@for set in vendor_a vendor_b kihon; do \
+	  $(BIN)/midlayout verify $(OUT)/dask/$$set/manifest.json > /dev/null || exit 1; \
+	  echo "verify $(OUT)/dask/$$set: PASS"; done
+	$(BIN)/python -m benchmarks.same_outputs $(OUT)/vendor_a $(OUT)/dask/vendor_a \
+	  $(OUT)/vendor_b $(OUT)/dask/vendor_b $(OUT)/kihon $(OUT)/dask/kihon
+	@echo "demo-dask: PASS (the Dask outputs in $(OUT)/dask have identical content to the local run's)"
+
 test: install
 	$(BIN)/pytest
 
@@ -56,7 +84,7 @@ typecheck: install
 
 # Sizes: MIDLAYOUT_BENCH_HOUSEHOLDS, MIDLAYOUT_BENCH_ROWS (diff), MIDLAYOUT_BENCH_BIG_GB=4 (opt-in RSS case).
 bench: install
-	$(BIN)/pip install --quiet -e ".[dev,postgres,bench]"
+	$(BIN)/pip install --quiet -e ".[dev,postgres,dask,bench]"
 	$(BIN)/python benchmarks/run.py
 
 # Mutated samples through `convert` (tests/fuzz_convert.py): thousands of cases; CI runs 120 of them.

@@ -6,6 +6,9 @@ children) and also keeps each process's own peak, so the report says where the m
 the tree's PSS (shared pages split between processes) is sampled too, every 0.5 s (reading smaps is slow).
 
     python -m benchmarks.rss [--pss] [--timeline] [--src DIR] -- convert -m mappings/vendor_a/juki-2.5.yaml A B -o OUT -w parquet
+
+--src DIR runs another checkout's code (DIR is its `src`, from e.g. `git archive <commit> | tar -x`) in that
+checkout's folder, so a relative mapping path names its own mappings (give the inputs and OUT as absolute paths).
 """
 
 from __future__ import annotations
@@ -13,20 +16,24 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 
-from benchmarks.bench_convert import CLI, ROOT, _env, _tree_rss
+from benchmarks.bench_convert import CLI, ROOT, SRC_CLI, _env, _tree_rss
 
 
 def main(argv: list[str]) -> None:
     pss, timeline = "--pss" in argv, "--timeline" in argv
     env = _env()
-    if "--src" in argv:  # measure another checkout's code (its `src` folder) with this environment
-        env["PYTHONPATH"] = f"{argv[argv.index('--src') + 1]}:{env['PYTHONPATH']}"
+    cli, cwd = CLI, ROOT
+    if "--src" in argv:  # another checkout's code (its `src` folder) with this environment, in its folder
+        src = Path(argv[argv.index("--src") + 1]).resolve()
+        env["PYTHONPATH"] = f"{src}:{env['PYTHONPATH']}"
+        cli, cwd = SRC_CLI, src.parent  # relative paths name its mappings, which its layouts accept
     args = argv[argv.index("--") + 1 :]
     start = time.perf_counter()
-    proc = psutil.Popen([*CLI, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, env=env)
+    proc = psutil.Popen([*cli, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd, env=env)
     tree, tree_at, tree_pss = 0, 0.0, 0
     own: dict[int, int] = {}
     last_pss, last_line = 0.0, 0.0

@@ -1,4 +1,7 @@
-"""`make bench`: run every benchmarks/bench_*.py in turn (sizes come from their environment variables)."""
+"""`make bench`: run every benchmarks/bench_*.py in turn, in name order (sizes come from their environment variables).
+
+bench_convert.py runs first and rewrites BENCHMARKS.md's generated block; bench_dask.py adds its section to it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,10 @@ from pathlib import Path
 
 if __name__ == "__main__":
     failed = 0
+    root = Path(__file__).resolve().parents[1]
     for bench in sorted(Path(__file__).parent.glob("bench_*.py")):
         print(f"== {bench.name}", flush=True)
-        failed |= subprocess.run([sys.executable, str(bench)], check=False).returncode
+        # as a module from the repository root, so that one bench can use another's helpers
+        cmd = [sys.executable, "-m", f"benchmarks.{bench.stem}"]
+        failed |= subprocess.run(cmd, check=False, cwd=root).returncode
     sys.exit(1 if failed else 0)

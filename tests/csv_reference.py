@@ -205,11 +205,36 @@ def _gaiji(text: str, spec: GaijiSpec, row: int) -> tuple[str, list[GaijiHit]]:
     return "".join(out), hits
 
 
+def _field_offsets(raw: bytes, quote: int, delim: int) -> list[int]:
+    """Each field's first byte in the record (a quoted field: its opening quote), byte by byte: a field
+    that opens with a quote runs to a quote that is not doubled, and a delimiter outside it ends the field
+    (a quote inside an unquoted field is text, as `bare_quotes: literal` reads it)."""
+    out, state = [0], "start"  # start of a field / inside quotes / unquoted
+    i = 0
+    while i < len(raw):
+        b = raw[i]
+        if state == "quoted":
+            if b == quote and i + 1 < len(raw) and raw[i + 1] == quote:
+                i += 1
+            elif b == quote:
+                state = "unquoted"
+        elif state == "start" and b == quote:
+            state = "quoted"
+        elif b == delim:
+            out.append(i + 1)
+            state = "start"
+        else:
+            state = "unquoted"
+        i += 1
+    return out
+
+
 def ref_read_piece(source: SourceFile, path: Path, piece: RefPiece, spec: GaijiSpec) -> Batch:
     data = path.read_bytes()
     header, codec = list(piece.header), spec.codec
     count_fails, byte_fails = [], []
     rows: list[tuple[str, ...]] = []
+    offsets: list[list[int]] = []  # field offsets per record
     ids = {f.column: f.id for f in source.fields}
     for i, r in enumerate(piece.records):
         raw = data[r.start : r.end]
@@ -221,32 +246,55 @@ def ref_read_piece(source: SourceFile, path: Path, piece: RefPiece, spec: GaijiS
         if r.rule:
             column = header[r.field_index] if r.field_index < len(header) else ""
             count_fails.append(Failure(i, ids.get(column, ""), r.field_start, r.rule, r.message))
+        starts = _field_offsets(raw, ord(source.quote), ord(source.delimiter))
+        offsets.append(starts)
         try:
             text: str | None = raw.decode(codec)
-        except UnicodeDecodeError:
-            byte_fails.append(Failure(i, "", 0, "invalid_bytes", f"record is not valid {source.encoding}"))
+        except UnicodeDecodeError as exc:  # the field holding the first bad byte
+            k = max(j for j, at in enumerate(starts) if at <= exc.start)
+            column = header[k] if k < len(header) and not r.rule else ""  # a quoting fault: the record
+            byte_fails.append(
+                Failure(
+                    i,
+                    ids.get(column, ""),
+                    starts[k] if column in ids else 0,
+                    "invalid_bytes",
+                    f"record is not valid {source.encoding}",
+                )
+            )
             text = None
         ok = text is not None and n == len(header) and not r.rule
         rows.append(_parse_one(text, source, header) if ok else ("",) * len(header))  # type: ignore[arg-type]
     fails = count_fails + byte_fails
+
+    def piece_raw(i: int) -> bytes:
+        r = piece.records[i]
+        return data[r.start : r.end]
+
     columns: dict[str, list[str | None]] = {}
     hits: list[tuple[str, int, GaijiHit]] = []
     for f in source.fields:
         col = header.index(f.column)
         values: list[str | None] = []
         field_hits: list[GaijiHit] = []
+
+        def at(i: int, col: int = col) -> int:
+            return offsets[i][col] if col < len(offsets[i]) else 0
+
         for i, row in enumerate(rows):
             value: str | None = row[col]
             if value is not None and "\ufffd" in value:
-                fails.append(Failure(i, f.id, 0, "replacement_char", "decodes to U+FFFD"))
+                fails.append(Failure(i, f.id, at(i), "replacement_char", "decodes to U+FFFD"))
                 value = None
             if value is not None:
                 value, found = _gaiji(value, spec, i)
                 field_hits += found
             values.append(value)
         columns[f.id] = values
-        fails += hit_fails(f.id, 0, field_hits, spec.policy)
-        hits += [(f.id, 0, h) for h in field_hits]
+        for h in field_hits:
+            fails += hit_fails(f.id, at(h.row), [h], spec.policy)
+            content = at(h.row) + (piece_raw(h.row)[at(h.row) : at(h.row) + 1] == source.quote.encode())
+            hits.append((f.id, content, h))
     n = len(piece.records)
     frame = pl.DataFrame({k: pl.Series(k, v, dtype=pl.String) for k, v in columns.items()}).with_columns(
         pl.lit(str(path)).alias(FILE),

@@ -219,5 +219,7 @@ def test_every_reject_keeps_the_exact_input_bytes_csv(tmp_path: Path) -> None:
     assert {"map", "crossfile"} <= set(result.rejects.get_column("stage"))
     for row in result.rejects.iter_rows(named=True):
         data = Path(row["file"]).read_bytes()
-        assert row["raw"] == data[row["byte_offset"] : row["byte_offset"] + len(row["raw"])]
-        assert data[row["byte_offset"] + len(row["raw"]) :][:2] in (b"\r\n", b"\n", b"")  # a whole record
+        at = row["record_offset"]  # byte_offset is the field's, inside the record
+        assert row["raw"] == data[at : at + len(row["raw"])]
+        assert data[at + len(row["raw"]) :][:2] in (b"\r\n", b"\n", b"")  # a whole record
+        assert at <= row["byte_offset"] < at + max(len(row["raw"]), 1)

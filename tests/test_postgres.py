@@ -402,3 +402,48 @@ def test_password_never_printed_when_the_connection_fails(
     with pytest.raises(TargetError) as info:
         writer.start(layout, layout.file("setai"))
     assert SECRET not in str(info.value)
+
+
+@pytest.mark.parametrize("same_tables", [False, True], ids=["own-schemas", "same-tables"])
+def test_concurrent_loads_into_a_fresh_meta_schema_do_not_race(
+    pg: tuple[str, str], small: Frames, same_tables: bool
+) -> None:
+    """Two loads (a job's entries running side by side on a cluster) start together into a meta schema
+    that does not exist yet: both commit, none fails creating it; loads into the same new tables take
+    turns creating them. Before the creation lock one of them failed with a unique violation."""
+    dsn, prefix = pg
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def load(name: str) -> None:
+        options = {
+            "dsn": dsn,
+            "schema_prefix": prefix if same_tables else f"{prefix}{name}_",
+            "meta_schema": prefix + "meta",
+            "mode": "upsert",
+        }
+        writer = PostgresWriter(Path("."), options, f"load-{name}")
+        try:
+            start.wait(timeout=30)
+            for (ref, file_id), frame in small.items():
+                layout = resolve(ref)
+                writer.start(layout, layout.file(file_id))
+                writer.write(layout, layout.file(file_id), frame)
+            writer.prepare()
+            writer.commit()
+        except BaseException as exc:  # noqa: BLE001 (reported by the test)
+            writer.abort()
+            errors.append(exc)
+
+    threads = [threading.Thread(target=load, args=(name,)) for name in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    assert sorted({(r[0], r[2]) for r in loads(pg)}) == sorted(
+        (f"load-{n}", t) for n in ("a", "b") for t in ("jumin", "kazei", "setai")
+    )
+    schemas = [prefix] if same_tables else [f"{prefix}a_", f"{prefix}b_"]
+    for s in schemas:
+        assert snapshot(dsn, s + "juki", "jumin")[0] == small[("chukan/juki@2.5", "jumin")].height

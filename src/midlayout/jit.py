@@ -20,6 +20,7 @@ import inspect
 import os
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,7 @@ __all__ = ["cache_dir", "compile_seconds", "kernel", "release_compiler_pages"]
 
 _COMPILED: dict[Callable[..., Any], Any] = {}
 _SECONDS: dict[str, float] = {}
+_LOCK = threading.RLock()  # conversions in threads (`run --executor dask`) compile a kernel once
 
 
 def cache_dir(module_dir: Path) -> str | None:
@@ -54,10 +56,17 @@ def cache_dir(module_dir: Path) -> str | None:
 
 
 def kernel(source: Callable[..., Any], warm: Callable[[Any], object]) -> Any:
-    """`source` compiled by numba (once per process; from the cache when it can), after `warm(fn)` ran it
-    on the argument types its callers use."""
+    """`source` compiled by numba (once per process, whichever thread asks first; from the cache when it
+    can), after `warm(fn)` ran it on the argument types its callers use."""
     if source in _COMPILED:
         return _COMPILED[source]
+    with _LOCK:
+        if source in _COMPILED:
+            return _COMPILED[source]
+        return _compile(source, warm)
+
+
+def _compile(source: Callable[..., Any], warm: Callable[[Any], object]) -> Any:
     started = time.perf_counter()
     where = cache_dir(Path(inspect.getfile(source)).parent)
     if where:

@@ -5,12 +5,15 @@
 so that a test can run the same conversion through simple twins (`register` a `Kernels` with them, then
 convert with `kernels=<its name>`) and check that the twins ran. The library itself registers only
 `fast`; a registered set lives in the process that registered it, so other sets run with one worker.
+The set in use is per thread of control (a context variable): conversions running side by side in threads
+(`run --executor dask`) each see their own, and `activate` sets the default of a worker process.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +49,8 @@ def _fast() -> Kernels:
 
 _REGISTRY: dict[str, Callable[[], Kernels]] = {FAST: _fast}
 _BUILT: dict[str, Kernels] = {}
-_ACTIVE: list[str] = [FAST]
+_DEFAULT: list[str] = [FAST]  # the process's set (`activate`), where no conversion chose one
+_ACTIVE: ContextVar[str | None] = ContextVar("midlayout_kernels", default=None)
 
 
 def register(name: str, make: Callable[[], Kernels]) -> None:
@@ -73,19 +77,20 @@ def get(name: str) -> Kernels:
 
 def active() -> Kernels:
     """The kernels of the conversion running in this process (`fast` outside one)."""
-    return get(_ACTIVE[-1])
+    return get(_ACTIVE.get() or _DEFAULT[0])
 
 
 @contextmanager
 def using(name: str) -> Iterator[Kernels]:
     """Run the enclosed work with the kernels called `name`."""
-    _ACTIVE.append(name)
+    token = _ACTIVE.set(name)
     try:
         yield get(name)
     finally:
-        _ACTIVE.pop()
+        _ACTIVE.reset(token)
 
 
 def activate(name: str) -> None:
-    """Select `name` for the rest of this process (a worker process runs one conversion)."""
-    _ACTIVE[:] = [name]
+    """Select `name` for the rest of this process (a worker process runs one conversion), wherever no
+    enclosing `using` chose another."""
+    _DEFAULT[0] = name

@@ -6,18 +6,24 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from midlayout import umask
 from midlayout.errors import UsageError
 
 
 def out_folder(path: Path, option: str = "--out", mode: int = 0o777) -> Path:
-    """An output folder, created when missing (with `mode`, less the umask); UsageError when it cannot be
-    one."""
+    """An output folder, created when missing (with `mode`, less the user's umask, also while a conversion
+    in another thread holds the private one); UsageError when it cannot be one."""
     if path.is_symlink() and not path.exists():
         raise UsageError(f"{option} {path}: a dangling symbolic link (what it points to does not exist)")
     if path.exists() and not path.is_dir():
         raise UsageError(f"{option} {path}: is a file, not a folder")
+    created = not path.exists()
     try:
         path.mkdir(mode=mode, parents=True, exist_ok=True)
+        wanted = mode & ~umask.user() & 0o7777
+        current = path.stat().st_mode
+        if created and current & 0o777 != wanted & 0o777:  # another thread's conversion held umask 077
+            os.chmod(path, (current & ~0o777) | (wanted & 0o777))
     except OSError as exc:
         raise UsageError(f"{option} {path}: cannot create the folder ({exc.strerror})") from None
     if not os.access(path, os.W_OK | os.X_OK):

@@ -76,7 +76,7 @@ def definitions(layouts_dir: list[Path] | None, allow_outside: bool = False) -> 
 MemoryLimitOpt = typer.Option(
     None,
     "--memory-limit",
-    help="DuckDB memory limit of the cross-file checks and lookup staging, e.g. 1GB (default 256MB and 128MB); beyond it work spills to disk.",
+    help="Memory limit of the cross-file checks and lookup staging, e.g. 1GB (default 256MB and 128MB in DuckDB, beyond which work spills to disk; cross-file checks of up to 2M rows run in memory unless this limit is given and too small).",
 )
 
 ExecutorOpt = typer.Option(
@@ -167,26 +167,36 @@ def guarded(fn: Callable[..., int | None]) -> Callable[..., None]:
 
 
 class RichProgress:
-    """Progress bars on stderr, one per input file (hidden when stderr is not a terminal)."""
+    """Progress bars on stderr, one per input file (hidden when stderr is not a terminal).
 
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
+    `entry(name)` gives a view for one job entry: its bars are named `name: file`, and its phases touch
+    only its own bars, so entries running side by side in threads (`run --executor dask`) share one
+    display (rich's Progress takes a lock around every update)."""
+
+    def __init__(self, progress: Progress, prefix: str = "") -> None:
+        self.progress, self.prefix = progress, prefix
         self.tasks: dict[str, Any] = {}
 
+    def entry(self, name: str) -> RichProgress:
+        return RichProgress(self.progress, f"{name}: ")
+
     def start(self, task: str, total: int) -> None:
-        self.tasks[task] = self.progress.add_task(os.path.basename(task), total=total)
+        self.tasks[task] = self.progress.add_task(self.prefix + os.path.basename(task), total=total)
 
     def advance(self, task: str, amount: int) -> None:
         self.progress.advance(self.tasks[task], amount)
 
     def phase(self, name: str) -> None:
         """A phase without a byte count: the bars of the read are complete, a pulsing bar names it."""
+        mine = set(self.tasks.values())
         for task in self.progress.tasks:
+            if task.id not in mine:
+                continue
             if task.total is not None:
                 self.progress.update(task.id, completed=task.total)
             else:  # the previous phase is over
                 self.progress.update(task.id, total=1, completed=1)
-        self.tasks[name] = self.progress.add_task(name, total=None)
+        self.tasks[name] = self.progress.add_task(self.prefix + name, total=None)
 
 
 @contextmanager

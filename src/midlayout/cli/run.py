@@ -105,6 +105,16 @@ def run_cmd(
     memory_limit: str | None = MemoryLimitOpt,
     overwrite: bool = OverwriteOpt,
     output_mode: str = OutputModeOpt,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            help="Processes for each entry's read/map/validate (default: one per CPU for inputs over 64 MB); "
+            "entries run one at a time in job-file order. With --executor dask and no --scheduler: the "
+            "LocalCluster's size (default one per CPU), shared by the job; entries run side by side, up to "
+            "one per cluster worker. Same outputs whatever the number.",
+        ),
+    ] = None,
     executor: str = ExecutorOpt,
     scheduler: str | None = SchedulerOpt,
     as_json: bool = JsonOpt,
@@ -119,6 +129,7 @@ def run_cmd(
             memory_limit=memory_limit,
             overwrite=overwrite,
             output_mode=parse_output_mode(output_mode),
+            workers=workers,
             executor=executor,
             scheduler=scheduler,
         )

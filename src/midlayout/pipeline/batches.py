@@ -139,7 +139,7 @@ class BatchRunner:
             self.validator,
             self.kernels_name,
             self.prove,
-            self.all_proven(),
+            self.all_proven(),  # computed once here, not by every worker
             self.fault,
         )
 

@@ -1,8 +1,10 @@
-"""`convert`: stream every input through read → map → validate, stage, check across files, then write.
+"""`convert`: stream every input through read → map → validate, stage and write, check across files, then
+write again only the targets the cross-file rules rejected rows from.
 
 The steps live in their own modules: `options` (what a run takes, checked), `plan` (staging keys,
 lookups, execution order), `readphase` and `batches` (the batches, here or in worker processes),
-`staging` (staged parts, cross-file rejects, the rejects files), `session` (the writers as one unit),
+`staging` (staged parts, cross-file rejects, the rejects files), `session` (the writers as one unit; the
+streaming ones get each staged part as it arrives),
 `run_manifest` (the manifest and run identity), and `lock` and `outputset` (one run per output folder,
 built apart and swapped in whole; docs/run-integrity.md). This module only puts them in order.
 """
@@ -10,6 +12,7 @@ built apart and swapped in whole; docs/run-integrity.md). This module only puts 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,22 +109,30 @@ def _convert(
     gaiji = options.gaiji(mappings)
     try:
         with kernels.using(options.kernels), staging(outset.stage) as stage:
+            # The streaming writers build their files in the new set (the tool's work folder) while the
+            # batches come in; nothing in the output folder changes before `claim` below.
+            session.begin(stage.targets(jobs))
+            streamed = _Timed(session.stream)
+            stage.on_rows = streamed
             reading = ReadPhase(jobs, manifest.inputs, stage, options, gaiji, progress or Silent())
             reading.run(executor)
             manifest.executor = executor.describe()
             fault("staged")
             manifest.timings["read_map_validate_s"] = _since(t0)
+            manifest.timings["write_streamed_s"] = round(streamed.seconds, 3)
             staged = stage.staged_files(jobs)
             t1 = time.perf_counter()
             phase(progress, "cross-file checks")
-            rejected, manifest.unchecked = cross_rejects(stage, staged, options.crossfile_memory_limit)
+            rejected, manifest.unchecked = cross_rejects(
+                stage, staged, options.crossfile_memory_limit, options.memory_limit
+            )
             manifest.timings["crossfile_s"] = _since(t1)
             t1 = time.perf_counter()
             phase(progress, "writing outputs")
             outset.run_id = hasher.set_run_id(manifest)
             outset.claim()  # another run's folder: refused before anything in it changes
             manifest.load_ids = session.open(outset.run_id)
-            written = session.write(staged, rejected)
+            written = session.write(staged, rejected)  # only what the streaming writers do not have yet
             outputs = session.commit_files()  # final names, inside the new set
             manifest.timings["write_s"] = _since(t1)
             rejects = stage.write_rejects(outset.next)
@@ -145,6 +156,20 @@ def _convert(
     outset.swap(names, manifest.to_json(outset.out).encode("utf-8"))  # paths relative to the folder
     outset.finish()
     return ConvertResult(manifest, outset.out, rejects)
+
+
+class _Timed:
+    """`fn`, adding up the wall time spent in it."""
+
+    def __init__(self, fn: Callable[[str, int, Path], None]) -> None:
+        self.fn, self.seconds = fn, 0.0
+
+    def __call__(self, target: str, job: int, part: Path) -> None:
+        t = time.perf_counter()
+        try:
+            self.fn(target, job, part)
+        finally:
+            self.seconds += time.perf_counter() - t
 
 
 def _since(t: float) -> float:

@@ -36,7 +36,8 @@ class ConvertOptions:
     `gaiji_table` and `gaiji_unmapped` ("reject" or "flag") override what the mappings name; `workers`
     processes read, map and validate batches (None: one per CPU for large inputs, else in-process), with
     the same outputs whatever the number; `validator` is "fused" or "pandera" (same rejects);
-    `memory_limit` (e.g. "1GB") bounds DuckDB in the cross-file checks and lookup staging; `kernels`
+    `memory_limit` (e.g. "1GB") bounds DuckDB in the cross-file checks and lookup staging, and the cross-file
+    checks that run in memory (validate/crossfile.py: by default up to 2M rows); `kernels`
     names the fast paths used (see midlayout.kernels); `overwrite` lets the run replace another run's output
     set in its folder, and `output_mode` is the file mode of the outputs (docs/run-integrity.md); `executor`
     ("local" or "dask") runs the batches, `scheduler` is a Dask scheduler's address (None with dask: a

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from midlayout import umask
 from midlayout.errors import UsageError
 from midlayout.pipeline.faults import fault
 from midlayout.pipeline.lock import locked, work_dir
@@ -58,12 +59,10 @@ def dir_mode(file_mode: int) -> int:
 
 @contextmanager
 def private_umask() -> Iterator[None]:
-    """Files and folders created meanwhile are owner-only (0600/0700): staging holds personal data."""
-    old = os.umask(0o077)
-    try:
+    """Files and folders created meanwhile are owner-only (0600/0700): staging holds personal data. The
+    umask is the process's: conversions in threads share it (midlayout/umask.py)."""
+    with umask.private():
         yield
-    finally:
-        os.umask(old)
 
 
 def apply_mode(path: Path, file_mode: int) -> None:

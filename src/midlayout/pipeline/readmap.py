@@ -16,6 +16,7 @@ from midlayout.layout.mapping import Lookup
 from midlayout.layout.source import SourceFile
 from midlayout.mapping.compile import CompiledFile, apply
 from midlayout.readers import DEFAULT_BATCH_SIZE, Batch, plan_batches, read_piece
+from midlayout.readers.csv import field_offsets
 from midlayout.readers.gaiji import GaijiSpec, spec_for
 from midlayout.rejects import empty_rejects
 
@@ -56,6 +57,9 @@ def read_mapped(
             continue
         found = tables(batch.rows) if callable(tables) else tables or {}
         rows, rejects = apply(compiled, batch.rows, found)
+        header = getattr(piece, "header", None)  # a CSV piece (or the reference reader's, in tests)
+        if source.format == "csv" and header is not None:  # field offsets vary per record: find them
+            rejects = field_offsets(rejects, source, list(header))
         yield MappedBatch(batch, rows, rejects)
 
 

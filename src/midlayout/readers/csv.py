@@ -6,9 +6,10 @@ safe (unlike `\\` or `|`).
 
 from __future__ import annotations
 
+import bisect
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ import pyarrow as pa
 from midlayout.errors import InputError, Location
 from midlayout.layout.source import SourceFile
 from midlayout.readers import Batch
-from midlayout.readers.csvframe import Framed, Special, field_counts, frame, requote
+from midlayout.readers.csvframe import CR, LF, Framed, Special, field_counts, frame, requote
 from midlayout.readers.decode import flag_suspect_chars
 from midlayout.readers.gaiji import GaijiSpec, apply_gaiji, hit_fails, hit_frame
 from midlayout.rejects import FILE, OFF, RAW, REC, Failure, empty_rejects, split_failures
@@ -26,6 +27,7 @@ from midlayout.text.encodings import CODECS
 from midlayout.text.utf8 import valid_utf8
 
 CHUNK_BYTES = 32 << 20
+FRAMING_RULES = frozenset({"quote_malformed", "quote_unclosed"})  # their offset is the framing parser's
 BOM = b"\xef\xbb\xbf"
 
 
@@ -62,7 +64,30 @@ def _records(path: Path, source: SourceFile) -> Iterator[tuple[bytes, Framed, in
 
 
 def _binary(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
-    """The records' bytes without their line ends, as one array: the span minus the CR/LF between records."""
+    """The records' bytes without their line ends, as one Arrow binary view array that points into the
+    piece's buffer as read (no copy; polars holds binary as views too). A view is an int32 length and
+    either the value inline (up to 12 bytes) or its first 4 bytes, buffer 0 and the int32 offset."""
+    n = len(starts)
+    if buf.nbytes >= 2**31:  # offsets are int32: a plain binary copy instead
+        return _binary_copy(buf, starts, ends)
+    lengths = (ends - starts).astype("<i4")
+    k = np.arange(12)
+    head = buf[np.minimum(starts[:, None] + k[None, :], max(len(buf) - 1, 0))] if len(buf) else None
+    views = np.zeros((n, 16), dtype=np.uint8)
+    views[:, 0:4] = lengths.view(np.uint8).reshape(n, 4)
+    if head is not None:
+        head = np.where(k[None, :] < lengths[:, None], head, 0).astype(np.uint8)
+        short = lengths <= 12
+        views[short, 4:16] = head[short]
+        long = ~short
+        views[long, 4:8] = head[long, :4]
+        views[long, 12:16] = starts[long].astype("<i4").view(np.uint8).reshape(-1, 4)
+    return pa.Array.from_buffers(pa.binary_view(), n, [None, pa.py_buffer(views), pa.py_buffer(buf)])
+
+
+def _binary_copy(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
+    """The records' bytes without their line ends, copied into one array: the span minus the CR/LF
+    between records."""
     n = len(starts)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(ends - starts, out=offsets[1:])
@@ -120,9 +145,10 @@ def _parse(
     header: list[str],
     codec: str,
     literal: frozenset[int] = frozenset(),
-) -> tuple[pl.DataFrame, list[int], bytes]:
+) -> tuple[pl.DataFrame, list[tuple[int, int]], bytes]:
     """Decode and parse the records; rows stay aligned with `raw`. Returns the frame, the undecodable
-    rows and the UTF-8 bytes polars parsed (every value is a piece of them).
+    rows (with the offset of the first bad byte in the record) and the UTF-8 bytes polars parsed (every
+    value is a piece of them).
 
     Fast path: the whole batch decodes in one call and every record has the right field count. Otherwise
     each record is decoded alone (error path only) and broken ones are parsed as empty rows. `literal`
@@ -137,8 +163,8 @@ def _parse(
     for i, rec in enumerate(records):
         try:
             rec.decode(codec)
-        except UnicodeDecodeError:
-            bad.append(i)
+        except UnicodeDecodeError as exc:
+            bad.append((i, exc.start))
             broken[i] = True
         if broken[i]:
             records[i] = empty
@@ -189,9 +215,86 @@ def _header(path: Path, chunk: bytes, start: int, end: int, source: SourceFile, 
     return [str(n) for n in names]
 
 
-@dataclass(frozen=True)
+def field_starts(raw: bytes, quote: int, delim: int) -> list[int]:
+    """Where each field of a well-framed record starts (its first byte: a quoted field's opening quote),
+    as offsets in the record. A quoted field runs to its closing quote (a doubled quote is text), an
+    unquoted one to the next delimiter. Error path only (rejects), one record at a time."""
+    q, d = bytes([quote]), bytes([delim])
+    out, i, n = [0], 0, len(raw)
+    while True:
+        if i < n and raw[i] == quote:
+            j = i + 1
+            while True:
+                k = raw.find(q, j)
+                if k == -1:
+                    j = n
+                    break
+                if k + 1 < n and raw[k + 1] == quote:
+                    j = k + 2
+                    continue
+                j = k + 1
+                break
+            i = j
+        nxt = raw.find(d, i)
+        if nxt == -1:
+            return out
+        i = nxt + 1
+        out.append(i)
+
+
+class _FieldStarts:
+    """Field offsets of the records of a batch, parsed on demand (rows that are rejected only)."""
+
+    def __init__(self, raw: pa.Array, header: list[str], source: SourceFile) -> None:
+        self.raw, self.quote, self.delim = raw, ord(source.quote), ord(source.delimiter)
+        index = {c: k for k, c in enumerate(header)}
+        self.index = {f.id: index[f.column] for f in source.fields if f.column in index}
+        self.cache: dict[int, list[int]] = {}
+
+    def starts(self, row: int) -> list[int]:
+        if row not in self.cache:
+            self.cache[row] = field_starts(self.raw[row].as_py(), self.quote, self.delim)
+        return self.cache[row]
+
+    def start(self, row: int, field: str) -> int:
+        """The field's offset in the record (0 when the field or record is unknown)."""
+        k = self.index.get(field)
+        starts = self.starts(row) if k is not None else []
+        return starts[k] if k is not None and k < len(starts) else 0
+
+    def content(self, row: int, field: str) -> int:
+        """Where the field's value starts (after an opening quote)."""
+        at = self.start(row, field)
+        raw = self.raw[row].as_py()
+        return at + 1 if at < len(raw) and raw[at] == self.quote else at
+
+    def at_field(self, fail: Failure) -> Failure:
+        """`fail` with the offset of its field (framing faults already carry it; whole-record ones keep 0)."""
+        if not fail.field or fail.rule in FRAMING_RULES:
+            return fail
+        return replace(fail, byte=self.start(fail.row, fail.field))
+
+
+def field_offsets(rejects: pl.DataFrame, source: SourceFile, header: list[str]) -> pl.DataFrame:
+    """Map rejects of a CSV batch with `byte_offset` at their field (the record start as staged): the
+    field's offset is found in each rejected record's raw bytes."""
+    if not rejects.height or rejects.get_column("field").null_count() == rejects.height:
+        return rejects
+    index = {c: k for k, c in enumerate(header)}
+    column = {f.id: index[f.column] for f in source.fields if f.column in index}
+    quote, delim = ord(source.quote), ord(source.delimiter)
+    offsets = []
+    for raw, rec, name in rejects.select("raw", "record_offset", "field").iter_rows():
+        k = column.get(name) if name is not None else None
+        starts = field_starts(raw, quote, delim) if k is not None and raw is not None else []
+        offsets.append(rec + starts[k] if k is not None and k < len(starts) else rec)
+    return rejects.with_columns(pl.Series("byte_offset", offsets, dtype=pl.Int64))
+
+
+@dataclass(frozen=True, eq=False)
 class CsvPiece:
-    """One batch of a CSV file, by position (framed on raw bytes): the worker reads it."""
+    """One batch of a CSV file, by position, with its records as the planner framed them (on raw bytes),
+    so that the worker that reads it does not frame again."""
 
     header: tuple[str, ...]
     base: int  # byte offset of its first record in the file
@@ -199,20 +302,36 @@ class CsvPiece:
     rec: int  # records before this piece
     records: int  # records in it
     specials: tuple[Special, ...] = ()  # records the planner framed byte by byte (around quoting errors)
+    starts: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))  # from `base`
+    ends: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))  # before CR/LF
+    counts: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int32))  # fields per record
 
 
 def csv_pieces(source: SourceFile, path: Path, batch_size: int) -> Iterator[CsvPiece]:
-    """Plan the batches of `path`: the header row is checked against the source layout and not counted."""
+    """Plan the batches of `path`: the header row is checked against the source layout and not counted.
+    Each batch carries its records' starts, ends and field counts."""
     if path.is_dir():
         raise InputError("is a directory, not a file", Location(file=str(path)))
     if not path.is_file():
         raise InputError("file not found", Location(file=str(path)))
     codec = CODECS[source.encoding]
+    quote, delim = ord(source.quote), ord(source.delimiter)
     header: list[str] | None = None
     rec = 0
-    pending: tuple[int, int, int, list[Special]] | None = None  # a batch not yet full: start, end, records
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # a batch not yet full (file offsets)
+    held: list[Special] = []
+    end = 0  # where the pending batch ends in the file (the next record's start)
+
+    def piece() -> CsvPiece:
+        st, en, ct = (np.concatenate(x) for x in zip(*parts, strict=True))
+        first = int(st[0])
+        return CsvPiece(
+            tuple(header or ()), first, end - first, rec, len(st), tuple(held), st - first, en - first, ct
+        )
+
     for chunk, framed, base in _records(path, source):
         starts, ends, nexts, specials = framed.starts, framed.ends, framed.nexts, framed.specials
+        counts = field_counts(chunk, framed, quote, delim).astype(np.int32)
         skip = 0
         if header is None:
             if 0 in specials and specials[0].rule:
@@ -223,40 +342,37 @@ def csv_pieces(source: SourceFile, path: Path, batch_size: int) -> Iterator[CsvP
             skip = 1
         lo = skip
         while lo < len(starts):
-            take = min(batch_size - (pending[2] if pending else 0), len(starts) - lo)
-            hi = lo + take
-            held = [specials[i] for i in range(lo, hi) if i in specials] if specials else []
-            if pending is None:
-                pending = (base + int(starts[lo]), base + int(nexts[hi - 1]), take, held)
-            else:  # the batch began in the previous chunk (which ends where this one starts)
-                pending = (pending[0], base + int(nexts[hi - 1]), pending[2] + take, pending[3] + held)
+            pending = sum(len(x[0]) for x in parts)
+            hi = lo + min(batch_size - pending, len(starts) - lo)
+            parts.append((starts[lo:hi] + base, ends[lo:hi] + base, counts[lo:hi]))
+            if specials:
+                held += [specials[i] for i in range(lo, hi) if i in specials]
+            end = base + int(nexts[hi - 1])
             lo = hi
-            if pending[2] == batch_size:
-                yield CsvPiece(
-                    tuple(header), pending[0], pending[1] - pending[0], rec, pending[2], tuple(pending[3])
-                )
-                rec += pending[2]
-                pending = None
-    if pending is not None and header is not None:
-        yield CsvPiece(tuple(header), pending[0], pending[1] - pending[0], rec, pending[2], tuple(pending[3]))
+            if sum(len(x[0]) for x in parts) == batch_size:
+                yield piece()
+                rec += batch_size
+                parts, held = [], []
+    if parts and header is not None:
+        yield piece()
 
 
 def _piece_records(source: SourceFile, path: Path, piece: CsvPiece) -> tuple[bytes, Framed]:
-    """The piece's bytes and its records, framed again as planned."""
+    """The piece's bytes and its records as planned (the line ends are checked to still be there)."""
     with path.open("rb") as fh:
         fh.seek(piece.base)
         data = fh.read(piece.nbytes)
-    framed = frame(
-        data,
-        quote=ord(source.quote),
-        delim=ord(source.delimiter),
-        nfields=len(source.fields),
-        eof=True,
-        base=piece.base,
-        known={sp.start: sp for sp in piece.specials},
-    )
-    if len(data) != piece.nbytes or len(framed.starts) != piece.records:
+    n = len(data)
+    starts, ends = piece.starts, piece.ends
+    buf = np.frombuffer(data, dtype=np.uint8)
+    inside = ends[ends < n]
+    if n != piece.nbytes or len(starts) != piece.records or not np.isin(buf[inside], (LF, CR)).all():
         raise InputError("file changed while it was read", Location(file=str(path), byte=piece.base))
+    rows = np.searchsorted(starts, [sp.start - piece.base for sp in piece.specials])
+    specials = {int(r): sp for r, sp in zip(rows, piece.specials, strict=True)}
+    framed = Framed(
+        starts, ends, np.empty(0, dtype=np.int64), specials, n, np.empty(0, dtype=np.int64), piece.counts
+    )
     return data, framed
 
 
@@ -284,7 +400,14 @@ def read_csv_piece(source: SourceFile, path: Path, piece: CsvPiece, spec: GaijiS
     literal = frozenset(row for row, sp in framed.specials.items() if not sp.rule)
     parsed, bad, utf8 = _parse(data, raw, broken, source, header, spec.codec, literal)
     del data
-    fails += [Failure(i, "", 0, "invalid_bytes", f"record is not valid {source.encoding}") for i in bad]
+    where = _FieldStarts(raw, header, source)
+    for i, pos in bad:  # the field that holds the first byte that does not decode (unless quoting is broken)
+        k = bisect.bisect_right(where.starts(i), pos) - 1
+        faulted = i in framed.specials and framed.specials[i].rule
+        column = header[k] if k < len(header) and not faulted else ""
+        fails.append(
+            Failure(i, ids.get(column, ""), 0, "invalid_bytes", f"record is not valid {source.encoding}")
+        )
     hits = []
     if _may_hold_suspects(utf8, spec):
         columns = {}
@@ -293,7 +416,7 @@ def read_csv_piece(source: SourceFile, path: Path, piece: CsvPiece, spec: GaijiS
             fails += [Failure(s.row, f.id, 0, s.rule, s.message) for s in suspects]
             columns[f.id], field_hits = apply_gaiji(arr, spec)
             fails += hit_fails(f.id, 0, field_hits, spec.policy)
-            hits += [(f.id, 0, h) for h in field_hits]
+            hits += [(f.id, where.content(h.row, f.id), h) for h in field_hits]
         frame = pl.DataFrame(columns)
     else:
         frame = parsed.select(pl.col(f.column).alias(f.id) for f in source.fields)
@@ -303,10 +426,11 @@ def read_csv_piece(source: SourceFile, path: Path, piece: CsvPiece, spec: GaijiS
         pl.lit(str(path)).alias(FILE),
         pl.int_range(piece.rec + 1, piece.rec + n + 1, dtype=pl.Int64).alias(REC),
         pl.Series(OFF, starts + piece.base, dtype=pl.Int64),
-        pl.Series(RAW, raw).cast(pl.Binary),
+        pl.Series(RAW, raw).cast(pl.Binary),  # a view array: no copy
     )
     nbytes = int(ends[-1] - starts[0]) if n else 0
     gaiji = hit_frame(hits, frame, spec.policy)
+    fails = [where.at_field(f) for f in fails]
     if not fails:
         return Batch(frame, empty_rejects(), n, nbytes, gaiji)
     rows, rejects = split_failures(frame, fails)

@@ -30,7 +30,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from midlayout.readers.csvscan import native_framing, scan
+
 LF, CR = 0x0A, 0x0D
+_NO_COUNTS = np.empty(0, dtype=np.int64)
 # The longest span a quoted field may have (bytes, from its opening quote to its closing one). Longer, it is
 # taken for an unclosed quote and rejected with the offset where it opened. Documented in docs/broken-extracts.md.
 MAX_QUOTED_BYTES = 65_536
@@ -65,7 +68,8 @@ class Framed:
     nexts: np.ndarray
     specials: dict[int, Special]
     consumed: int
-    quotes: np.ndarray  # positions of the quote bytes in the buffer (reused for field counts)
+    quotes: np.ndarray  # positions of the quote bytes in the buffer (reused for field counts; numpy path)
+    counts: np.ndarray | None = None  # fields per record, when the compiled framing counted them
 
 
 class _Quotes:
@@ -160,9 +164,11 @@ def frame(
     found, so that a worker frames its piece exactly as planned without parsing again."""
     buf = np.frombuffer(data, dtype=np.uint8)
     n = len(buf)
-    quotes = _Quotes(buf, quote, delim)
+    native = native_framing()
+    quotes = None if native else _Quotes(buf, quote, delim)
     starts: list[np.ndarray] = []
     ends: list[np.ndarray] = []
+    fields: list[np.ndarray] = []
     specials: dict[int, Special] = {}
     count = 0
     r = 0
@@ -170,29 +176,39 @@ def frame(
     horizon = n if eof else max(n - LOOKAHEAD, 0)
     replay = sorted(o - base for o in known) if known is not None else None
 
-    def add(s: np.ndarray, e: np.ndarray) -> None:
+    def add(s: np.ndarray, e: np.ndarray, f: np.ndarray) -> None:
         nonlocal count
         starts.append(s)
         ends.append(e)
+        fields.append(f)
         count += len(s)
 
     while r < n:
+        nf, last = _NO_COUNTS, 0
         if replay is not None:
             k = bisect.bisect_left(replay, r)
             a: int | None = replay[k] if k < len(replay) else None
             tail = False
+            if quotes is None:
+                lfs, nf, _, _, last = scan(
+                    buf, r, n if a is None else a, quote, delim, False, MAX_QUOTED_BYTES
+                )
+        elif quotes is None:
+            lfs, nf, found, tail, last = scan(buf, r, n, quote, delim, True, MAX_QUOTED_BYTES)
+            a = None if found < 0 else found
         else:
             a, tail = quotes.anomaly(r)
-        lfs = quotes.record_ends(r, n if a is None else a)
+        if quotes is not None:
+            lfs = quotes.record_ends(r, n if a is None else a)
         if len(lfs):
             s = np.empty(len(lfs), dtype=np.int64)
             s[0] = r
             s[1:] = lfs[:-1] + 1
-            add(s, lfs.astype(np.int64))
+            add(s, lfs.astype(np.int64), nf)
         rs = int(lfs[-1]) + 1 if len(lfs) else r
         if a is None or (tail and not eof and n - a <= MAX_QUOTED_BYTES):
             if a is None and eof and rs < n:  # the last record of the file may lack its LF
-                add(np.array([rs], dtype=np.int64), np.array([n], dtype=np.int64))
+                add(np.array([rs], dtype=np.int64), np.array([n], dtype=np.int64), np.array([last]))
                 rs = n
             consumed = rs
             break
@@ -207,7 +223,11 @@ def frame(
             consumed = rs
             break
         specials[count] = sp
-        add(np.array([sp.start - base], dtype=np.int64), np.array([sp.end - base], dtype=np.int64))
+        add(
+            np.array([sp.start - base], dtype=np.int64),
+            np.array([sp.end - base], dtype=np.int64),
+            np.array([sp.fields]),
+        )
         r = consumed = sp.next - base
     st = np.concatenate(starts) if starts else np.empty(0, dtype=np.int64)
     en = np.concatenate(ends) if ends else np.empty(0, dtype=np.int64)
@@ -219,18 +239,23 @@ def frame(
     for row, sp in specials.items():
         en[row] = sp.end - base
         nexts[row] = sp.next - base
-    return Framed(st, en, nexts, specials, consumed, quotes.q)
+    counts = None
+    if quotes is None:
+        counts = np.concatenate(fields).astype(np.int64) if fields else np.empty(0, dtype=np.int64)
+    return Framed(st, en, nexts, specials, consumed, quotes.q if quotes is not None else _NO_COUNTS, counts)
 
 
 def field_counts(data: bytes, framed: Framed, quote: int, delim: int) -> np.ndarray:
     """Fields in each record: delimiters outside quotes + 1, quotes counted from each record's start (the
     byte parser's count for its records)."""
-    buf = np.frombuffer(data, dtype=np.uint8)
-    q = framed.quotes
-    d = np.flatnonzero(buf == delim)
     st, en = framed.starts, framed.ends
     if not len(st):
         return np.empty(0, dtype=np.int64)
+    if framed.counts is not None:  # counted by the compiled framing (byte-parsed records: their own count)
+        return framed.counts
+    buf = np.frombuffer(data, dtype=np.uint8)
+    q = framed.quotes
+    d = np.flatnonzero(buf == delim)
     if not framed.specials:  # every record starts after an even number of quotes
         outside = d[np.searchsorted(q, d) % 2 == 0]
         return np.searchsorted(outside, en) - np.searchsorted(outside, st) + 1

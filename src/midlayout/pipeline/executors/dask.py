@@ -23,7 +23,9 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import CancelledError as FuturesCancelledError
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -173,6 +175,32 @@ class DaskExecutor(Executor):
             ) from None
         return client
 
+    @classmethod
+    @contextmanager
+    def session(cls, scheduler: str | None = None, workers: int | None = None) -> Iterator[Client]:
+        """One client for several runs (`run --executor dask`: a job's entries side by side): the cluster
+        at `scheduler`, or a LocalCluster of `workers` processes, closed on the way out. Give it to each
+        run's `DaskExecutor(client=...)`."""
+        import dask
+        import distributed  # noqa: F401 - loads its config before the override below
+
+        for name, value in WORKER_ENV.items():
+            os.environ.setdefault(name, value)
+        owner = cls(scheduler, workers)
+        _quiet(True)  # the runs' own _quiet(False) leaves the filter on while the session holds it
+        try:
+            with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+                owner.client = owner._connect()
+        except BaseException:
+            _quiet(False)
+            raise
+        try:
+            yield owner.client
+        finally:
+            if owner.client is not None and owner.client.status != "running":
+                owner.was_lost = True  # the runs said so; closing what is gone is quick and quiet
+            owner.close()  # _quiet(False) there
+
     # --- the pieces ---
 
     def submit(self, task: Task) -> Handle:
@@ -266,8 +294,25 @@ class _OnlyCritical(logging.Filter):
 _QUIET: Final = _OnlyCritical()
 
 
+_QUIET_HELD = [0]  # runs (and sessions) in this process that want them off: a job's entries run in threads
+_QUIET_LOCK = threading.Lock()
+
+
 def _quiet(on: bool) -> None:
-    """Dask's own log lines (and asyncio's about its tasks) off while a run uses it, or on again."""
+    """Dask's own log lines (and asyncio's about its tasks) off while a run uses it, or on again once no
+    run of this process (nor a `session`) does."""
+    with _QUIET_LOCK:
+        if on:
+            _QUIET_HELD[0] += 1
+            if _QUIET_HELD[0] == 1:
+                _filter(True)
+        elif _QUIET_HELD[0]:
+            _QUIET_HELD[0] -= 1
+            if _QUIET_HELD[0] == 0:
+                _filter(False)
+
+
+def _filter(on: bool) -> None:
     names = [n for n in logging.root.manager.loggerDict if n.split(".")[0] in ("distributed", "asyncio")]
     for name in ["distributed", "asyncio", *names]:
         logger = logging.getLogger(name)

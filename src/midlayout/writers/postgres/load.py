@@ -7,6 +7,7 @@ killed backend, a crash), the targets are exactly as they were and no load is re
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,8 +49,11 @@ class Load:
         with self._sql("prepare"):
             # Two runs of the same load wait for each other instead of both applying it.
             self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [load_id])
-            self.conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(meta)))
-            self.conn.execute(ddl.loads_table(meta))
+            if not self._relation_exists(meta, ddl.LOADS_TABLE):
+                self._create_schema(meta)
+                with self._creating(meta, ddl.LOADS_TABLE) as missing:
+                    if missing:
+                        self.conn.execute(ddl.loads_table(meta))
         self.targets: dict[tuple[str, str], Target] = {}
 
     @property
@@ -102,7 +106,17 @@ class Load:
         """Create missing tables, apply the mode, record the load, and check deferred constraints."""
         todo = [t for t in self.targets.values() if not t.skip]
         with self._sql("apply"):
-            created = [t for t in todo if self._ensure_table(t)]
+            # created in one order in every load: loads creating the same tables at once take turns, and
+            # never deadlock; then the tables that were there are checked, in the run's order
+            made = {
+                (t.schema, t.table)
+                for t in sorted(todo, key=lambda t: (t.schema, t.table))
+                if self._create(t)
+            }
+            created = [t for t in todo if (t.schema, t.table) in made]
+            for t in todo:
+                if (t.schema, t.table) not in made:
+                    self._check_existing(t)
             if self.fks:
                 self._add_foreign_keys(created)
             if self.mode == "replace":
@@ -120,23 +134,62 @@ class Load:
             self.conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # surface deferred FK failures before commit
 
     def _exists(self, t: Target) -> bool:
-        name = sql.SQL("{}.{}").format(sql.Identifier(t.schema), sql.Identifier(t.table)).as_string(self.conn)
-        return self.conn.execute("SELECT to_regclass(%s) IS NOT NULL", [name]).fetchone() == (True,)
+        return self._relation_exists(t.schema, t.table)
 
-    def _ensure_table(self, t: Target) -> bool:
-        """Create the table if missing (True when created); refuse a table in the way or of another shape."""
+    # Existence is read from the catalog tables, with a fresh snapshot per statement: after waiting for a
+    # load that created the name, this sees its commit (to_regclass would answer from this session's
+    # cache, which still says "missing").
+    def _relation_exists(self, schema: str, name: str) -> bool:
+        return self.conn.execute(
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s)",
+            [schema, name],
+        ).fetchone() == (True,)
+
+    def _schema_exists(self, schema: str) -> bool:
+        return self.conn.execute(
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = %s)", [schema]
+        ).fetchone() == (True,)
+
+    @contextlib.contextmanager
+    def _creating(self, schema: str, name: str | None = None) -> Iterator[bool]:
+        """Around creating `schema` (or `schema.name`): yields whether it is still missing, holding a lock
+        on the server until this transaction ends. Loads running at the same time (a job's entries on a
+        cluster) that both found it missing take turns: the second waits for the first to commit, then
+        finds it there. `CREATE … IF NOT EXISTS` alone is not enough: two transactions that both create
+        the same name fail one of them with a unique violation."""
+        key = f"midlayout:create:{schema}" + (f".{name}" if name is not None else "")
+        self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+        yield not (self._relation_exists(schema, name) if name is not None else self._schema_exists(schema))
+
+    def _create_schema(self, schema: str) -> None:
+        """CREATE SCHEMA when missing, safe against loads creating it at the same time."""
+        if self._schema_exists(schema):
+            return
+        with self._creating(schema) as missing:
+            if missing:
+                self.conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+
+    def _create(self, t: Target) -> bool:
+        """Create the table if missing (True when this load created it)."""
         if self._exists(t):
-            if self.mode == "create":
-                raise TargetError(
-                    f"table {t.schema}.{t.table} already exists (mode create); use append, replace or upsert"
-                )
-            self._check_columns(t)
             return False
-        self.conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(t.schema)))
-        self.conn.execute(ddl.create_table(t.schema, t.table, t.file))
-        for stmt in ddl.comments(t.schema, t.table, t.file):
-            self.conn.execute(stmt)
-        return True
+        self._create_schema(t.schema)
+        with self._creating(t.schema, t.table) as missing:
+            if not missing:  # another load created it meanwhile
+                return False
+            self.conn.execute(ddl.create_table(t.schema, t.table, t.file))
+            for stmt in ddl.comments(t.schema, t.table, t.file):
+                self.conn.execute(stmt)
+            return True
+
+    def _check_existing(self, t: Target) -> None:
+        """Refuse a table in the way (mode create) or of another shape."""
+        if self.mode == "create":
+            raise TargetError(
+                f"table {t.schema}.{t.table} already exists (mode create); use append, replace or upsert"
+            )
+        self._check_columns(t)
 
     def _check_columns(self, t: Target) -> None:
         rows = self.conn.execute(

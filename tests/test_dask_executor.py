@@ -356,6 +356,23 @@ def test_unreachable_scheduler_is_exit_2(tmp_path: Path, monkeypatch: pytest.Mon
     assert not (tmp_path / "out" / "manifest.json").exists()
 
 
+def test_refused_scheduler_port_is_exit_2_without_the_connect_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing listens at the address: exit 2 at once, not after Dask's 30 s of connection retries."""
+    import distributed
+
+    def no_client(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a refused port must not be retried for CONNECT_TIMEOUT")
+
+    monkeypatch.setattr(distributed, "Client", no_client)
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    options = ConvertOptions(WRITERS, executor="dask", scheduler=address)
+    with pytest.raises(UsageError, match=f"cannot reach the dask scheduler at {address} .*refused"):
+        convert([load_mapping(m) for m in B_MAPPINGS], B_INPUTS, tmp_path / "out", options)
+    assert not (tmp_path / "out" / "manifest.json").exists()
+
+
 # --- options ---
 
 

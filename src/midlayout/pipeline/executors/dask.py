@@ -159,6 +159,7 @@ class DaskExecutor(Executor):
                 silence_logs=logging.ERROR,
             )
             return Client(self.cluster, set_as_default=False)
+        _refused(self.scheduler)
         try:
             client = Client(self.scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
         except (OSError, TimeoutError) as exc:
@@ -264,6 +265,25 @@ class DaskExecutor(Executor):
 
     def describe(self) -> dict[str, Any]:
         return {"executor": self.name, "scheduler": self.scheduler, "workers": self.workers}
+
+
+def _refused(address: str) -> None:
+    """UsageError at once when nothing listens at a tcp `address` (Dask would retry for CONNECT_TIMEOUT);
+    any other outcome (it answers, a timeout, a name that does not resolve) is left to Dask's client."""
+    import socket
+
+    scheme, _, rest = address.rpartition("://")
+    host, _, port = rest.rpartition(":")
+    if scheme not in ("", "tcp") or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except ConnectionRefusedError:
+        raise UsageError(
+            f"cannot reach the dask scheduler at {address} (connection refused: nothing listens there)"
+        ) from None
+    except OSError:
+        return
 
 
 class _OnlyCritical(logging.Filter):

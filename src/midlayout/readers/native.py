@@ -2,8 +2,9 @@
 
 A numba kernel walks each record once, decodes its text fields through lookup tables built from
 Python's own codec (so a byte sequence maps to exactly the character `bytes.decode` gives), trims
-spaces where the compiled mapping asked for it, and writes UTF-8 straight into Arrow string buffers
-(offsets + data). A value the kernel cannot settle on its own (invalid bytes, a character cut at the
+spaces where the compiled mapping asked for it, and writes UTF-8 straight into Arrow string buffers:
+string views (polars' own layout, which it takes over without copying) over one data buffer, and
+offsets for a column whose values are patched. A value the kernel cannot settle on its own (invalid bytes, a character cut at the
 field end, a 外字, U+FFFD) is flagged, and only those values go through the reference path of
 `readers.decode` and `readers.gaiji`, so failures, their byte offsets and 外字 occurrences are the
 reference's own.
@@ -19,6 +20,7 @@ reference path are one decoder and must change together.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -42,6 +44,7 @@ NATIVE_CODECS = ("cp932", "shift_jis", "euc_jp")
 TRIM_NONE, TRIM_RIGHT, TRIM_BOTH = 0, 1, 2
 
 _INVALID, _LEAD2, _LEAD3 = -1, -2, -3
+_VIEW_LIMIT = 2**31  # a string view's offset into its data buffer is an int32
 _CUT_REASONS = ("incomplete multibyte sequence", "unexpected end of data")
 
 
@@ -131,8 +134,10 @@ def _kernel_source(
     data: Any,
     offsets: Any,
     flags: Any,
+    views: Any,
 ) -> int:  # pragma: no cover - compiled by numba (the test suite runs it compiled)
     nfields = len(starts)
+    with_views = views.shape[0] == nfields
     pos = bases.copy()
     flagged = 0
     for r in range(n):
@@ -199,6 +204,19 @@ def _kernel_source(
                     else:
                         break
             pos[f] = w
+            if with_views:  # Arrow string view: length, then the bytes inline (<= 12) or prefix + offset
+                length = w - first
+                low = 0
+                high = 0
+                for k in range(min(length, 4)):
+                    low |= np.int64(data[first + k]) << (32 + 8 * k)
+                if length <= 12:
+                    for k in range(4, length):
+                        high |= np.int64(data[first + k]) << (8 * (k - 4))
+                else:
+                    high = np.int64(first) << 32
+                views[f, r, 0] = low | length
+                views[f, r, 1] = high
     for f in range(nfields):
         offsets[f, n] = pos[f]
     return flagged
@@ -236,6 +254,7 @@ def _warm_one(fn: Any, data: np.ndarray) -> None:
         np.zeros(16, np.uint8),
         np.zeros((1, 2), np.int64),
         np.zeros((1, 1), np.uint8),
+        np.zeros((1, 1, 2), np.int64),
     )
 
 
@@ -284,7 +303,9 @@ def decode_fields(
 ) -> list[FieldResult]:
     """Decode text fields (byte `starts`/`lengths` in each row of `records`, an n × stride uint8 matrix
     of whole records) in one pass; equal to `decode_column` + `apply_gaiji` per field, plus the trims
-    asked for (`TRIM_*` per field)."""
+    asked for (`TRIM_*` per field). A column is an Arrow `string_view` array (polars takes it without a
+    copy), or `large_string` when a value of it went through the reference path or the batch's text
+    would not fit int32 offsets."""
     n, stride = records.shape
     nfields = len(starts)
     if not nfields:
@@ -301,6 +322,9 @@ def decode_fields(
     data = np.empty(max(int(caps.sum()), 1), dtype=np.uint8)
     offsets = np.empty((nfields, n + 1), dtype=np.int64)
     flags = np.zeros((n, nfields), dtype=np.uint8)
+    # String views (polars' own layout: taken over without a copy) need int32 offsets into `data`.
+    with_views = len(data) < _VIEW_LIMIT and sys.byteorder == "little"  # the kernel writes LE views
+    views = np.empty((nfields if with_views else 0, n, 2), dtype=np.int64)  # little-endian 16-byte views
     flagged = _kernel()(
         flat,
         n,
@@ -316,15 +340,19 @@ def decode_fields(
         data,
         offsets,
         flags,
+        views,
     )
     data_buf = pa.py_buffer(data)
+    patched = set(np.flatnonzero(flags.any(axis=0)).tolist()) if flagged else set()
     results = []
     for f in range(nfields):
-        arr = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets[f]), data_buf])
+        if with_views and f not in patched:
+            arr = pa.Array.from_buffers(pa.string_view(), n, [None, pa.py_buffer(views[f]), data_buf])
+        else:
+            arr = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets[f]), data_buf])
         results.append(FieldResult(arr, [], []))
-    if flagged:
-        for k in np.flatnonzero(flags.any(axis=0)).tolist():
-            results[k] = _patch(results[k].array, records, k, starts, lengths, trims, flags, spec)
+    for k in sorted(patched):
+        results[k] = _patch(results[k].array, records, k, starts, lengths, trims, flags, spec)
     return results
 
 

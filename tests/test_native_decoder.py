@@ -264,6 +264,10 @@ def test_compiled_mapping_leaves_out_the_trims_the_reader_applied() -> None:
     ids = [item.id for item in plain.target.items]
     shimei = ids.index("shimei")
     assert "strip_chars" in str(plain.values[shimei]) and "strip_chars" not in str(pushed.values[shimei])
+    # jusho = concat(ADDR1, ADDR2) then trim: the parts' right trims were the reader's, the item's stays.
+    jusho = ids.index("jusho")
+    assert "strip_chars_end" in str(plain.values[jusho]) and "strip_chars_end" not in str(pushed.values[jusho])
+    assert "strip_chars(" in str(pushed.values[jusho])
 
 
 def test_only_ops_the_reader_kernel_implements_are_marked_in_the_op_table() -> None:

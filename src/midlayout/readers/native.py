@@ -116,6 +116,41 @@ def codec_tables(codec: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return single, double, triple
 
 
+def _packed(points: np.ndarray, special: np.ndarray) -> np.ndarray:
+    """Each code point as the kernel writes it: its UTF-8 bytes (first byte lowest) | length << 24.
+
+    Lead markers (-2, -3) stay; an invalid sequence (-1), a character beyond U+FFFF and a special one
+    (`special[c]`: 外字, U+FFFD) are -1, which sends the value to the reference path.
+    """
+    out = np.where(points < -1, points, -1).astype(np.int32)
+    c = points.astype(np.int64)
+    ok = (c >= 0) & (c <= 0xFFFF)
+    ok[ok] = special[c[ok]] == 0
+    c = c[ok]
+    one = c | 1 << 24
+    two = (0xC0 | c >> 6) | (0x80 | c & 0x3F) << 8 | 2 << 24
+    three = (0xE0 | c >> 12) | (0x80 | c >> 6 & 0x3F) << 8 | (0x80 | c & 0x3F) << 16 | 3 << 24
+    out[ok] = np.where(c < 0x80, one, np.where(c < 0x800, two, three))
+    return out
+
+
+_SPACE = 0x20 | 1 << 24  # " " and U+3000 as packed by `_packed` (trimmed at the start of a field)
+_IDEOGRAPHIC_SPACE = 0xE3 | 0x80 << 8 | 0x80 << 16 | 3 << 24
+
+
+@cache
+def _utf8_tables_cached(
+    codec: str, key: tuple[frozenset[str], frozenset[str]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    special = _special_cached(key)
+    return tuple(_packed(t, special) for t in codec_tables(codec))  # type: ignore[return-value]
+
+
+def utf8_tables(spec: GaijiSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`codec_tables(spec.codec)` packed for the kernel, with the spec's special characters marked -1."""
+    return _utf8_tables_cached(spec.codec, (frozenset(spec.replacements), spec.declared))
+
+
 # --- the kernel ----------------------------------------------------------------------------------
 
 
@@ -130,7 +165,6 @@ def _kernel_source(
     single: Any,
     double: Any,
     triple: Any,
-    special: Any,
     data: Any,
     offsets: Any,
     flags: Any,
@@ -151,44 +185,35 @@ def _kernel_source(
             bad = False
             leading = trims[f] == 2
             while i < end:
-                b = buf[i]
-                c = single[b]
-                if c == b and b < 0x80:
-                    i += 1
-                elif c == -2:
+                u = single[buf[i]]
+                if u == -2:
                     if i + 1 >= end:
                         bad = True
                         break
-                    c = double[b * 256 + buf[i + 1]]
-                    if c == -3:
+                    u = double[buf[i] * 256 + buf[i + 1]]
+                    if u == -3:
                         if i + 2 >= end:
                             bad = True
                             break
-                        c = triple[buf[i + 1] * 256 + buf[i + 2]]
+                        u = triple[buf[i + 1] * 256 + buf[i + 2]]
                         i += 3
                     else:
                         i += 2
                 else:
                     i += 1
-                if c < 0 or c > 0xFFFF or special[c]:
+                if u < 0:
                     bad = True
                     break
                 if leading:
-                    if c == 0x20 or c == 0x3000:
+                    if u == _SPACE or u == _IDEOGRAPHIC_SPACE:
                         continue
                     leading = False
-                if c < 0x80:
-                    data[w] = c
-                    w += 1
-                elif c < 0x800:
-                    data[w] = 0xC0 | (c >> 6)
-                    data[w + 1] = 0x80 | (c & 0x3F)
-                    w += 2
-                else:
-                    data[w] = 0xE0 | (c >> 12)
-                    data[w + 1] = 0x80 | ((c >> 6) & 0x3F)
-                    data[w + 2] = 0x80 | (c & 0x3F)
-                    w += 3
+                data[w] = u & 0xFF
+                if u >= 0x2000000:
+                    data[w + 1] = (u >> 8) & 0xFF
+                    if u >= 0x3000000:
+                        data[w + 2] = (u >> 16) & 0xFF
+                w += u >> 24
             if bad:
                 flags[r, f] = 1
                 flagged += 1
@@ -238,7 +263,7 @@ def _warm(fn: Any) -> None:
 
 
 def _warm_one(fn: Any, data: np.ndarray) -> None:
-    single, double, triple = codec_tables("cp932")
+    single, double, triple = _utf8_tables_cached("cp932", (frozenset(), frozenset()))
     fn(
         data,
         1,
@@ -250,7 +275,6 @@ def _warm_one(fn: Any, data: np.ndarray) -> None:
         single,
         double,
         triple,
-        np.zeros(65536, np.uint8),
         np.zeros(16, np.uint8),
         np.zeros((1, 2), np.int64),
         np.zeros((1, 1), np.uint8),
@@ -312,8 +336,7 @@ def decode_fields(
         return []
     records = np.ascontiguousarray(records)  # the reader passes its matrix, already contiguous
     flat = records.reshape(-1)
-    single, double, triple = codec_tables(spec.codec)
-    special = _special(spec)
+    single, double, triple = utf8_tables(spec)
     lengths_arr = np.asarray(lengths, dtype=np.int64)
     # Each byte gives at most 3 bytes of UTF-8; untouched capacity is never paged in.
     caps = lengths_arr * 3 * n
@@ -336,7 +359,6 @@ def decode_fields(
         single,
         double,
         triple,
-        special,
         data,
         offsets,
         flags,
@@ -399,6 +421,3 @@ def _special_cached(key: tuple[frozenset[str], frozenset[str]]) -> np.ndarray:
             special[ord(ch)] = 1
     return special
 
-
-def _special(spec: GaijiSpec) -> np.ndarray:
-    return _special_cached((frozenset(spec.replacements), spec.declared))

@@ -3,7 +3,9 @@
 Each op is an `OpSpec`: whether it may be written as a bare name, how its argument is parsed and checked
 when a mapping loads (errors point at file:line), and where its implementation lives ("module:function",
 imported when a mapping is compiled, so that loading definitions imports no engine). Adding an op is one
-entry here and one function in `mapping/ops.py`; an op that takes an argument must name its parser.
+entry here and one function in `mapping/ops.py`; an op that takes an argument must name its parser, and
+every op declares its `effect` on an item's text (byte length and repertoire), which mapping/proof.py reads
+to leave out rules the source already proves: an op without one is an error when the table is built.
 """
 
 from __future__ import annotations
@@ -20,6 +22,16 @@ from midlayout.text.wareki import ERA_KEYS, ERA_SCHEMES, FORMATS
 
 ArgParser = Callable[[Doc, PathKey, Any, "OpScope"], Any]
 IMPLEMENTATIONS = "midlayout.mapping.ops"
+
+# An op's effect on the text of an item (mapping/proof.py), declared per op in the table below:
+KEEPS = "keeps"  # its result is a part of its input, or null: never longer, no character it was not given
+MAPS = "maps"  # characters through a fixed table: its result on a value is its result on each decoded
+#   character in turn, except that neighbours may merge (`merges`: pattern → replacement, never longer than
+#   the pieces it replaces); length and repertoire follow from the table
+INTRODUCES = (
+    "introduces"  # text of its own (codes, dates, defaults, replacements): nothing is proven after it
+)
+EFFECTS = (KEEPS, MAPS, INTRODUCES)
 
 
 @dataclass(frozen=True)
@@ -42,10 +54,21 @@ class OpSpec:
     # A reader-side kernel can apply it while it decodes (the fused fixed-width decoder trims spaces); the
     # compiler then leaves it out (mapping/pushdown.py).
     reader: bool = False
+    # Its effect on the item's text (KEEPS, MAPS or INTRODUCES, above): required, there is no default.
+    effect: str = ""
+    # MAPS only: "module:name" of the (pattern, replacement) pairs where neighbouring characters merge.
+    merges: str = ""
 
     def __post_init__(self) -> None:
         if self.parse is None and not self.bare:
             raise TypeError(f"op {self.name!r} takes an argument but names no parser for it")
+        if self.effect not in EFFECTS:
+            raise TypeError(
+                f"op {self.name!r} declares no effect on text ({', '.join(EFFECTS)}): "
+                "mapping/proof.py cannot tell which rules it keeps proven"
+            )
+        if self.merges and self.effect != MAPS:
+            raise TypeError(f"op {self.name!r}: only a {MAPS!r} op merges characters")
         if not self.implementation:
             object.__setattr__(self, "implementation", f"{IMPLEMENTATIONS}:op_{self.name}")
 
@@ -53,11 +76,19 @@ class OpSpec:
         """The implementation (imported once)."""
         return _load(self.implementation)
 
+    def load_merges(self) -> list[tuple[str, str]]:
+        """The (pattern, replacement) pairs a MAPS op merges neighbours with (none unless declared)."""
+        return list(_attr(self.merges)) if self.merges else []
+
 
 @cache
 def _load(implementation: str) -> Callable[..., Any]:
-    module, _, name = implementation.partition(":")
-    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+    return _attr(implementation)  # type: ignore[no-any-return]
+
+
+def _attr(ref: str) -> Any:
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def _code(doc: Doc, at: PathKey, arg: Any, scope: OpScope) -> str:
@@ -138,23 +169,25 @@ def _trim(doc: Doc, at: PathKey, arg: Any, scope: OpScope) -> dict[str, str]:
     }
 
 
+_NORMALIZE = "midlayout.text.normalize"
+
 OP_SPECS: dict[str, OpSpec] = {
     spec.name: spec
     for spec in (
-        OpSpec("trim", _trim, bare=True, reader=True),
-        OpSpec("zenkaku_kana", bare=True),
-        OpSpec("hankaku_ascii", bare=True),
-        OpSpec("hankaku_digits", bare=True),
-        OpSpec("normalize_spaces", bare=True),
-        OpSpec("code", _code),
-        OpSpec("wareki", _date_parser(frozenset({"blank", "partial"}))),
-        OpSpec("wareki_unknown", _date_parser(frozenset({"blank"}), ("null", "unknown"))),
-        OpSpec("wareki_partial", _wareki),
-        OpSpec("to_wareki", _to_wareki),
-        OpSpec("null_if", _null_if),
-        OpSpec("default", _default),
-        OpSpec("replace", _replace),
-        OpSpec("split", _split),
+        OpSpec("trim", _trim, bare=True, reader=True, effect=KEEPS),
+        OpSpec("zenkaku_kana", bare=True, effect=MAPS, merges=f"{_NORMALIZE}:KANA_MERGES"),
+        OpSpec("hankaku_ascii", bare=True, effect=MAPS),
+        OpSpec("hankaku_digits", bare=True, effect=MAPS),
+        OpSpec("normalize_spaces", bare=True, effect=MAPS, merges=f"{_NORMALIZE}:SPACE_MERGES"),
+        OpSpec("code", _code, effect=INTRODUCES),
+        OpSpec("wareki", _date_parser(frozenset({"blank", "partial"})), effect=INTRODUCES),
+        OpSpec("wareki_unknown", _date_parser(frozenset({"blank"}), ("null", "unknown")), effect=INTRODUCES),
+        OpSpec("wareki_partial", _wareki, effect=INTRODUCES),
+        OpSpec("to_wareki", _to_wareki, effect=INTRODUCES),
+        OpSpec("null_if", _null_if, effect=KEEPS),
+        OpSpec("default", _default, effect=INTRODUCES),
+        OpSpec("replace", _replace, effect=INTRODUCES),
+        OpSpec("split", _split, effect=INTRODUCES),
     )
 }
 

@@ -22,6 +22,7 @@ import polars as pl
 from midlayout import kernels, sql
 from midlayout.layout.gaiji import GaijiOptions
 from midlayout.layout.mapping import Lookup
+from midlayout.mapping import proof
 from midlayout.mapping.compile import CompiledFile, compile_file, count_values, lookup_key
 from midlayout.mapping.pushdown import reader_trims
 from midlayout.pipeline.inputs import Job
@@ -96,11 +97,16 @@ class BatchRunner:
         captures: dict[int, list[Lookup]],
         validator: str = "fused",
         kernels_name: str = kernels.FAST,
+        prove: bool | None = None,
+        proven: dict[int, frozenset[tuple[str, str]]] | None = None,
     ) -> None:
         self.jobs, self.gaiji, self.root, self.captures = jobs, gaiji, root, captures
         self.validator, self.kernels_name = validator, kernels_name
+        # Rules the source proves are not checked (mapping/proof.py); MIDLAYOUT_PROVE=0 checks them all.
+        self.prove = proof.enabled() if prove is None else prove
         self._validate: Validator = get_validator(validator)
         self._compiled: dict[int, CompiledFile] = {}
+        self._proven: dict[int, frozenset[tuple[str, str]]] = dict(proven or {})
         self._specs: dict[int, GaijiSpec] = {}
         self._tables: dict[str, pl.DataFrame] = {}
 
@@ -112,6 +118,18 @@ class BatchRunner:
             self._specs[i] = replace(spec, reader_trims=tuple(sorted(trims.items())))
             self._compiled[i] = compile_file(job.mapping, job.rule, trims)
         return job, self._compiled[i], self._specs[i]
+
+    def proven(self, i: int) -> frozenset[tuple[str, str]]:
+        """(item, rule) pairs job `i`'s source proves (mapping/proof.py), computed once per run: the main
+        process hands them to the workers."""
+        if i not in self._proven:
+            job = self.jobs[i]
+            spec = spec_for(job.source, self.gaiji[job.mapping.id])
+            self._proven[i] = proof.proven_rules(job_proofs(job, spec)) if self.prove else frozenset()
+        return self._proven[i]
+
+    def all_proven(self) -> dict[int, frozenset[tuple[str, str]]]:
+        return {i: self.proven(i) for i in range(len(self.jobs))}
 
     def _table(self, lk: Lookup, path: str, rows: pl.DataFrame) -> pl.DataFrame:
         """A small table is loaded once; from a large one, only the rows this batch's keys can match."""
@@ -143,7 +161,11 @@ class BatchRunner:
         batch = mapped.read
         captured = self._capture(task, batch.rows)
         valid, val_rejects = self._validate(
-            job.mapping.target, compiled.target, mapped.rows, allow=allowances(compiled.rule)
+            job.mapping.target,
+            compiled.target,
+            mapped.rows,
+            allow=allowances(compiled.rule),
+            proven=self.proven(task.job),
         )
         rows = part_path(self.root, _file_stem(target_name(job)), task.job, task.seq)
         staged(valid).write_parquet(rows, compression=STAGE_COMPRESSION)
@@ -169,6 +191,11 @@ class BatchRunner:
         return path
 
 
+def job_proofs(job: Job, spec: GaijiSpec) -> tuple[proof.Proven, ...]:
+    """The rules of `job`'s target items its source proves, as this run reads it (`spec`: its 外字 table)."""
+    return proof.prove_file(job.mapping, job.rule, job.source, gaiji_replaces=bool(spec.replacements))
+
+
 def _reader_trims(
     job: Job, spec: GaijiSpec, captured: list[Lookup] | tuple[()], kernels_name: str
 ) -> dict[str, int]:
@@ -191,12 +218,14 @@ def _init_worker(
     captures: dict[int, list[Lookup]],
     validator: str,
     kernels_name: str,
+    prove: bool = True,
+    proven: dict[int, frozenset[tuple[str, str]]] | None = None,
 ) -> None:
     from midlayout.pipeline.procs import die_with_parent
 
     die_with_parent()
     kernels.activate(kernels_name)
-    _RUNNER[:] = [BatchRunner(jobs, gaiji, root, captures, validator, kernels_name)]
+    _RUNNER[:] = [BatchRunner(jobs, gaiji, root, captures, validator, kernels_name, prove, proven)]
 
 
 def _run_in_worker(task: Task) -> Done:
@@ -235,6 +264,8 @@ class Pipeline:
                     runner.captures,
                     runner.validator,
                     runner.kernels_name,
+                    runner.prove,
+                    runner.all_proven(),
                 ),
             )
 

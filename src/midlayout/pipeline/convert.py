@@ -33,6 +33,7 @@ from midlayout.pipeline.run_manifest import (
     finish_manifest,
     plan_run_id,
     run_id,
+    validation_section,
 )
 from midlayout.pipeline.session import WriterSession
 from midlayout.pipeline.staging import cross_rejects, staging
@@ -133,6 +134,7 @@ def _convert(
         raise
     rejects = rejects.drop(DETAIL)  # as written to rejects.parquet
     manifest.text = manifest_section(reports, occurrences, gaiji) | {"dates": dates_section(reading.counts)}
+    manifest.validation = validation_section(jobs, gaiji)
     finish_manifest(manifest, outset, outputs, written, rejects, reports, t0, names)
     outset.swap(names, manifest.to_json(outset.out).encode("utf-8"))  # paths relative to the folder
     outset.finish()

@@ -47,6 +47,8 @@ class Manifest:
     output_mode: str = ""  # octal file mode of the outputs (folders: x wherever r)
     rejects: dict[str, Any] = field(default_factory=dict)
     unchecked: list[str] = field(default_factory=list)
+    # `proven`: the rules the sources proved, left unchecked (mapping/proof.py); they cannot fail
+    validation: dict[str, Any] = field(default_factory=dict)
     text: dict[str, Any] = field(
         default_factory=dict
     )  # 外字 and repertoire findings (pipeline/textreport.py)

@@ -13,6 +13,7 @@ import polars as pl
 
 import midlayout
 from midlayout.layout.bundled import portable_ref
+from midlayout.layout.gaiji import GaijiOptions
 from midlayout.layout.mapping import Mapping
 from midlayout.layout.standard import sha256_file
 from midlayout.pipeline.inputs import Job, match_inputs
@@ -112,6 +113,25 @@ def mapping_options(mappings: list[Mapping]) -> dict[str, Any]:
         if op.name in ("wareki", "wareki_unknown")
     }
     return ({"allow_control": allow} if allow else {}) | ({"date_policies": dates} if dates else {})
+
+
+def validation_section(
+    jobs: list[Job], gaiji: dict[str, GaijiOptions], prove: bool | None = None
+) -> dict[str, Any]:
+    """The manifest's `validation`: which rules of which target items were proven by the source (and so not
+    checked), and why, without values (`proven`, empty with MIDLAYOUT_PROVE=0)."""
+    from midlayout.mapping import proof
+    from midlayout.pipeline.batches import job_proofs
+    from midlayout.readers.gaiji import spec_for
+
+    if not (proof.enabled() if prove is None else prove):
+        return {"proven": []}
+    entries = [
+        (j.mapping.id, j.mapping.target.target(j.rule.target), p)
+        for j in jobs
+        for p in job_proofs(j, spec_for(j.source, gaiji[j.mapping.id]))
+    ]
+    return {"proven": proof.manifest_entries(entries)}
 
 
 def dates_section(counts: dict[str, int]) -> dict[str, Any]:

@@ -32,6 +32,11 @@ _SEMI_VOICED = "パピプペポ"
 _KANA_PATTERNS = [c + "ﾞ" for c in _VOICEABLE] + [c + "ﾟ" for c in _SEMI_VOICEABLE] + list(_HALF_KANA)
 _KANA_REPLACEMENTS = list(_VOICED) + list(_SEMI_VOICED) + list(_FULL_KANA)
 
+# Where neighbouring characters merge (the op table's `merges`, read by mapping/proof.py): a voiced
+# pair becomes one character; runs of spaces become one space.
+KANA_MERGES = [(p, r) for p, r in zip(_KANA_PATTERNS, _KANA_REPLACEMENTS, strict=True) if len(p) > 1]
+SPACE_MERGES = [("  ", " ")]
+
 _ZEN_ASCII = [chr(c) for c in range(0xFF01, 0xFF5F)]
 _HAN_ASCII = [chr(c) for c in range(0x21, 0x7F)]
 _ZEN_DIGITS = [chr(c) for c in range(0xFF10, 0xFF1A)]

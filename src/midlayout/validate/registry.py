@@ -1,7 +1,8 @@
 """Row validators by name: `fused` (one polars `select` per batch) and `pandera` (the same rules as a schema).
 
-Both take (layout, file, rows, allow=None) and return (valid rows, rejects); they give the same rejects.
-`allow` maps an item id to the control characters its mapping allows (`allow_control`). pandera is
+Both take (layout, file, rows, allow=None, proven=()) and return (valid rows, rejects); they give the same
+rejects. `allow` maps an item id to the control characters its mapping allows (`allow_control`); `proven`
+holds the (item, rule) pairs the run's source proves (mapping/proof.py), which neither checks. pandera is
 imported only when its validator is chosen.
 """
 
@@ -13,7 +14,7 @@ import polars as pl
 
 from midlayout.errors import UsageError
 
-Validator = Callable[..., tuple[pl.DataFrame, pl.DataFrame]]  # (layout, file, rows, allow=None)
+Validator = Callable[..., tuple[pl.DataFrame, pl.DataFrame]]  # (layout, file, rows, allow=None, proven=())
 
 
 def _fused() -> Validator:

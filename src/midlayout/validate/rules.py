@@ -8,7 +8,7 @@ as in pandera.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -70,11 +70,25 @@ def _controls(item: Item, allowed: str) -> Rule:
     return Rule(item, CONTROL_CHAR, CONTROL_ERROR, lambda c: ~c.str.contains(banned), allowed)
 
 
-def item_rules(item: Item, layout: Layout, allowed: str = "") -> list[Rule]:
+# The rules a run may leave out when the source proves them (mapping/proof.py); never control_char,
+# required, code domains, digits, keys or references.
+PROVABLE = frozenset({LENGTH_BYTES, LENGTH_CHARS, REPERTOIRE})
+Proven = Collection[tuple[str, str]]  # (item id, rule id) pairs proven for a run
+
+
+def item_rules(item: Item, layout: Layout, allowed: str = "", proven: Proven = ()) -> list[Rule]:
     """The value rules of `item`, in the order they are reported (`required` is the column's nullability).
 
     `allowed`: the control characters the mapping lets this item hold (all others are `control_char`).
+    `proven`: (item, rule) pairs the run's source proves (mapping/proof.py), left out; only PROVABLE ones.
     """
+    rules = _item_rules(item, layout, allowed)
+    if not proven:
+        return rules
+    return [r for r in rules if r.id not in PROVABLE or (item.id, r.id) not in proven]
+
+
+def _item_rules(item: Item, layout: Layout, allowed: str) -> list[Rule]:
     rules = []
     if item.type == "code" and item.code_table:
         table = layout.code_tables[item.code_table]
@@ -112,16 +126,19 @@ def item_rules(item: Item, layout: Layout, allowed: str = "") -> list[Rule]:
     return rules
 
 
-def file_rules(layout: Layout, file: FileDef, allow: Mapping[str, str] | None = None) -> list[Rule]:
+def file_rules(
+    layout: Layout, file: FileDef, allow: Mapping[str, str] | None = None, proven: Proven = ()
+) -> list[Rule]:
     """Every rule of `file`, in the order rejects report them: by item, `required` first.
 
-    `allow`: item id → the control characters the mapping allows there (`allow_control`).
+    `allow`: item id → the control characters the mapping allows there (`allow_control`); `proven`: rules
+    the run's source proves, left out (`item_rules`).
     """
     rules = []
     for it in file.items:
         if it.required:
             rules.append(Rule(it, REQUIRED, REQUIRED_ERROR, lambda c: c.is_not_null()))
-        rules += item_rules(it, layout, (allow or {}).get(it.id, ""))
+        rules += item_rules(it, layout, (allow or {}).get(it.id, ""), proven)
     return rules + [cross_item_rule(r, file) for r in file.rules]
 
 
@@ -155,15 +172,20 @@ def _check_dtypes(file: FileDef, rows: pl.DataFrame) -> None:
 
 
 def validate_rows(
-    layout: Layout, file: FileDef, rows: pl.DataFrame, allow: Mapping[str, str] | None = None
+    layout: Layout,
+    file: FileDef,
+    rows: pl.DataFrame,
+    allow: Mapping[str, str] | None = None,
+    proven: Proven = (),
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split rows into (valid, rejects): one reject row per failed rule, every failure of a row reported.
 
     All expression rules run in one `select`; the repertoire rule is one codec round trip per text column
-    (values are walked only in a column that fails). Rows keep their provenance columns.
+    (values are walked only in a column that fails). Rows keep their provenance columns. `proven`: rules
+    the source proves (mapping/proof.py), not evaluated.
     """
     _check_dtypes(file, rows)
-    rules = file_rules(layout, file, allow)
+    rules = file_rules(layout, file, allow, proven)
     allowed = of_layout(layout.encoding, layout.repertoire)
     flags: list[pl.Expr] = []
     series: list[pl.Series] = []

@@ -21,6 +21,7 @@ from midlayout.validate.rules import (
     CONTROL_CHAR,
     REQUIRED,
     REQUIRED_ERROR,
+    Proven,
     Rule,
     control_message,
     file_rules,
@@ -56,19 +57,25 @@ def _row_check(rule: Rule) -> pa.Check:
 
 
 def column_rules(
-    item: Item, layout: Layout, file: FileDef, allow: Mapping[str, str] | None = None
+    item: Item, layout: Layout, file: FileDef, allow: Mapping[str, str] | None = None, proven: Proven = ()
 ) -> list[Rule]:
-    """The checks of an item's column, in order: its value rules, then the cross-item rules reported on it."""
+    """The checks of an item's column, in order: its value rules (less those `proven`), then the
+    cross-item rules reported on it."""
     cross = [r for r in file_rules(layout, file) if r.row_ok is not None and r.item.id == item.id]
-    return item_rules(item, layout, (allow or {}).get(item.id, "")) + cross
+    return item_rules(item, layout, (allow or {}).get(item.id, ""), proven) + cross
 
 
 def schema_for(
-    layout: Layout, file: FileDef, unique_key: bool = True, allow: Mapping[str, str] | None = None
+    layout: Layout,
+    file: FileDef,
+    unique_key: bool = True,
+    allow: Mapping[str, str] | None = None,
+    proven: Proven = (),
 ) -> pa.DataFrameSchema:
     """The pandera schema of one layout file: types, 桁数, required items, code domains, cross-item rules and the key.
 
-    `allow`: item id → control characters the mapping allows there (the `control_char` check).
+    `allow`: item id → control characters the mapping allows there (the `control_char` check); `proven`:
+    (item, rule) pairs the run's source proves (mapping/proof.py), left out.
     """
     columns = {
         it.id: pa.Column(
@@ -76,7 +83,7 @@ def schema_for(
             nullable=not it.required,
             checks=[
                 _row_check(r) if r.row_ok is not None else _check(r, layout)
-                for r in column_rules(it, layout, file, allow)
+                for r in column_rules(it, layout, file, allow, proven)
             ],
             title=it.name,
         )
@@ -93,15 +100,18 @@ def validate_with_pandera(
     rows: pl.DataFrame,
     unique_key: bool = False,
     allow: Mapping[str, str] | None = None,
+    proven: Proven = (),
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Validate lazily (every failure in one pass); split rows into (valid, rejects). Rows keep provenance."""
+    """Validate lazily (every failure in one pass); split rows into (valid, rejects). Rows keep provenance.
+
+    `proven`: rules the run's source proves (mapping/proof.py), left out of the schema."""
     try:
-        schema_for(layout, file, unique_key, allow).validate(rows, lazy=True)
+        schema_for(layout, file, unique_key, allow, proven).validate(rows, lazy=True)
         return rows, empty_rejects()
     except SchemaErrors as exc:
         failures = exc.failure_cases
     failures = failures.filter(pl.col("index").is_not_null()).join(
-        _rule_table(layout, file, allow), on=["column", "check_number"], how="left"
+        _rule_table(layout, file, allow, proven), on=["column", "check_number"], how="left"
     )
     # A failed check carries its rule as data: its position among the item's rules (`check_number`), or
     # pandera's own check name for the checks pandera adds (nullability, the key's uniqueness).
@@ -126,7 +136,7 @@ def validate_with_pandera(
     )
     joined = _repertoire_messages(joined.with_columns(message.alias("__msg")), layout, file, allow)
     # Report in the order of `rules.validate_rows`: by row, then item, then rule (required first).
-    order = {f"{r.item.id}\t{r.id}": k for k, r in enumerate(file_rules(layout, file, allow))}
+    order = {f"{r.item.id}\t{r.id}": k for k, r in enumerate(file_rules(layout, file, allow, proven))}
     rank = (pl.col("item") + pl.lit("\t") + pl.col("__rule")).replace_strict(order, default=len(order))
     joined = joined.sort(pl.col("__row"), rank, maintain_order=True)
     rejects = rejects_from(
@@ -186,12 +196,14 @@ _PANDERA_CHECKS = {
 }
 
 
-def _rule_table(layout: Layout, file: FileDef, allow: Mapping[str, str] | None = None) -> pl.DataFrame:
+def _rule_table(
+    layout: Layout, file: FileDef, allow: Mapping[str, str] | None = None, proven: Proven = ()
+) -> pl.DataFrame:
     """(item, position among its checks) → rule id and error, as `schema_for` lists the checks."""
     rows = [
         (it.id, k, r.id, r.error, r.row_ok is not None)
         for it in file.items
-        for k, r in enumerate(column_rules(it, layout, file, allow))
+        for k, r in enumerate(column_rules(it, layout, file, allow, proven))
     ]
     schema = {"column": pl.String, "check_number": pl.Int32, "__rule": pl.String, "__error": pl.String}
     return pl.DataFrame(rows, schema={**schema, "__cross": pl.Boolean}, orient="row")

@@ -266,7 +266,9 @@ def test_compiled_mapping_leaves_out_the_trims_the_reader_applied() -> None:
     assert "strip_chars" in str(plain.values[shimei]) and "strip_chars" not in str(pushed.values[shimei])
     # jusho = concat(ADDR1, ADDR2) then trim: the parts' right trims were the reader's, the item's stays.
     jusho = ids.index("jusho")
-    assert "strip_chars_end" in str(plain.values[jusho]) and "strip_chars_end" not in str(pushed.values[jusho])
+    assert "strip_chars_end" in str(plain.values[jusho]) and "strip_chars_end" not in str(
+        pushed.values[jusho]
+    )
     assert "strip_chars(" in str(pushed.values[jusho])
 
 

@@ -231,8 +231,8 @@ def _kernel_source(
             pos[f] = w
             if with_views:  # Arrow string view: length, then the bytes inline (<= 12) or prefix + offset
                 length = w - first
-                low = 0
-                high = 0
+                low = np.int64(0)
+                high = np.int64(0)
                 for k in range(min(length, 4)):
                     low |= np.int64(data[first + k]) << (32 + 8 * k)
                 if length <= 12:
@@ -420,4 +420,3 @@ def _special_cached(key: tuple[frozenset[str], frozenset[str]]) -> np.ndarray:
         if ord(ch) < 65536:
             special[ord(ch)] = 1
     return special
-

@@ -9,7 +9,7 @@ OUT ?= out
 $(VENV)/.installed: pyproject.toml examples/midlayout-example-writer/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev,postgres]"
+	$(BIN)/pip install --quiet -e ".[dev,postgres,dask]"
 	$(BIN)/pip install --quiet -e examples/midlayout-example-writer
 	touch $@
 

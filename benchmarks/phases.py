@@ -4,11 +4,16 @@ CPU time (user + system of every thread of the process, `time.process_time`) is 
 wrapping the functions that run each phase; on a shared machine it drifts far less than wall time.
 Not a bench_*.py: `make bench` does not run it.
 
-    python -m benchmarks.phases MAPPING OUT_DIR INPUT... (MIDLAYOUT_DECODER=python for the reference decoder)
+    python -m benchmarks.phases MAPPING OUT_DIR INPUT... (MIDLAYOUT_DECODER=python for the reference decoder;
+    MIDLAYOUT_PHASES_WRITERS=parquet,duckdb,standard for other writers than parquet)
+
+"write" is the writers' time wherever it falls: after the cross-file checks, or (since #14 item 3) while
+the batches come in (`WriterSession.stream`), in which case it is also printed on its own line.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import defaultdict
@@ -60,18 +65,27 @@ def main(argv: list[str]) -> None:
         get = batches.get_validator  # type: ignore[attr-defined]
         batches.get_validator = lambda name: _timed("validate", get(name))  # type: ignore[attr-defined]
         _wrap("write", [(mods["session"].WriterSession, "write")])
+        _wrap("write (while reading)", [(mods["session"].WriterSession, "stream")])
+        lanes = getattr(mods["session"], "_Lanes", None)
+        if lanes is not None:  # writer threads: run their calls in line, so each phase gets its own CPU
+            lanes.call = lambda self, w, fn: fn()
     _wrap("lookup table", [(m, "stage_lookup_table") for m in each])
     _wrap("cross-file", [(m, n) for m in each for n in ("_cross_rejects", "cross_rejects")])
     _wrap("write", [(convert_mod, "_write_targets")])
+    if "staging" in mods:  # inside "cross-file": the rules alone (the rest reads the rejected records back)
+        _wrap("  of which the rules (check_run)", [(mods["staging"], "check_run")])
     mapping, out, inputs = argv[0], Path(argv[1]), argv[2:]
     total = time.process_time()
     if hasattr(convert_mod, "ConvertOptions"):  # the options object (main after the architecture work)
-        options = convert_mod.ConvertOptions(writers=("parquet",), workers=1)
+        writers = tuple(os.environ.get("MIDLAYOUT_PHASES_WRITERS", "parquet").split(","))
+        options = convert_mod.ConvertOptions(writers=writers, workers=1)
         convert_mod.convert([load_mapping(Path(mapping))], inputs, out, options)
     else:
         convert_mod.convert([load_mapping(Path(mapping))], inputs, out, ["parquet"], workers=1)
     SPENT["total convert()"] = time.process_time() - total
-    phases = sum(v for k, v in SPENT.items() if k not in ("start-up and imports", "total convert()"))
+    phases = sum(
+        v for k, v in SPENT.items() if k not in ("start-up and imports", "total convert()") and k[0] != " "
+    )
     SPENT["other (staging, captures, hashing, manifest)"] = SPENT["total convert()"] - phases
     for name, seconds in SPENT.items():
         print(f"{name:<46} {seconds:7.2f} CPU-s")

@@ -1,5 +1,6 @@
-"""The DuckDB cross-file checker agrees with the former polars one (tests/crossfile_polars.py) row for row:
-same rejected rows, rules, items and messages, through the fixed-point cascade."""
+"""Both engines of the cross-file checker (DuckDB out of core, polars in memory) agree with the former polars
+one (tests/crossfile_polars.py) row for row: same rejected rows, rules, items and messages, through the
+fixed-point cascade."""
 
 from __future__ import annotations
 
@@ -53,16 +54,20 @@ def _stage(frames: dict[str, pl.DataFrame], folder: Path, parts: int) -> dict[st
 
 
 def _check_both(frames: dict[str, pl.DataFrame], tmp_path: Path, parts: int = 3) -> dict[str, pl.DataFrame]:
-    """Run both checkers; assert they agree; return the new one's rejects (sorted by row id)."""
+    """Run the reference and both engines of the checker; assert they agree; return the rejects (sorted by
+    row id)."""
     staged = _stage(frames, tmp_path / "stage", parts)
     layouts = _layouts()
-    new = crossfile.check_run(
-        {
-            n: crossfile.StagedFile(layouts[n][0], layouts[n][0].file(layouts[n][1]), staged[n])
-            for n in frames
-        },
-        tmp_path / "work",
-    )
+    files = {
+        n: crossfile.StagedFile(layouts[n][0], layouts[n][0].file(layouts[n][1]), staged[n]) for n in frames
+    }
+    new = crossfile.check_run(files, tmp_path / "work", in_memory=False)
+    assert not (tmp_path / "work").exists()  # the scratch database and spill files are removed
+    in_memory = crossfile.check_run(files, tmp_path / "work", in_memory=True)
+    assert not (tmp_path / "work").exists()  # never created
+    assert in_memory.unchecked == new.unchecked and list(in_memory.rejects) == list(new.rejects)
+    for name in frames:  # same rows in the same order, same types
+        assert in_memory.rejects[name].equals(new.rejects[name]), name
     old = reference.check_run(
         {
             n: reference.StagedFile(
@@ -77,7 +82,6 @@ def _check_both(frames: dict[str, pl.DataFrame], tmp_path: Path, parts: int = 3)
         got, want = new.rejects[name].sort(ID), old.rejects[name].sort(ID)
         assert got.schema == want.schema
         assert got.to_dicts() == want.to_dicts(), name
-    assert not (tmp_path / "work").exists()  # the scratch database and spill files are removed
     return {n: r.sort(ID) for n, r in new.rejects.items()}
 
 
@@ -193,3 +197,21 @@ def test_empty_staged_files(tmp_path: Path) -> None:
     }
     rejects = _check_both(frames, tmp_path, parts=1)
     assert all(r.height == 0 for r in rejects.values())
+
+
+def test_the_engine_follows_the_row_threshold_and_the_memory_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In memory while the rule columns fit (rows and estimated bytes), DuckDB above: with the same rejects
+    either way (the convert-level check of the same is in tests/test_streaming_writes.py)."""
+    frames = _random_run(random.Random(3), 200, with_tax=True)
+    staged = _stage(frames, tmp_path / "stage", 3)
+    layouts = _layouts()
+    files = {
+        n: crossfile.StagedFile(layouts[n][0], layouts[n][0].file(layouts[n][1]), staged[n]) for n in frames
+    }
+    assert crossfile.fits_in_memory(files, None) and crossfile.fits_in_memory(files, "256MB")
+    assert not crossfile.fits_in_memory(files, "10KB")  # a --memory-limit bounds the in-memory engine too
+    monkeypatch.setattr(crossfile, "CROSSFILE_IN_MEMORY_ROWS", 10)
+    assert not crossfile.fits_in_memory(files, None)
+    assert crossfile.memory_bytes("1.5GiB") == 3 << 29 and crossfile.memory_bytes("256MB") == 256 * 10**6

@@ -12,6 +12,7 @@ import pytest
 from midlayout.layout.mapping import Lookup
 from midlayout.pipeline import batches
 from midlayout.pipeline.batches import Done, Pipeline, stage_lookup_table
+from midlayout.pipeline.executors.local import LocalExecutor
 
 
 def _parts(tmp_path: Path) -> list[Path]:
@@ -48,7 +49,7 @@ def _done(job: int, seq: int) -> Future[Done]:
 def test_waiting_for_a_lookup_source_leaves_other_jobs_running() -> None:
     """Before, `_tables_for` drained every pending batch, so no worker had work while the table was built."""
     handled: list[tuple[int, int]] = []
-    pipeline = Pipeline(None, 1, lambda d: handled.append((d.job, d.seq)))  # type: ignore[arg-type]
+    pipeline = Pipeline(LocalExecutor(1), lambda d: handled.append((d.job, d.seq)))
     for job, seq in [(0, 0), (0, 1), (2, 0), (0, 2), (2, 1), (2, 2)]:
         pipeline.pending.append(_done(job, seq))
         pipeline.pending_jobs.append(job)

@@ -76,7 +76,20 @@ def definitions(layouts_dir: list[Path] | None, allow_outside: bool = False) -> 
 MemoryLimitOpt = typer.Option(
     None,
     "--memory-limit",
-    help="DuckDB memory limit of the cross-file checks and lookup staging, e.g. 1GB (default 256MB and 128MB); beyond it work spills to disk.",
+    help="Memory limit of the cross-file checks and lookup staging, e.g. 1GB (default 256MB and 128MB in DuckDB, beyond which work spills to disk; cross-file checks of up to 2M rows run in memory unless this limit is given and too small).",
+)
+
+ExecutorOpt = typer.Option(
+    "local",
+    "--executor",
+    metavar="local|dask",
+    help="What runs the batches: local processes, or a Dask cluster (pip install midlayout[dask]). Same output either way.",
+)
+SchedulerOpt = typer.Option(
+    None,
+    "--scheduler",
+    metavar="ADDRESS",
+    help="With --executor dask: the scheduler, e.g. tcp://host:8786 (default: a LocalCluster of --workers processes).",
 )
 
 OverwriteOpt = typer.Option(

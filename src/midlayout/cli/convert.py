@@ -15,11 +15,13 @@ from midlayout.cli.common import (
     FOUND,
     OK,
     AllowOutside,
+    ExecutorOpt,
     JsonOpt,
     LayoutsDirs,
     MemoryLimitOpt,
     OutputModeOpt,
     OverwriteOpt,
+    SchedulerOpt,
     definitions,
     emit_json,
     guarded,
@@ -165,9 +167,11 @@ def convert_cmd(
         int | None,
         typer.Option(
             "--workers",
-            help="Processes for read/map/validate (default: one per CPU for inputs over 64 MB). Same output whatever the number.",
+            help="Processes for read/map/validate (default: one per CPU for inputs over 64 MB; with --executor dask and no --scheduler, the LocalCluster's size, default one per CPU). Same output whatever the number.",
         ),
     ] = None,
+    executor: str = ExecutorOpt,
+    scheduler: str | None = SchedulerOpt,
     layouts_dir: LayoutsDirs = None,
     allow_outside_definitions: AllowOutside = False,
     memory_limit: str | None = MemoryLimitOpt,
@@ -202,6 +206,8 @@ def convert_cmd(
             output_mode=parse_output_mode(output_mode),
             allow_empty=allow_empty,
             max_reject_rate=max_reject_rate,
+            executor=executor,
+            scheduler=scheduler,
         )
         if gaiji:
             options = replace(options, gaiji_table=load_gaiji_table(gaiji))

@@ -12,11 +12,13 @@ from rich.text import Text
 from midlayout.cli.common import (
     FLAG,
     AllowOutside,
+    ExecutorOpt,
     JsonOpt,
     LayoutsDirs,
     MemoryLimitOpt,
     OutputModeOpt,
     OverwriteOpt,
+    SchedulerOpt,
     definitions,
     emit_json,
     guarded,
@@ -103,6 +105,8 @@ def run_cmd(
     memory_limit: str | None = MemoryLimitOpt,
     overwrite: bool = OverwriteOpt,
     output_mode: str = OutputModeOpt,
+    executor: str = ExecutorOpt,
+    scheduler: str | None = SchedulerOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Run a batch job: many conversions and loads, one job manifest, one summary."""
@@ -115,6 +119,8 @@ def run_cmd(
             memory_limit=memory_limit,
             overwrite=overwrite,
             output_mode=parse_output_mode(output_mode),
+            executor=executor,
+            scheduler=scheduler,
         )
         job = load_job(job_file, options_of)
         with progress_bars(not as_json) as bars:

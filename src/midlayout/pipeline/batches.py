@@ -1,21 +1,22 @@
 """One batch of one input, end to end: read → map → validate → stage, in this process or a worker.
 
-The codec work holds the GIL, so `convert` spreads batches over processes. A worker receives only a
-small task (job number, planned piece, staged lookup tables) and writes its staged parts itself; the
+The codec work holds the GIL, so `convert` spreads batches over processes: an executor
+(pipeline/executors: this process, a local process pool, or a Dask cluster) runs them. A worker receives
+only a small task (job number, planned piece, staged lookup tables) and writes its staged parts itself,
+each atomically (a temp file and a rename, so a worker killed mid-piece never leaves half a part); the
 main process receives paths and counts, and consumes them in batch order, so the output is the same
-whatever the number of workers.
+whatever the number of workers or the executor.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import uuid
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
@@ -25,6 +26,7 @@ from midlayout.layout.mapping import Lookup
 from midlayout.mapping import proof
 from midlayout.mapping.compile import CompiledFile, compile_file, count_values, lookup_key
 from midlayout.mapping.pushdown import reader_trims
+from midlayout.pipeline.faults import piece_fault
 from midlayout.pipeline.inputs import Job
 from midlayout.pipeline.plan import target_name
 from midlayout.pipeline.readmap import read_mapped
@@ -32,6 +34,9 @@ from midlayout.readers.gaiji import GaijiSpec, spec_for
 from midlayout.rejects import staged
 from midlayout.validate.controls import allowances
 from midlayout.validate.registry import Validator, get_validator
+
+if TYPE_CHECKING:
+    from midlayout.pipeline.executors import Executor, Handle
 
 # Staged parts are read back once and deleted: no compression beats small files (per 1M staged rows
 # of A社 住民: 0.54 CPU-s to write against 0.67 with lz4, and reading back takes half; about twice the
@@ -52,6 +57,18 @@ def _file_stem(target: str) -> str:
 def part_path(root: Path, kind: str, job: int, seq: int) -> Path:
     """Staged part names sort in run order: by job number, then batch number."""
     return root / f"{kind}-{job:04d}-{seq:06d}.parquet"
+
+
+def write_part(frame: pl.DataFrame, path: Path) -> None:
+    """Stage `frame` at `path` whole or not at all: a temp file beside it, renamed over it. A piece run
+    again (a retry after its worker died) rewrites the same path; nobody ever reads half a part."""
+    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")  # unique across hosts
+    try:
+        frame.write_parquet(temp, compression=STAGE_COMPRESSION)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
 
 @dataclass(frozen=True)
@@ -99,16 +116,34 @@ class BatchRunner:
         kernels_name: str = kernels.FAST,
         prove: bool | None = None,
         proven: dict[int, frozenset[tuple[str, str]]] | None = None,
+        fault: str | None = None,
     ) -> None:
         self.jobs, self.gaiji, self.root, self.captures = jobs, gaiji, root, captures
         self.validator, self.kernels_name = validator, kernels_name
         # Rules the source proves are not checked (mapping/proof.py); MIDLAYOUT_PROVE=0 checks them all.
         self.prove = proof.enabled() if prove is None else prove
+        self.fault = fault  # MIDLAYOUT_FAULT as the executor passed it on (the dask executor only)
         self._validate: Validator = get_validator(validator)
         self._compiled: dict[int, CompiledFile] = {}
         self._proven: dict[int, frozenset[tuple[str, str]]] = dict(proven or {})
         self._specs: dict[int, GaijiSpec] = {}
         self._tables: dict[str, pl.DataFrame] = {}
+
+    @property
+    def init_args(self) -> tuple[object, ...]:
+        """What a worker needs to build its own runner: `BatchRunner(*init_args)`; the proven rules are
+        computed here, once, in the main process; the fault setting comes last."""
+        return (
+            self.jobs,
+            self.gaiji,
+            self.root,
+            self.captures,
+            self.validator,
+            self.kernels_name,
+            self.prove,
+            self.all_proven(),
+            self.fault,
+        )
 
     def _job(self, i: int) -> tuple[Job, CompiledFile, GaijiSpec]:
         job = self.jobs[i]
@@ -147,7 +182,7 @@ class BatchRunner:
         for k, lk in enumerate(self.captures.get(task.job, ())):
             frame = rows.select(lookup_key(lk.key), pl.col(lk.value).cast(pl.String))
             out[lk] = part_path(self.root, f"capture{k}", task.job, task.seq)
-            frame.write_parquet(out[lk], compression=STAGE_COMPRESSION)
+            write_part(frame, out[lk])
         return out
 
     def run(self, task: Task) -> Done:
@@ -168,7 +203,8 @@ class BatchRunner:
             proven=self.proven(task.job),
         )
         rows = part_path(self.root, _file_stem(target_name(job)), task.job, task.seq)
-        staged(valid).write_parquet(rows, compression=STAGE_COMPRESSION)
+        write_part(staged(valid), rows)
+        piece_fault(self.fault, task.job, task.seq, self.root)  # test hook (pipeline/faults.py)
         rejects = pl.concat([mapped.all_rejects, val_rejects])
         return Done(
             task.job,
@@ -187,7 +223,7 @@ class BatchRunner:
         if not frame.height:
             return None
         path = part_path(self.root, kind, task.job, task.seq)
-        frame.write_parquet(path, compression=STAGE_COMPRESSION)
+        write_part(frame, path)
         return path
 
 
@@ -208,30 +244,6 @@ def _reader_trims(
     return reader_trims(job.rule, job.source, captured)
 
 
-_RUNNER: list[BatchRunner] = []  # the worker process's runner
-
-
-def _init_worker(
-    jobs: list[Job],
-    gaiji: dict[str, GaijiOptions],
-    root: Path,
-    captures: dict[int, list[Lookup]],
-    validator: str,
-    kernels_name: str,
-    prove: bool = True,
-    proven: dict[int, frozenset[tuple[str, str]]] | None = None,
-) -> None:
-    from midlayout.pipeline.procs import die_with_parent
-
-    die_with_parent()
-    kernels.activate(kernels_name)
-    _RUNNER[:] = [BatchRunner(jobs, gaiji, root, captures, validator, kernels_name, prove, proven)]
-
-
-def _run_in_worker(task: Task) -> Done:
-    return _RUNNER[0].run(task)
-
-
 def auto_workers(jobs: list[Job]) -> int:
     """One process per CPU when the inputs are large enough to repay the start-up; else in-process."""
     total = sum(j.path.stat().st_size for j in jobs)
@@ -239,43 +251,21 @@ def auto_workers(jobs: list[Job]) -> int:
 
 
 class Pipeline:
-    """Runs tasks in order-preserving fashion, in-process (1 worker) or over a pool of processes.
+    """Runs tasks through an executor, handling their results in submission order.
 
-    At most two tasks per worker are in flight, so memory follows the batch size, not the file.
+    At most `executor.in_flight` tasks are pending (two per worker; none for the in-process executor), so
+    memory follows the batch size, not the file. Which executor runs them is not this class's business.
     """
 
-    def __init__(self, runner: BatchRunner, workers: int, on_done: Callable[[Done], None]) -> None:
-        self.runner, self.workers, self.on_done = runner, workers, on_done
-        self.pending: deque[Future[Done]] = deque()
-        self.pending_jobs: deque[int] = deque()  # the job of each pending future
-        self.pool: ProcessPoolExecutor | None = None
-        if workers > 1:
-            for name, value in WORKER_ENV.items():
-                os.environ.setdefault(name, value)
-            # spawn: a forked child would inherit polars' thread pool in an unusable state.
-            self.pool = ProcessPoolExecutor(
-                workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
-                initargs=(
-                    runner.jobs,
-                    runner.gaiji,
-                    runner.root,
-                    runner.captures,
-                    runner.validator,
-                    runner.kernels_name,
-                    runner.prove,
-                    runner.all_proven(),
-                ),
-            )
+    def __init__(self, executor: Executor, on_done: Callable[[Done], None]) -> None:
+        self.executor, self.on_done = executor, on_done
+        self.pending: deque[Handle] = deque()
+        self.pending_jobs: deque[int] = deque()  # the job of each pending task
 
     def submit(self, task: Task) -> None:
-        if self.pool is None:
-            self.on_done(self.runner.run(task))
-            return
-        self.pending.append(self.pool.submit(_run_in_worker, task))
+        self.pending.append(self.executor.submit(task))
         self.pending_jobs.append(task.job)
-        while len(self.pending) > 2 * self.workers:
+        while len(self.pending) > self.executor.in_flight:
             self._next()
 
     def _next(self) -> None:
@@ -294,10 +284,12 @@ class Pipeline:
             self._next()
 
     def close(self) -> None:
-        if self.pool is not None:
-            for fut in self.pending:
-                fut.cancel()
-            self.pool.shutdown(wait=True, cancel_futures=True)
+        """Cancel what is still pending and stop the executor."""
+        for handle in self.pending:
+            handle.cancel()
+        self.pending.clear()
+        self.pending_jobs.clear()
+        self.executor.close()
 
 
 def stage_lookup_table(parts: list[Path], lk: Lookup, path: Path, spill: Path, memory_limit: str) -> None:

@@ -1,8 +1,10 @@
-"""`convert`: stream every input through read → map → validate, stage, check across files, then write.
+"""`convert`: stream every input through read → map → validate, stage and write, check across files, then
+write again only the targets the cross-file rules rejected rows from.
 
 The steps live in their own modules: `options` (what a run takes, checked), `plan` (staging keys,
 lookups, execution order), `readphase` and `batches` (the batches, here or in worker processes),
-`staging` (staged parts, cross-file rejects, the rejects files), `session` (the writers as one unit),
+`staging` (staged parts, cross-file rejects, the rejects files), `session` (the writers as one unit; the
+streaming ones get each staged part as it arrives),
 `run_manifest` (the manifest and run identity), and `lock` and `outputset` (one run per output folder,
 built apart and swapped in whole; docs/run-integrity.md). This module only puts them in order.
 """
@@ -10,6 +12,7 @@ built apart and swapped in whole; docs/run-integrity.md). This module only puts 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +21,7 @@ import polars as pl
 from midlayout import kernels
 from midlayout.layout.mapping import Mapping
 from midlayout.outpaths import out_folder
-from midlayout.pipeline.batches import auto_workers
+from midlayout.pipeline.executors import Executor, executor_for
 from midlayout.pipeline.faults import fault
 from midlayout.pipeline.inputs import Job, match_inputs, preflight_jobs
 from midlayout.pipeline.lock import locked
@@ -65,13 +68,15 @@ def convert(
     out_dir: Path,
     options: ConvertOptions | None = None,
     progress: Progress | None = None,
+    executor: Executor | None = None,
 ) -> ConvertResult:
     """Convert `inputs` through `mappings` into `out_dir`, committed as one output set: built apart, swapped in
     whole once every file is built and every database committed, the manifest last (docs/run-integrity.md).
 
     The output folder and each input (its framing and encoding against its source layout, readers/preflight.py)
     are checked before the first batch: exit 2 in one line when one cannot be right; an empty input is one
-    unless `options.allow_empty`."""
+    unless `options.allow_empty`. `executor` (not started) runs the batches instead of the one the options
+    name (pipeline/executors)."""
     options = options or ConvertOptions()
     jobs = match_inputs(mappings, inputs)
     out_folder(out_dir, mode=dir_mode(options.output_mode))
@@ -80,7 +85,9 @@ def convert(
         outset = OutputSet(out_dir, "", options.overwrite, options.output_mode)
         outset.open()
         try:
-            return _convert(mappings, jobs, outset, options, progress)
+            return _convert(
+                mappings, jobs, outset, options, progress, executor or executor_for(options, jobs)
+            )
         except BaseException:
             outset.discard()
             raise
@@ -92,6 +99,7 @@ def _convert(
     outset: OutputSet,
     options: ConvertOptions,
     progress: Progress | None,
+    executor: Executor,
 ) -> ConvertResult:
     manifest = build_manifest(mappings, jobs, [""] * len(jobs), options)
     outset.precheck(manifest.definitions, manifest.options, [vars(i) for i in manifest.inputs])
@@ -101,21 +109,30 @@ def _convert(
     gaiji = options.gaiji(mappings)
     try:
         with kernels.using(options.kernels), staging(outset.stage) as stage:
+            # The streaming writers build their files in the new set (the tool's work folder) while the
+            # batches come in; nothing in the output folder changes before `claim` below.
+            session.begin(stage.targets(jobs))
+            streamed = _Timed(session.stream)
+            stage.on_rows = streamed
             reading = ReadPhase(jobs, manifest.inputs, stage, options, gaiji, progress or Silent())
-            reading.run(_workers(options, jobs))
+            reading.run(executor)
+            manifest.executor = executor.describe()
             fault("staged")
             manifest.timings["read_map_validate_s"] = _since(t0)
+            manifest.timings["write_streamed_s"] = round(streamed.seconds, 3)
             staged = stage.staged_files(jobs)
             t1 = time.perf_counter()
             phase(progress, "cross-file checks")
-            rejected, manifest.unchecked = cross_rejects(stage, staged, options.crossfile_memory_limit)
+            rejected, manifest.unchecked = cross_rejects(
+                stage, staged, options.crossfile_memory_limit, options.memory_limit
+            )
             manifest.timings["crossfile_s"] = _since(t1)
             t1 = time.perf_counter()
             phase(progress, "writing outputs")
             outset.run_id = hasher.set_run_id(manifest)
             outset.claim()  # another run's folder: refused before anything in it changes
             manifest.load_ids = session.open(outset.run_id)
-            written = session.write(staged, rejected)
+            written = session.write(staged, rejected)  # only what the streaming writers do not have yet
             outputs = session.commit_files()  # final names, inside the new set
             manifest.timings["write_s"] = _since(t1)
             rejects = stage.write_rejects(outset.next)
@@ -141,11 +158,18 @@ def _convert(
     return ConvertResult(manifest, outset.out, rejects)
 
 
-def _workers(options: ConvertOptions, jobs: list[Job]) -> int:
-    """As asked, else one per CPU for large inputs; kernels other than `fast` live in this process only."""
-    if options.workers:
-        return options.workers
-    return auto_workers(jobs) if options.kernels == kernels.FAST else 1
+class _Timed:
+    """`fn`, adding up the wall time spent in it."""
+
+    def __init__(self, fn: Callable[[str, int, Path], None]) -> None:
+        self.fn, self.seconds = fn, 0.0
+
+    def __call__(self, target: str, job: int, part: Path) -> None:
+        t = time.perf_counter()
+        try:
+            self.fn(target, job, part)
+        finally:
+            self.seconds += time.perf_counter() - t
 
 
 def _since(t: float) -> float:

@@ -12,12 +12,20 @@ Points, in run order: `batch` (the first batch handled by the main process, work
 files exist under their final names in the new set; a database's transaction is committed), `swap` (before the
 old set is moved aside), `swap:moved` (the first new file moved into the folder), `manifest` (before the
 manifest is written) and `done` (after it).
+
+Scale-out points, for the dask executor (pipeline/executors/dask.py): `piece-kill:N` — the worker process that
+runs piece N of job 0 kills itself with SIGKILL right after staging that piece's rows, on the first attempt only
+(a marker file in the stage folder remembers it), so the scheduler must run the piece again elsewhere;
+`scheduler-lost:N` — after the client has handled N pieces' results it has the scheduler (given by
+`--scheduler`) SIGKILL itself, as a scheduler host lost mid-run. The client passes MIDLAYOUT_FAULT on to
+the workers with the run's settings, so a worker started elsewhere honours it too.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 
 ENV = "MIDLAYOUT_FAULT"
 
@@ -38,3 +46,23 @@ def fault(point: str) -> None:
         raise InjectedFault(f"injected fault at {point} ({ENV})")
     sig = {"term": signal.SIGTERM, "stop": signal.SIGSTOP}.get(how, signal.SIGKILL)
     os.kill(os.getpid(), sig)
+
+
+def numbered(wanted: str | None, point: str) -> int | None:
+    """N when `wanted` (a MIDLAYOUT_FAULT value) is `<point>:N`, else None."""
+    if not wanted:
+        return None
+    name, _, n = wanted.partition(":")
+    return int(n) if name == point and n.isdigit() else None
+
+
+def piece_fault(wanted: str | None, job: int, seq: int, stage: Path) -> None:
+    """`piece-kill:N`: SIGKILL this process while it runs piece N of job 0, once per stage folder."""
+    n = numbered(wanted, "piece-kill")
+    if n is None or (job, seq) != (0, n):
+        return
+    try:
+        os.close(os.open(stage / f".fault-piece-kill-{n}", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:  # the retry: run it through
+        return
+    os.kill(os.getpid(), signal.SIGKILL)

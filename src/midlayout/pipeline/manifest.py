@@ -53,6 +53,9 @@ class Manifest:
         default_factory=dict
     )  # 外字 and repertoire findings (pipeline/textreport.py)
     timings: dict[str, float] = field(default_factory=dict)
+    # What ran the batches (pipeline/executors): executor, scheduler, workers. Like `timings`, not content:
+    # outside the run identity and load ids, and left out when two runs' manifests are compared.
+    executor: dict[str, Any] = field(default_factory=dict)
     status: str = "running"
     exit_code: int | None = None
 

@@ -17,6 +17,7 @@ from midlayout.layout.gaiji import UNMAPPED_POLICIES, GaijiOptions, GaijiTable, 
 from midlayout.layout.mapping import Mapping
 from midlayout.layout.standard import sha256_file
 from midlayout.memlimit import parse_memory_limit
+from midlayout.pipeline.executors import check_executor
 from midlayout.pipeline.outputset import DEFAULT_OUTPUT_MODE, parse_output_mode
 from midlayout.readers import DEFAULT_BATCH_SIZE
 from midlayout.validate import crossfile
@@ -35,9 +36,12 @@ class ConvertOptions:
     `gaiji_table` and `gaiji_unmapped` ("reject" or "flag") override what the mappings name; `workers`
     processes read, map and validate batches (None: one per CPU for large inputs, else in-process), with
     the same outputs whatever the number; `validator` is "fused" or "pandera" (same rejects);
-    `memory_limit` (e.g. "1GB") bounds DuckDB in the cross-file checks and lookup staging; `kernels`
+    `memory_limit` (e.g. "1GB") bounds DuckDB in the cross-file checks and lookup staging, and the cross-file
+    checks that run in memory (validate/crossfile.py: by default up to 2M rows); `kernels`
     names the fast paths used (see midlayout.kernels); `overwrite` lets the run replace another run's output
-    set in its folder, and `output_mode` is the file mode of the outputs (docs/run-integrity.md)."""
+    set in its folder, and `output_mode` is the file mode of the outputs (docs/run-integrity.md); `executor`
+    ("local" or "dask") runs the batches, `scheduler` is a Dask scheduler's address (None with dask: a
+    LocalCluster of `workers` processes). Neither the executor nor the scheduler changes content."""
 
     writers: tuple[str, ...] = DEFAULT_WRITERS
     writer_options: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -54,6 +58,8 @@ class ConvertOptions:
     max_reject_rate: float = 0.5
     overwrite: bool = False  # replace another run's output set in the folder (docs/run-integrity.md)
     output_mode: int = DEFAULT_OUTPUT_MODE  # file mode of the outputs; folders get x where r
+    executor: str = "local"  # what runs the batches (pipeline/executors): "local" or "dask"
+    scheduler: str | None = None  # with "dask": tcp://host:8786; None starts a LocalCluster
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "writers", tuple(self.writers))
@@ -74,6 +80,9 @@ class ConvertOptions:
             raise UsageError(f"unknown kernels {self.kernels!r} ({', '.join(kernels.known())})")
         if self.kernels != kernels.FAST and self.workers not in (None, 1):
             raise UsageError(f"kernels {self.kernels!r} run in this process only (workers = 1)")
+        check_executor(self.executor, self.scheduler)
+        if self.kernels != kernels.FAST and self.executor != "local":
+            raise UsageError(f"kernels {self.kernels!r} run in this process only (--executor local)")
         if len(set(self.writers)) != len(self.writers):
             raise UsageError("a writer is named twice")
         stray = sorted(set(self.writer_options) - set(self.writers))

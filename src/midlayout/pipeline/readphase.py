@@ -20,6 +20,7 @@ from midlayout.pipeline.batches import (
     Task,
     stage_lookup_table,
 )
+from midlayout.pipeline.executors import Executor
 from midlayout.pipeline.faults import fault
 from midlayout.pipeline.inputs import Job
 from midlayout.pipeline.manifest import InputRecord
@@ -119,14 +120,16 @@ class ReadPhase:
             out.append((lk, self.tables[lk]))
         return tuple(out)
 
-    def run(self, workers: int) -> None:
-        """Every batch of every job, staged; then an empty typed frame for each target that got no row."""
+    def run(self, executor: Executor) -> None:
+        """Every batch of every job, staged, run by `executor` (closed at the end); then an empty typed frame
+        for each target that got no row."""
         opts = self.options
         runner = BatchRunner(
             self.jobs, self.gaiji, self.stage.root, self.captures, opts.validator, opts.kernels
         )
-        pipeline = Pipeline(runner, workers, self.on_done)
+        pipeline = Pipeline(executor, self.on_done)
         try:
+            executor.start(runner)
             for i in execution_order(self.jobs, self.captures):
                 job = self.jobs[i]
                 tables = self._tables_for(i, pipeline)

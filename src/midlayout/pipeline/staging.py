@@ -1,13 +1,14 @@
 """The staging area of a run: staged rows, rejects and 外字 occurrences as Parquet parts under `--out`.
 
-Part names sort in run order. The cross-file checks read the staged rows here and add their rejects,
-and the rejects of the whole run are written from here.
+Part names sort in run order. Each part of valid rows is handed on as it is staged (`on_rows`: the
+streaming writers, pipeline/session.py). The cross-file checks read the staged rows here (their rule
+columns only) and add their rejects, and the rejects of the whole run are written from here.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from midlayout.layout.dtypes import polars_dtype
+from midlayout.layout.model import FileDef, Layout
 from midlayout.mapping.compile import compile_file
 from midlayout.pipeline.batches import STAGE_COMPRESSION, Done
 from midlayout.pipeline.inputs import Job
@@ -33,7 +35,7 @@ from midlayout.rejects import (
     rejects_from,
     with_raw,
 )
-from midlayout.validate.crossfile import ROW_ID, StagedFile, check_run
+from midlayout.validate.crossfile import ROW_ID, StagedFile, check_run, fits_in_memory
 
 
 @dataclass
@@ -44,9 +46,12 @@ class Stage:
     parts: dict[str, list[Path]] = field(default_factory=dict)
     reject_parts: list[Path] = field(default_factory=list)
     gaiji_parts: list[Path] = field(default_factory=list)
+    on_rows: Callable[[str, int, Path], None] | None = None  # (target, job, part) as each part is staged
 
     def add(self, target: str, done: Done) -> None:
         self.parts.setdefault(target, []).append(done.rows)
+        if self.on_rows is not None:
+            self.on_rows(target, done.job, done.rows)
         if done.rejects is not None:
             self.reject_parts.append(done.rejects)
         if done.gaiji is not None:
@@ -62,11 +67,13 @@ class Stage:
             pl.concat([pl.read_parquet(p) for p in self.gaiji_parts]) if self.gaiji_parts else empty_gaiji()
         )
 
-    def add_rows(self, target: str, frame: pl.DataFrame) -> None:
+    def add_rows(self, target: str, frame: pl.DataFrame, job: int = 0) -> None:
         parts = self.parts.setdefault(target, [])
         path = self.root / f"{target.replace('/', '_').replace(':', '__')}-{len(parts):05d}.parquet"
         frame.write_parquet(path, compression=STAGE_COMPRESSION)
         parts.append(path)
+        if self.on_rows is not None:
+            self.on_rows(target, job, path)
 
     def add_rejects(self, frame: pl.DataFrame) -> None:
         if frame.height:
@@ -76,7 +83,7 @@ class Stage:
 
     def add_empty_targets(self, jobs: list[Job]) -> None:
         """An input with no valid row still stages a typed, empty frame of its target."""
-        for job in jobs:
+        for i, job in enumerate(jobs):
             target = target_name(job)
             if not self.parts.get(target):
                 compiled = compile_file(job.mapping, job.rule)
@@ -87,7 +94,12 @@ class Stage:
                     LEN: pl.Int64(),
                 }
                 schema |= {it.id: polars_dtype(it) for it in compiled.target.items}
-                self.add_rows(target, pl.DataFrame(schema=schema))
+                self.add_rows(target, pl.DataFrame(schema=schema), i)
+
+    @staticmethod
+    def targets(jobs: list[Job]) -> dict[str, tuple[Layout, FileDef]]:
+        """Each target's layout and file, by staging key, in output order (as `staged_files`)."""
+        return {target_name(j): (j.mapping.target, j.mapping.target.file(j.rule.target)) for j in jobs}
 
     def staged_files(self, jobs: list[Job]) -> dict[str, StagedFile]:
         """Each target's layout file and staged parts, by staging key."""
@@ -132,11 +144,13 @@ def staging(root: Path) -> Iterator[Stage]:
 
 
 def cross_rejects(
-    stage: Stage, staged: dict[str, StagedFile], memory_limit: str
+    stage: Stage, staged: dict[str, StagedFile], memory_limit: str, bound: str | None = None
 ) -> tuple[dict[str, pl.DataFrame], list[str]]:
-    """Run the cross-file checks; stage their rejects (with raw bytes); return the rejected row ids per
-    target and the references left unchecked."""
-    result = check_run(staged, stage.root / "crossfile", memory_limit)
+    """Run the cross-file checks (in memory when their columns fit: `bound` is the run's own memory limit,
+    None when not given; else in DuckDB within `memory_limit`); stage their rejects (with raw bytes); return
+    the rejected row ids per target and the references left unchecked."""
+    in_memory = fits_in_memory(staged, bound)
+    result = check_run(staged, stage.root / "crossfile", memory_limit, in_memory)
     for name, ids in result.rejects.items():
         if ids.height:
             # Part by part: only the rejected records' provenance is read (their `_rec` prefilters the scan),

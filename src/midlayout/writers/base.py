@@ -78,6 +78,12 @@ class Writer(ABC):
     `temp_for`; the base class does the renames. A writer that is not file based overrides `prepare`,
     `commit` and `abort` instead. `OPTIONS` documents the options the writer accepts (name → help); any
     other option is a usage error. `load_id` identifies the run's data (inputs, mappings and layouts).
+
+    A writer with `STREAMING` set gets each batch as soon as it is read, while the run is still reading:
+    it is built before the run identity is known (`load_id` is set before `prepare`, so it must not be
+    used earlier), and `start` for a file it already started drops everything written for that file and
+    begins it anew (the pipeline does so when the cross-file rules reject rows of that file). A writer
+    without it gets every file once, after the cross-file rules.
     """
 
     name: ClassVar[str]
@@ -86,6 +92,7 @@ class Writer(ABC):
     # outputs are part of that set. Options that only say where to connect are left out of the load id.
     DATABASE: ClassVar[bool] = False
     CONNECTION_OPTIONS: ClassVar[frozenset[str]] = frozenset()
+    STREAMING: ClassVar[bool] = False
 
     def __init__(self, out_dir: Path, options: Mapping[str, Any] | None = None, load_id: str = "") -> None:
         self.out_dir = out_dir
@@ -149,11 +156,13 @@ class Writer(ABC):
 class StreamFileWriter(Writer):
     """A writer of one file per layout file (`<folder>/<gyomu>/<file><suffix>`), streamed batch by batch.
 
-    Subclasses set `folder` and `suffix` and implement `encode`; `header` is optional.
+    Subclasses set `folder` and `suffix` and implement `encode`; `header` is optional. It streams: `start`
+    again for a file truncates that file's temp output and writes its header anew.
     """
 
     folder: ClassVar[str]
     suffix: ClassVar[str]
+    STREAMING: ClassVar[bool] = True
 
     def __init__(self, out_dir: Path, options: Mapping[str, Any] | None = None, load_id: str = "") -> None:
         super().__init__(out_dir, options, load_id)
@@ -168,8 +177,11 @@ class StreamFileWriter(Writer):
         """The bytes of a batch; `first_record` is the 1-based number of its first row in the file."""
 
     def start(self, layout: Layout, file: FileDef) -> None:
+        again = self._open.get((layout.ref, file.id))
+        if again is not None:  # started anew: the same temp, truncated
+            again[2].close()
         final = self.out_dir / self.folder / layout.gyomu / f"{file.id}{self.suffix}"
-        temp = self.temp_for(final)
+        temp = again[0] if again is not None else self.temp_for(final)
         fh = temp.open("wb")
         fh.write(self.header(layout, file))
         self._open[(layout.ref, file.id)] = (temp, final, fh)

@@ -27,6 +27,7 @@ class DuckDBWriter(Writer):
     """`midlayout.duckdb`, with column comments holding the 項目名称."""
 
     name = "duckdb"
+    STREAMING = True
 
     def __init__(self, out_dir: Path, options: Mapping[str, Any] | None = None, load_id: str = "") -> None:
         super().__init__(out_dir, options, load_id)
@@ -37,6 +38,9 @@ class DuckDBWriter(Writer):
         self.targets: list[tuple[str, str]] = []
 
     def start(self, layout: Layout, file: FileDef) -> None:
+        again = (layout.ref, file.id) in self.targets
+        if again:  # started anew: the table is created again, empty (in its place among the targets)
+            self.con.execute(f"DROP TABLE {table_name(layout, file)}")
         self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(layout.gyomu)}")
         cols = []
         for it in file.items:
@@ -51,7 +55,8 @@ class DuckDBWriter(Writer):
             self.con.execute(
                 f"COMMENT ON COLUMN {table_name(layout, file)}.{quote_ident(it.id)} IS {literal(it.name)}"
             )
-        self.targets.append((layout.ref, file.id))
+        if not again:
+            self.targets.append((layout.ref, file.id))
         self.rows[(layout.ref, file.id)] = 0
 
     def write(self, layout: Layout, file: FileDef, batch: pl.DataFrame) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ class ParquetWriter(Writer):
     """
 
     name = "parquet"
+    STREAMING = True
     OPTIONS: ClassVar[dict[str, str]] = {
         "partition_by": "item id to partition by (hive-style folders); files without it stay whole"
     }
@@ -64,7 +66,12 @@ class ParquetWriter(Writer):
         partition = self.partition_by if self.partition_by in schema else None
         base = self.out_dir / "parquet" / layout.gyomu
         final = base / file.id if partition else base / f"{file.id}.parquet"
-        temp = self.temp_for(final)
+        again = self._open.get((layout.ref, file.id))
+        if again is not None:  # started anew: what was written for the file is dropped
+            if again.writer is not None:
+                again.writer.close()
+            shutil.rmtree(again.temp) if again.temp.is_dir() else again.temp.unlink(missing_ok=True)
+        temp = again.temp if again is not None else self.temp_for(final)
         if partition:
             temp.mkdir()
         self._open[(layout.ref, file.id)] = _Open(temp, final, schema, partition)

@@ -120,6 +120,25 @@ def test_random_records_equal_decode_column_field_by_field(codec: str, seed: int
         _assert_field(result, records[:, start : start + width], spec, trim)
 
 
+def test_columns_are_string_views_that_polars_takes_as_they_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Values up to 12 bytes sit inside the view, longer ones point into the data buffer; a column with
+    a value from the reference path, or a batch too large for int32 view offsets, is `large_string`."""
+    import polars as pl
+
+    spec = _spec("cp932")
+    words = ["", "A", "山田", "東京都千代田", "東京都千代田区丸の内一丁目", "ﾔﾏﾀﾞ ﾀﾛｳ", "　高　"]
+    raw = [w.encode("cp932").ljust(30) for w in words]
+    records = np.frombuffer(b"".join(r + b"\x81" for r in raw), np.uint8).reshape(len(raw), 31)
+    good, cut = native.decode_fields(records, [0, 29], [30, 2], [BOTH, 0], spec)
+    assert good.array.type == pa.string_view() and cut.array.type == pa.large_string()
+    assert pl.Series(good.array).to_list() == [w.strip(" \u3000") for w in words]
+    _assert_field(good, records[:, :30], spec, BOTH)
+    monkeypatch.setattr(native, "_VIEW_LIMIT", 16)
+    (small,) = native.decode_fields(records, [0], [30], [BOTH], spec)
+    assert small.array.type == pa.large_string()
+    _assert_field(small, records[:, :30], spec, BOTH)
+
+
 def test_empty_batch_and_no_text_fields() -> None:
     spec = _spec("cp932")
     empty = np.zeros((0, 5), dtype=np.uint8)
@@ -245,6 +264,12 @@ def test_compiled_mapping_leaves_out_the_trims_the_reader_applied() -> None:
     ids = [item.id for item in plain.target.items]
     shimei = ids.index("shimei")
     assert "strip_chars" in str(plain.values[shimei]) and "strip_chars" not in str(pushed.values[shimei])
+    # jusho = concat(ADDR1, ADDR2) then trim: the parts' right trims were the reader's, the item's stays.
+    jusho = ids.index("jusho")
+    assert "strip_chars_end" in str(plain.values[jusho]) and "strip_chars_end" not in str(
+        pushed.values[jusho]
+    )
+    assert "strip_chars(" in str(pushed.values[jusho])
 
 
 def test_only_ops_the_reader_kernel_implements_are_marked_in_the_op_table() -> None:

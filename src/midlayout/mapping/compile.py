@@ -41,12 +41,17 @@ def _lookup_col(item: str) -> tuple[str, str]:
     return f"__lk_{item}", f"__lkf_{item}"
 
 
-def _source_value(rule: ItemRule, source: SourceFile) -> Value:
+def _source_value(rule: ItemRule, source: SourceFile, reader_trims: dict[str, int] | None = None) -> Value:
     if rule.kind == "const":
         return Value(pl.lit(rule.const, dtype=pl.String), pl.String)
     if rule.kind == "concat":
-        # Fixed-width parts carry padding; each part is right-trimmed before joining (documented).
-        parts = [trim(pl.col(f).cast(pl.String), " \u3000", "right") for f in rule.fields]
+        # Fixed-width parts carry padding; each part is right-trimmed before joining (documented), here
+        # or, for a field in `reader_trims`, by the reader (mapping/pushdown.py).
+        done = reader_trims or {}
+        parts = [
+            pl.col(f) if done.get(f, 0) else trim(pl.col(f).cast(pl.String), " \u3000", "right")
+            for f in rule.fields
+        ]
         return Value(pl.concat_str(parts, separator=rule.sep, ignore_nulls=True), pl.String)
     if rule.kind == "lookup":
         return Value(pl.col(_lookup_col(rule.item)[0]), pl.String)
@@ -114,7 +119,7 @@ def compile_file(
         ctx = OpContext(
             item.id, src.id if src else None, src.start if src else 0, mapping.code_maps, shared, counters
         )
-        value = _source_value(r, source)
+        value = _source_value(r, source, reader_trims)
         if r.lookup:
             lookups[item.id] = r.lookup
             found = pl.col(_lookup_col(item.id)[1]).fill_null(False)

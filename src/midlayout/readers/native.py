@@ -2,8 +2,9 @@
 
 A numba kernel walks each record once, decodes its text fields through lookup tables built from
 Python's own codec (so a byte sequence maps to exactly the character `bytes.decode` gives), trims
-spaces where the compiled mapping asked for it, and writes UTF-8 straight into Arrow string buffers
-(offsets + data). A value the kernel cannot settle on its own (invalid bytes, a character cut at the
+spaces where the compiled mapping asked for it, and writes UTF-8 straight into Arrow string buffers:
+string views (polars' own layout, which it takes over without copying) over one data buffer, and
+offsets for a column whose values are patched. A value the kernel cannot settle on its own (invalid bytes, a character cut at the
 field end, a 外字, U+FFFD) is flagged, and only those values go through the reference path of
 `readers.decode` and `readers.gaiji`, so failures, their byte offsets and 外字 occurrences are the
 reference's own.
@@ -19,6 +20,7 @@ reference path are one decoder and must change together.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -42,6 +44,7 @@ NATIVE_CODECS = ("cp932", "shift_jis", "euc_jp")
 TRIM_NONE, TRIM_RIGHT, TRIM_BOTH = 0, 1, 2
 
 _INVALID, _LEAD2, _LEAD3 = -1, -2, -3
+_VIEW_LIMIT = 2**31  # a string view's offset into its data buffer is an int32
 _CUT_REASONS = ("incomplete multibyte sequence", "unexpected end of data")
 
 
@@ -113,6 +116,41 @@ def codec_tables(codec: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return single, double, triple
 
 
+def _packed(points: np.ndarray, special: np.ndarray) -> np.ndarray:
+    """Each code point as the kernel writes it: its UTF-8 bytes (first byte lowest) | length << 24.
+
+    Lead markers (-2, -3) stay; an invalid sequence (-1), a character beyond U+FFFF and a special one
+    (`special[c]`: 外字, U+FFFD) are -1, which sends the value to the reference path.
+    """
+    out = np.where(points < -1, points, -1).astype(np.int32)
+    c = points.astype(np.int64)
+    ok = (c >= 0) & (c <= 0xFFFF)
+    ok[ok] = special[c[ok]] == 0
+    c = c[ok]
+    one = c | 1 << 24
+    two = (0xC0 | c >> 6) | (0x80 | c & 0x3F) << 8 | 2 << 24
+    three = (0xE0 | c >> 12) | (0x80 | c >> 6 & 0x3F) << 8 | (0x80 | c & 0x3F) << 16 | 3 << 24
+    out[ok] = np.where(c < 0x80, one, np.where(c < 0x800, two, three))
+    return out
+
+
+_SPACE = 0x20 | 1 << 24  # " " and U+3000 as packed by `_packed` (trimmed at the start of a field)
+_IDEOGRAPHIC_SPACE = 0xE3 | 0x80 << 8 | 0x80 << 16 | 3 << 24
+
+
+@cache
+def _utf8_tables_cached(
+    codec: str, key: tuple[frozenset[str], frozenset[str]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    special = _special_cached(key)
+    return tuple(_packed(t, special) for t in codec_tables(codec))  # type: ignore[return-value]
+
+
+def utf8_tables(spec: GaijiSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`codec_tables(spec.codec)` packed for the kernel, with the spec's special characters marked -1."""
+    return _utf8_tables_cached(spec.codec, (frozenset(spec.replacements), spec.declared))
+
+
 # --- the kernel ----------------------------------------------------------------------------------
 
 
@@ -127,12 +165,13 @@ def _kernel_source(
     single: Any,
     double: Any,
     triple: Any,
-    special: Any,
     data: Any,
     offsets: Any,
     flags: Any,
+    views: Any,
 ) -> int:  # pragma: no cover - compiled by numba (the test suite runs it compiled)
     nfields = len(starts)
+    with_views = views.shape[0] == nfields
     pos = bases.copy()
     flagged = 0
     for r in range(n):
@@ -146,44 +185,35 @@ def _kernel_source(
             bad = False
             leading = trims[f] == 2
             while i < end:
-                b = buf[i]
-                c = single[b]
-                if c == b and b < 0x80:
-                    i += 1
-                elif c == -2:
+                u = single[buf[i]]
+                if u == -2:
                     if i + 1 >= end:
                         bad = True
                         break
-                    c = double[b * 256 + buf[i + 1]]
-                    if c == -3:
+                    u = double[buf[i] * 256 + buf[i + 1]]
+                    if u == -3:
                         if i + 2 >= end:
                             bad = True
                             break
-                        c = triple[buf[i + 1] * 256 + buf[i + 2]]
+                        u = triple[buf[i + 1] * 256 + buf[i + 2]]
                         i += 3
                     else:
                         i += 2
                 else:
                     i += 1
-                if c < 0 or c > 0xFFFF or special[c]:
+                if u < 0:
                     bad = True
                     break
                 if leading:
-                    if c == 0x20 or c == 0x3000:
+                    if u == _SPACE or u == _IDEOGRAPHIC_SPACE:
                         continue
                     leading = False
-                if c < 0x80:
-                    data[w] = c
-                    w += 1
-                elif c < 0x800:
-                    data[w] = 0xC0 | (c >> 6)
-                    data[w + 1] = 0x80 | (c & 0x3F)
-                    w += 2
-                else:
-                    data[w] = 0xE0 | (c >> 12)
-                    data[w + 1] = 0x80 | ((c >> 6) & 0x3F)
-                    data[w + 2] = 0x80 | (c & 0x3F)
-                    w += 3
+                data[w] = u & 0xFF
+                if u >= 0x2000000:
+                    data[w + 1] = (u >> 8) & 0xFF
+                    if u >= 0x3000000:
+                        data[w + 2] = (u >> 16) & 0xFF
+                w += u >> 24
             if bad:
                 flags[r, f] = 1
                 flagged += 1
@@ -199,6 +229,19 @@ def _kernel_source(
                     else:
                         break
             pos[f] = w
+            if with_views:  # Arrow string view: length, then the bytes inline (<= 12) or prefix + offset
+                length = w - first
+                low = np.int64(0)
+                high = np.int64(0)
+                for k in range(min(length, 4)):
+                    low |= np.int64(data[first + k]) << (32 + 8 * k)
+                if length <= 12:
+                    for k in range(4, length):
+                        high |= np.int64(data[first + k]) << (8 * (k - 4))
+                else:
+                    high = np.int64(first) << 32
+                views[f, r, 0] = low | length
+                views[f, r, 1] = high
     for f in range(nfields):
         offsets[f, n] = pos[f]
     return flagged
@@ -220,7 +263,7 @@ def _warm(fn: Any) -> None:
 
 
 def _warm_one(fn: Any, data: np.ndarray) -> None:
-    single, double, triple = codec_tables("cp932")
+    single, double, triple = _utf8_tables_cached("cp932", (frozenset(), frozenset()))
     fn(
         data,
         1,
@@ -232,10 +275,10 @@ def _warm_one(fn: Any, data: np.ndarray) -> None:
         single,
         double,
         triple,
-        np.zeros(65536, np.uint8),
         np.zeros(16, np.uint8),
         np.zeros((1, 2), np.int64),
         np.zeros((1, 1), np.uint8),
+        np.zeros((1, 1, 2), np.int64),
     )
 
 
@@ -284,15 +327,16 @@ def decode_fields(
 ) -> list[FieldResult]:
     """Decode text fields (byte `starts`/`lengths` in each row of `records`, an n × stride uint8 matrix
     of whole records) in one pass; equal to `decode_column` + `apply_gaiji` per field, plus the trims
-    asked for (`TRIM_*` per field)."""
+    asked for (`TRIM_*` per field). A column is an Arrow `string_view` array (polars takes it without a
+    copy), or `large_string` when a value of it went through the reference path or the batch's text
+    would not fit int32 offsets."""
     n, stride = records.shape
     nfields = len(starts)
     if not nfields:
         return []
     records = np.ascontiguousarray(records)  # the reader passes its matrix, already contiguous
     flat = records.reshape(-1)
-    single, double, triple = codec_tables(spec.codec)
-    special = _special(spec)
+    single, double, triple = utf8_tables(spec)
     lengths_arr = np.asarray(lengths, dtype=np.int64)
     # Each byte gives at most 3 bytes of UTF-8; untouched capacity is never paged in.
     caps = lengths_arr * 3 * n
@@ -301,6 +345,9 @@ def decode_fields(
     data = np.empty(max(int(caps.sum()), 1), dtype=np.uint8)
     offsets = np.empty((nfields, n + 1), dtype=np.int64)
     flags = np.zeros((n, nfields), dtype=np.uint8)
+    # String views (polars' own layout: taken over without a copy) need int32 offsets into `data`.
+    with_views = len(data) < _VIEW_LIMIT and sys.byteorder == "little"  # the kernel writes LE views
+    views = np.empty((nfields if with_views else 0, n, 2), dtype=np.int64)  # little-endian 16-byte views
     flagged = _kernel()(
         flat,
         n,
@@ -312,19 +359,22 @@ def decode_fields(
         single,
         double,
         triple,
-        special,
         data,
         offsets,
         flags,
+        views,
     )
     data_buf = pa.py_buffer(data)
+    patched = set(np.flatnonzero(flags.any(axis=0)).tolist()) if flagged else set()
     results = []
     for f in range(nfields):
-        arr = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets[f]), data_buf])
+        if with_views and f not in patched:
+            arr = pa.Array.from_buffers(pa.string_view(), n, [None, pa.py_buffer(views[f]), data_buf])
+        else:
+            arr = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets[f]), data_buf])
         results.append(FieldResult(arr, [], []))
-    if flagged:
-        for k in np.flatnonzero(flags.any(axis=0)).tolist():
-            results[k] = _patch(results[k].array, records, k, starts, lengths, trims, flags, spec)
+    for k in sorted(patched):
+        results[k] = _patch(results[k].array, records, k, starts, lengths, trims, flags, spec)
     return results
 
 
@@ -370,7 +420,3 @@ def _special_cached(key: tuple[frozenset[str], frozenset[str]]) -> np.ndarray:
         if ord(ch) < 65536:
             special[ord(ch)] = 1
     return special
-
-
-def _special(spec: GaijiSpec) -> np.ndarray:
-    return _special_cached((frozenset(spec.replacements), spec.declared))

@@ -38,10 +38,10 @@ from midlayout.validate.registry import Validator, get_validator
 if TYPE_CHECKING:
     from midlayout.pipeline.executors import Executor, Handle
 
-# Staged parts are read back once and deleted: no compression beats small files (per 1M staged rows
-# of A社 住民: 0.54 CPU-s to write against 0.67 with lz4, and reading back takes half; about twice the
-# temporary disk space).
-STAGE_COMPRESSION: Final = "uncompressed"
+# Staged parts are read back once and deleted: cheap compression beats small files. Uncompressed measured
+# 0.54 against 0.67 CPU-s per 1M staged rows to write (BENCHMARKS.md) but twice the bytes, which a Dask run
+# moves over the shared filesystem; lz4 is kept.
+STAGE_COMPRESSION: Final = "lz4"
 # Worker processes give freed memory back at once: polars' allocator (jemalloc) otherwise keeps it for
 # seconds, and a worker's idle RSS adds to the process tree while the main process stages a lookup table.
 # The variable is read when a process loads polars, so it is set for the workers before they start.

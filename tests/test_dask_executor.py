@@ -382,6 +382,7 @@ def test_refused_scheduler_port_is_exit_2_without_the_connect_timeout(
         ({"executor": "ray"}, "--executor must be one of local, dask, not 'ray'"),
         ({"scheduler": "tcp://h:8786"}, "--scheduler needs --executor dask"),
         ({"executor": "local", "scheduler": "tcp://h:8786"}, "--scheduler needs --executor dask"),
+        ({"executor": "dask", "scheduler": "tcp://h:8786", "workers": 4}, "--workers sizes the LocalCluster"),
     ],
 )
 def test_bad_executor_options_are_usage_errors(kw: dict[str, Any], message: str) -> None:

@@ -81,6 +81,12 @@ class ConvertOptions:
         if self.kernels != kernels.FAST and self.workers not in (None, 1):
             raise UsageError(f"kernels {self.kernels!r} run in this process only (workers = 1)")
         check_executor(self.executor, self.scheduler)
+        if self.scheduler is not None and self.workers is not None:
+            # Not ignored silently: the cluster's own workers run the pieces, however many it has.
+            raise UsageError(
+                "--workers sizes the LocalCluster; with --scheduler the cluster's workers run the pieces "
+                "(start more with `dask worker`)"
+            )
         if self.kernels != kernels.FAST and self.executor != "local":
             raise UsageError(f"kernels {self.kernels!r} run in this process only (--executor local)")
         if len(set(self.writers)) != len(self.writers):

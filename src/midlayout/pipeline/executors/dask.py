@@ -245,7 +245,8 @@ class DaskExecutor(Executor):
             if client.status == "running":
                 if self.init is not None:
                     client.cancel([self.init], force=True)
-                client.run(_forget, self.token)
+                # Bounded: closing after an interrupt must not wait on workers a restart is replacing.
+                client.run(_forget, self.token, callback_timeout=timeout)
         except Exception:  # noqa: BLE001, S110 - a lost cluster has nothing left to release
             pass
         finally:

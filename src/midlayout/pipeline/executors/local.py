@@ -1,15 +1,34 @@
-"""The local executor: the pieces in this process (one worker), or over a pool of spawned processes."""
+"""The local executor: the pieces in this process (one worker), or over a pool of spawned processes.
+
+`MIDLAYOUT_LOCAL_POOL=threads` (experimental) runs them over a thread pool in this process instead: each
+thread builds its own runner, as a worker process would (the runner's caches are plain dicts); the heavy
+work (polars, pyarrow, the numba kernels compiled `nogil=True`) releases the GIL. `processes` (default).
+"""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any
+import threading
+from concurrent.futures import Executor as _Pool
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Any, Final
 
 from midlayout import kernels
+from midlayout.errors import UsageError
 from midlayout.pipeline.batches import WORKER_ENV, BatchRunner, Done, Task
 from midlayout.pipeline.executors import Executor, Handle
+
+POOL_ENV: Final = "MIDLAYOUT_LOCAL_POOL"
+POOLS: Final = ("processes", "threads")
+
+
+def pool_kind() -> str:
+    """`processes` or `threads`, from MIDLAYOUT_LOCAL_POOL (unset: processes)."""
+    kind = os.environ.get(POOL_ENV, "").strip() or "processes"
+    if kind not in POOLS:
+        raise UsageError(f"{POOL_ENV} must be one of {', '.join(POOLS)}, not {kind!r}")
+    return kind
 
 
 class _Ran:
@@ -27,19 +46,26 @@ class _Ran:
 
 class LocalExecutor(Executor):
     """`workers` = 1: each task runs when submitted (nothing in flight); more: a spawn process pool, each
-    process with its own runner, at most two tasks per process in flight."""
+    process with its own runner (or, `pool="threads"`, a thread pool, each thread with its own runner), at
+    most two tasks per worker in flight."""
 
     name = "local"
 
-    def __init__(self, workers: int = 1) -> None:
+    def __init__(self, workers: int = 1, pool: str | None = None) -> None:
         self.workers = workers
+        self.kind = pool or pool_kind()
         self.in_flight = 0 if workers <= 1 else 2 * workers
         self.runner: BatchRunner | None = None
-        self.pool: ProcessPoolExecutor | None = None
+        self.pool: _Pool | None = None
+        self._local = threading.local()
 
     def start(self, runner: BatchRunner) -> None:
         self.runner = runner
         if self.workers <= 1:
+            return
+        if self.kind == "threads":
+            self._init_args: tuple[Any, ...] = runner.init_args  # what each thread builds its runner from
+            self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="midlayout-worker")
             return
         for name, value in WORKER_ENV.items():
             os.environ.setdefault(name, value)
@@ -55,8 +81,17 @@ class LocalExecutor(Executor):
         if self.pool is None:
             assert self.runner is not None, "start the executor first"
             return _Ran(self.runner.run(task))
+        if self.kind == "threads":
+            threaded: Future[Done] = self.pool.submit(self._run_in_thread, task)
+            return threaded
         future: Future[Done] = self.pool.submit(_run_in_worker, task)
         return future
+
+    def _run_in_thread(self, task: Task) -> Done:
+        runner: BatchRunner | None = getattr(self._local, "runner", None)
+        if runner is None:
+            runner = self._local.runner = BatchRunner(*self._init_args)
+        return runner.run(task)
 
     def close(self) -> None:
         if self.pool is not None:

@@ -427,3 +427,25 @@ entries:
     entry = next((tmp_path / "out").rglob("manifest.json"))
     executor = json.loads(entry.read_text(encoding="utf-8"))["executor"]
     assert executor == {"executor": "dask", "scheduler": scheduler, "workers": 2}
+
+
+def test_run_with_a_refused_scheduler_leaves_no_output_folder(tmp_path: Path) -> None:
+    """`run` made its --out before it met the cluster: a scheduler it cannot reach leaves nothing behind."""
+    out = tmp_path / "job-out"
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    res = CliRunner().invoke(
+        app,
+        [
+            "run",
+            str(ROOT / "jobs" / "demo-postgres.yaml"),
+            "--out",
+            str(out),
+            "--executor",
+            "dask",
+            "--scheduler",
+            address,
+        ],
+    )
+    assert res.exit_code == 2, res.output
+    assert "cannot reach the dask scheduler" in res.output
+    assert not out.exists()

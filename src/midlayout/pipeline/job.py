@@ -13,6 +13,7 @@ manifest lists the entries in job-file order whichever finished first.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import time
@@ -214,9 +215,16 @@ def run_job(
     """
     options = options or ConvertOptions()
     out = out or job.out
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    with locked(out), _entries_runner(options) as runner:
-        return _run_job(job, out, keep_going, resume, options, progress, runner)
+    try:
+        with locked(out), _entries_runner(options) as runner:
+            return _run_job(job, out, keep_going, resume, options, progress, runner)
+    except BaseException:
+        if created:  # e.g. a scheduler it cannot reach: no empty folder left behind as if something ran
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
 
 
 @dataclass

@@ -9,8 +9,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -20,10 +22,11 @@ from midlayout.errors import UsageError
 from midlayout.layout.mapping import ItemRule, Lookup, Op, load_mapping
 from midlayout.layout.ops import OP_SPECS
 from midlayout.mapping.compile import compile_file
-from midlayout.mapping.pushdown import BOTH, RIGHT, reader_trims, remaining_ops
+from midlayout.mapping.pushdown import BOTH, KANA, RIGHT, reader_trims, remaining_ops
 from midlayout.readers import native
 from midlayout.readers.decode import decode_column
 from midlayout.readers.gaiji import GaijiSpec, apply_gaiji
+from midlayout.text.normalize import hankaku_kana_to_zenkaku
 from tests.conftest import MAPPINGS
 
 CODECS = ["cp932", "shift_jis", "euc_jp"]
@@ -39,10 +42,13 @@ def _spec(codec: str) -> GaijiSpec:
 def _reference(values: np.ndarray, spec: GaijiSpec, trim: int = 0) -> tuple[pa.Array, list, list]:
     arr, failures = decode_column(values, spec.codec)
     arr, hits = apply_gaiji(arr, spec)
-    if trim == BOTH:
+    if trim & 3 == BOTH:
         arr = pc.utf8_trim(arr, characters=" \u3000")
-    elif trim == RIGHT:
+    elif trim & 3 == RIGHT:
         arr = pc.utf8_rtrim(arr, characters=" \u3000")
+    if trim & KANA:  # the mapping's own op, polars `zenkaku_kana`, on the decoded (and trimmed) text
+        frame = pl.DataFrame({"v": pl.Series(arr.cast(pa.large_string()), dtype=pl.String)})
+        arr = frame.select(hankaku_kana_to_zenkaku(pl.col("v")))["v"].to_arrow().cast(pa.large_string())
     return arr, failures, hits
 
 
@@ -273,8 +279,9 @@ def test_compiled_mapping_leaves_out_the_trims_the_reader_applied() -> None:
 
 
 def test_only_ops_the_reader_kernel_implements_are_marked_in_the_op_table() -> None:
-    """`OpSpec.reader` promises that the fused decoder can apply the op; it implements trimming spaces only."""
-    assert {name for name, spec in OP_SPECS.items() if spec.reader} == {"trim"}
+    """`OpSpec.reader` promises that the fused decoder can apply the op: it trims spaces and makes kana
+    full-width, nothing else."""
+    assert {name for name, spec in OP_SPECS.items() if spec.reader} == {"trim", "zenkaku_kana"}
 
 
 def test_clean_ranges_keep_written_and_writable_pages() -> None:
@@ -358,3 +365,144 @@ def test_warming_covers_the_signatures_a_run_meets() -> None:
         "assert (len(k.signatures), len(w.signatures)) == (n, m), (k.signatures, w.signatures)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- zenkaku_kana applied by the decoder ----------------------------------------------------------
+
+KANA_MODES = (KANA, RIGHT | KANA, BOTH | KANA)
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_decoder_kana_equals_zenkaku_kana_on_every_one_and_two_byte_sequence(codec: str) -> None:
+    """Decoder-applied `zenkaku_kana` == polars `zenkaku_kana` of the decoded text, byte offsets of
+    failures and 外字 included, over every one- and two-byte sequence, alone and at a field's end."""
+    spec = _spec(codec)
+    ones = np.arange(256, dtype=np.uint8).reshape(256, 1)
+    _assert_field(_one_field(ones, spec, KANA), ones, spec, KANA)
+    pairs = np.arange(65536, dtype=">u2").view(np.uint8).reshape(65536, 2)
+    _assert_field(_one_field(pairs, spec, KANA), pairs, spec, KANA)
+    wide = np.full((65536, 4), 0x20, dtype=np.uint8)
+    wide[:, 2:] = pairs
+    for mode in KANA_MODES:
+        _assert_field(_one_field(wide, spec, mode), wide, spec, mode)
+
+
+def test_decoder_kana_on_every_three_half_width_kana_and_spaces() -> None:
+    """Every run of three CP932 half-width kana bytes (0xA1-0xDF: ﾞ/ﾟ after any kana, twice in a row),
+    between spaces, so that a merge meets the field's start, end and trims."""
+    kana = np.arange(0xA1, 0xE0, dtype=np.uint8)
+    triples = np.stack(np.meshgrid(kana, kana, kana, indexing="ij"), axis=-1).reshape(-1, 3)
+    spec = _spec("cp932")
+    for left, right in ((0, 0), (1, 2), (2, 0)):
+        records = np.full((len(triples), left + 3 + right), 0x20, dtype=np.uint8)
+        records[:, left : left + 3] = triples
+        for mode in KANA_MODES:
+            _assert_field(_one_field(records, spec, mode), records, spec, mode)
+
+
+@pytest.mark.parametrize("codec", CODECS)
+@pytest.mark.parametrize("seed", [3, 2026])
+def test_decoder_kana_on_random_fields_with_voiced_marks_at_their_ends(codec: str, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    words = ["ｶﾞ", "ﾊﾟ", "ﾊ", "ｳ", "ｳﾞ", "ﾞ", "ﾟ", "ｱ", "ｰ", "｡", "ﾔﾏﾀﾞ", "山田", "　", " ", "\ue000", "ガ", "\x81"]
+    traps = [b"\x81", b"\xff", b"\xde", b"\xdf", b"\x8e"]
+    widths = [1, 2, 3, 5, 8, 13]
+    rows = []
+    for _ in range(4000):
+        record = b""
+        for width in widths:
+            value = b""
+            while len(value) < width and rng.random() < 0.85:
+                try:
+                    value += words[rng.integers(len(words))].encode(codec)
+                except UnicodeEncodeError:
+                    continue
+                if rng.random() < 0.03:
+                    value += traps[rng.integers(len(traps))]
+            value = value[:width]  # may cut a character, or a kana from its ﾞ
+            record += value + b" " * (width - len(value))
+        rows.append(record)
+    records = np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(len(rows), -1)
+    starts = [int(x) for x in np.cumsum([0, *widths[:-1]])]
+    modes = [
+        int(m) for m in rng.integers(0, 3, len(widths)) | np.where(rng.random(len(widths)) < 0.7, KANA, 0)
+    ]
+    spec = _spec(codec)
+    results = native.decode_fields(records, starts, widths, modes, spec)
+    for start, width, mode, result in zip(starts, widths, modes, results, strict=True):
+        _assert_field(result, records[:, start : start + width], spec, mode)
+
+
+def test_reader_applies_zenkaku_kana_only_when_every_use_starts_with_it() -> None:
+    mapping = load_mapping(MAPPINGS / "vendor_a" / "juki-2.5.yaml")
+    rule = next(r for r in mapping.files if r.source == "jumin")
+    source = mapping.source.file(rule.source)
+    trims = reader_trims(rule, source)
+    assert trims["NAME_KANA"] == BOTH | KANA  # shimei_kana: [trim, zenkaku_kana]
+    assert trims["NAME_KANJI"] == BOTH  # no kana op
+    kana = ItemRule("k", "from", ("F",), ops=(Op("zenkaku_kana"), Op("null_if", ["ｱ"])))
+    trimmed = ItemRule(
+        "t", "from", ("F",), ops=(Op("trim", {"chars": " \u3000", "side": "right"}), Op("zenkaku_kana"))
+    )
+    plain = ItemRule("p", "from", ("F",), ops=(Op("trim", {"chars": " \u3000", "side": "both"}),))
+    odd = ItemRule("o", "from", ("F",), ops=(Op("trim", {"chars": "ｱ", "side": "both"}), Op("zenkaku_kana")))
+    later = ItemRule("l", "from", ("F",), ops=(Op("null_if", ["ｱ"]), Op("zenkaku_kana")))
+    text = SimpleNamespace(fields=[SimpleNamespace(id="F", type="text")])
+
+    def modes(*items: ItemRule) -> int:
+        return reader_trims(SimpleNamespace(items=items), text).get("F", 0)  # type: ignore[arg-type]
+
+    assert modes(kana) == KANA
+    assert modes(kana, trimmed) == KANA  # the trims differ: none is the reader's, the kana is
+    assert modes(trimmed) == RIGHT | KANA
+    assert modes(trimmed, plain) == RIGHT  # a use that wants no kana
+    assert modes(odd) == 0  # a trim of other characters first: order matters, nothing pushed
+    assert modes(later) == 0  # the kana op is not first
+    assert remaining_ops(kana, {"F": KANA}) == kana.ops[1:]
+    assert remaining_ops(trimmed, {"F": RIGHT | KANA}) == ()
+    assert remaining_ops(trimmed, {"F": KANA}) == trimmed.ops[:1]
+    assert remaining_ops(trimmed, {"F": RIGHT}) == trimmed.ops[1:]
+    both = ItemRule(
+        "b", "from", ("F",), ops=(Op("trim", {"chars": " \u3000", "side": "both"}), Op("zenkaku_kana"))
+    )
+    assert remaining_ops(both, {"F": RIGHT | KANA}) == (Op("trim", {"chars": " \u3000", "side": "left"}),)
+
+
+def test_compiled_mapping_leaves_out_the_kana_op_the_reader_applied_and_the_proof_keeps_it() -> None:
+    mapping = load_mapping(MAPPINGS / "vendor_a" / "juki-2.5.yaml")
+    rule = next(r for r in mapping.files if r.source == "jumin")
+    trims = reader_trims(rule, mapping.source.file("jumin"))
+    plain, pushed = compile_file(mapping, rule), compile_file(mapping, rule, trims)
+    kana = [item.id for item in plain.target.items].index("shimei_kana")
+    assert "replace_many" in str(plain.values[kana]) and "replace_many" not in str(pushed.values[kana])
+    # mapping/proof.py reads the rule's own ops (pipeline/batches.py job_proofs): pushing down leaves them.
+    assert [op.name for op in next(r for r in rule.items if r.item == "shimei_kana").ops] == [
+        "trim",
+        "zenkaku_kana",
+    ]
+
+
+def test_samples_convert_the_same_with_the_native_and_the_python_decoder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """End to end on A社's samples (氏名カナ through the reader's trim + zenkaku_kana): identical content."""
+    from midlayout.pipeline.convert import convert as run_convert
+    from midlayout.pipeline.options import ConvertOptions
+    from tests.conftest import SAMPLES
+
+    maps = [load_mapping(MAPPINGS / "vendor_a" / n) for n in ("juki-2.5.yaml", "kojin_juminzei-2.5.yaml")]
+    inputs = [str(SAMPLES / "vendor_a" / n) for n in ("JUMIN.DAT", "SETAI.DAT", "ZEI.DAT")]
+    outs = {}
+    for decoder in ("native", "python"):
+        monkeypatch.setenv(native.DECODER_ENV, decoder)
+        outs[decoder] = tmp_path / decoder
+        run_convert(maps, inputs, outs[decoder], ConvertOptions(writers=("parquet", "standard"), workers=1))
+    a, b = outs["native"], outs["python"]
+    csvs = sorted(p.relative_to(a) for p in a.rglob("*.csv"))
+    assert any(str(p).startswith("standard") for p in csvs)
+    for rel in csvs:
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+    parquets = sorted(p.relative_to(a) for p in a.rglob("*.parquet"))
+    assert parquets
+    for rel in parquets:
+        assert pl.read_parquet(a / rel).equals(pl.read_parquet(b / rel)), rel

@@ -51,8 +51,8 @@ class OpSpec:
     parse: ArgParser | None = None
     bare: bool = False
     implementation: str = ""  # default: mapping/ops.py's op_<name>
-    # A reader-side kernel can apply it while it decodes (the fused fixed-width decoder trims spaces); the
-    # compiler then leaves it out (mapping/pushdown.py).
+    # A reader-side kernel can apply it while it decodes (the fused fixed-width decoder trims spaces and
+    # turns half-width kana full-width); the compiler then leaves it out (mapping/pushdown.py).
     reader: bool = False
     # Its effect on the item's text (KEEPS, MAPS or INTRODUCES, above): required, there is no default.
     effect: str = ""
@@ -175,7 +175,7 @@ OP_SPECS: dict[str, OpSpec] = {
     spec.name: spec
     for spec in (
         OpSpec("trim", _trim, bare=True, reader=True, effect=KEEPS),
-        OpSpec("zenkaku_kana", bare=True, effect=MAPS, merges=f"{_NORMALIZE}:KANA_MERGES"),
+        OpSpec("zenkaku_kana", bare=True, reader=True, effect=MAPS, merges=f"{_NORMALIZE}:KANA_MERGES"),
         OpSpec("hankaku_ascii", bare=True, effect=MAPS),
         OpSpec("hankaku_digits", bare=True, effect=MAPS),
         OpSpec("normalize_spaces", bare=True, effect=MAPS, merges=f"{_NORMALIZE}:SPACE_MERGES"),

@@ -49,7 +49,7 @@ def _source_value(rule: ItemRule, source: SourceFile, reader_trims: dict[str, in
         # or, for a field in `reader_trims`, by the reader (mapping/pushdown.py).
         done = reader_trims or {}
         parts = [
-            pl.col(f) if done.get(f, 0) else trim(pl.col(f).cast(pl.String), " \u3000", "right")
+            pl.col(f) if done.get(f, 0) & 3 else trim(pl.col(f).cast(pl.String), " \u3000", "right")
             for f in rule.fields
         ]
         return Value(pl.concat_str(parts, separator=rule.sep, ignore_nulls=True), pl.String)

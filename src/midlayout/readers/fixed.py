@@ -152,8 +152,8 @@ def _decode_field(
 def read_fixed_piece(source: SourceFile, path: Path, piece: FixedPiece, spec: GaijiSpec) -> Batch:
     """Read and decode one planned batch (in this process or a worker).
 
-    Text fields named in `spec.reader_trims` are trimmed as they are decoded (the compiled mapping left
-    those trims to the reader, mapping/pushdown.py).
+    Text fields named in `spec.reader_trims` are trimmed (and their half-width kana made full-width) as
+    they are decoded (the compiled mapping left those ops to the reader, mapping/pushdown.py).
     """
     return _batch(source, path, _matrix(source, path, piece), piece.rec, piece.off, piece.nbytes, spec)
 
@@ -174,11 +174,16 @@ def _native_fields(
     return {f.id: (r.array, r.failures, r.hits) for f, r in zip(text, results, strict=True)}
 
 
-def _trimmed(arr: pa.Array, mode: int) -> pa.Array:
+def _reader_ops(arr: pa.Array, mode: int) -> pa.Array:
+    """What the fused decoder applies for `mode` (readers.native.TRIM_*, KANA), on a decoded column."""
     import pyarrow.compute as pc
 
-    trim = pc.utf8_trim if mode == 2 else pc.utf8_rtrim
-    return trim(arr, characters=" \u3000")
+    from midlayout.readers.native import KANA, TRIM_BOTH, TRIM_MASK, TRIM_NONE, zenkaku_kana
+
+    if mode & TRIM_MASK != TRIM_NONE:
+        trim = pc.utf8_trim if mode & TRIM_MASK == TRIM_BOTH else pc.utf8_rtrim
+        arr = trim(arr, characters=" \u3000")
+    return zenkaku_kana(arr) if mode & KANA else arr
 
 
 def _batch(
@@ -202,7 +207,7 @@ def _batch(
         else:
             arr, field_fails, field_hits = _decode_field(field, records, spec, high)
             if trims.get(field.id):
-                arr = _trimmed(arr, trims[field.id])
+                arr = _reader_ops(arr, trims[field.id])
         columns[field.id] = pl.Series(field.id, arr)  # polars copies text: one column's arrow copy at a time
         # byte_offset is the field's offset; where the problem is inside the field goes in the message
         fails += [

@@ -40,8 +40,10 @@ DECODER_ENV = "MIDLAYOUT_DECODER"
 # Stateless codecs whose characters are 1, 2 or (EUC-JP 0x8F) 3 bytes: the tables below cover them.
 NATIVE_CODECS = ("cp932", "shift_jis", "euc_jp")
 
-# Trim modes per field (what the compiled mapping let the reader apply, see mapping/pushdown.py).
+# Trim modes per field (what the compiled mapping let the reader apply, see mapping/pushdown.py), plus
+# KANA: half-width katakana to full-width as `zenkaku_kana` does (text/normalize.py), ﾞ/ﾟ merged.
 TRIM_NONE, TRIM_RIGHT, TRIM_BOTH = 0, 1, 2
+TRIM_MASK, KANA = 3, 4
 
 _INVALID, _LEAD2, _LEAD3 = -1, -2, -3
 _VIEW_LIMIT = 2**31  # a string view's offset into its data buffer is an int32
@@ -134,6 +136,25 @@ def _packed(points: np.ndarray, special: np.ndarray) -> np.ndarray:
     return out
 
 
+@cache
+def kana_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(full, voiced, semi_voiced)[c - U+FF61] for the half-width katakana U+FF61-FF9F, packed as the
+    kernel writes them, from the very pairs `hankaku_kana_to_zenkaku` replaces (0: no such merge)."""
+    from midlayout.text.normalize import _KANA_PATTERNS, _KANA_REPLACEMENTS
+
+    points = np.zeros((3, 63), dtype=np.int32)  # code points; 0: no merge
+    marks = {"": 0, "\uff9e": 1, "\uff9f": 2}
+    for pattern, replacement in zip(_KANA_PATTERNS, _KANA_REPLACEMENTS, strict=True):
+        index = ord(pattern[0]) - 0xFF61
+        if not (0 <= index < 63 and len(replacement) == 1 and pattern[1:] in marks):
+            raise RuntimeError(f"zenkaku_kana pair {pattern!r} is not one the kernel applies")
+        points[marks[pattern[1:]], index] = ord(replacement)
+    tables = np.where(points > 0, _packed(points, np.zeros(65536, np.uint8)), 0)
+    if not (points[0] > 0).all() or ((points > 0) & (tables >> 24 != 3)).any():
+        raise RuntimeError("zenkaku_kana: every half-width katakana maps to one 3-byte character")
+    return tables[0], tables[1], tables[2]
+
+
 _SPACE = 0x20 | 1 << 24  # " " and U+3000 as packed by `_packed` (trimmed at the start of a field)
 _IDEOGRAPHIC_SPACE = 0xE3 | 0x80 << 8 | 0x80 << 16 | 3 << 24
 
@@ -165,6 +186,9 @@ def _kernel_source(
     single: Any,
     double: Any,
     triple: Any,
+    kana: Any,
+    voiced: Any,
+    semi: Any,
     data: Any,
     offsets: Any,
     flags: Any,
@@ -183,7 +207,10 @@ def _kernel_source(
             offsets[f, r] = first
             w = first
             bad = False
-            leading = trims[f] == 2
+            leading = (trims[f] & 3) == 2
+            to_kana = (trims[f] & 4) != 0
+            last = -1  # the half-width kana (index from U+FF61) just written at `last_w`, else -1
+            last_w = w
             while i < end:
                 u = single[buf[i]]
                 if u == -2:
@@ -208,6 +235,29 @@ def _kernel_source(
                     if u == _SPACE or u == _IDEOGRAPHIC_SPACE:
                         continue
                     leading = False
+                if to_kana:
+                    k = -1
+                    if (u & 0xFF) == 0xEF and (u >> 24) == 3:  # U+F000-FFFF: is it U+FF61-FF9F?
+                        k = (((u >> 8) & 0x3F) << 6 | ((u >> 16) & 0x3F)) - 0xF61
+                        if k < 0 or k >= 63:
+                            k = -1
+                    if k >= 0:
+                        merged = 0
+                        if last >= 0 and k == 61:
+                            merged = voiced[last]
+                        elif last >= 0 and k == 62:
+                            merged = semi[last]
+                        if merged != 0:  # ﾞ/ﾟ after a kana that takes it: one character (same 3 bytes)
+                            data[last_w] = merged & 0xFF
+                            data[last_w + 1] = (merged >> 8) & 0xFF
+                            data[last_w + 2] = (merged >> 16) & 0xFF
+                            last = -1
+                            continue
+                        last = k
+                        last_w = w
+                        u = kana[k]
+                    else:
+                        last = -1
                 data[w] = u & 0xFF
                 if u >= 0x2000000:
                     data[w + 1] = (u >> 8) & 0xFF
@@ -218,7 +268,7 @@ def _kernel_source(
                 flags[r, f] = 1
                 flagged += 1
                 w = first
-            elif trims[f] != 0:
+            elif (trims[f] & 3) != 0:
                 while w > first:
                     if data[w - 1] == 0x20:
                         w -= 1
@@ -275,6 +325,7 @@ def _warm_one(fn: Any, data: np.ndarray) -> None:
         single,
         double,
         triple,
+        *kana_tables(),
         np.zeros(16, np.uint8),
         np.zeros((1, 2), np.int64),
         np.zeros((1, 1), np.uint8),
@@ -315,9 +366,9 @@ def _reference(raw: bytes, spec: GaijiSpec, trim: int) -> tuple[str | None, Deco
         else:
             out.append(ch)
     value = "".join(out)
-    if trim == TRIM_BOTH:
+    if trim & TRIM_MASK == TRIM_BOTH:
         value = value.strip(" \u3000")
-    elif trim == TRIM_RIGHT:
+    elif trim & TRIM_MASK == TRIM_RIGHT:
         value = value.rstrip(" \u3000")
     return value, None, False, hits
 
@@ -359,6 +410,7 @@ def decode_fields(
         single,
         double,
         triple,
+        *kana_tables(),
         data,
         offsets,
         flags,
@@ -400,10 +452,24 @@ def _patch(
         if failure is not None:
             (fffd if is_fffd else failures).append(DecodeFailure(int(row), *_rest(failure)))
         hits += [GaijiHit(int(row), h.byte, h.char, h.code, h.mapped) for h in value_hits]
+    replacement = pa.array(values, type=pa.large_string())
+    if trims[f] & KANA:  # the op itself on these few values (after 外字 replacements, as in the mapping)
+        replacement = zenkaku_kana(replacement)
     mask = np.zeros(len(arr), dtype=bool)
     mask[rows] = True
-    patched = pc.replace_with_mask(arr, pa.array(mask), pa.array(values, type=pa.large_string()))
+    patched = pc.replace_with_mask(arr, pa.array(mask), replacement)
     return FieldResult(patched, failures + fffd, hits)
+
+
+def zenkaku_kana(arr: pa.Array) -> pa.Array:
+    """`zenkaku_kana` (text/normalize.py) on an Arrow string column: what the reader applies for KANA."""
+    import polars as pl
+
+    from midlayout.text.normalize import hankaku_kana_to_zenkaku
+
+    series = pl.Series("v", arr, dtype=pl.String)
+    out = series.to_frame().select(hankaku_kana_to_zenkaku(pl.col("v")))["v"]
+    return out.to_arrow().cast(pa.large_string())
 
 
 def _rest(failure: DecodeFailure) -> tuple[int, str, str]:

@@ -96,12 +96,7 @@ def check_run_manifest(data: Any, where: str) -> dict[str, Any]:
         layouts.add(
             f"{f.text(f'layouts entry {i}: id', lay.get('id'))}@{f.text(f'layouts entry {i}: version', lay.get('version'))}"
         )
-        if (
-            "layout",
-            f.text(f"layouts entry {i}: path", lay.get("path")),
-            f.sha(f"layouts entry {i}: sha256", lay.get("sha256")),
-        ) not in defined:
-            raise f.fail(f"layouts entry {i} is not among the definitions")
+        _among_definitions(f, defined, "layout", f"layouts entry {i}", lay)
     if len(layouts) != len(m["layouts"]):
         raise f.fail("layouts lists a layout twice")
     targets: dict[str, str] = {}
@@ -112,12 +107,7 @@ def check_run_manifest(data: Any, where: str) -> dict[str, Any]:
         )
         if mp["target"] not in layouts:
             raise f.fail(f"mappings entry {i}: target {mp['target']} is not among the layouts")
-        if (
-            "mapping",
-            f.text(f"mappings entry {i}: path", mp.get("path")),
-            f.sha(f"mappings entry {i}: sha256", mp.get("sha256")),
-        ) not in defined:
-            raise f.fail(f"mappings entry {i} is not among the definitions")
+        _among_definitions(f, defined, "mapping", f"mappings entry {i}", mp)
     if len(targets) != len(m["mappings"]):
         raise f.fail("mappings lists a mapping twice")
     written: dict[str, int] = {}
@@ -149,6 +139,16 @@ def check_run_manifest(data: Any, where: str) -> dict[str, Any]:
     )
     _check_outputs(f, m, written)
     return m
+
+
+def _among_definitions(
+    f: Fields, defined: set[tuple[str, str, str]], kind: str, what: str, entry: dict[str, Any]
+) -> None:
+    """A layouts/mappings entry names a file the definitions list holds, with the same sha256."""
+    path = f.text(f"{what}: path", entry.get("path"))
+    sha = f.sha(f"{what}: sha256", entry.get("sha256"))
+    if (kind, path, sha) not in defined:
+        raise f.fail(f"{what} is not among the definitions")
 
 
 def _check_outputs(f: Fields, m: dict[str, Any], written: dict[str, int]) -> None:

@@ -75,12 +75,17 @@ def _duckdb_diff(a: Path, b: Path) -> str | None:
     try:
         if ta != tb:
             return f"{a.name}: tables {ta} against {tb}"
+        columns = (
+            "SELECT column_name, data_type, comment FROM duckdb_columns() "
+            "WHERE schema_name = ? AND table_name = ? ORDER BY column_index"
+        )
         for schema, table in ta:
-            name = f'"{schema}"."{table}"'
-            sa = ca.execute(f"DESCRIBE {name}").fetchall()
-            if sa != cb.execute(f"DESCRIBE {name}").fetchall():
+            if (
+                ca.execute(columns, [schema, table]).fetchall()
+                != cb.execute(columns, [schema, table]).fetchall()
+            ):
                 return f"{a.name}: {schema}.{table} has another schema"
-            query = f"SELECT * FROM {name} ORDER BY ALL"
+            query = f'SELECT * FROM "{schema}"."{table}"'  # rows in stored order: the order is content too
             if ca.execute(query).fetchall() != cb.execute(query).fetchall():
                 return f"{a.name}: {schema}.{table} holds other rows"
     finally:

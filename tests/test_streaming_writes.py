@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from benchmarks.compare_outputs import differences
+from benchmarks.same_outputs import difference
 from midlayout.layout.mapping import load_mapping
 from midlayout.layout.registry import resolve
 from midlayout.pipeline.convert import ConvertOptions, convert
@@ -26,6 +26,16 @@ from tests.synth import vendor_a
 
 WRITERS = ("parquet", "duckdb", "standard", "fixed")
 MAPS = [MAPPINGS / "vendor_a" / n for n in ("juki-2.5.yaml", "kojin_juminzei-2.5.yaml")]
+
+
+def assert_identical(a: Path, b: Path) -> None:
+    """Identical content (benchmarks/same_outputs.py) and the same Parquet bytes: streaming writes the very
+    files the deferred path wrote."""
+    found = difference(a, b)
+    assert found is None, found
+    for part in sorted(a.rglob("*.parquet")):
+        rel = part.relative_to(a)
+        assert part.read_bytes() == (b / rel).read_bytes(), rel
 
 
 def _starts(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
@@ -74,7 +84,7 @@ def test_only_a_target_with_crossfile_rejects_is_written_again(
         starts = _starts(mp)
         _run(inputs, tmp_path / "deferred")
     assert starts == {"jumin": 1, "setai": 1, "kazei": 1}
-    assert differences(tmp_path / "streamed", tmp_path / "deferred") == []
+    assert_identical(tmp_path / "streamed", tmp_path / "deferred")
 
 
 @pytest.mark.slow
@@ -91,7 +101,7 @@ def test_samples_streamed_in_two_workers_equal_the_deferred_path(
     with monkeypatch.context() as mp:
         _deferred(mp)
         _run(inputs, tmp_path / "deferred", batch_size=7)
-    assert differences(tmp_path / "streamed", tmp_path / "deferred") == []
+    assert_identical(tmp_path / "streamed", tmp_path / "deferred")
 
 
 def test_crossfile_engines_in_memory_and_duckdb_give_the_same_outputs(
@@ -119,10 +129,8 @@ def test_crossfile_engines_in_memory_and_duckdb_give_the_same_outputs(
     _run(inputs, tmp_path / "limit", memory_limit="64MB")  # a --memory-limit too small for memory: DuckDB
     assert used == ["polars", "duckdb", "duckdb"]
     assert _crossfile_files(tmp_path / "memory") == {"JUMIN.DAT", "SETAI.DAT", "ZEI.DAT"}
-    assert differences(tmp_path / "memory", tmp_path / "duckdb") == [], differences(
-        tmp_path / "memory", tmp_path / "duckdb"
-    )
-    assert differences(tmp_path / "memory", tmp_path / "limit") == []
+    assert_identical(tmp_path / "memory", tmp_path / "duckdb")
+    assert_identical(tmp_path / "memory", tmp_path / "limit")
 
 
 def test_batches_of_a_target_out_of_order_are_written_from_the_sorted_parts(tmp_path: Path) -> None:

@@ -215,3 +215,49 @@ def test_the_engine_follows_the_row_threshold_and_the_memory_limit(
     monkeypatch.setattr(crossfile, "CROSSFILE_IN_MEMORY_ROWS", 10)
     assert not crossfile.fits_in_memory(files, None)
     assert crossfile.memory_bytes("1.5GiB") == 3 << 29 and crossfile.memory_bytes("256MB") == 256 * 10**6
+
+
+@pytest.mark.parametrize("switch_at", [None, 150, 0])
+def test_the_collector_fed_batches_in_any_order_gives_the_same_rejects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, switch_at: int | None
+) -> None:
+    """Batches as frames or staged parts, jobs interleaved and out of order: the rejects of the staged
+    parts in order. `switch_at`: the row threshold, crossed part-way (150: the rows so far move to DuckDB
+    and the later batches go there) or at once (0); None: in memory all along."""
+    frames = _random_run(random.Random(5), 200, with_tax=True)
+    staged = _stage(frames, tmp_path / "stage", 4)
+    layouts = _layouts()
+    files = {
+        n: crossfile.StagedFile(layouts[n][0], layouts[n][0].file(layouts[n][1]), staged[n]) for n in frames
+    }
+    want = crossfile.check_run(files, tmp_path / "work", in_memory=True)
+    if switch_at is not None:
+        monkeypatch.setattr(crossfile, "CROSSFILE_IN_MEMORY_ROWS", switch_at)
+    collector = crossfile.KeyCollector({n: (sf.layout, sf.file) for n, sf in files.items()}, tmp_path / "w")
+    batches = [(n, part) for n, parts in staged.items() for part in parts]
+    random.Random(1).shuffle(batches)
+    for k, (name, part) in enumerate(batches):
+        if k % 2:
+            collector.add(name, k, pl.read_parquet(part))  # a frame with every column: the rule ones are kept
+        else:
+            collector.add_part(name, k, part)
+    for future in collector.pending:
+        future.result()
+    assert (collector.checker is not None) == (switch_at is not None)
+    assert (tmp_path / "w").exists() == (switch_at is not None)
+    got = collector.finish()
+    assert not (tmp_path / "w").exists()
+    assert got.unchecked == want.unchecked and list(got.rejects) == list(want.rejects)
+    assert sum(r.height for r in got.rejects.values()) > 0
+    for name in frames:
+        assert got.rejects[name].equals(want.rejects[name]), name
+
+
+def test_a_failing_batch_is_raised_and_the_collector_closes(tmp_path: Path) -> None:
+    layouts = _layouts()
+    collector = crossfile.KeyCollector({SETAI: (JUKI, JUKI.file("setai"))}, tmp_path / "w", in_memory=False)
+    collector.add_part(SETAI, 0, tmp_path / "missing.parquet")
+    with pytest.raises(FileNotFoundError):
+        collector.finish()
+    assert collector.checker is None and not (tmp_path / "w").exists()
+    assert layouts  # the layouts the other tests use load

@@ -135,6 +135,7 @@ def _convert(
             outset.claim()  # another run's folder: refused before anything in it changes
             manifest.load_ids = session.open(outset.run_id)
             written = session.write(staged, rejected)  # only what the streaming writers do not have yet
+            stage.drop_rows()  # every row is with the writers now
             outputs = session.commit_files()  # final names, inside the new set
             manifest.timings["write_s"] = _since(t1)
             rejects = stage.write_rejects(outset.next)

@@ -9,6 +9,7 @@ their rejects are added here, and the rejects of the whole run are written from 
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -49,6 +50,15 @@ class Stage:
     gaiji_parts: list[Path] = field(default_factory=list)
     on_rows: Callable[[str, int, Path], None] | None = None  # (target, job, part) as each part is staged
     keys: KeyCollector | None = None  # the cross-file rules' columns, gathered as each part is staged
+    removing: threading.Thread | None = None  # removes the parts of valid rows once they are written
+
+    def drop_rows(self) -> None:
+        """Once every target is written: remove the parts of valid rows in a thread, beside the writers'
+        commit (`staging` waits for it before removing the rest)."""
+        parts = [p for paths in self.parts.values() for p in paths]
+        self.parts = {}
+        self.removing = threading.Thread(target=_unlink, args=(parts,), name="midlayout-unstage", daemon=True)
+        self.removing.start()
 
     def collect_keys(self, jobs: list[Job], memory_limit: str, bound: str | None) -> KeyCollector:
         """Gather the cross-file rules' columns of every part staged from now on (`cross_rejects` runs
@@ -145,6 +155,11 @@ class Stage:
         return rejects
 
 
+def _unlink(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
 @contextmanager
 def staging(root: Path) -> Iterator[Stage]:
     """A fresh staging area at `root` (owner-only: it holds personal data), removed afterwards whatever happens."""
@@ -156,6 +171,8 @@ def staging(root: Path) -> Iterator[Stage]:
     finally:
         if stage.keys is not None:
             stage.keys.close()
+        if stage.removing is not None:
+            stage.removing.join()
         shutil.rmtree(root, ignore_errors=True)
 
 

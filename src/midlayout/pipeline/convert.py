@@ -151,7 +151,6 @@ def _convert(
     except BaseException:
         hasher.stop()
         session.abort()
-        executor.join()
         raise
     unmapped = unmapped_codes(rejects)
     rejects = rejects.drop(DETAIL)  # as written to rejects.parquet
@@ -160,7 +159,6 @@ def _convert(
     finish_manifest(manifest, outset, outputs, written, rejects, reports, t0, names)
     outset.swap(names, manifest.to_json(outset.out).encode("utf-8"))  # paths relative to the folder
     outset.finish()
-    executor.join()  # the worker processes exited while the cross-file rules and the writers finished
     return ConvertResult(manifest, outset.out, rejects, unmapped)
 
 

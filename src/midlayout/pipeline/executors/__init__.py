@@ -34,8 +34,7 @@ class Handle(Protocol):
 class Executor(ABC):
     """Runs the pieces of one run. `start` gets the run's runner (its arguments are what a worker needs);
     `submit` returns a handle at once; `in_flight` bounds the tasks pending before the oldest is awaited;
-    `close` releases everything, pending tasks included (when no task runs any more, what only winds down
-    may go on beside the caller until `join`); `describe` gives the manifest's executor fields."""
+    `close` releases everything, pending tasks included; `describe` gives the manifest's executor fields."""
 
     name: ClassVar[str]
     in_flight: int = 0
@@ -48,9 +47,6 @@ class Executor(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
-
-    def join(self) -> None:  # noqa: B027 (nothing to wait for by default)
-        """Wait for what `close` left winding down once every task was in (worker processes exiting)."""
 
     @abstractmethod
     def describe(self) -> dict[str, Any]:

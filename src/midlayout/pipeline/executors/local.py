@@ -58,8 +58,6 @@ class LocalExecutor(Executor):
         self.runner: BatchRunner | None = None
         self.pool: _Pool | None = None
         self._local = threading.local()
-        self._futures: list[Future[Done]] = []  # submitted to the process pool and maybe not done
-        self._closing: threading.Thread | None = None
 
     def start(self, runner: BatchRunner) -> None:
         self.runner = runner
@@ -87,7 +85,6 @@ class LocalExecutor(Executor):
             threaded: Future[Done] = self.pool.submit(self._run_in_thread, task)
             return threaded
         future: Future[Done] = self.pool.submit(_run_in_worker, task)
-        self._futures = [f for f in self._futures if not f.done()] + [future]
         return future
 
     def _run_in_thread(self, task: Task) -> Done:
@@ -97,25 +94,9 @@ class LocalExecutor(Executor):
         return runner.run(task)
 
     def close(self) -> None:
-        """Stop the pool. Worker processes with every task done exit beside the caller (an interpreter
-        with polars and numba takes a while to exit), who waits for them in `join`; while a task may still
-        run (a run that failed), here, so that nothing writes to the staging area after it is removed."""
-        pool, self.pool = self.pool, None
-        if pool is None:
-            return
-        if self.kind == "processes" and all(f.done() for f in self._futures):
-            self._closing = threading.Thread(
-                target=pool.shutdown, kwargs={"wait": True}, name="midlayout-pool-exit", daemon=True
-            )
-            self._closing.start()
-        else:
-            pool.shutdown(wait=True, cancel_futures=True)
-        self._futures = []
-
-    def join(self) -> None:
-        if self._closing is not None:
-            self._closing.join()
-            self._closing = None
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
 
     def describe(self) -> dict[str, Any]:
         return {"executor": self.name, "scheduler": None, "workers": self.workers}

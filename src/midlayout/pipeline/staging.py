@@ -62,9 +62,19 @@ class Stage:
 
     def collect_keys(self, jobs: list[Job], memory_limit: str, bound: str | None) -> KeyCollector:
         """Gather the cross-file rules' columns of every part staged from now on (`cross_rejects` runs
-        the rules): in memory while they fit `bound` (the run's own memory limit, None when not given),
-        else in DuckDB within `memory_limit`, in a scratch folder of the staging area."""
-        self.keys = KeyCollector(self.targets(jobs), self.root / "crossfile", memory_limit, bound)
+        the rules): in memory while they fit `bound` (the run's own memory limit, None when not given) and
+        the fixed-width inputs' record counts say they will, else in DuckDB within `memory_limit`, in a
+        scratch folder of the staging area."""
+        expected: dict[str, int] = {}
+        for job in jobs:
+            src = job.source
+            if src.format == "fixed" and src.record_length:  # at most this many records (CSV: unknown)
+                size = job.path.stat().st_size
+                n = size // (src.record_length + (0 if src.terminator_auto else len(src.terminator)))
+                expected[target_name(job)] = expected.get(target_name(job), 0) + n
+        self.keys = KeyCollector(
+            self.targets(jobs), self.root / "crossfile", memory_limit, bound, expected=expected
+        )
         return self.keys
 
     def _staged(self, target: str, job: int, part: Path) -> None:

@@ -4,20 +4,18 @@ Rejecting a row can break another rule (a 世帯 rejected for two 世帯主 leav
 so the rules run to a fixed point. They only ever read the columns some rule needs (keys, references and
 their targets, check items: a few small columns of each batch). `KeyCollector` gathers those columns batch
 by batch while the workers still run, so that after the last batch only the rules themselves remain.
-While the rows so far fit the memory limit (`fits_in_memory`: at most CROSSFILE_IN_MEMORY_ROWS rows,
-estimated at BYTES_PER_VALUE per value), they are kept in memory, their text columns as a run-private
-Categorical (equal strings, equal codes: the strings are hashed once, as they arrive), and the rules run
-with polars; past it, the rows so far and every later batch go into a DuckDB database in the work folder
-(with `_file` as a small file number) and the rules run there, within the memory limit and spilling to disk,
-so memory does not grow with the file; only the rejected row ids come back into polars. Both give the same
-rejects, row for row.
+While the rows fit the memory limit (`fits_in_memory`: at most CROSSFILE_IN_MEMORY_ROWS rows, estimated
+at BYTES_PER_VALUE per value), they are kept in memory and the rules run with polars; past it, they spill
+to Parquet files (the staged parts themselves, or small files of the rule columns) and the rules run in
+DuckDB, within the memory limit and spilling to disk, so memory does not grow with the file: the columns
+are copied once into a DuckDB database in the work folder (with `_file` as a small file number), and only
+the rejected row ids come back into polars. Both give the same rejects, row for row.
 """
 
 from __future__ import annotations
 
 import shutil
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,6 +28,7 @@ from midlayout.layout.model import FileDef, Layout, staging_key
 from midlayout.rejects import FILE, REC
 from midlayout.sql import ident as _ident
 from midlayout.sql import literal as _lit
+from midlayout.sql import literal_list as _files
 
 ROW_ID = [FILE, REC]
 MEMORY_LIMIT: Final = "256MB"  # DuckDB's buffer limit for the checks; beyond it they spill to disk
@@ -39,9 +38,6 @@ MEMORY_LIMIT: Final = "256MB"  # DuckDB's buffer limit for the checks; beyond it
 # (2.3M values) peaked 124 MiB above the process's size before the check, about 57 bytes per value.
 CROSSFILE_IN_MEMORY_ROWS = 2_000_000
 BYTES_PER_VALUE = 64
-# DuckDB's buffer limit while batches are still coming in (the workers hold their own memory meanwhile);
-# raised to the run's limit for the rules themselves.
-ACCUMULATE_MEMORY_LIMIT: Final = "64MB"
 
 
 @dataclass
@@ -96,61 +92,45 @@ def _columns(staged: Mapping[str, StagedFile]) -> dict[str, list[str]]:
 
 class _Checker:
     """One DuckDB database holding, per staged file `i`: `t{i}` (file number, record, rule columns),
-    `r{i}` (rejected row ids with their reasons) and the view `a{i}` (rows still alive). Rows come in
-    batch by batch (`add`, within ACCUMULATE_MEMORY_LIMIT); `seal` readies the database for the rules."""
+    `r{i}` (rejected row ids with their reasons) and the view `a{i}` (rows still alive), loaded from
+    `files` (per staged file: Parquet files holding at least the row id and its rule columns)."""
 
-    def __init__(self, staged: Mapping[str, StagedFile], work: Path, memory_limit: str) -> None:
+    def __init__(
+        self, staged: Mapping[str, StagedFile], work: Path, memory_limit: str, files: dict[str, list[Path]]
+    ) -> None:
         from midlayout.duckcon import open_duckdb
 
         self.staged = staged
         self.idx = {name: i for i, name in enumerate(staged)}
-        self.cols = _columns(staged)
-        self.memory_limit = memory_limit
-        self.file_no: dict[str, int] = {}  # input file → its number `_f` (in order of arrival)
-        self.tables: set[int] = set()  # the t{i} created so far
         work.mkdir(parents=True, exist_ok=True)
         self.con = open_duckdb(str(work / "crossfile.duckdb"))
         spill = work / "spill"
         self._exec(
-            f"SET memory_limit = {_lit(_smaller(memory_limit, ACCUMULATE_MEMORY_LIMIT))}; "
-            f"SET temp_directory = {_lit(spill)}; SET preserve_insertion_order = false"
+            f"SET memory_limit = {_lit(memory_limit)}; SET temp_directory = {_lit(spill)}; "
+            "SET preserve_insertion_order = false"
         )
-
-    def add(self, name: str, frame: pl.DataFrame) -> None:
-        """One batch of `name`'s rows: the row id and the rule columns (text as String or Categorical)."""
-        i = self.idx[name]
-        for path in frame.get_column(FILE).cast(pl.String).unique(maintain_order=True).drop_nulls():
-            self.file_no.setdefault(path, len(self.file_no) + 1)
-        cols = self.cols[name]
-        batch = frame.select(
-            pl.col(FILE).cast(pl.String).replace_strict(self.file_no, return_dtype=pl.Int32).alias("_f"),
-            pl.col(REC).alias("_rec"),
-            *(pl.col(c).cast(pl.String) if frame.schema[c] == pl.Categorical else pl.col(c) for c in cols),
-        ).to_arrow()
-        self.con.register("batch", batch)
-        try:
-            verb = f"INSERT INTO t{i}" if i in self.tables else f"CREATE TABLE t{i} AS"
-            self._exec(f"{verb} SELECT * FROM batch")
-        finally:
-            self.con.unregister("batch")
-        self.tables.add(i)
-
-    def seal(self) -> None:
-        """After the last batch: the file numbers, the reject tables and views, the run's memory limit."""
-        self._exec("CREATE TABLE files (_file VARCHAR, _f INTEGER)")
-        if self.file_no:
-            numbers = pl.DataFrame(
-                {"_file": list(self.file_no), "_f": list(self.file_no.values())},
-                schema={"_file": pl.String, "_f": pl.Int32},
-            ).to_arrow()
-            self.con.register("numbers", numbers)
-            try:
-                self._exec("INSERT INTO files SELECT * FROM numbers")
-            finally:
-                self.con.unregister("numbers")
-        for name, i in self.idx.items():
-            if i not in self.tables:
-                typed = "".join(f", NULL::VARCHAR AS {_ident(c)}" for c in self.cols[name])
+        cols = _columns(staged)
+        parts = [p for name in staged for p in files[name]]
+        self._exec(
+            "CREATE TABLE files AS SELECT _file, (row_number() OVER (ORDER BY _file))::INTEGER AS _f FROM "
+            f"(SELECT DISTINCT {_ident(FILE)} AS _file FROM read_parquet({_files(parts)}, union_by_name = true))"
+            if parts
+            else "CREATE TABLE files (_file VARCHAR, _f INTEGER)"
+        )
+        for name in staged:
+            i = self.idx[name]
+            sel = ", ".join(f"s.{_ident(c)}" for c in cols[name])
+            if files[name]:
+                source = (
+                    f"read_parquet({_files(files[name])}, union_by_name = true) s "
+                    f"JOIN files f ON s.{_ident(FILE)} = f._file"
+                )
+                self._exec(
+                    f"CREATE TABLE t{i} AS SELECT f._f, s.{_ident(REC)} AS _rec"
+                    f"{', ' + sel if sel else ''} FROM {source}"
+                )
+            else:
+                typed = "".join(f", NULL::VARCHAR AS {_ident(c)}" for c in cols[name])
                 self._exec(
                     f"CREATE TABLE t{i} AS SELECT NULL::INTEGER AS _f, NULL::BIGINT AS _rec{typed} LIMIT 0"
                 )
@@ -161,7 +141,6 @@ class _Checker:
                 f"CREATE VIEW a{i} AS SELECT * FROM t{i} t "
                 f"WHERE NOT EXISTS (SELECT 1 FROM r{i} r WHERE r._f = t._f AND r._rec = t._rec)"
             )
-        self._exec(f"SET memory_limit = {_lit(self.memory_limit)}")
 
     def _exec(self, sql: str) -> list[tuple[object, ...]]:
         """Run one statement to its end (DuckDB leaves a result open until it is fetched)."""
@@ -245,7 +224,7 @@ class _Checker:
         i = self.idx[name]
         frame = self.con.sql(
             f"SELECT f._file AS {_ident(FILE)}, r._rec AS {_ident(REC)}, r.rule, r.item, r.message "
-            f"FROM r{i} r JOIN files f ON r._f = f._f ORDER BY f._file, r._rec"
+            f"FROM r{i} r JOIN files f ON r._f = f._f ORDER BY f._f, r._rec"
         ).pl()
         return frame.cast(_SCHEMA)  # type: ignore[arg-type]
 
@@ -267,10 +246,6 @@ def _fits(rows: dict[str, int], cols: dict[str, list[str]], memory_limit: str | 
     return memory_limit is None or values * BYTES_PER_VALUE <= memory_bytes(memory_limit)
 
 
-def _smaller(a: str, b: str) -> str:
-    return a if memory_bytes(a) <= memory_bytes(b) else b
-
-
 def memory_bytes(limit: str) -> int:
     """`256MB` / `1.5GiB` (as parse_memory_limit gives it) in bytes."""
     units = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
@@ -282,7 +257,7 @@ def memory_bytes(limit: str) -> int:
 class _InMemory:
     """The same rules over the rule columns in polars frames: per staged file, its rows (`_i` = position),
     whether each is still alive, and the rejects so far (`_i`, rule, item, message). The frames come from
-    `KeyCollector` (text columns as one Categorical: equal strings, equal codes)."""
+    `KeyCollector`."""
 
     def __init__(self, staged: Mapping[str, StagedFile], frames: dict[str, pl.DataFrame]) -> None:
         self.staged = staged
@@ -427,17 +402,18 @@ class _InMemory:
 
 class KeyCollector:
     """The rule columns of each target's rows, gathered batch by batch while the workers still run (`add`
-    for a frame in memory, `add_part` for a staged Parquet part, of which only those columns are read), so
-    that after the last batch only the rules themselves remain (`finish`).
+    for a frame in memory, `add_part` for a staged Parquet part), so that after the last batch only the
+    rules themselves remain (`finish`).
 
-    In memory while the rows so far fit (`fits_in_memory`'s estimate, with `bound` as its memory limit: the
-    run's own, None when not given), their text columns as a Categorical private to this run, encoded as
-    they arrive; from the batch that crosses it on (or from the start when `in_memory` is False), in
-    DuckDB within `memory_limit` (ACCUMULATE_MEMORY_LIMIT while batches still come in), with `work` as a
-    scratch folder (created, then removed) for its database and spill files. `in_memory=True` never leaves
-    memory. Which engine ends up running depends only on the totals, as `fits_in_memory` decides on the
-    staged parts; neither depends on the order in which batches arrive (rejects come out sorted by row id).
-    The work runs in one thread beside the caller (polars and DuckDB release the GIL), at most
+    In memory (polars) while the rows so far fit (`fits_in_memory`'s estimate, with `bound` as its memory
+    limit: the run's own, None when not given) and `expected` rows (per target, when the inputs tell them
+    up front: fixed-width sizes) do too; otherwise, or from the batch that crosses it on, or from the start
+    when `in_memory` is False, they spill: a staged part is only remembered, a frame's rule columns are
+    written to a small Parquet file in `work` (a scratch folder, created, then removed), and the rules run
+    in DuckDB within `memory_limit` over those files, so memory does not grow with the file.
+    `in_memory=True` never spills. The engine depends only on the totals, as `fits_in_memory` decides on
+    the staged parts; neither depends on the order in which batches arrive (rejects come out sorted by
+    row id). The work runs in one thread beside the caller (polars and DuckDB release the GIL), at most
     LANE_DEPTH batches behind; an error is raised at the next call.
     """
 
@@ -450,15 +426,21 @@ class KeyCollector:
         memory_limit: str = MEMORY_LIMIT,
         bound: str | None = None,
         in_memory: bool | None = None,
+        expected: Mapping[str, int] | None = None,
     ) -> None:
         self.staged = {name: StagedFile(layout, file, []) for name, (layout, file) in targets.items()}
         self.cols = _columns(self.staged)
         self.work, self.memory_limit, self.bound, self.in_memory = work, memory_limit, bound, in_memory
         self.frames: dict[str, list[pl.DataFrame]] = {name: [] for name in self.staged}
         self.rows = dict.fromkeys(self.staged, 0)
-        # One mapping of strings to codes for every text column of the run, dropped with the frames.
-        self.text = pl.Categorical(pl.Categories(f"midlayout-crossfile-{uuid.uuid4().hex}"))
-        self.checker: _Checker | None = None
+        # Once spilled: per target, Parquet files holding its rule columns (staged parts, or written here).
+        self.spilled: dict[str, list[Path]] | None = None
+        if in_memory is False or (
+            in_memory is None
+            and expected is not None
+            and not _fits({n: expected.get(n, 0) for n in self.staged}, self.cols, bound)
+        ):
+            self.spilled = {name: [] for name in self.staged}
         self.lane = ThreadPoolExecutor(1, thread_name_prefix="midlayout-crossfile")
         self.pending: list[Future[None]] = []
         self.seconds = 0.0  # wall time the thread spent on batches
@@ -473,7 +455,8 @@ class KeyCollector:
         self._submit(lambda: self._add(name, rows))
 
     def add_part(self, name: str, job: int, part: Path) -> None:
-        """One staged part of target `name`'s valid rows: its rule columns only are read (in the thread)."""
+        """One staged part of target `name`'s valid rows: its rule columns only are read (in the thread),
+        or, once spilled, the part is only remembered (it stays until `finish`)."""
         self._submit(lambda: self._add(name, part))
 
     def _submit(self, fn: Callable[[], None]) -> None:
@@ -484,30 +467,25 @@ class KeyCollector:
     def _add(self, name: str, rows: pl.DataFrame | Path) -> None:
         start = time.perf_counter()
         try:
+            if self.spilled is not None:
+                self.spilled[name].append(rows if isinstance(rows, Path) else self._spill(name, rows))
+                return
             frame = pl.read_parquet(rows, columns=self.columns(name)) if isinstance(rows, Path) else rows
-            self._gather(name, frame)
+            self.frames[name].append(frame.with_columns(pl.col(FILE).cast(pl.Categorical)))
+            self.rows[name] += frame.height
+            if self.in_memory is None and not _fits(self.rows, self.cols, self.bound):
+                self.spilled = {
+                    n: [self._spill(n, pl.concat(f))] if f else [] for n, f in self.frames.items()
+                }
+                self.frames = {n: [] for n in self.staged}
         finally:
             self.seconds += time.perf_counter() - start
 
-    def _gather(self, name: str, frame: pl.DataFrame) -> None:
-        if self.checker is not None:
-            self.checker.add(name, frame)
-            return
-        self.frames[name].append(frame.select(pl.col(FILE).cast(self.text), REC, *self._encoded(name, frame)))
-        self.rows[name] += frame.height
-        if self.in_memory is False or (
-            self.in_memory is None and not _fits(self.rows, self.cols, self.bound)
-        ):
-            self.checker = _Checker(self.staged, self.work, self.memory_limit)
-            for target, frames in self.frames.items():
-                for batch in frames:
-                    self.checker.add(target, batch)
-            self.frames = {target: [] for target in self.staged}
-
-    def _encoded(self, name: str, frame: pl.DataFrame) -> list[pl.Expr]:
-        return [
-            pl.col(c).cast(self.text) if frame.schema[c] == pl.String else pl.col(c) for c in self.cols[name]
-        ]
+    def _spill(self, name: str, frame: pl.DataFrame) -> Path:
+        self.work.mkdir(parents=True, exist_ok=True)
+        path = self.work / f"keys-{len(list(self.work.glob('keys-*'))):06d}.parquet"
+        frame.with_columns(pl.col(FILE).cast(pl.String)).write_parquet(path, compression="lz4")
+        return path
 
     def finish(self) -> CrossResult:
         """After the last batch: key uniqueness once, then references and exactly-one rules until nothing
@@ -516,32 +494,28 @@ class KeyCollector:
             for future in self.pending:
                 future.result()
             self.pending = []
-            if self.checker is not None:
-                self.checker.seal()
-                return _fixed_point(self.checker, self.staged)
+            if self.spilled is not None:
+                checker = _Checker(self.staged, self.work, self.memory_limit, self.spilled)
+                try:
+                    return _fixed_point(checker, self.staged)
+                finally:
+                    checker.close()
             frames = {}
             for name, parts in self.frames.items():
                 empty = pl.DataFrame(
-                    schema={FILE: pl.String, REC: pl.Int64} | dict.fromkeys(self.cols[name], pl.String)
+                    schema={FILE: pl.Categorical, REC: pl.Int64} | dict.fromkeys(self.cols[name], pl.String)
                 )
-                frames[name] = (
-                    pl.concat(parts, rechunk=True)
-                    if parts
-                    else empty.select(pl.col(FILE).cast(self.text), REC, *self._encoded(name, empty))
-                )
+                frames[name] = pl.concat(parts, rechunk=True) if parts else empty
             self.frames = {}
             return _fixed_point(_InMemory(self.staged, frames), self.staged)
         finally:
             self.close()
 
     def close(self) -> None:
-        """Stop the thread (what runs is waited for; errors dropped), remove the scratch folder, if any."""
+        """Stop the thread (what runs is waited for; errors dropped) and remove the scratch folder."""
         self.lane.shutdown(wait=True, cancel_futures=True)
         self.pending, self.frames = [], {}
-        if self.checker is not None:
-            self.checker.close()
-            self.checker = None
-            shutil.rmtree(self.work, ignore_errors=True)
+        shutil.rmtree(self.work, ignore_errors=True)
 
 
 def check_run(

@@ -505,7 +505,7 @@ class KeyCollector:
                 empty = pl.DataFrame(
                     schema={FILE: pl.Categorical, REC: pl.Int64} | dict.fromkeys(self.cols[name], pl.String)
                 )
-                frames[name] = pl.concat(parts, rechunk=True) if parts else empty
+                frames[name] = pl.concat(parts) if parts else empty
             self.frames = {}
             return _fixed_point(_InMemory(self.staged, frames), self.staged)
         finally:

@@ -411,9 +411,9 @@ class KeyCollector:
     when `in_memory` is False, they spill: a staged part is only remembered, a frame's rule columns are
     written to a small Parquet file in `work` (a scratch folder, created, then removed), and the rules run
     in DuckDB within `memory_limit` over those files, so memory does not grow with the file.
-    `in_memory=True` never spills. The engine depends only on the totals, as `fits_in_memory` decides on
-    the staged parts; neither depends on the order in which batches arrive (rejects come out sorted by
-    row id). The work runs in one thread beside the caller (polars and DuckDB release the GIL), at most
+    `in_memory=True` never spills. The engine depends on the totals (as `fits_in_memory` decides on the
+    staged parts) and on that estimate, never on the order in which batches arrive; neither do the rejects
+    (they come out sorted by row id, the same from either engine). The work runs in one thread beside the caller (polars and DuckDB release the GIL), at most
     LANE_DEPTH batches behind; an error is raised at the next call.
     """
 

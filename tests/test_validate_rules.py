@@ -3,11 +3,14 @@ schema of the same layout rejects: same rows, rules, items and messages, in the 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from midlayout.layout.mapping import load_mapping
 from midlayout.mapping.compile import apply, compile_file
@@ -16,6 +19,7 @@ from midlayout.pipeline.options import gaiji_options
 from midlayout.pipeline.plan import lookup_tables
 from midlayout.readers import read_batches
 from midlayout.synth import generate_vendor_a
+from midlayout.text.encodings import byte_length
 from midlayout.validate import rules, schema
 from tests.conftest import MAPPINGS
 
@@ -116,3 +120,68 @@ def test_a_mapping_bug_is_not_reported_as_bad_data(tmp_path: Path) -> None:
     layout, file, mapped = _mapped(tmp_path)[0]
     with pytest.raises(TypeError, match="dtype"):
         rules.validate_rows(layout, file, mapped.with_columns(pl.col("shimei").cast(pl.Categorical)))  # type: ignore[arg-type]
+
+
+# Characters that count differently in each measure: ASCII, U+0080 (1 UTF-8 byte more, 2 by the 桁数 count),
+# half-width kana (3 UTF-8 bytes, 1 counted), kanji, JIS X 0212 (EUC-JP), 𠮷 (4 UTF-8 bytes), selectors.
+_MEASURED = st.lists(
+    st.sampled_from(["A", " ", "\x80", "ｶ", "ﾞ", "漢", "　", "˘", "𠮷", "\ufe00", "\U000e0100", "é"]),
+    max_size=14,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), _MEASURED.map("".join)), min_size=1, max_size=8), st.integers(0, 30))
+def test_the_length_rules_answer_as_the_counts_do(values: list[str | None], length: int) -> None:
+    """`within_bytes` / `within_chars` skip the regex count where vectorised counts settle the answer; on
+    every value (null included) they answer what the count itself answers."""
+    frame = pl.DataFrame({"v": values}, schema={"v": pl.String})
+    col = pl.col("v")
+    for encoding in ("cp932", "shift_jis", "euc-jp", "utf-8"):
+        fast = frame.select(rules.within_bytes(col, encoding, length)).to_series().to_list()
+        assert fast == frame.select(byte_length(col, encoding) <= length).to_series().to_list(), encoding
+    fast = frame.select(rules.within_chars(col, length)).to_series().to_list()
+    assert fast == frame.select(rules.char_length(col) <= length).to_series().to_list()
+
+
+def test_rules_that_cannot_fail_alone_are_checked_only_where_their_guard_fails(tmp_path: Path) -> None:
+    """A code item's rules that every code passes wait for `code_domain`; a digits item's control_char and
+    repertoire for `length_digits`; a 桁数 proven unless U+0080 or U+F8Fx, with control_char, for one scan."""
+    layout, file, mapped = _mapped(tmp_path)[0]
+    unless = "\x80\uf8f0\uf8f1\uf8f2\uf8f3"
+    proven = {("shimei", "length_bytes"): unless, ("shimei", "repertoire"): ""}
+    found = rules.file_rules(layout, file, None, proven)  # type: ignore[arg-type]
+    guarded, scans = rules.guards(found, layout, proven)  # type: ignore[arg-type]
+    named = {(found[k].item.id, found[k].id): g for k, g in guarded.items()}
+    index = {(r.item.id, r.id): f"__f{k}" for k, r in enumerate(found)}
+    for rule in ("length_digits", "control_char", "repertoire"):
+        assert named[("seibetsu", rule)] == index[("seibetsu", "code_domain")]
+    for rule in ("control_char", "repertoire"):
+        assert named[("yubin_no", rule)] == index[("yubin_no", "length_digits")]
+    assert named[("shimei", "length_bytes")] == named[("shimei", "control_char")]
+    assert scans[named[("shimei", "length_bytes")]][0] == "shimei"
+    assert ("shimei", "repertoire") not in index  # proven outright: not a rule of the run
+    assert ("jusho", "length_bytes") not in named  # not proven here: checked on every row
+    # A rule a code of the table breaks is not guarded by the table: with a code "1\t", control_char and
+    # length_digits are not (control_char waits for length_digits instead); repertoire still is.
+    table = layout.code_tables["seibetsu"]  # type: ignore[attr-defined]
+    tabbed = replace(table, codes={**table.codes, "1\t": "x"})
+    odd = replace(layout, code_tables={**layout.code_tables, "seibetsu": tabbed})  # type: ignore[attr-defined]
+    found = rules.file_rules(odd, file, None, proven)  # type: ignore[arg-type]
+    guarded, _ = rules.guards(found, odd, proven)
+    named = {(found[k].item.id, found[k].id): g for k, g in guarded.items()}
+    assert ("seibetsu", "length_digits") not in named
+    assert named[("seibetsu", "control_char")] == index[("seibetsu", "length_digits")]
+    assert named[("seibetsu", "repertoire")] == index[("seibetsu", "code_domain")]
+    # Rejects of values the guards single out: the same as pandera's, which checks every rule everywhere.
+    values = ["山田\x80", "\uf8f0" * 40, "山田\t", "山田"]
+    broken = mapped.head(4).with_columns(
+        pl.Series("shimei", values, dtype=pl.String),
+        pl.Series("seibetsu", ["x", "1\t", "12", "1"], dtype=pl.String),
+        pl.Series("yubin_no", ["12a", "1\x00", "1" * 8, "1234567"], dtype=pl.String),
+    )
+    good, rejects = rules.validate_rows(layout, file, broken, None, proven)  # type: ignore[arg-type]
+    ref_good, ref_rejects = schema.validate_with_pandera(layout, file, broken, proven=proven)  # type: ignore[arg-type]
+    assert good.equals(ref_good) and rejects.equals(ref_rejects)
+    assert ("shimei", "length_bytes") in set(rejects.select("item", "rule").rows())
+    assert good.height == 1

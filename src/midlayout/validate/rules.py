@@ -50,17 +50,29 @@ def within_bytes(col: pl.Expr, encoding: str, length: int) -> pl.Expr:
     """
     if encoding.startswith("utf-8"):
         return byte_length(col, encoding) <= length
-    bound = pl.min_horizontal(col.str.len_chars() * 2, col.str.len_bytes()) <= length
+    bound = bytes_bound(col, encoding, length)
     rest = pl.when(bound).then(pl.lit(None, dtype=pl.String)).otherwise(col)  # null: not counted
     return bound | (byte_length(rest, encoding) <= length)
+
+
+def bytes_bound(col: pl.Expr, encoding: str, length: int) -> pl.Expr:
+    """True where a value is surely within `length` bytes of `encoding` (within_bytes), by counts alone."""
+    if encoding.startswith("utf-8"):
+        return col.str.len_bytes() <= length
+    return (col.str.len_bytes() <= length) | (col.str.len_chars() <= length // 2)
 
 
 def within_chars(col: pl.Expr, length: int) -> pl.Expr:
     """`char_length(col) <= length` (the `chars:` 桁数): a value of at most `length` code points passes
     without counting variation selectors; only the longer ones are counted."""
-    bound = col.str.len_chars() <= length
+    bound = chars_bound(col, length)
     rest = pl.when(bound).then(pl.lit(None, dtype=pl.String)).otherwise(col)
     return bound | (char_length(rest) <= length)
+
+
+def chars_bound(col: pl.Expr, length: int) -> pl.Expr:
+    """True where a value is surely within `length` characters (within_chars), by its code points."""
+    return col.str.len_chars() <= length
 
 
 REQUIRED_ERROR = "required, but empty"
@@ -78,6 +90,9 @@ class Rule:
     ok: Callable[[pl.Expr], pl.Expr] | None = None
     allowed: str = ""  # control_char only: the control characters the mapping allows in this item
     row_ok: pl.Expr | None = None  # a cross-item rule: true where a row passes (over several columns)
+    # 桁数 only: true where the value surely passes, by cheap counts (the fused validator evaluates `ok` on
+    # the other rows alone)
+    bound: Callable[[pl.Expr], pl.Expr] | None = None
 
 
 def _digits(item: Item) -> Rule:
@@ -142,6 +157,7 @@ def _item_rules(item: Item, layout: Layout, allowed: str) -> list[Rule]:
                     LENGTH_BYTES,
                     f"longer than {item.length} bytes in {enc}",
                     lambda c: within_bytes(c, enc, item.length),
+                    bound=lambda c: bytes_bound(c, enc, item.length),
                 )
             )
         elif item.unit == "chars":
@@ -151,6 +167,7 @@ def _item_rules(item: Item, layout: Layout, allowed: str) -> list[Rule]:
                     LENGTH_CHARS,
                     f"more than {item.length} characters",
                     lambda c: within_chars(c, item.length),
+                    bound=lambda c: chars_bound(c, item.length),
                 )
             )
         else:
@@ -226,7 +243,7 @@ def validate_rows(
     _check_dtypes(file, rows)
     rules = file_rules(layout, file, allow, proven)
     allowed = of_layout(layout.encoding, layout.repertoire)
-    guarded, scans = guards(rules, layout, conditions(proven))
+    guarded, scans, bounds = guards(rules, layout, conditions(proven))
     flags: list[pl.Expr] = []
     series: list[pl.Series] = []
     for k, rule in enumerate(rules):
@@ -244,7 +261,8 @@ def validate_rows(
         pl.col(item).str.contains(pattern).fill_null(False).alias(name)
         for name, (item, pattern) in scans.items()
     ]
-    failed = rows.with_columns(series).select(*flags, *scanned)
+    bounded = [expr.fill_null(False).alias(name) for name, expr in bounds.items()]
+    failed = rows.with_columns(series).select(*flags, *scanned, *bounded)
     if guarded:  # each on the rows its guard flags (none, mostly)
         failed = failed.with_columns(
             _flag_where(rules[k], rows, failed.get_column(g), allowed).alias(f"__f{k}")
@@ -281,16 +299,18 @@ def _flag_where(rule: Rule, rows: pl.DataFrame, where: pl.Series, allowed: tuple
 
 def guards(
     rules: list[Rule], layout: Layout, proven: Mapping[tuple[str, str], str]
-) -> tuple[dict[int, str], dict[str, tuple[str, str]]]:
+) -> tuple[dict[int, str], dict[str, tuple[str, str]], dict[str, pl.Expr]]:
     """Which rules need evaluating only where another check fails, since they cannot fail elsewhere.
 
-    Returns (rule index → the flag column of its guard, scan column → (item, regex class)):
+    Returns (rule index → the flag column of its guard, scan column → (item, regex class), bound column →
+    its expression):
     - on a code item, a rule every code of the table passes (digits, control_char, repertoire, 桁数) can
       fail only on a value outside the table: guarded by `code_domain`;
     - on a digits item, `control_char` and `repertoire` (rules that hold for a value when they hold for
       each of its characters) pass on half-width digits: guarded by `length_digits`;
     - a rule proven unless a value holds some characters (mapping/proof.py), and the item's
-      `control_char`, are guarded by one scan for those characters and the banned controls.
+      `control_char`, are guarded by one scan for those characters and the banned controls;
+    - any other 桁数 rule is guarded by its `bound` (counts that settle most values without the regex).
     A guarded rule's failures are a subset of its guard's, so rows, rejects and their order stay the same.
     """
     by_item: dict[str, dict[str, int]] = {}
@@ -299,6 +319,7 @@ def guards(
             by_item.setdefault(rule.item.id, {})[rule.id] = k
     guarded: dict[int, str] = {}
     scans: dict[str, tuple[str, str]] = {}
+    bounds: dict[str, pl.Expr] = {}
     for item_id, ks in by_item.items():
         item = rules[next(iter(ks.values()))].item
         domain, digits = ks.get(CODE_DOMAIN), ks.get(LENGTH_DIGITS)
@@ -328,7 +349,12 @@ def guards(
             for rid in unless:
                 guarded[ks[rid]] = name
             scans[name] = (item_id, pattern)
-    return guarded, scans
+        for k in ks.values():
+            bound = rules[k].bound
+            if bound is not None and k not in guarded:
+                guarded[k] = f"__b{k}"
+                bounds[guarded[k]] = ~bound(pl.col(item_id))
+    return guarded, scans, bounds
 
 
 def _escaped(chars: str) -> str:

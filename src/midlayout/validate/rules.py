@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import polars as pl
@@ -105,8 +106,11 @@ def _digits(item: Item) -> Rule:
     )
 
 
+_banned = cache(controls.pattern)  # per batch and item otherwise
+
+
 def _controls(item: Item, allowed: str) -> Rule:
-    banned = controls.pattern(allowed)
+    banned = _banned(allowed)
     return Rule(item, CONTROL_CHAR, CONTROL_ERROR, lambda c: ~c.str.contains(banned), allowed)
 
 
@@ -263,9 +267,15 @@ def validate_rows(
     ]
     bounded = [expr.fill_null(False).alias(name) for name, expr in bounds.items()]
     failed = rows.with_columns(series).select(*flags, *scanned, *bounded)
-    if guarded:  # each on the rows its guard flags (none, mostly)
+    if guarded:  # each on the rows its guard flags (none, mostly: then it is false throughout)
+        names = sorted(set(guarded.values()))
+        flagged = dict(zip(names, failed.select(pl.col(names).any()).row(0), strict=True))
         failed = failed.with_columns(
-            _flag_where(rules[k], rows, failed.get_column(g), allowed).alias(f"__f{k}")
+            (
+                _flag_where(rules[k], rows, failed.get_column(g), allowed)
+                if flagged[g]
+                else pl.repeat(False, pl.len())
+            ).alias(f"__f{k}")
             for k, g in guarded.items()
         )
     failed = failed.select(f"__f{k}" for k in range(len(rules)))
@@ -330,7 +340,7 @@ def guards(
                 guarded[k] = f"__f{domain}"
         if digits is not None and digits not in guarded and item.type in ("string", "code"):
             for rid in (CONTROL_CHAR, REPERTOIRE):  # a guard is never itself guarded
-                if rid in ks and ks[rid] not in guarded and _passes(rules[ks[rid]], layout, ("0123456789",)):
+                if rid in ks and ks[rid] not in guarded and _passes_digits(rules[ks[rid]], layout):
                     guarded[ks[rid]] = f"__f{digits}"
         unless = {
             rid: proven[(item_id, rid)]
@@ -343,7 +353,7 @@ def guards(
             control = ks.get(CONTROL_CHAR)
             if control is not None and control not in guarded:
                 guarded[control] = name  # the scan looks for the banned controls too
-                pattern = controls.pattern(rules[control].allowed)[:-1] + _escaped(chars) + "]"
+                pattern = _banned(rules[control].allowed)[:-1] + _escaped(chars) + "]"
             else:
                 pattern = f"[{_escaped(chars)}]"
             for rid in unless:
@@ -372,6 +382,15 @@ def _passes_codes(rule: Rule, layout: Layout) -> bool:
     if key not in _CODES_PASS:
         table = layout.code_tables[rule.item.code_table]  # type: ignore[index]
         _CODES_PASS[key] = (layout, _passes(rule, layout, tuple(table.codes)))
+    return _CODES_PASS[key][1]
+
+
+def _passes_digits(rule: Rule, layout: Layout) -> bool:
+    """True when half-width digits pass `rule` (control_char or repertoire: a rule that holds for a value
+    when it holds for each of its characters)."""
+    key = (id(layout), "", rule.id, rule.allowed)
+    if key not in _CODES_PASS:
+        _CODES_PASS[key] = (layout, _passes(rule, layout, ("0123456789",)))
     return _CODES_PASS[key][1]
 
 

@@ -224,6 +224,26 @@ def test_an_interrupt_during_the_batches_keeps_the_previous_set(
     assert not (out / ".midlayout").exists()
 
 
+@pytest.mark.slow
+def test_a_run_killed_while_worker_threads_hold_batches_keeps_the_previous_set(
+    extracts: dict[str, list[str]], tmp_path: Path
+) -> None:
+    """kill -9 of a run whose batches run in worker threads (the default pool): the previous set stays whole
+    and verifiable, and a rerun completes."""
+    out = tmp_path / "out"
+    assert _convert(extracts["x"], out).returncode == 0
+    x_files = _visible(out)
+    threads = ("--workers", "2", "--batch-size", "5")
+    killed = _convert(
+        extracts["y"], out, "--overwrite", *threads, fault="batch", MIDLAYOUT_LOCAL_POOL="threads"
+    )
+    assert killed.returncode == KILLED, killed.stderr
+    assert _visible(out) == x_files and _verify(out) == []
+    rerun = _convert(extracts["y"], out, "--overwrite", *threads, MIDLAYOUT_LOCAL_POOL="threads")
+    assert rerun.returncode == 0, rerun.stderr
+    assert _verify(out) == [] and not (out / ".midlayout").exists()
+
+
 def test_staging_and_work_files_are_owner_only(extracts: dict[str, list[str]], tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert _convert(extracts["x"], out, fault="staged").returncode == KILLED

@@ -1,5 +1,6 @@
 """A run stopped at any phase (deterministic MIDLAYOUT_FAULT hooks, never timed kills) leaves the folder holding
-one complete run or none, never a mix; a rerun completes it; workers never outlive the main process."""
+one complete run or none, never a mix; a rerun completes it; worker processes (MIDLAYOUT_LOCAL_POOL=processes)
+never outlive the main process; Ctrl-C or SIGTERM during the batches keeps the previous set with either pool."""
 
 from __future__ import annotations
 
@@ -172,7 +173,7 @@ def test_workers_and_resource_tracker_die_with_the_main_process(
     cmd += ["--out", str(out), "--workers", "2", "--batch-size", "5"]
     proc = subprocess.run(
         cmd,
-        env=_env(f"batch{how}", **{key: value}),
+        env=_env(f"batch{how}", **{key: value, "MIDLAYOUT_LOCAL_POOL": "processes"}),
         capture_output=True,
         text=True,
         check=False,
@@ -183,6 +184,64 @@ def test_workers_and_resource_tracker_die_with_the_main_process(
     if how == "@term":  # cleaned up like Ctrl-C: one line, nothing staged left behind
         assert len(proc.stderr.strip().splitlines()) == 1 and "SIGTERM" in proc.stderr
         assert not (out / ".midlayout").exists() and not (out / "manifest.json").exists()
+
+
+# The child's SIGINT handler is Python's own even when the tests run with SIGINT ignored (a background job).
+CTRL_C = [
+    sys.executable,
+    "-c",
+    (
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "from midlayout.cli.app import main; main()"
+    ),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("pool", "how", "code", "name"),
+    [
+        ("threads", "@int", 130, "SIGINT"),
+        ("threads", "@term", 143, "SIGTERM"),
+        ("processes", "@int", 130, "SIGINT"),
+    ],
+)
+def test_an_interrupt_during_the_batches_keeps_the_previous_set(
+    extracts: dict[str, list[str]], tmp_path: Path, pool: str, how: str, code: int, name: str
+) -> None:
+    """Ctrl-C (or SIGTERM) while the workers (threads of the run, or its processes) hold batches: exit
+    128 + signal, one line, the previous set as it was, nothing of the stopped run left (no work folder)."""
+    out = tmp_path / "out"
+    assert _convert(extracts["x"], out).returncode == 0
+    x_files = _visible(out)
+    cmd = [*CTRL_C, "convert", "-m", JUKI, "-m", ZEI, *extracts["y"], "--out", str(out), "--overwrite"]
+    cmd += ["--workers", "2", "--batch-size", "5"]
+    env = _env(f"batch{how}", MIDLAYOUT_LOCAL_POOL=pool)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == code, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and name in proc.stderr
+    assert _visible(out) == x_files and _verify(out) == []
+    assert not (out / ".midlayout").exists()
+
+
+@pytest.mark.slow
+def test_a_run_killed_while_worker_threads_hold_batches_keeps_the_previous_set(
+    extracts: dict[str, list[str]], tmp_path: Path
+) -> None:
+    """kill -9 of a run whose batches run in worker threads (the default pool): the previous set stays whole
+    and verifiable, and a rerun completes."""
+    out = tmp_path / "out"
+    assert _convert(extracts["x"], out).returncode == 0
+    x_files = _visible(out)
+    threads = ("--workers", "2", "--batch-size", "5")
+    killed = _convert(
+        extracts["y"], out, "--overwrite", *threads, fault="batch", MIDLAYOUT_LOCAL_POOL="threads"
+    )
+    assert killed.returncode == KILLED, killed.stderr
+    assert _visible(out) == x_files and _verify(out) == []
+    rerun = _convert(extracts["y"], out, "--overwrite", *threads, MIDLAYOUT_LOCAL_POOL="threads")
+    assert rerun.returncode == 0, rerun.stderr
+    assert _verify(out) == [] and not (out / ".midlayout").exists()
 
 
 def test_staging_and_work_files_are_owner_only(extracts: dict[str, list[str]], tmp_path: Path) -> None:

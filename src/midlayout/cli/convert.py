@@ -157,7 +157,7 @@ def convert_cmd(
         int | None,
         typer.Option(
             "--workers",
-            help="Processes for read/map/validate (default: one per CPU for inputs over 64 MB; with --executor dask and no --scheduler, the LocalCluster's size, default one per CPU). Same output whatever the number.",
+            help="Workers for read/map/validate: threads of this process, or spawned processes with MIDLAYOUT_LOCAL_POOL=processes (default: one per CPU for inputs over 64 MB; with --executor dask and no --scheduler, the LocalCluster's size, default one per CPU). Same output whatever the number.",
         ),
     ] = None,
     executor: str = ExecutorOpt,

@@ -109,7 +109,8 @@ def run_cmd(
         int | None,
         typer.Option(
             "--workers",
-            help="Processes for each entry's read/map/validate (default: one per CPU for inputs over 64 MB); "
+            help="Workers for each entry's read/map/validate: threads, or spawned processes with "
+            "MIDLAYOUT_LOCAL_POOL=processes (default: one per CPU for inputs over 64 MB); "
             "entries run one at a time in job-file order. With --executor dask and no --scheduler: the "
             "LocalCluster's size (default one per CPU), shared by the job; entries run side by side, up to "
             "one per cluster worker. Same outputs whatever the number.",

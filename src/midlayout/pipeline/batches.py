@@ -1,7 +1,7 @@
 """One batch of one input, end to end: read → map → validate → stage, in this process or a worker.
 
-The codec work holds the GIL, so `convert` spreads batches over processes: an executor
-(pipeline/executors: this process, a local process pool, or a Dask cluster) runs them. A worker receives
+An executor (pipeline/executors: this process, a local pool of threads or of processes, or a Dask cluster)
+runs the batches; the heavy work (polars, pyarrow, the numba kernels) releases the GIL. A worker receives
 only a small task (job number, planned piece, staged lookup tables) and writes its staged parts itself,
 each atomically (a temp file and a rename, so a worker killed mid-piece never leaves half a part); the
 main process receives paths and counts, and consumes them in batch order, so the output is the same
@@ -11,6 +11,7 @@ whatever the number of workers or the executor.
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -44,7 +45,10 @@ if TYPE_CHECKING:
 STAGE_COMPRESSION: Final = "lz4"
 # Worker processes give freed memory back at once: polars' allocator (jemalloc) otherwise keeps it for
 # seconds, and a worker's idle RSS adds to the process tree while the main process stages a lookup table.
-# The variable is read when a process loads polars, so it is set for the workers before they start.
+# jemalloc reads the variable at its first allocation, when a process imports polars (setting it after the
+# import changes nothing), so it is set for spawned workers before they start. The thread pool's one process
+# (the default pool) keeps jemalloc's own decay: decay 0 there measured +3 CPU-s of page faults per 1.45M
+# records for 44 MiB less peak RSS (BENCHMARKS.md, "Threads by default").
 WORKER_ENV: Final = {"_RJEM_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0"}
 AUTO_PARALLEL_BYTES = 64 << 20  # below this, worker start-up costs more than it saves
 LOOKUP_IN_MEMORY_ROWS = 500_000  # larger tables stay on disk, filtered per batch: memory follows the batch
@@ -97,6 +101,10 @@ class Done:
     counts: dict[str, int] = field(default_factory=dict)  # values accepted with a loss (partial: null)
 
 
+class Cancelled(Exception):
+    """The run stopped (interrupted, or failed elsewhere) while this batch ran: it stops at its next step."""
+
+
 def undecodable_records(rejects: pl.DataFrame) -> int:
     """Records of a batch rejected because their bytes do not decode (not for what they hold)."""
     bad = rejects.filter(pl.col("rule") == "invalid_bytes")
@@ -128,6 +136,14 @@ class BatchRunner:
         self._proven: dict[int, dict[tuple[str, str], str]] = dict(proven or {})
         self._specs: dict[int, GaijiSpec] = {}
         self._tables: dict[str, pl.DataFrame] = {}
+        # Set by a thread pool's executor when the run stops: a thread cannot be killed, so `run` looks at
+        # it between the steps of a batch (a worker process is killed, or dies with the main process).
+        self.cancelled: threading.Event | None = None
+
+    def checkpoint(self) -> None:
+        """Raise Cancelled when the run has stopped (between the steps of a batch)."""
+        if self.cancelled is not None and self.cancelled.is_set():
+            raise Cancelled("run stopped")
 
     @property
     def init_args(self) -> tuple[object, ...]:
@@ -186,14 +202,17 @@ class BatchRunner:
         return out
 
     def run(self, task: Task) -> Done:
-        """Read, map, validate and stage one batch."""
+        """Read, map, validate and stage one batch (stopping between steps once the run is cancelled)."""
+        self.checkpoint()
         job, compiled, spec = self._job(task.job)
 
         def tables(source_rows: pl.DataFrame) -> dict[Lookup, pl.DataFrame]:
+            self.checkpoint()  # called between read and map
             return {lk: self._table(lk, path, source_rows) for lk, path in task.tables}
 
         mapped = next(read_mapped(job.source, job.path, spec, compiled, tables, pieces=[task.piece]))
         batch = mapped.read
+        self.checkpoint()
         captured = self._capture(task, batch.rows)
         valid, val_rejects = self._validate(
             job.mapping.target,
@@ -202,6 +221,7 @@ class BatchRunner:
             allow=allowances(compiled.rule),
             proven=self.proven(task.job),
         )
+        self.checkpoint()
         rows = part_path(self.root, _file_stem(target_name(job)), task.job, task.seq)
         write_part(staged(valid), rows)
         piece_fault(self.fault, task.job, task.seq, self.root)  # test hook (pipeline/faults.py)
@@ -245,7 +265,7 @@ def _reader_trims(
 
 
 def auto_workers(jobs: list[Job]) -> int:
-    """One process per CPU when the inputs are large enough to repay the start-up; else in-process."""
+    """One worker per CPU when the inputs are large enough to repay the start-up; else in-process."""
     total = sum(j.path.stat().st_size for j in jobs)
     return (os.cpu_count() or 1) if total >= AUTO_PARALLEL_BYTES else 1
 

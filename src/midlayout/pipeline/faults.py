@@ -3,8 +3,12 @@
 Honoured only when the environment variable MIDLAYOUT_FAULT is set; it is a hook for tests, not a feature.
 `MIDLAYOUT_FAULT=commit:duckdb` kills the process with SIGKILL when the run reaches that point (nothing of
 Python's clean-up runs, as with a power cut or the OOM killer); `…@raise` raises an error there instead (the
-run fails and cleans up); `…@term` sends the process SIGTERM there (as a supervisor stopping it); `…@stop`
-sends it SIGSTOP (it waits there, holding the folder, until SIGCONT).
+run fails and cleans up); `…@term` sends the process SIGTERM there (as a supervisor stopping it); `…@int`
+SIGINT (as Ctrl-C); `…@stop` sends it SIGSTOP (it waits there, holding the folder, until SIGCONT).
+
+Every point but `piece-kill` is reached in the main process, so it stops the whole run whatever the local
+pool: with the thread pool (the default) the workers are threads of that process; with
+`MIDLAYOUT_LOCAL_POOL=processes` the worker processes die with it (pipeline/procs.py).
 
 Points, in run order: `batch` (the first batch handled by the main process, workers still alive), `staged`
 (every batch staged), `files` (every file of the new output set built, before any database is prepared),
@@ -13,9 +17,11 @@ files exist under their final names in the new set; a database's transaction is 
 old set is moved aside), `swap:moved` (the first new file moved into the folder), `manifest` (before the
 manifest is written) and `done` (after it).
 
-Scale-out points, for the dask executor (pipeline/executors/dask.py): `piece-kill:N` — the worker process that
-runs piece N of job 0 kills itself with SIGKILL right after staging that piece's rows, on the first attempt only
-(a marker file in the stage folder remembers it), so the scheduler must run the piece again elsewhere;
+Scale-out points, for the dask executor only (pipeline/executors/dask.py; the local executor never passes
+the setting to its runners, so a local worker, thread or process, never kills itself): `piece-kill:N` — the
+worker process that runs piece N of job 0 kills itself with SIGKILL right after staging that piece's rows, on
+the first attempt only (a marker file in the stage folder remembers it), so the scheduler must run the piece
+again elsewhere;
 `scheduler-lost:N` — after the client has handled N pieces' results it has the scheduler (given by
 `--scheduler`) SIGKILL itself, as a scheduler host lost mid-run. The client passes MIDLAYOUT_FAULT on to
 the workers with the run's settings, so a worker started elsewhere honours it too.
@@ -44,7 +50,7 @@ def fault(point: str) -> None:
         return
     if how == "raise":
         raise InjectedFault(f"injected fault at {point} ({ENV})")
-    sig = {"term": signal.SIGTERM, "stop": signal.SIGSTOP}.get(how, signal.SIGKILL)
+    sig = {"term": signal.SIGTERM, "int": signal.SIGINT, "stop": signal.SIGSTOP}.get(how, signal.SIGKILL)
     os.kill(os.getpid(), sig)
 
 

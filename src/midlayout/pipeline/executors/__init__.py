@@ -1,6 +1,6 @@
 """Executors: what runs a run's pieces (read → map → validate → stage), behind one small interface.
 
-`local` runs them in this process (one worker) or in a pool of spawned processes on this machine; `dask`
+`local` runs them in this process (one worker) or in a pool of threads (default) or spawned processes; `dask`
 runs them on a Dask cluster (`--scheduler ADDRESS`) or on a LocalCluster it starts. Either way planning,
 lookup tables, cross-file rules, the writers' commit and the manifest stay with the caller: the pipeline
 (`batches.Pipeline`) submits tasks, waits for their results in submission order, and does not know which
@@ -71,7 +71,7 @@ def check_executor(name: str, scheduler: str | None) -> None:
 
 
 def get_executor(name: str, workers: int | None = None, scheduler: str | None = None) -> Executor:
-    """The executor called `name`, not started. `workers`: local processes (1: in this process), or the
+    """The executor called `name`, not started. `workers`: local workers (1: in this process), or the
     LocalCluster's size for dask without a scheduler (None: one per CPU)."""
     check_executor(name, scheduler)
     if name == "dask":

@@ -1,8 +1,14 @@
-"""The local executor: the pieces in this process (one worker), or over a pool of spawned processes.
+"""The local executor: the pieces in this process (one worker), or over a pool of N workers.
 
-`MIDLAYOUT_LOCAL_POOL=threads` (experimental) runs them over a thread pool in this process instead: each
-thread builds its own runner, as a worker process would (the runner's caches are plain dicts); the heavy
-work (polars, pyarrow, the numba kernels compiled `nogil=True`) releases the GIL. `processes` (default).
+The pool is a thread pool in this process (default; `MIDLAYOUT_LOCAL_POOL=threads`): each thread builds its
+own runner, as a worker process would (the runner's caches are plain dicts), and the heavy work (polars,
+pyarrow, the numba kernels compiled `nogil=True`) releases the GIL. It saves each worker's interpreter,
+imports and kernel load and the pickling of results (BENCHMARKS.md, "Threads by default").
+`MIDLAYOUT_LOCAL_POOL=processes` runs them in spawned worker processes instead, as before.
+
+A thread cannot be killed, so an interrupted run (Ctrl-C, SIGTERM, an error) sets the pool's cancel flag:
+each running batch stops at its next step (read, map, validate, stage; `BatchRunner.checkpoint`) and pending
+batches are cancelled, so the run ends within one step of a batch instead of after whole batches.
 """
 
 from __future__ import annotations
@@ -23,9 +29,12 @@ POOL_ENV: Final = "MIDLAYOUT_LOCAL_POOL"
 POOLS: Final = ("processes", "threads")
 
 
+DEFAULT_POOL: Final = "threads"
+
+
 def pool_kind() -> str:
-    """`processes` or `threads`, from MIDLAYOUT_LOCAL_POOL (unset: processes)."""
-    kind = os.environ.get(POOL_ENV, "").strip() or "processes"
+    """`threads` or `processes`, from MIDLAYOUT_LOCAL_POOL (unset: threads)."""
+    kind = os.environ.get(POOL_ENV, "").strip() or DEFAULT_POOL
     if kind not in POOLS:
         raise UsageError(f"{POOL_ENV} must be one of {', '.join(POOLS)}, not {kind!r}")
     return kind
@@ -45,8 +54,8 @@ class _Ran:
 
 
 class LocalExecutor(Executor):
-    """`workers` = 1: each task runs when submitted (nothing in flight); more: a spawn process pool, each
-    process with its own runner (or, `pool="threads"`, a thread pool, each thread with its own runner), at
+    """`workers` = 1: each task runs when submitted (nothing in flight); more: a thread pool, each thread
+    with its own runner (or, `pool="processes"`, a spawn process pool, each process with its own runner), at
     most two tasks per worker in flight."""
 
     name = "local"
@@ -58,6 +67,7 @@ class LocalExecutor(Executor):
         self.runner: BatchRunner | None = None
         self.pool: _Pool | None = None
         self._local = threading.local()
+        self._cancel = threading.Event()  # set by close(): running threads stop at their next step
 
     def start(self, runner: BatchRunner) -> None:
         self.runner = runner
@@ -65,6 +75,7 @@ class LocalExecutor(Executor):
             return
         if self.kind == "threads":
             self._init_args: tuple[Any, ...] = runner.init_args  # what each thread builds its runner from
+            self._cancel.clear()
             self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="midlayout-worker")
             return
         for name, value in WORKER_ENV.items():
@@ -91,15 +102,23 @@ class LocalExecutor(Executor):
         runner: BatchRunner | None = getattr(self._local, "runner", None)
         if runner is None:
             runner = self._local.runner = BatchRunner(*self._init_args)
+            runner.cancelled = self._cancel
         return runner.run(task)
 
     def close(self) -> None:
+        """Stop the pool. Threads: what still runs stops at its next step (after a complete run nothing
+        does), pending tasks are cancelled, and this waits for the threads, so that nothing writes to the
+        stage folder once the caller removes it."""
         if self.pool is not None:
+            self._cancel.set()
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
 
     def describe(self) -> dict[str, Any]:
-        return {"executor": self.name, "scheduler": None, "workers": self.workers}
+        out: dict[str, Any] = {"executor": self.name, "scheduler": None, "workers": self.workers}
+        if self.workers > 1:
+            out["pool"] = self.kind  # information, like the rest of this section: not the run's identity
+        return out
 
 
 _RUNNER: list[BatchRunner] = []  # the worker process's runner

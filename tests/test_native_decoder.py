@@ -81,6 +81,32 @@ def test_every_one_and_two_byte_sequence_equals_decode_column(codec: str) -> Non
         _assert_field(_one_field(wide, spec, trim), wide, spec, trim)
 
 
+@pytest.mark.parametrize("codec", CODECS)
+def test_trailing_spaces_skipped_on_bytes_equal_decode_column(codec: str) -> None:
+    """A trimmed field's trailing spaces are dropped on its bytes before it is decoded (the kernel's
+    backward scan); every two-byte sequence followed by spaces and by the halves of a full-width space,
+    where the scan splits the bytes elsewhere than decoding does (0x81 0x40 ends a kanji in CP932),
+    decodes as the reference does."""
+    spec = _spec(codec)
+    wide = "\u3000".encode(codec)
+    single, double, _ = native.utf8_tables(spec)
+    assert native._pad_bytes(codec, single, double) == (0x20, wide[0], wide[1])
+    pairs = np.arange(65536, dtype=">u2").view(np.uint8).reshape(65536, 2)
+    for suffix in (b" ", wide, wide[1:] + b" ", wide[1:] + wide, b" " + wide + b" ", wide[:1] + wide):
+        tail = np.frombuffer(suffix, dtype=np.uint8)
+        values = np.concatenate([pairs, np.broadcast_to(tail, (65536, len(tail)))], axis=1)
+        for trim in (RIGHT, BOTH, RIGHT | KANA):
+            _assert_field(_one_field(values, spec, trim), values, spec, trim)
+
+
+def test_a_space_the_gaiji_table_replaces_is_not_skipped() -> None:
+    spec = GaijiSpec("cp932", {"\u3000": "_"}, frozenset(), "reject")
+    single, double, _ = native.utf8_tables(spec)
+    assert native._pad_bytes("cp932", single, double) == (0x20, -1, -1)
+    values = np.frombuffer("山\u3000\u3000 ".encode("cp932"), dtype=np.uint8).reshape(1, -1)
+    _assert_field(_one_field(values, spec, RIGHT), values, spec, RIGHT)
+
+
 def test_every_euc_jp_three_byte_sequence_equals_decode_column() -> None:
     spec = _spec("euc_jp")
     triples = np.empty((65536, 3), dtype=np.uint8)

@@ -73,6 +73,9 @@ def _cast(value: Value, item: Item, ctx: OpContext) -> tuple[pl.Expr, list[Check
     if value.dtype == type(target) or (item.type in ("string", "code") and value.dtype == pl.String):
         expr = value.expr
         if item.type in ("string", "code"):
+            # `when` names its input twice; polars would compute an expression (concat, replace) twice
+            if ctx.shared is not None and not expr.meta.is_column():
+                expr = ctx.shared.column(expr, "value")
             expr = pl.when(expr == "").then(None).otherwise(expr)
         return expr.alias(item.id), []
     src = value.text().str.strip_chars(" \u3000")

@@ -394,7 +394,9 @@ def test_warming_covers_the_signatures_a_run_meets() -> None:
         "raw = '山田　'.encode('cp932')\n"
         "for rows in (np.frombuffer(raw, np.uint8).reshape(1, -1), np.array(list(raw), np.uint8).reshape(1, -1)):\n"
         "    native.decode_fields(rows, [0], [6], [1], spec)\n"
-        "wareki_fast.parse_series(pl.Series(['4310430', '5010101', None]), 'era_yymmdd', None)\n"
+        "for values in (['4310430', '5010101', None], ['4310430'], ['４310430', 'x' * 20, None]):\n"
+        "    wareki_fast.parse_series(pl.Series(values), 'era_yymmdd', None)\n"
+        "    wareki_fast.parse_series(pl.Series(values).slice(1), 'era2_yymmdd', None)\n"
         "assert (len(k.signatures), len(w.signatures)) == (n, m), (k.signatures, w.signatures)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

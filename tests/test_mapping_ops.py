@@ -120,7 +120,6 @@ def test_each_code_lookup_and_computed_value_is_one_column_per_batch() -> None:
     """A code map's value and its unmapped check read one lookup; a computed text value (concat, replace)
     is computed once, not once for its `when` test and again for its result."""
     from midlayout.mapping.compile import compile_file
-
     from midlayout.mapping.pushdown import reader_trims
 
     mapping, rule = _jumin()

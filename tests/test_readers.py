@@ -82,7 +82,9 @@ def test_a_file_cut_after_planning_is_an_error_with_location(tmp_path: Path) -> 
     source = _fixed()
     pieces = list(fixed_pieces(source, path, 2))
     last = read_fixed_piece(source, path, pieces[-1], spec_for(source, None))
-    assert last.rows.get_column("A").to_list() == ["0004"] and last.rows.get_column("_raw").to_list() == recs[4:]
+    assert (
+        last.rows.get_column("A").to_list() == ["0004"] and last.rows.get_column("_raw").to_list() == recs[4:]
+    )
     path.write_bytes(b"\r\n".join(recs[:3]))
     with pytest.raises(InputError, match="file changed while it was read") as info:
         read_fixed_piece(source, path, pieces[1], spec_for(source, None))

@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from midlayout.mapping.ops import OpContext, Shared
-from midlayout.text.wareki import parse_wareki
 from midlayout.text.wareki_fast import FAST_FORMATS, parse_wareki_fast, parse_wareki_zeros
 from tests import test_text_wareki as wareki_tests
 

@@ -231,7 +231,7 @@ def op_default(v: Value, value: str, _c: OpContext) -> tuple[Value, list[Check]]
 
 def op_replace(v: Value, pairs: dict[str, str], _c: OpContext) -> tuple[Value, list[Check]]:
     if len(pairs) == 1 and next(iter(pairs)):  # one pattern: the same as replace_many, half the CPU
-        (old, new), = pairs.items()
+        ((old, new),) = pairs.items()
         return Value(v.text().str.replace_all(old, new, literal=True), pl.String), []
     return Value(v.text().str.replace_many(list(pairs), list(pairs.values())), pl.String), []
 

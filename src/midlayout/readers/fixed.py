@@ -79,7 +79,7 @@ def _matrix(source: SourceFile, path: Path, piece: FixedPiece) -> np.ndarray:
     # fault in a few 2 MiB pages instead of thousands of 4 KiB ones (measured: 0.19 → 0.03 system CPU-s per
     # 1M 302-byte records); bytes from `read()` came from malloc's 4 KiB pages, fresh every batch.
     data = np.empty(piece.nbytes + missing, dtype=np.uint8)
-    view = memoryview(data)
+    view = data.data  # a memoryview of the buffer
     got = 0
     with path.open("rb", buffering=0) as fh:
         fh.seek(piece.off)

@@ -201,7 +201,9 @@ def _kernel_source(
             | (0x30 + year // 10 % 10) << 48
             | (0x30 + year % 10) << 56
         )
-        partial_views[i, 1] = (0x30 + m // 10) | (0x30 + m % 10) << 8 | (0x30 + d // 10) << 16 | (0x30 + d % 10) << 24
+        partial_views[i, 1] = (
+            (0x30 + m // 10) | (0x30 + m % 10) << 8 | (0x30 + d // 10) << 16 | (0x30 + d % 10) << 24
+        )
         if m == 0 or d == 0:
             unknown[i] = 1
         else:

@@ -213,10 +213,9 @@ def _kernel_source(
 
 
 def _warm(fn: Any) -> None:
-    """Both signatures `parse_series` meets: views read-only (Arrow's buffer, as polars hands it) or not."""
-    views = np.zeros((1, 16), dtype=np.uint8)
-    for v in (views, np.frombuffer(views.tobytes(), dtype=np.uint8).reshape(1, 16)):
-        _warm_one(fn, v)
+    """The one signature `parse_series` meets: views read-only (Arrow's buffer, as polars hands it over;
+    a cast makes another Arrow buffer, read-only too). Each signature warmed costs its compile once, cold."""
+    _warm_one(fn, np.frombuffer(bytes(16), dtype=np.uint8).reshape(1, 16))
 
 
 def _warm_one(fn: Any, views: np.ndarray) -> None:

@@ -30,7 +30,7 @@ from midlayout.synth import generate_vendor_a, generate_vendor_b
 from midlayout.text import ebcdic
 from midlayout.text.encodings import CODECS
 from midlayout.text.utf8 import valid_utf8
-from midlayout.text.wareki import parse_wareki
+from midlayout.text.wareki_fast import parse_wareki_zeros
 from midlayout.validate import repertoire
 from midlayout.validate.registry import VALIDATORS
 from tests import csv_reference
@@ -81,7 +81,9 @@ def _reference_kernels(calls: _Calls) -> kernels.Kernels:
         may_hold=calls.spy("may_hold", lambda arr, prefixes: True),
         may_hold_gaiji=calls.spy("may_hold_gaiji", lambda arr, spec: True),
         column_fits=calls.spy("column_fits", _reference_fits),
-        wareki=calls.spy("wareki", lambda ctx, text, args: parse_wareki(text, args["format"], args["eras"])),
+        wareki=calls.spy(
+            "wareki", lambda ctx, text, args: parse_wareki_zeros(text, args["format"], args["eras"])
+        ),
         lookup_captures=calls.spy("lookup_captures", lambda jobs: {}),
         formats={"csv": _ReferenceCsv(calls)},  # type: ignore[dict-item]
     )

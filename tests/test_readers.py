@@ -70,6 +70,27 @@ def test_last_record_without_terminator_is_complete(tmp_path: Path) -> None:
     assert n == 2
 
 
+def test_a_file_cut_after_planning_is_an_error_with_location(tmp_path: Path) -> None:
+    """A piece is read into a buffer of its planned size: fewer bytes on disk is an error, never a short
+    batch (and a last record without its terminator still gets one, as the terminator check expects)."""
+    from midlayout.readers.fixed import fixed_pieces, read_fixed_piece
+    from midlayout.readers.gaiji import spec_for
+
+    recs = [fixed_record([(f"{i:04d}", 4)], 20) for i in range(5)]
+    path = tmp_path / "x.dat"
+    path.write_bytes(b"\r\n".join(recs))  # the last record lacks its terminator
+    source = _fixed()
+    pieces = list(fixed_pieces(source, path, 2))
+    last = read_fixed_piece(source, path, pieces[-1], spec_for(source, None))
+    assert (
+        last.rows.get_column("A").to_list() == ["0004"] and last.rows.get_column("_raw").to_list() == recs[4:]
+    )
+    path.write_bytes(b"\r\n".join(recs[:3]))
+    with pytest.raises(InputError, match="file changed while it was read") as info:
+        read_fixed_piece(source, path, pieces[1], spec_for(source, None))
+    assert info.value.location.byte == 3 * 22 - 2
+
+
 def test_truncated_last_record_is_an_error_with_location(tmp_path: Path) -> None:
     path = tmp_path / "x.dat"
     path.write_bytes(fixed_record([("0001", 4)], 20) + b"\r\n" + b"0002 short")

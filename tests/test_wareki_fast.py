@@ -1,5 +1,6 @@
-"""和暦 era code + YYMMDD on bytes (text/wareki_fast.py) equals `parse_wareki` on every value of the 和暦
-tests, on every date of 明治..令和 and on random inputs, whole struct (date, unknown, error, partial)."""
+"""和暦 era code + YYMMDD on bytes (text/wareki_fast.py) equals `parse_wareki` (plus `zeros`, the all-zero
+test of the `blank:` policies) on every value of the 和暦 tests, on every date of 明治..令和, on every era
+code × YYMMDD and on random inputs, whole struct (date, unknown, error, partial, zeros)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from midlayout.mapping.ops import OpContext, Shared
-from midlayout.text.wareki import parse_wareki
-from midlayout.text.wareki_fast import FAST_FORMATS, parse_wareki_fast
+from midlayout.text.wareki_fast import FAST_FORMATS, parse_wareki_fast, parse_wareki_zeros
 from tests import test_text_wareki as wareki_tests
 
 
 def _same(values: list[str | None], fmt: str, era_codes: dict[str, str] | None = None) -> None:
     frame = pl.DataFrame({"v": values}, schema={"v": pl.String})
-    want = frame.select(parse_wareki(pl.col("v"), fmt, era_codes).alias("p")).unnest("p")
+    want = frame.select(parse_wareki_zeros(pl.col("v"), fmt, era_codes).alias("p")).unnest("p")
     got = frame.select(parse_wareki_fast(pl.col("v"), fmt, era_codes).alias("p")).unnest("p")
     assert got.schema == want.schema
     for col in want.columns:
@@ -73,8 +73,8 @@ def test_random_inputs(fmt: str, data: st.DataObject) -> None:
 
 def test_other_formats_are_the_expressions() -> None:
     expr = pl.col("v")
-    assert parse_wareki_fast(expr, "kanji").meta.eq(parse_wareki(expr, "kanji"))
-    assert parse_wareki_fast(expr, "dotted").meta.eq(parse_wareki(expr, "dotted"))
+    assert parse_wareki_fast(expr, "kanji").meta.eq(parse_wareki_zeros(expr, "kanji"))
+    assert parse_wareki_fast(expr, "dotted").meta.eq(parse_wareki_zeros(expr, "dotted"))
 
 
 def test_items_reading_one_field_share_one_parse() -> None:
@@ -85,3 +85,40 @@ def test_items_reading_one_field_share_one_parse() -> None:
     assert ctx.wareki(pl.col("BIRTH"), args).meta.eq(first)
     assert not ctx.wareki(pl.col("OTHER"), args).meta.eq(first)
     assert len(shared.columns()) == 2
+
+
+@pytest.mark.parametrize("fmt", list(FAST_FORMATS))
+def test_every_ascii_era_character_and_blank_zero_forms(fmt: str) -> None:
+    """Every ASCII character in each era-code place (newline included: the pattern's `.` refuses it), the
+    letter scheme, spaces around, all-zero values of every length, values past 12 bytes (the kernel leaves
+    them to the expressions) and non-ASCII ones, mixed in one column so rows of both kinds are patched."""
+    width = FAST_FORMATS[fmt]
+    chars = [chr(c) for c in range(128)]
+    values: list[str | None] = []
+    for rest in ("310430", "010501", "000000", "640107", "991231"):
+        for ch in chars:
+            values.append((ch * width) + rest)
+            values.append(("0" * (width - 1)) + ch + rest)
+    values += ["0" * k for k in range(16)] + ["０" * k for k in range(1, 4)] + [" 0 ", "0 0", "\u30000\u3000"]
+    values += [" " * k + "4310430" + " " * j for k in range(4) for j in range(8)]
+    values += [None, "", "   ", "\u3000", "４310430", "4310430\u3000", "H310430", "4310430\n", "\n"]
+    _same(values, fmt)
+    _same(values, fmt, wareki_tests.LETTER_CODES if width == 1 else {"0H": "heisei", "R0": "reiwa"})
+
+
+def test_a_sliced_column_is_read_at_its_offset() -> None:
+    series = pl.Series("v", ["x", "4310430", None, "４310430", "5010501", "0000000"])
+    for start in range(4):
+        part = series.slice(start)
+        got = part.to_frame().select(parse_wareki_fast(pl.col("v"), "era_yymmdd").alias("p"))
+        want = part.to_frame().select(parse_wareki_zeros(pl.col("v"), "era_yymmdd").alias("p"))
+        assert got.equals(want)
+
+
+@pytest.mark.parametrize("fmt", list(FAST_FORMATS))
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_random_ascii_and_mixed_values(fmt: str, data: st.DataObject) -> None:
+    alphabet = st.sampled_from(list("0123456789 0000HRSx\n\t-.") + ["０", "\u3000", "平"])
+    values = data.draw(st.lists(st.one_of(st.none(), st.text(alphabet=alphabet, max_size=15)), max_size=60))
+    _same(values, fmt)

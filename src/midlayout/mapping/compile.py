@@ -37,6 +37,21 @@ class CompiledFile:
     counters: list[tuple[str, str, pl.Expr]] = field(default_factory=list)  # (item, what, mask)
 
 
+def with_shared(rows: pl.DataFrame, compiled: CompiledFile) -> pl.DataFrame:
+    """`rows` with the shared columns added; a shared expression that reads another (an item's value built
+    on a 和暦 parse) is added after it, the others side by side."""
+    done: dict[str, int] = {}
+    levels: list[list[pl.Expr]] = []
+    for expr in compiled.shared:
+        level = max((done[r] + 1 for r in expr.meta.root_names() if r in done), default=0)
+        done[expr.meta.output_name()] = level
+        levels += [[] for _ in range(level + 1 - len(levels))]
+        levels[level].append(expr)
+    for level_exprs in levels:
+        rows = rows.with_columns(level_exprs)
+    return rows
+
+
 def _lookup_col(item: str) -> tuple[str, str]:
     return f"__lk_{item}", f"__lkf_{item}"
 
@@ -73,6 +88,9 @@ def _cast(value: Value, item: Item, ctx: OpContext) -> tuple[pl.Expr, list[Check
     if value.dtype == type(target) or (item.type in ("string", "code") and value.dtype == pl.String):
         expr = value.expr
         if item.type in ("string", "code"):
+            # `when` names its input twice; polars would compute an expression (concat, replace) twice
+            if ctx.shared is not None and not expr.meta.is_column():
+                expr = ctx.shared.column(expr, "value")
             expr = pl.when(expr == "").then(None).otherwise(expr)
         return expr.alias(item.id), []
     src = value.text().str.strip_chars(" \u3000")
@@ -146,8 +164,7 @@ def count_values(
     if not compiled.counters or not written.height:
         return {}
     kept = _join_lookups(rows.filter(pl.col(REC).is_in(written.get_column(REC).implode())), compiled, tables)
-    if compiled.shared:
-        kept = kept.with_columns(compiled.shared)
+    kept = with_shared(kept, compiled)
     sums = kept.select(
         [mask.fill_null(False).sum().alias(f"{what}:{item}") for item, what, mask in compiled.counters]
     )
@@ -198,8 +215,7 @@ def apply(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Map a decoded batch: returns (rows in the target layout + provenance, rejects)."""
     rows = _join_lookups(rows, compiled, tables)
-    if compiled.shared:
-        rows = rows.with_columns(compiled.shared)
+    rows = with_shared(rows, compiled)
     names = [f"__chk{i}" for i in range(len(compiled.checks))]
     masks = [chk.mask.fill_null(False).alias(name) for chk, name in zip(compiled.checks, names, strict=True)]
     frame = rows.select(*[pl.col(c) for c in PROVENANCE], *compiled.values, *masks)

@@ -172,6 +172,20 @@ def utf8_tables(spec: GaijiSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return _utf8_tables_cached(spec.codec, (frozenset(spec.replacements), spec.declared))
 
 
+def _pad_bytes(codec: str, single: np.ndarray, double: np.ndarray) -> tuple[int, int, int]:
+    """(space, lead, trail): the byte of " " and the two bytes of U+3000 in `codec`, for the kernel's scan of
+    a field's trailing spaces; -1 for a space that is not one plain token in the packed tables (a 外字 table
+    that replaces it sends its values to the reference path, so it is never skipped)."""
+    space = 0x20 if " ".encode(codec) == b" " and single[0x20] == _SPACE else -1
+    try:
+        wide = "\u3000".encode(codec)
+    except UnicodeEncodeError:
+        wide = b""
+    if len(wide) != 2 or double[wide[0] * 256 + wide[1]] != _IDEOGRAPHIC_SPACE:
+        return space, -1, -1
+    return space, wide[0], wide[1]
+
+
 # --- the kernel ----------------------------------------------------------------------------------
 
 
@@ -189,11 +203,19 @@ def _kernel_source(
     kana: Any,
     voiced: Any,
     semi: Any,
+    pad_space: Any,
+    pad_lead: Any,
+    pad_trail: Any,
     data: Any,
     offsets: Any,
     flags: Any,
     views: Any,
 ) -> int:  # pragma: no cover - compiled by numba (the test suite runs it compiled)
+    # pad_space: the byte of " ", pad_lead/pad_trail: the two of U+3000 (-1: none). A field trimmed on the
+    # right is first shortened, on its bytes, by the ASCII and full-width spaces that end it (`stop`), and
+    # decoded up to there. A character that reaches past `stop` means the bytes before it did not split
+    # where the backward scan did (0x81 0x40 can end a kanji in CP932): the field is then decoded to its
+    # end, as without the scan.
     nfields = len(starts)
     with_views = views.shape[0] == nfields
     pos = bases.copy()
@@ -203,6 +225,15 @@ def _kernel_source(
         for f in range(nfields):
             i = rec + starts[f]
             end = i + lengths[f]
+            stop = end
+            if (trims[f] & 3) != 0:
+                while stop > i:
+                    if buf[stop - 1] == pad_space:
+                        stop -= 1
+                    elif stop - 2 >= i and buf[stop - 2] == pad_lead and buf[stop - 1] == pad_trail:
+                        stop -= 2
+                    else:
+                        break
             first = pos[f]
             offsets[f, r] = first
             w = first
@@ -211,17 +242,21 @@ def _kernel_source(
             to_kana = (trims[f] & 4) != 0
             last = -1  # the half-width kana (index from U+FF61) just written at `last_w`, else -1
             last_w = w
-            while i < end:
+            while i < stop:
                 u = single[buf[i]]
                 if u == -2:
-                    if i + 1 >= end:
-                        bad = True
-                        break
-                    u = double[buf[i] * 256 + buf[i + 1]]
-                    if u == -3:
-                        if i + 2 >= end:
+                    if i + 1 >= stop:
+                        stop = end
+                        if i + 1 >= end:
                             bad = True
                             break
+                    u = double[buf[i] * 256 + buf[i + 1]]
+                    if u == -3:
+                        if i + 2 >= stop:
+                            stop = end
+                            if i + 2 >= end:
+                                bad = True
+                                break
                         u = triple[buf[i + 1] * 256 + buf[i + 2]]
                         i += 3
                     else:
@@ -326,6 +361,9 @@ def _warm_one(fn: Any, data: np.ndarray) -> None:
         double,
         triple,
         *kana_tables(),
+        0x20,
+        0x81,
+        0x40,
         np.zeros(16, np.uint8),
         np.zeros((1, 2), np.int64),
         np.zeros((1, 1), np.uint8),
@@ -388,6 +426,7 @@ def decode_fields(
     records = np.ascontiguousarray(records)  # the reader passes its matrix, already contiguous
     flat = records.reshape(-1)
     single, double, triple = utf8_tables(spec)
+    pad_space, pad_lead, pad_trail = _pad_bytes(spec.codec, single, double)
     lengths_arr = np.asarray(lengths, dtype=np.int64)
     # Each byte gives at most 3 bytes of UTF-8; untouched capacity is never paged in.
     caps = lengths_arr * 3 * n
@@ -411,6 +450,9 @@ def decode_fields(
         double,
         triple,
         *kana_tables(),
+        pad_space,
+        pad_lead,
+        pad_trail,
         data,
         offsets,
         flags,

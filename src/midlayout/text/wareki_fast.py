@@ -17,6 +17,8 @@ import polars as pl
 import pyarrow as pa
 
 from midlayout.text.wareki import _OUTSIDE, ERAS, _codes_for, parse_wareki
+from midlayout.text.wareki_dotted import FORMAT as DOTTED
+from midlayout.text.wareki_dotted import parse_dotted_fast
 
 __all__ = ["FAST_FORMATS", "parse_wareki_fast"]
 
@@ -25,7 +27,10 @@ _ERRORS = ["invalid era code", "year 0 is not valid", "invalid month", "invalid 
 
 
 def parse_wareki_fast(expr: pl.Expr, fmt: str, era_codes: dict[str, str] | None = None) -> pl.Expr:
-    """`parse_wareki(expr, fmt, era_codes)`, with the all-digit values of the fixed formats parsed on bytes."""
+    """`parse_wareki(expr, fmt, era_codes)`, with the all-digit values of the fixed formats parsed on bytes
+    (and the plain ASCII values of the dotted form, text/wareki_dotted.py)."""
+    if fmt == DOTTED:  # the letter form of CSV extracts: text/wareki_dotted.py (numpy)
+        return parse_dotted_fast(expr, era_codes)
     if fmt not in FAST_FORMATS:
         return parse_wareki(expr, fmt, era_codes)
     key = tuple(sorted(era_codes.items())) if era_codes is not None else None

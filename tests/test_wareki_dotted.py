@@ -19,6 +19,7 @@ from midlayout.text.wareki_dotted import parse_dotted_fast, parse_dotted_series
 from midlayout.text.wareki_fast import parse_wareki_fast
 from tests import test_text_wareki as wareki_tests
 
+
 def _same(values: list[str | None], era_codes: dict[str, str] | None = None) -> None:
     frame = pl.DataFrame({"v": values}, schema={"v": pl.String})
     want = frame.select(parse_wareki(pl.col("v"), "dotted", era_codes).alias("p")).unnest("p")

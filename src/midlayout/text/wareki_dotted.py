@@ -2,11 +2,11 @@
 
 `parse_wareki(expr, "dotted")` (text/wareki.py) runs a full-width fold, a strip, a regex and about
 twenty struct stages per value; a CSV extract's birth dates are nearly all plain ASCII such as
-`S39.07.25`. Those are parsed here from the UTF-8 bytes of the column in a few vectorised numpy passes
-(numpy, not numba: a process that only reads CSV does not load numba for it). A null or empty value gets
-the struct of a blank value; every other value (spaces, full-width characters, a letter that is not an
-era code followed by anything but the pattern, other text) goes through `parse_wareki` itself, so the
-result is the same struct, value for value.
+`S39.07.25`. A value that is exactly an ASCII letter, 1-2 digits, a separator, 1-2 digits, a separator and
+1-2 digits is parsed here from the UTF-8 bytes of the column in a few vectorised numpy passes (numpy, not
+numba: a process that only reads CSV does not load numba for it), whether its letter is an era code or not;
+a null or empty value gets the struct of a blank value. Every other value (spaces, full-width characters,
+other text) goes through `parse_wareki` itself, so the result is the same struct, value for value.
 
 The date arithmetic (era year → 西暦, the largest day of a month, the era's first and last day) is the
 expressions' own, written again on integer arrays; tests/test_wareki_dotted.py checks the two against

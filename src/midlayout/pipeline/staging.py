@@ -1,13 +1,15 @@
 """The staging area of a run: staged rows, rejects and 外字 occurrences as Parquet parts under `--out`.
 
 Part names sort in run order. Each part of valid rows is handed on as it is staged (`on_rows`: the
-streaming writers, pipeline/session.py). The cross-file checks read the staged rows here (their rule
-columns only) and add their rejects, and the rejects of the whole run are written from here.
+streaming writers, pipeline/session.py) and its rule columns to the cross-file rules (`keys`, a
+`KeyCollector` that gathers them while the workers still run); after the last batch the rules run and
+their rejects are added here, and the rejects of the whole run are written from here.
 """
 
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,7 +37,7 @@ from midlayout.rejects import (
     rejects_from,
     with_raw,
 )
-from midlayout.validate.crossfile import ROW_ID, StagedFile, check_run, fits_in_memory
+from midlayout.validate.crossfile import ROW_ID, KeyCollector, StagedFile
 
 
 @dataclass
@@ -47,11 +49,43 @@ class Stage:
     reject_parts: list[Path] = field(default_factory=list)
     gaiji_parts: list[Path] = field(default_factory=list)
     on_rows: Callable[[str, int, Path], None] | None = None  # (target, job, part) as each part is staged
+    keys: KeyCollector | None = None  # the cross-file rules' columns, gathered as each part is staged
+    removing: threading.Thread | None = None  # removes the parts of valid rows once they are written
+
+    def drop_rows(self) -> None:
+        """Once every target is written: remove the parts of valid rows in a thread, beside the writers'
+        commit (`staging` waits for it before removing the rest)."""
+        parts = [p for paths in self.parts.values() for p in paths]
+        self.parts = {}
+        self.removing = threading.Thread(target=_unlink, args=(parts,), name="midlayout-unstage", daemon=True)
+        self.removing.start()
+
+    def collect_keys(self, jobs: list[Job], memory_limit: str, bound: str | None) -> KeyCollector:
+        """Gather the cross-file rules' columns of every part staged from now on (`cross_rejects` runs
+        the rules): in memory while they fit `bound` (the run's own memory limit, None when not given) and
+        the fixed-width inputs' record counts say they will, else in DuckDB within `memory_limit`, in a
+        scratch folder of the staging area."""
+        expected: dict[str, int] = {}
+        for job in jobs:
+            src = job.source
+            if src.format == "fixed" and src.record_length:  # at most this many records (CSV: unknown)
+                size = job.path.stat().st_size
+                n = size // (src.record_length + (0 if src.terminator_auto else len(src.terminator)))
+                expected[target_name(job)] = expected.get(target_name(job), 0) + n
+        self.keys = KeyCollector(
+            self.targets(jobs), self.root / "crossfile", memory_limit, bound, expected=expected
+        )
+        return self.keys
+
+    def _staged(self, target: str, job: int, part: Path) -> None:
+        if self.on_rows is not None:
+            self.on_rows(target, job, part)
+        if self.keys is not None:
+            self.keys.add_part(target, job, part)
 
     def add(self, target: str, done: Done) -> None:
         self.parts.setdefault(target, []).append(done.rows)
-        if self.on_rows is not None:
-            self.on_rows(target, done.job, done.rows)
+        self._staged(target, done.job, done.rows)
         if done.rejects is not None:
             self.reject_parts.append(done.rejects)
         if done.gaiji is not None:
@@ -72,8 +106,7 @@ class Stage:
         path = self.root / f"{target.replace('/', '_').replace(':', '__')}-{len(parts):05d}.parquet"
         frame.write_parquet(path, compression=STAGE_COMPRESSION)
         parts.append(path)
-        if self.on_rows is not None:
-            self.on_rows(target, job, path)
+        self._staged(target, job, path)
 
     def add_rejects(self, frame: pl.DataFrame) -> None:
         if frame.height:
@@ -132,25 +165,33 @@ class Stage:
         return rejects
 
 
+def _unlink(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
 @contextmanager
 def staging(root: Path) -> Iterator[Stage]:
     """A fresh staging area at `root` (owner-only: it holds personal data), removed afterwards whatever happens."""
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(mode=0o700, parents=True)
+    stage = Stage(root)
     try:
-        yield Stage(root)
+        yield stage
     finally:
+        if stage.keys is not None:
+            stage.keys.close()
+        if stage.removing is not None:
+            stage.removing.join()
         shutil.rmtree(root, ignore_errors=True)
 
 
-def cross_rejects(
-    stage: Stage, staged: dict[str, StagedFile], memory_limit: str, bound: str | None = None
-) -> tuple[dict[str, pl.DataFrame], list[str]]:
-    """Run the cross-file checks (in memory when their columns fit: `bound` is the run's own memory limit,
-    None when not given; else in DuckDB within `memory_limit`); stage their rejects (with raw bytes); return
-    the rejected row ids per target and the references left unchecked."""
-    in_memory = fits_in_memory(staged, bound)
-    result = check_run(staged, stage.root / "crossfile", memory_limit, in_memory)
+def cross_rejects(stage: Stage) -> tuple[dict[str, pl.DataFrame], list[str]]:
+    """After the last batch: run the cross-file rules over the columns `stage.keys` gathered; stage their
+    rejects (with raw bytes); return the rejected row ids per target and the references left unchecked."""
+    if stage.keys is None:
+        raise RuntimeError("the staging area gathered no rule columns (collect_keys was not called)")
+    result = stage.keys.finish()
     for name, ids in result.rejects.items():
         if ids.height:
             # Part by part: only the rejected records' provenance is read (their `_rec` prefilters the scan),

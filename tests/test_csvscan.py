@@ -124,3 +124,21 @@ def test_raw_records_as_views_equal_the_copied_records(seed: int) -> None:
     expected = [data[s:e] for s, e in zip(starts, ends, strict=True)]
     assert views.to_pylist() == copied.to_pylist() == expected
     assert pl.Series("r", views).to_list() == expected
+
+
+@pytest.mark.parametrize(
+    "data", [b"a", b"ab\n", b"abcdefghijk\n", b"abcdefghijkl", b"\n\n", b"x\nabcdefghijklmnop"]
+)
+def test_raw_records_as_views_of_small_buffers_and_the_last_bytes(data: bytes) -> None:
+    """Records in a buffer shorter than a view's 12 inline bytes, or within 12 bytes of its end."""
+    from midlayout.readers.csv import _binary, _binary_copy
+
+    starts, ends, at = [], [], 0
+    for line in data.split(b"\n"):
+        starts.append(at)
+        ends.append(at + len(line))
+        at += len(line) + 1
+    buf = np.frombuffer(data, dtype=np.uint8)
+    st, en = np.array(starts), np.array(ends)
+    expected = [data[s:e] for s, e in zip(starts, ends, strict=True)]
+    assert _binary(buf, st, en).to_pylist() == _binary_copy(buf, st, en).to_pylist() == expected

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import polars as pl
@@ -490,3 +491,39 @@ def test_csv_utf8_check_is_as_strict_as_python(parts: list[bytes]) -> None:
     except UnicodeDecodeError:
         strict = False
     assert valid_utf8(data) == strict
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.one_of(st.binary(max_size=6), _UTF8_EDGES, st.text(max_size=4).map(str.encode)), max_size=8),
+    st.booleans(),
+)
+def test_csv_batch_utf8_is_checked_as_strictly_as_python(parts: list[bytes], quoted: bool) -> None:
+    """A UTF-8 batch is checked by polars' parse (no pass of ours first): a record polars accepts decodes
+    strictly in Python, one it refuses is an `invalid_bytes` row, in a quoted or an unquoted field."""
+    from midlayout.readers.csv import _parse
+
+    value = b"".join(parts)
+    if quoted:
+        value = b'"' + value.replace(b'"', b'""') + b'"'
+    else:
+        value = bytes(b for b in value if b not in b'",\r\n')
+    record = b'"a",' + value + b',"c","d"'
+    try:
+        text = record.decode("utf-8")
+        strict = True
+    except UnicodeDecodeError:
+        strict = False
+    source = SourceFile("c", "csv", "csv", "utf-8", "*", CSV_FIELDS)
+    header = [f.column for f in CSV_FIELDS]  # type: ignore[misc]
+    data = b"\n".join([b'"x","y","z","w"', record, b'"e","f","g","h"']) + b"\n"
+    raw = pa.array([b'"x","y","z","w"', record, b'"e","f","g","h"'], pa.binary())
+    with mock.patch("midlayout.readers.csv.valid_utf8", wraps=valid_utf8) as check:
+        frame, bad, _ = _parse(data, raw, np.zeros(3, dtype=bool), source, header, "utf-8")
+    assert [row for row, _ in bad] == ([] if strict else [1])
+    assert check.call_count == (0 if strict else 1)  # only to tell a bad byte from another parse error
+    if strict:
+        parsed = pl.read_csv(
+            text.encode(), has_header=False, infer_schema=False, empty_string_is_null=False
+        ).row(0)
+        assert frame.row(1) == parsed

@@ -71,17 +71,21 @@ def _binary(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
     if buf.nbytes >= 2**31:  # offsets are int32: a plain binary copy instead
         return _binary_copy(buf, starts, ends)
     lengths = (ends - starts).astype("<i4")
-    k = np.arange(12)
-    head = buf[np.minimum(starts[:, None] + k[None, :], max(len(buf) - 1, 0))] if len(buf) else None
-    views = np.zeros((n, 16), dtype=np.uint8)
-    views[:, 0:4] = lengths.view(np.uint8).reshape(n, 4)
-    if head is not None:
-        head = np.where(k[None, :] < lengths[:, None], head, 0).astype(np.uint8)
-        short = lengths <= 12
-        views[short, 4:16] = head[short]
-        long = ~short
-        views[long, 4:8] = head[long, :4]
-        views[long, 12:16] = starts[long].astype("<i4").view(np.uint8).reshape(-1, 4)
+    views = np.zeros((n, 4), dtype="<i4")  # length, prefix, buffer index, offset
+    views[:, 0] = lengths
+    short = lengths <= 12
+    long = np.flatnonzero(~short)
+    if len(long):  # a long record is at least 13 bytes: its first 4 are in the buffer
+        prefix = np.ndarray((len(buf) - 3,), dtype="<i4", buffer=buf, strides=(1,))  # unaligned words
+        views[long, 1] = prefix[starts[long]]
+        views[long, 3] = starts[long]
+    if short.any():  # inline: the value, zero-padded
+        k = np.arange(12)
+        rows = np.flatnonzero(short)
+        at = np.minimum(starts[rows, None] + k[None, :], max(len(buf) - 1, 0))
+        head = buf[at] if len(buf) else np.zeros((len(rows), 12), dtype=np.uint8)
+        inline = np.where(k[None, :] < lengths[rows, None], head, 0).astype(np.uint8)
+        views.view(np.uint8).reshape(n, 16)[rows, 4:16] = inline
     return pa.Array.from_buffers(pa.binary_view(), n, [None, pa.py_buffer(views), pa.py_buffer(buf)])
 
 
@@ -125,12 +129,9 @@ def _read_utf8(data: bytes, source: SourceFile, header: list[str]) -> pl.DataFra
 
 
 def _to_utf8(data: bytes, codec: str) -> bytes | None:
-    """The batch's bytes as UTF-8 for polars' parser, or None when they do not decode (strictly).
-
-    UTF-8 input is only checked, not decoded and re-encoded; other codecs decode once, and the text is
-    dropped as soon as it is encoded."""
-    if codec == "utf-8":
-        return data if valid_utf8(data) else None
+    """The batch's bytes (not UTF-8) as UTF-8 for polars' parser, or None when they do not decode
+    (strictly). They decode once, and the text is dropped as soon as it is encoded; UTF-8 input is not
+    passed here (polars checks it as it parses, `_parse`)."""
     try:
         return data.decode(codec).encode("utf-8")
     except UnicodeDecodeError:
@@ -155,9 +156,16 @@ def _parse(
     rows hold quotes kept as text (`bare_quotes: literal`): they are quoted again for the parser.
     """
     if not broken.any() and not literal:
-        utf8 = _to_utf8(data, codec)
-        if utf8 is not None:
-            return _read_utf8(utf8, source, header), [], utf8
+        if codec == "utf-8":  # polars checks UTF-8 strictly as it parses: no pass of our own first
+            try:
+                return _read_utf8(data, source, header), [], data
+            except pl.exceptions.ComputeError:
+                if valid_utf8(data):  # another parse error: raised as before
+                    raise
+        else:
+            utf8 = _to_utf8(data, codec)
+            if utf8 is not None:
+                return _read_utf8(utf8, source, header), [], utf8
     empty = source.delimiter.encode() * (len(header) - 1)
     records, bad = raw.to_pylist(), []
     for i, rec in enumerate(records):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 
 
@@ -32,3 +33,18 @@ def valid_utf8(data: bytes) -> bool:
     except pa.ArrowInvalid:
         return False
     return True
+
+
+def string_buffers(s: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(offsets as int64, data bytes, validity) of a String series as Arrow large_string buffers: the
+    values' bytes, for kernels that parse them in place (one copy at most, when polars holds views)."""
+    arr = s.to_arrow()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = arr.cast(pa.large_string())
+    n = len(arr)
+    validity, offsets, data = arr.buffers()[:3]
+    off = np.frombuffer(offsets, dtype=np.int64)[arr.offset : arr.offset + n + 1]
+    buf = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
+    valid = np.ones(n, dtype=bool) if validity is None else ~np.asarray(arr.is_null())
+    return off, buf, valid

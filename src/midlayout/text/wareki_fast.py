@@ -28,6 +28,8 @@ import polars as pl
 import pyarrow as pa
 
 from midlayout.text.wareki import _OUTSIDE, ERAS, _codes_for, parse_wareki
+from midlayout.text.wareki_dotted import FORMAT as DOTTED
+from midlayout.text.wareki_dotted import parse_dotted_fast
 
 __all__ = ["FAST_FORMATS", "all_zeros", "parse_wareki_fast", "parse_wareki_zeros"]
 
@@ -49,7 +51,10 @@ def parse_wareki_zeros(expr: pl.Expr, fmt: str, era_codes: dict[str, str] | None
 
 
 def parse_wareki_fast(expr: pl.Expr, fmt: str, era_codes: dict[str, str] | None = None) -> pl.Expr:
-    """`parse_wareki_zeros(expr, fmt, era_codes)`, the fixed formats parsed on bytes."""
+    """`parse_wareki_zeros(expr, fmt, era_codes)`, the fixed formats parsed on bytes (and the plain ASCII
+    values of the dotted form, text/wareki_dotted.py)."""
+    if fmt == DOTTED:  # the letter form of CSV extracts: text/wareki_dotted.py (numpy)
+        return parse_dotted_fast(expr, era_codes).struct.with_fields(zeros=all_zeros(expr))
     if fmt not in FAST_FORMATS:
         return parse_wareki_zeros(expr, fmt, era_codes)
     key = tuple(sorted(era_codes.items())) if era_codes is not None else None

@@ -3,6 +3,11 @@
 Part names sort in run order. Each part of valid rows is handed on as it is staged (`on_rows`: the
 streaming writers, pipeline/session.py). The cross-file checks read the staged rows here (their rule
 columns only) and add their rejects, and the rejects of the whole run are written from here.
+
+A target in `in_memory` (its batches run in this process, and its streamed Parquet output can give its
+rows back: `WriterSession.rebuildable`) has no staged rows: each batch's frame goes straight to `on_rows`,
+and only its key columns are kept, as its parts: in memory up to KEYS_IN_MEMORY_BYTES for the whole run,
+then as small Parquet parts (all of them, so that memory stays bounded and DuckDB can read them).
 """
 
 from __future__ import annotations
@@ -35,7 +40,21 @@ from midlayout.rejects import (
     rejects_from,
     with_raw,
 )
-from midlayout.validate.crossfile import ROW_ID, StagedFile, check_run, fits_in_memory
+from midlayout.validate.crossfile import (
+    ROW_ID,
+    Part,
+    StagedFile,
+    check_run,
+    fits_in_memory,
+    key_columns,
+    scan_part,
+)
+
+# Key columns of the batches kept in memory, all targets together (polars' estimated size; string views make
+# the resident size about 1.5 times that), before they all go to disk as Parquet parts: 0.48M records of
+# 住民+世帯 hold 23 MiB of them (about 50 bytes a row, `_file` as a category); the 1.45M-record bench case
+# goes to disk near its end. The 4 GB extract's peak RSS (≤ 1 GB) has room for this, not for more.
+KEYS_IN_MEMORY_BYTES = 64 << 20
 
 
 @dataclass
@@ -43,13 +62,20 @@ class Stage:
     """Staged rows (by staging key), rejects and 外字 occurrences of a run, on disk under `root`."""
 
     root: Path
-    parts: dict[str, list[Path]] = field(default_factory=dict)
+    parts: dict[str, list[Part]] = field(default_factory=dict)
     reject_parts: list[Path] = field(default_factory=list)
     gaiji_parts: list[Path] = field(default_factory=list)
-    on_rows: Callable[[str, int, Path], None] | None = None  # (target, job, part) as each part is staged
+    # (target, job, rows) as each batch of valid rows comes: a staged part, or the frame (`in_memory`)
+    on_rows: Callable[[str, int, Path | pl.DataFrame], None] | None = None
+    in_memory: set[str] = field(default_factory=set)  # targets whose rows are not staged (their key columns)
+    keys_bytes: int = 0  # estimated size of the key columns held in memory; -1 once they went to disk
 
     def add(self, target: str, done: Done) -> None:
-        self.parts.setdefault(target, []).append(done.rows)
+        if isinstance(done.rows, pl.DataFrame):
+            assert done.keys is not None and target in self.in_memory
+            self._add_keys(target, done.keys)
+        else:
+            self.parts.setdefault(target, []).append(done.rows)
         if self.on_rows is not None:
             self.on_rows(target, done.job, done.rows)
         if done.rejects is not None:
@@ -57,9 +83,36 @@ class Stage:
         if done.gaiji is not None:
             self.gaiji_parts.append(done.gaiji)
 
+    def _add_keys(self, target: str, keys: pl.DataFrame) -> None:
+        parts = self.parts.setdefault(target, [])
+        if self.keys_bytes < 0:
+            parts.append(self._write_keys(target, keys, len(parts)))
+            return
+        parts.append(keys)
+        self.keys_bytes += int(keys.estimated_size())
+        if self.keys_bytes > KEYS_IN_MEMORY_BYTES:
+            self.keys_to_disk()
+
+    def _write_keys(self, target: str, keys: pl.DataFrame, n: int) -> Path:
+        path = self.root / f"keys-{_stem(target)}-{n:06d}.parquet"
+        scan_part(keys).collect().write_parquet(path, compression=STAGE_COMPRESSION)
+        return path
+
+    def keys_to_disk(self) -> None:
+        """Every key part held in memory to a Parquet part, and those still to come too."""
+        for target, parts in self.parts.items():
+            for n, part in enumerate(parts):
+                if isinstance(part, pl.DataFrame):
+                    parts[n] = self._write_keys(target, part, n)
+        self.keys_bytes = -1
+
     def sort(self) -> None:
-        """Batches finish in any order across jobs; outputs follow input order."""
-        for paths in (*self.parts.values(), self.reject_parts, self.gaiji_parts):
+        """Batches finish in any order across jobs; outputs follow input order. (The key parts of a target
+        kept in memory come in order: its jobs run in job order, `ReadPhase`.)"""
+        for target, parts in self.parts.items():
+            if target not in self.in_memory:
+                parts.sort(key=lambda p: p.name.rsplit("-", 2)[-2:])  # type: ignore[union-attr]
+        for paths in (self.reject_parts, self.gaiji_parts):
             paths.sort(key=lambda p: p.name.rsplit("-", 2)[-2:])
 
     def gaiji(self) -> pl.DataFrame:
@@ -69,11 +122,15 @@ class Stage:
 
     def add_rows(self, target: str, frame: pl.DataFrame, job: int = 0) -> None:
         parts = self.parts.setdefault(target, [])
-        path = self.root / f"{target.replace('/', '_').replace(':', '__')}-{len(parts):05d}.parquet"
-        frame.write_parquet(path, compression=STAGE_COMPRESSION)
-        parts.append(path)
+        if target in self.in_memory:
+            self._add_keys(target, frame)
+            rows: Path | pl.DataFrame = frame
+        else:
+            rows = self.root / f"{_stem(target)}-{len(parts):05d}.parquet"
+            frame.write_parquet(rows, compression=STAGE_COMPRESSION)
+            parts.append(rows)
         if self.on_rows is not None:
-            self.on_rows(target, job, path)
+            self.on_rows(target, job, rows)
 
     def add_rejects(self, frame: pl.DataFrame) -> None:
         if frame.height:
@@ -100,6 +157,21 @@ class Stage:
     def targets(jobs: list[Job]) -> dict[str, tuple[Layout, FileDef]]:
         """Each target's layout and file, by staging key, in output order (as `staged_files`)."""
         return {target_name(j): (j.mapping.target, j.mapping.target.file(j.rule.target)) for j in jobs}
+
+    def keep_in_memory(self, jobs: list[Job], order: list[int]) -> dict[int, tuple[str, ...]]:
+        """Of the targets asked for in `in_memory`, those whose jobs run in job order (`order`: the execution
+        order; a target whose jobs do not is staged, then sorted); return, per job of the others, the columns
+        of its rows kept in memory (`key_columns`)."""
+        ran: dict[str, list[int]] = {}
+        for i in order:
+            ran.setdefault(target_name(jobs[i]), []).append(i)
+        self.in_memory = {t for t in self.in_memory if ran.get(t, []) == sorted(ran.get(t, []))}
+        cols = key_columns(
+            {name: StagedFile(layout, file, []) for name, (layout, file) in self.targets(jobs).items()}
+        )
+        return {
+            i: tuple(cols[target_name(j)]) for i, j in enumerate(jobs) if target_name(j) in self.in_memory
+        }
 
     def staged_files(self, jobs: list[Job]) -> dict[str, StagedFile]:
         """Each target's layout file and staged parts, by staging key."""
@@ -132,6 +204,10 @@ class Stage:
         return rejects
 
 
+def _stem(target: str) -> str:
+    return target.replace("/", "_").replace(":", "__")
+
+
 @contextmanager
 def staging(root: Path) -> Iterator[Stage]:
     """A fresh staging area at `root` (owner-only: it holds personal data), removed afterwards whatever happens."""
@@ -150,6 +226,8 @@ def cross_rejects(
     None when not given; else in DuckDB within `memory_limit`); stage their rejects (with raw bytes); return
     the rejected row ids per target and the references left unchecked."""
     in_memory = fits_in_memory(staged, bound)
+    if not in_memory and stage.keys_bytes > 0:
+        stage.keys_to_disk()  # DuckDB reads the key parts from disk (`staged` holds the same lists)
     result = check_run(staged, stage.root / "crossfile", memory_limit, in_memory)
     for name, ids in result.rejects.items():
         if ids.height:
@@ -159,7 +237,7 @@ def cross_rejects(
             rows = with_raw(
                 pl.concat(
                     [
-                        pl.scan_parquet(part)
+                        scan_part(part)
                         .select(*STAGED_PROVENANCE)
                         .filter(pl.col(REC).is_in(recs.implode()))
                         .join(ids.lazy(), on=ROW_ID)

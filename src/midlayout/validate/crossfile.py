@@ -20,7 +20,7 @@ from typing import Final
 import polars as pl
 
 from midlayout.layout.model import FileDef, Layout, staging_key
-from midlayout.rejects import FILE, REC
+from midlayout.rejects import FILE, REC, STAGED_PROVENANCE
 from midlayout.sql import ident as _ident
 from midlayout.sql import literal as _lit
 from midlayout.sql import literal_list as _files
@@ -35,13 +35,18 @@ CROSSFILE_IN_MEMORY_ROWS = 2_000_000
 BYTES_PER_VALUE = 64
 
 
+Part = Path | pl.DataFrame  # a staged Parquet part, or a batch's rule columns kept in memory
+
+
 @dataclass
 class StagedFile:
-    """A target file of the run: its layout, definition and the staged Parquet parts of its rows."""
+    """A target file of the run: its layout, definition and its parts, in output order. A part is a
+    staged Parquet file of its rows (all columns, or only `key_columns`), or a frame of a batch's
+    `key_columns` kept in memory (in-process runs: pipeline/staging.py)."""
 
     layout: Layout
     file: FileDef
-    parts: list[Path]
+    parts: list[Part]
 
     @property
     def name(self) -> str:
@@ -66,6 +71,20 @@ def _resolve_target(ref_file: str, sf: StagedFile, staged: dict[str, StagedFile]
     else:
         name = staging_key(sf.layout.id, ref_file)
     return name if name in staged else None
+
+
+def scan_part(part: Part) -> pl.LazyFrame:
+    """A part's rows, lazily: read from disk, or the frame held in memory (whose `_file` may be held as a
+    category: a string again here, as on disk)."""
+    if isinstance(part, pl.DataFrame):
+        return part.lazy().with_columns(pl.col(FILE).cast(pl.String))
+    return pl.scan_parquet(part)
+
+
+def key_columns(staged: dict[str, StagedFile]) -> dict[str, list[str]]:
+    """Per staged file, what the cross-file phase reads of its rows: the provenance (row id, offset and
+    length, for the rejects) and the columns some rule reads."""
+    return {name: [*STAGED_PROVENANCE, *cols] for name, cols in _columns(staged).items()}
 
 
 def _columns(staged: dict[str, StagedFile]) -> dict[str, list[str]]:
@@ -102,7 +121,9 @@ class _Checker:
             "SET preserve_insertion_order = false"
         )
         cols = _columns(staged)
-        parts = [p for sf in staged.values() for p in sf.parts]
+        paths = {name: [p for p in sf.parts if isinstance(p, Path)] for name, sf in staged.items()}
+        parts = [p for name in staged for p in paths[name]]
+        assert len(parts) == sum(len(sf.parts) for sf in staged.values()), "DuckDB reads parts from disk"
         self._exec(
             "CREATE TABLE files AS SELECT _file, (row_number() OVER (ORDER BY _file))::INTEGER AS _f FROM "
             f"(SELECT DISTINCT {_ident(FILE)} AS _file FROM read_parquet({_files(parts)}))"
@@ -113,7 +134,7 @@ class _Checker:
             i = self.idx[name]
             sel = ", ".join(f"s.{_ident(c)}" for c in cols[name])
             if sf.parts:
-                source = f"read_parquet({_files(sf.parts)}) s JOIN files f ON s.{_ident(FILE)} = f._file"
+                source = f"read_parquet({_files(paths[name])}) s JOIN files f ON s.{_ident(FILE)} = f._file"
                 self._exec(
                     f"CREATE TABLE t{i} AS SELECT f._f, s.{_ident(REC)} AS _rec"
                     f"{', ' + sel if sel else ''} FROM {source}"
@@ -219,7 +240,7 @@ class _Checker:
 
 
 def _rows(sf: StagedFile) -> int:
-    return int(pl.scan_parquet(sf.parts).select(pl.len()).collect().item()) if sf.parts else 0
+    return sum(int(scan_part(p).select(pl.len()).collect().item()) for p in sf.parts)
 
 
 def fits_in_memory(staged: dict[str, StagedFile], memory_limit: str | None) -> bool:
@@ -253,9 +274,10 @@ class _InMemory:
             if sf.parts:  # part by part, the file path as a category: a few bytes per row, not the path
                 frame = pl.concat(
                     [
-                        pl.read_parquet(part, columns=[*ROW_ID, *cols[name]]).with_columns(
-                            pl.col(FILE).cast(pl.Categorical)
-                        )
+                        scan_part(part)
+                        .select(*ROW_ID, *cols[name])
+                        .with_columns(pl.col(FILE).cast(pl.Categorical))
+                        .collect()
                         for part in sf.parts
                     ]
                 )

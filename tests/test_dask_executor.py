@@ -21,11 +21,10 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import duckdb
-import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from benchmarks.same_outputs import difference
 from midlayout.cli import app
 from midlayout.errors import InputError, UsageError
 from midlayout.layout.mapping import load_mapping
@@ -144,17 +143,6 @@ def _worker_pids(address: str) -> dict[str, int]:
 # --- identical content (../shared/WAVE2.md) ---
 
 
-def _duckdb_tables(path: Path) -> dict[str, pl.DataFrame]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        names = con.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables ORDER BY 1, 2"
-        ).fetchall()
-        return {f"{s}.{t}": con.sql(f'SELECT * FROM "{s}"."{t}"').pl() for s, t in names}
-    finally:
-        con.close()
-
-
 def _manifest(path: Path) -> dict[str, Any]:
     """The manifest without timings and the executor fields; where the folder lies (`absolute_path`) and the
     DuckDB file's own sha256 (its tables are compared one by one, and by their content hash) left out."""
@@ -177,20 +165,18 @@ def _manifest(path: Path) -> dict[str, Any]:
 
 
 def assert_same_content(a: Path, b: Path) -> None:
-    """Parquet, the standard CSV, rejects and reports byte for byte; DuckDB table by table; the manifests
-    equal but for timings and the executor fields."""
+    """Identical content as `benchmarks.same_outputs` defines it (DuckDB table by table among it), and
+    stricter: the same files, Parquet, the standard CSV, rejects and reports byte for byte, the manifests
+    equal but for timings and the executor fields (paths kept)."""
+    found = difference(a, b)
+    assert found is None, found
     files = {str(p.relative_to(a)) for p in a.rglob("*") if p.is_file()}
     assert files == {str(p.relative_to(b)) for p in b.rglob("*") if p.is_file()}
     assert {"manifest.json", "midlayout.duckdb", "rejects.parquet", "rejects.csv"} <= files
     for rel in sorted(files):
         if rel == "manifest.json":
             assert _manifest(a / rel) == _manifest(b / rel)
-        elif rel.endswith(".duckdb"):
-            left, right = _duckdb_tables(a / rel), _duckdb_tables(b / rel)
-            assert left.keys() == right.keys() and left
-            for name, frame in left.items():
-                assert frame.equals(right[name]), name
-        else:
+        elif not rel.endswith(".duckdb"):  # compared table by table by `difference`
             assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
 
 

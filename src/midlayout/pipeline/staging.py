@@ -59,7 +59,8 @@ KEYS_IN_MEMORY_BYTES = 64 << 20
 
 @dataclass
 class Stage:
-    """Staged rows (by staging key), rejects and 外字 occurrences of a run, on disk under `root`."""
+    """Staged rows (by staging key; for a target `in_memory`, its batches' key columns, in memory or on
+    disk), rejects and 外字 occurrences of a run, on disk under `root`."""
 
     root: Path
     parts: dict[str, list[Part]] = field(default_factory=dict)

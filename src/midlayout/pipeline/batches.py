@@ -10,8 +10,8 @@ whatever the number of workers or the executor.
 When the batches run in the main process (the local executor with one worker, or its thread pool), the
 valid rows of a job the runner is told to keep (`in_memory`) are not staged: its `Done` carries the frame
 itself, and the batch's key columns (what the cross-file rules read, compacted, `key_columns`; the input
-file's path as a category, not once per row) beside it.
-Rejects and 外字 occurrences are staged either way (they are few).
+file's path as a category, not once per row) beside it. Rejects and 外字 occurrences are staged either way
+(they are few).
 """
 
 from __future__ import annotations

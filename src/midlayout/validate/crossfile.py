@@ -3,7 +3,7 @@
 Rejecting a row can break another rule (a 世帯 rejected for two 世帯主 leaves its 住民 without a 世帯),
 so the rules run to a fixed point. They only ever read the columns some rule needs (keys, references and
 their targets, check items: a few small columns of each staged Parquet part, which is read column by
-column). When those columns fit the memory limit (`fits_in_memory`: at most CROSSFILE_IN_MEMORY_ROWS rows,
+column, or those columns alone, kept in memory by an in-process run: `Part`). When those columns fit the memory limit (`fits_in_memory`: at most CROSSFILE_IN_MEMORY_ROWS rows,
 estimated at BYTES_PER_VALUE per value), the rules run in memory with polars, on every core; above it,
 in DuckDB, with the memory limit and spilling to disk, so memory does not grow with the file: the key
 columns are copied once into a DuckDB database in the work folder (with `_file` as a small file number),

@@ -130,8 +130,8 @@ class BatchRunner:
         kernels_name: str = kernels.FAST,
         prove: bool | None = None,
         proven: dict[int, frozenset[tuple[str, str]]] | None = None,
-        fault: str | None = None,
         in_memory: dict[int, tuple[str, ...]] | None = None,
+        fault: str | None = None,
     ) -> None:
         self.jobs, self.gaiji, self.root, self.captures = jobs, gaiji, root, captures
         # Jobs whose valid rows stay in memory (batches run in this process), with the columns of them the
@@ -160,8 +160,8 @@ class BatchRunner:
             self.kernels_name,
             self.prove,
             self.all_proven(),  # computed once here, not by every worker
-            self.fault,
             self.in_memory,
+            self.fault,
         )
 
     def _job(self, i: int) -> tuple[Job, CompiledFile, GaijiSpec]:

@@ -74,6 +74,11 @@ def main(argv: list[str]) -> None:
     _wrap("write", [(convert_mod, "_write_targets")])
     if "staging" in mods:  # inside "cross-file": the rules alone (the rest reads the rejected records back)
         _wrap("  of which the rules (check_run)", [(mods["staging"], "check_run")])
+        collector = getattr(mods["staging"], "KeyCollector", None)
+        if collector is not None:  # since the rule columns are gathered while reading (#14 item 3)
+            _wrap("  of which the rules (check_run)", [(collector, "finish")])
+            _wrap("cross-file columns (while reading)", [(collector, "_add")])
+            collector._submit = lambda self, fn: fn()  # in line, so that each phase gets its own CPU
     mapping, out, inputs = argv[0], Path(argv[1]), argv[2:]
     total = time.process_time()
     if hasattr(convert_mod, "ConvertOptions"):  # the options object (main after the architecture work)

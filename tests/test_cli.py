@@ -106,12 +106,12 @@ def test_input_matching_no_source_file_is_exit_2(tmp_path: Path) -> None:
 
 
 def test_internal_error_is_exit_3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import midlayout.pipeline.staging as conv
+    from midlayout.validate.crossfile import KeyCollector
 
     def boom(*_a: object, **_k: object) -> None:
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setattr(conv, "check_run", boom)
+    monkeypatch.setattr(KeyCollector, "finish", boom)
     code, _, err = invoke("convert", "-m", JUKI, *inputs(tmp_path), "--out", str(tmp_path / "o"))
     assert_one_line_error(code, err, 3, "internal error", "simulated bug")
     assert not (tmp_path / "o" / "manifest.json").exists()

@@ -215,3 +215,56 @@ def test_the_engine_follows_the_row_threshold_and_the_memory_limit(
     monkeypatch.setattr(crossfile, "CROSSFILE_IN_MEMORY_ROWS", 10)
     assert not crossfile.fits_in_memory(files, None)
     assert crossfile.memory_bytes("1.5GiB") == 3 << 29 and crossfile.memory_bytes("256MB") == 256 * 10**6
+
+
+@pytest.mark.parametrize("switch_at", [None, 150, 0, "expected"])
+def test_the_collector_fed_batches_in_any_order_gives_the_same_rejects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, switch_at: int | str | None
+) -> None:
+    """Batches as frames or staged parts, jobs interleaved and out of order: the rejects of the staged
+    parts in order. `switch_at`: the row threshold, crossed part-way (150: the rows so far spill to a file
+    and the later batches follow, the rules run in DuckDB) or at once (0); "expected": the inputs say up
+    front that the rows will not fit (nothing is held in memory); None: in memory all along."""
+    frames = _random_run(random.Random(5), 200, with_tax=True)
+    staged = _stage(frames, tmp_path / "stage", 4)
+    layouts = _layouts()
+    files = {
+        n: crossfile.StagedFile(layouts[n][0], layouts[n][0].file(layouts[n][1]), staged[n]) for n in frames
+    }
+    want = crossfile.check_run(files, tmp_path / "work", in_memory=True)
+    expected = None
+    if isinstance(switch_at, int):
+        monkeypatch.setattr(crossfile, "CROSSFILE_IN_MEMORY_ROWS", switch_at)
+    elif switch_at == "expected":
+        monkeypatch.setattr(crossfile, "CROSSFILE_IN_MEMORY_ROWS", 1000)
+        expected = {SETAI: 600, JUMIN: 500}
+    targets = {n: (sf.layout, sf.file) for n, sf in files.items()}
+    collector = crossfile.KeyCollector(targets, tmp_path / "w", expected=expected)
+    assert (collector.spilled is not None) == (switch_at == "expected")
+    batches = [(n, part) for n, parts in staged.items() for part in parts]
+    random.Random(1).shuffle(batches)
+    for k, (name, part) in enumerate(batches):
+        if k % 2:
+            collector.add(name, k, pl.read_parquet(part))  # a frame with every column: the rule ones are kept
+        else:
+            collector.add_part(name, k, part)
+    for future in collector.pending:
+        future.result()
+    assert (collector.spilled is not None) == (switch_at is not None)
+    assert (tmp_path / "w").exists() == (switch_at is not None)  # the frames' rule columns, spilled
+    assert all(not f for f in collector.frames.values()) == (switch_at is not None)
+    got = collector.finish()
+    assert not (tmp_path / "w").exists()
+    assert got.unchecked == want.unchecked and list(got.rejects) == list(want.rejects)
+    assert sum(r.height for r in got.rejects.values()) > 0
+    for name in frames:
+        assert got.rejects[name].equals(want.rejects[name]), name
+
+
+def test_a_failing_batch_is_raised_and_the_collector_closes(tmp_path: Path) -> None:
+    collector = crossfile.KeyCollector({SETAI: (JUKI, JUKI.file("setai"))}, tmp_path / "w", in_memory=True)
+    with pytest.raises(FileNotFoundError):  # at the next call, or at once if the thread is done with it
+        collector.add_part(SETAI, 0, tmp_path / "missing.parquet")
+        collector.finish()
+    collector.close()  # as the staging area does whatever happened; twice is harmless
+    assert collector.lane._shutdown and not (tmp_path / "w").exists()

@@ -65,6 +65,9 @@ VALUES: list[bytes] = [
     "ｶﾞｶﾞｶﾞｶﾞｶﾞ".encode("cp932"),
     "ｱｲｳｴｵｶｷｸｹｺ".encode("cp932"),
     b"\x80" * W,  # U+0080: one byte in CP932, two by the 桁数 count (and a control character)
+    b"\xa0\xfd\xfe\xff" * 2
+    + b"\xa0\xa0",  # U+F8F0-U+F8F3: one byte each, two by the count (外字, kept: flag)
+    b"\x80" + "あいう".encode("cp932"),  # one U+0080 among others, within every bound
     "あいうえお".encode("cp932"),
     "ＡＢ１２　".encode("cp932"),
     "①髙﨑㈱".encode("cp932"),
@@ -156,8 +159,10 @@ def _corpus(tmp: Path, encoding: str, repertoire: str, source: str = "cp932") ->
 
 
 def _convert(mapping: Path, inputs: list[str], out: Path, prove: bool, mp: pytest.MonkeyPatch) -> dict:
+    """Unmapped 外字 kept (`flag`), so that the values holding them reach validation."""
     mp.setenv(proof.ENV, "1" if prove else "0")
-    convert([load_mapping(mapping)], inputs, out, ConvertOptions(("parquet", "standard"), workers=1))
+    options = ConvertOptions(("parquet", "standard"), workers=1, gaiji_unmapped="flag")
+    convert([load_mapping(mapping)], inputs, out, options)
     return json.loads((out / "manifest.json").read_text(encoding="utf-8"))
 
 
@@ -169,7 +174,30 @@ def _rejected(out: Path) -> set[tuple[str, str, str]]:
 
 
 def _proven(manifest: dict) -> set[tuple[str, str, str]]:
-    return {(p["target"].rsplit(":", 1)[1], p["item"], p["rule"]) for p in manifest["validation"]["proven"]}
+    """(target file, item, rule) proven for every value."""
+    entries = manifest["validation"]["proven"]
+    return {(p["target"].rsplit(":", 1)[1], p["item"], p["rule"]) for p in entries if "unless" not in p}
+
+
+def _conditional(manifest: dict) -> dict[tuple[str, str, str], str]:
+    """(target file, item, rule) → the characters it is proven unless a value holds."""
+    return {
+        (p["target"].rsplit(":", 1)[1], p["item"], p["rule"]): "".join(
+            chr(int(c.removeprefix("U+"), 16)) for c in p["unless"].split()
+        )
+        for p in manifest["validation"]["proven"]
+        if "unless" in p
+    }
+
+
+def _rejected_values(out: Path, source: str) -> dict[tuple[str, str, str], list[str]]:
+    """(target file, item, rule) → the source text (F and G decoded) of each record it rejected."""
+    rejects = pl.read_parquet(out / "rejects.parquet").filter(pl.col("stage") == "validate")
+    found: dict[tuple[str, str, str], list[str]] = {}
+    for f, i, r, raw in rejects.select("file", "item", "rule", "raw").iter_rows():
+        text = raw[4:24].decode(source, errors="replace")
+        found.setdefault((Path(f).stem.removeprefix("S_"), i, r), []).append(text)
+    return found
 
 
 # What injected values break through each case (target file, item, rule): they must be rejected with
@@ -189,6 +217,13 @@ BREAKS: dict[str, set[tuple[str, str]]] = {
 SOURCE_BREAKS: dict[str, set[tuple[str, str, str]]] = {
     "euc-jp": {("trim", "x_b2", "repertoire"), ("zenkaku_kana", "x_b2", "repertoire")},  # ˘ (JIS X 0212)
     "shift_jis": {("trim", "x_b2", "repertoire"), ("hankaku_ascii", "x_b2", "repertoire")},  # U+301C
+}
+# Proven unless a value holds U+0080 or U+F8F0-U+F8F3 (10 bytes of CP932, counted as 20 by the CP932 桁数):
+# rejected all the same, on the values b"\x80" * W and b"\xa0\xfd\xfe\xff..." (checked by the scan).
+CONDITIONAL_BREAKS: dict[str, set[tuple[str, str, str]]] = {
+    "cp932": {
+        (case, "x_b1", "length_bytes") for case in ("trim", "hankaku_digits", "normalize_spaces", "null_if")
+    }
 }
 # (label, target encoding, target repertoire line, source encoding)
 RUNS = [
@@ -272,7 +307,13 @@ def test_the_proof_is_never_wrong_through_every_op(
     broken_off = _rejected(off_dir)
     # No rule the proof dropped fails when it is checked.
     assert not proven & broken_off, sorted(proven & broken_off)
-    assert _proven(off) == set()
+    assert _proven(off) == set() and _conditional(off) == {}
+    # A rule proven unless a value holds some characters fails, when checked, only on values holding one.
+    source = {r[0]: r[3] for r in RUNS}[label]
+    values = _rejected_values(off_dir, source.replace("-", "_"))
+    for key, unless in _conditional(on).items():
+        for text in values.get(key, []):
+            assert set(text) & set(unless), (key, text)
     # Proofs on and off: the same outputs and rejects.
     _assert_same(_outputs(on_dir), _outputs(off_dir))
     broken_on = _rejected(on_dir)
@@ -285,6 +326,8 @@ def test_the_proof_is_never_wrong_through_every_op(
             assert (case, item, rule) not in proven
     for broken in SOURCE_BREAKS.get(label, set()):
         assert broken in broken_on and broken not in proven, broken
+    for broken in CONDITIONAL_BREAKS.get(label, set()):  # checked on the values that hold U+0080 or U+F8Fx
+        assert broken in broken_on and broken in _conditional(on), broken
     # Nothing is proven after an op that introduces text, nor for const, concat with an unknown
     # separator's repertoire, or a lookup.
     for case in [*(n for n, s in OP_SPECS.items() if s.effect == INTRODUCES), "const", "lookup"]:
@@ -319,7 +362,13 @@ def test_what_the_cp932_run_proves(runs: dict[str, tuple[Path, dict, Path, dict]
 def test_manifest_lists_proven_rules_without_values(runs: dict[str, tuple[Path, dict, Path, dict]]) -> None:
     on = runs["cp932"][1]
     entries = on["validation"]["proven"]
-    assert entries and all(set(e) == {"mapping", "target", "item", "rule", "why"} for e in entries)
+    keys = {"mapping", "target", "item", "rule", "why"}
+    assert entries and all(set(e) - {"unless"} == keys for e in entries)
+    # `unless`: code points, never the characters themselves
+    unless = {e["target"].rsplit(":", 1)[1]: e["unless"] for e in entries if "unless" in e}
+    assert unless["trim"] == "U+0080 U+F8F0 U+F8F1 U+F8F2 U+F8F3"
+    # normalize_spaces merges runs of spaces into one: the space is in its set (a merge may hide U+0080)
+    assert unless["normalize_spaces"] == "U+0020 U+0080 U+F8F0 U+F8F1 U+F8F2 U+F8F3"
     assert all(e["rule"] in proof.PROVABLE for e in entries)
     text = json.dumps(on["validation"], ensure_ascii=False)
     for value in ("ABCDEFGHIJ", "あいうえお", "ｱｲｳｴｵ"):

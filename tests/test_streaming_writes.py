@@ -164,3 +164,38 @@ def test_batches_of_a_target_out_of_order_are_written_from_the_sorted_parts(tmp_
     assert session.rewritten == [name]
     assert pl.read_parquet(outputs[0].path).equals(rows)
     assert sorted(written.rows()) == [("/in/SETAI0.DAT", 2), ("/in/SETAI1.DAT", rows.height - 2)]
+
+
+def test_the_crossfile_rules_read_no_staged_part_after_the_last_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Their columns are gathered as each batch is staged, while the workers still run: once the last
+    batch is in, only the rules themselves remain (the rejected records' provenance is read after them)."""
+    inputs = [str(SAMPLES / "vendor_a" / n) for n in ("JUMIN.DAT", "SETAI.DAT", "ZEI.DAT")]
+    reads: list[str] = []
+    finishing = [False]
+    read_parquet, scan_parquet, finish = pl.read_parquet, pl.scan_parquet, crossfile.KeyCollector.finish
+
+    def counted(real: Any) -> Any:
+        def read(source: Any, *a: Any, **k: Any) -> Any:
+            if finishing[0]:
+                reads.append(str(source))
+            return real(source, *a, **k)
+
+        return read
+
+    def finishing_rules(self: crossfile.KeyCollector) -> crossfile.CrossResult:
+        for batch in self.pending:  # the thread may still be on the last batch or two (LANE_DEPTH)
+            batch.result()
+        finishing[0] = True
+        try:
+            return finish(self)
+        finally:
+            finishing[0] = False
+
+    monkeypatch.setattr(pl, "read_parquet", counted(read_parquet))
+    monkeypatch.setattr(pl, "scan_parquet", counted(scan_parquet))
+    monkeypatch.setattr(crossfile.KeyCollector, "finish", finishing_rules)
+    _run(inputs, tmp_path / "o")
+    assert _crossfile_files(tmp_path / "o") == {"JUMIN.DAT", "SETAI.DAT", "ZEI.DAT"}  # the rules did reject
+    assert reads == []

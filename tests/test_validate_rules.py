@@ -3,11 +3,14 @@ schema of the same layout rejects: same rows, rules, items and messages, in the 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from midlayout.layout.mapping import load_mapping
 from midlayout.mapping.compile import apply, compile_file
@@ -16,7 +19,8 @@ from midlayout.pipeline.options import gaiji_options
 from midlayout.pipeline.plan import lookup_tables
 from midlayout.readers import read_batches
 from midlayout.synth import generate_vendor_a
-from midlayout.validate import rules, schema
+from midlayout.text.encodings import byte_length
+from midlayout.validate import repertoire, rules, schema
 from tests.conftest import MAPPINGS
 
 # Values that break a rule, or look as if they might: too long in bytes (and not in characters), outside
@@ -116,3 +120,129 @@ def test_a_mapping_bug_is_not_reported_as_bad_data(tmp_path: Path) -> None:
     layout, file, mapped = _mapped(tmp_path)[0]
     with pytest.raises(TypeError, match="dtype"):
         rules.validate_rows(layout, file, mapped.with_columns(pl.col("shimei").cast(pl.Categorical)))  # type: ignore[arg-type]
+
+
+# Characters that count differently in each measure: ASCII, U+0080 (1 UTF-8 byte more, 2 by the 桁数 count),
+# half-width kana (3 UTF-8 bytes, 1 counted), kanji, JIS X 0212 (EUC-JP), 𠮷 (4 UTF-8 bytes), selectors.
+_MEASURED = st.lists(
+    st.sampled_from(["A", " ", "\x80", "ｶ", "ﾞ", "漢", "　", "˘", "𠮷", "\ufe00", "\U000e0100", "é"]),
+    max_size=14,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), _MEASURED.map("".join)), min_size=1, max_size=8), st.integers(0, 30))
+def test_the_length_rules_answer_as_the_counts_do(values: list[str | None], length: int) -> None:
+    """`within_bytes` / `within_chars` skip the regex count where vectorised counts settle the answer; on
+    every value (null included) they answer what the count itself answers."""
+    frame = pl.DataFrame({"v": values}, schema={"v": pl.String})
+    col = pl.col("v")
+    for encoding in ("cp932", "shift_jis", "euc-jp", "utf-8"):
+        fast = frame.select(rules.within_bytes(col, encoding, length)).to_series().to_list()
+        assert fast == frame.select(byte_length(col, encoding) <= length).to_series().to_list(), encoding
+    fast = frame.select(rules.within_chars(col, length)).to_series().to_list()
+    assert fast == frame.select(rules.char_length(col) <= length).to_series().to_list()
+
+
+def test_rules_that_cannot_fail_alone_are_checked_only_where_their_guard_fails(tmp_path: Path) -> None:
+    """A code item's rules that every code passes wait for `code_domain`; a digits item's control_char and
+    repertoire for `length_digits`; a 桁数 proven unless U+0080 or U+F8Fx, with control_char, for one scan;
+    another 桁数 for its bound."""
+    layout, file, mapped = _mapped(tmp_path)[0]
+    unless = "\x80\uf8f0\uf8f1\uf8f2\uf8f3"
+    proven = {("shimei", "length_bytes"): unless, ("shimei", "repertoire"): ""}
+    found = rules.file_rules(layout, file, None, proven)  # type: ignore[arg-type]
+    guarded, scans, _ = rules.guards(found, layout, proven)  # type: ignore[arg-type]
+    named = {(found[k].item.id, found[k].id): g for k, g in guarded.items()}
+    index = {(r.item.id, r.id): f"__f{k}" for k, r in enumerate(found)}
+    for rule in ("length_digits", "control_char", "repertoire"):
+        assert named[("seibetsu", rule)] == index[("seibetsu", "code_domain")]
+    for rule in ("control_char", "repertoire"):
+        assert named[("yubin_no", rule)] == index[("yubin_no", "length_digits")]
+    assert named[("shimei", "length_bytes")] == named[("shimei", "control_char")]
+    assert scans[named[("shimei", "length_bytes")]][0] == "shimei"
+    assert ("shimei", "repertoire") not in index  # proven outright: not a rule of the run
+    # not proven here: counted where its bound (characters and UTF-8 bytes) does not settle it
+    assert named[("jusho", "length_bytes")].startswith("__b")
+    # A rule a code of the table breaks is not guarded by the table: with a code "1\t", control_char and
+    # length_digits are not (control_char waits for length_digits instead); repertoire still is.
+    table = layout.code_tables["seibetsu"]  # type: ignore[attr-defined]
+    tabbed = replace(table, codes={**table.codes, "1\t": "x"})
+    odd = replace(layout, code_tables={**layout.code_tables, "seibetsu": tabbed})  # type: ignore[attr-defined]
+    found = rules.file_rules(odd, file, None, proven)  # type: ignore[arg-type]
+    guarded, _, _ = rules.guards(found, odd, proven)
+    named = {(found[k].item.id, found[k].id): g for k, g in guarded.items()}
+    assert ("seibetsu", "length_digits") not in named
+    assert named[("seibetsu", "control_char")] == index[("seibetsu", "length_digits")]
+    assert named[("seibetsu", "repertoire")] == index[("seibetsu", "code_domain")]
+    # Rejects of values the guards single out: the same as pandera's, which checks every rule everywhere.
+    values = ["山田\x80", "\uf8f0" * 40, "山田\t", "山田"]
+    addresses = ["東" * 61, "a" * 120 + "\x80", "ｱ" * 121, "東京"]
+    broken = mapped.head(4).with_columns(
+        pl.Series("shimei", values, dtype=pl.String),
+        pl.Series("seibetsu", ["x", "1\t", "12", "1"], dtype=pl.String),
+        pl.Series("yubin_no", ["12a", "1\x00", "1" * 8, "1234567"], dtype=pl.String),
+        pl.Series("jusho", addresses, dtype=pl.String),
+    )
+    good, rejects = rules.validate_rows(layout, file, broken, None, proven)  # type: ignore[arg-type]
+    ref_good, ref_rejects = schema.validate_with_pandera(layout, file, broken, proven=proven)  # type: ignore[arg-type]
+    assert good.equals(ref_good) and rejects.equals(ref_rejects)
+    assert {("shimei", "length_bytes"), ("jusho", "length_bytes")} <= set(
+        rejects.select("item", "rule").rows()
+    )
+    assert good.height == 1
+
+
+@pytest.mark.parametrize("codec", sorted(repertoire.NOT_BACK))
+def test_the_characters_that_do_not_come_back_are_all_listed(codec: str) -> None:
+    """Over every code point: what the codec encodes but decodes to another character is NOT_BACK."""
+    found = []
+    for cp in range(0x110000):
+        if 0xD800 <= cp < 0xE000:
+            continue
+        try:
+            raw = chr(cp).encode(codec)
+        except UnicodeEncodeError:
+            continue
+        if raw.decode(codec) != chr(cp):
+            found.append(chr(cp))
+    assert "".join(found) == repertoire.NOT_BACK[codec]
+
+
+_ROUND = [
+    "A",
+    "漢",
+    "ｶ",
+    "〜",
+    "～",
+    "¢",
+    "￠",
+    "¬",
+    "−",
+    "‖",
+    "¥",
+    "‾",
+    "˘",
+    "𠮷",
+    "髙",
+    "①",
+    "\x80",
+    "か\u309a",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.lists(st.sampled_from(_ROUND), max_size=6).map("".join)), max_size=6))
+def test_a_column_fits_when_each_value_does(values: list[str | None]) -> None:
+    """`column_fits` (one encode per column, a decode only when a character may not come back) answers
+    what `fits` answers value by value."""
+    series = pl.Series(values, dtype=pl.String)
+    for repertoires in (
+        ("cp932",),
+        ("shift_jis",),
+        ("euc-jp",),
+        ("utf-8", "jisx0208"),
+        ("cp932", "jisx0213"),
+    ):
+        each = all(repertoire.fits(v, r) for v in values if v is not None for r in repertoires)
+        assert repertoire.column_fits(series, repertoires) == each, repertoires

@@ -235,3 +235,35 @@ def test_streaming_writer_starts_a_file_anew(name: str, rows: Rows, tmp_path: Pa
     if name != "duckdb":  # one output per file; DuckDB reports the database's total
         assert rows_of[f"{again_lay.ref}:{again_file.id}"] == again_frame.height - 1
     assert [p.name for p in (tmp_path / "out").rglob("*") if ".tmp-" in p.name] == []
+
+
+@pytest.mark.parametrize("name", sorted(n for n, c in registry.available().items() if c.STREAMING))
+def test_output_hashes_are_the_files_hashes_after_a_restart(
+    name: str, rows: Rows, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sha256 (and DuckDB's content_sha256) a writer reports, taken before the rename (in `prepare`) or
+    from the bytes as they were written (files of a StreamFileWriter, which are then never read to hash:
+    a target started anew hashes only its new bytes), are those of the committed files."""
+    from midlayout.writers import base
+    from midlayout.writers.duckdb_content import content_sha256
+
+    cls = registry.get_writer(name)
+    if issubclass(cls, base.StreamFileWriter):
+
+        def unread(path: Path) -> str:
+            raise AssertionError(f"{path} was read again to hash it")
+
+        monkeypatch.setattr(base, "sha256_path", unread)
+    writer = cls(tmp_path / "out", {}, LOAD_ID)
+    targets = _start(writer, rows)
+    for lay, file, frame in targets:
+        writer.write(lay, file, frame.head(3))
+    writer.start(targets[0][0], targets[0][1])
+    for lay, file, frame in targets:
+        writer.write(lay, file, frame.slice(1))
+    writer.prepare()
+    outputs = writer.commit()
+    monkeypatch.undo()
+    assert outputs and all(o.sha256 == base.sha256_path(Path(o.path)) for o in outputs)
+    if name == "duckdb":
+        assert [o.details["content_sha256"] for o in outputs] == [content_sha256(Path(outputs[0].path))]

@@ -12,6 +12,12 @@ follow from that alone, and are left out of validation for the run (both validat
   repertoire (checked here on the characters themselves, for the codecs where a value round-trips when
   each of its characters does).
 
+A 桁数 rule the longest value breaks may still be proven *unless* the value holds one of a few characters
+(`Proven.unless`): the characters that count more than the source bytes they come from (CP932's one-byte
+0x80 → U+0080 and 0xA0, 0xFD-0xFF → U+F8F0-U+F8F3, each counted as two bytes), left out of the bound one
+ratio (counted per source byte) at a time, highest first, until the rest fits. The validators then check
+the rule only on the values that hold one of them (rules.validate_rows), so rejects stay the same.
+
 Everything else is checked: `control_char`, `required`, code domains, digits, keys and references are
 never proven. Text an op, a constant, a lookup or a 外字 table introduces proves nothing; neither does a
 source field that is not text, nor a source codec whose decoder is not enumerated here (UTF-8, EBCDIC, JEF, …).
@@ -54,13 +60,21 @@ def enabled() -> bool:
     return os.environ.get(ENV, "1") != "0"
 
 
+# At most this many characters in an `unless` set (a longer one is no cheap test: the rule stays checked).
+UNLESS_MOST: Final = 16
+
+
 @dataclass(frozen=True)
 class Proven:
-    """A rule of one target item that this run does not check, and why it cannot fail (no values)."""
+    """A rule of one target item that this run does not check, and why it cannot fail (no values).
+
+    `unless`: characters (sorted) without which the rule cannot fail; a value holding one of them is still
+    checked. Empty: proven for every value."""
 
     item: str
     rule: str
     why: str
+    unless: str = ""
 
 
 @cache
@@ -153,6 +167,44 @@ def longest(reach: Reach, kind: str, encoding: str) -> int | None:
         pairs = _memo(("pairs", id(atoms), kind, encoding), atoms, partial(_pairs_of, atoms, kind, encoding))
         total += _knapsack(pairs, width)
     return total
+
+
+def unless_set(reach: Reach, kind: str, encoding: str, length: int) -> tuple[str, int] | None:
+    """The characters without which no value of `reach` measures over `length`, and the most such a value
+    measures (None: no set of at most UNLESS_MOST characters does it).
+
+    Atoms are left out by their measure per source byte, the highest first, until the longest value of
+    the atoms left fits; the set is every character the left-out atoms' text can hold, plus every character
+    an op merged (a merge may hide a left-out atom inside its replacement). A value without any of them
+    is made of the atoms kept only, so it is within the bound.
+    """
+    if any(width is None for _, width in reach.pieces):
+        return None
+    measured = [
+        (_memo(("measured", id(atoms), kind, encoding), atoms, partial(_measured, atoms, kind, encoding)), w)
+        for atoms, w in reach.pieces
+    ]
+    literal = sum(_measure([reach.literal], kind, encoding)) if reach.literal else 0
+    ratios = sorted({r for frame, _ in measured for r in frame.get_column("ratio").to_list() if r > 0})
+    for ratio in reversed(ratios):
+        kept = [
+            (sorted(frame.filter(pl.col("ratio") < ratio).select("src", "m").unique().rows()), w)
+            for frame, w in measured
+        ]
+        most = literal + sum(_knapsack(pairs, w or 0) for pairs, w in kept)
+        if most > length:
+            continue
+        left = set(reach.extra)
+        for frame, _ in measured:
+            left |= set("".join(frame.filter(pl.col("ratio") >= ratio).get_column("text")))
+        return ("".join(sorted(left)), most) if len(left) <= UNLESS_MOST else None
+    return None
+
+
+def _measured(atoms: pl.DataFrame, kind: str, encoding: str) -> pl.DataFrame:
+    """The atoms with their measure `m` and its ratio to their source bytes."""
+    m = _metric(kind, encoding).alias("m")
+    return atoms.select("text", "src", m).with_columns((pl.col("m") / pl.col("src")).alias("ratio"))
 
 
 def _knapsack(pairs: list[tuple[int, int]], width: int) -> int:
@@ -276,11 +328,20 @@ def _prove_item(item: Item, r: ItemRule, reach: Reach, source: SourceFile, layou
     kind = {"bytes": LENGTH_BYTES, "chars": LENGTH_CHARS}.get(item.unit)
     if kind is not None:
         most = longest(reach, kind, layout.encoding)
+        unit = f"bytes in {layout.encoding}" if kind == LENGTH_BYTES else "characters"
         if most is not None and most <= item.length:
-            unit = f"bytes in {layout.encoding}" if kind == LENGTH_BYTES else "characters"
             out.append(
                 Proven(item.id, kind, f"{origin}: at most {most} {unit}, the item holds {item.length}")
             )
+        elif most is not None:
+            found = unless_set(reach, kind, layout.encoding, item.length)
+            if found is not None:
+                unless, bound = found
+                why = (
+                    f"{origin}: at most {bound} {unit} unless it holds {code_points(unless)} (those values are"
+                    f" checked), the item holds {item.length}"
+                )
+                out.append(Proven(item.id, kind, why, unless))
     inside = _repertoire_ok(reach.chars(), layout)
     if inside is not None:
         out.append(
@@ -289,26 +350,34 @@ def _prove_item(item: Item, r: ItemRule, reach: Reach, source: SourceFile, layou
     return out
 
 
-def proven_rules(proofs: Iterable[Proven]) -> frozenset[tuple[str, str]]:
-    """(item, rule) pairs for the validators."""
-    return frozenset((p.item, p.rule) for p in proofs)
+def code_points(chars: str) -> str:
+    """`U+0080 U+F8F0`: characters named by code point (the manifest's `unless`)."""
+    return " ".join(f"U+{ord(c):04X}" for c in chars)
+
+
+def proven_rules(proofs: Iterable[Proven]) -> dict[tuple[str, str], str]:
+    """(item, rule) → the characters it is proven unless a value holds ("": proven outright), for the
+    validators."""
+    return {(p.item, p.rule): p.unless for p in proofs}
 
 
 def manifest_entries(entries: Iterable[tuple[str, str, Proven]]) -> list[dict[str, str]]:
-    """`validation.proven` in the manifest: one entry per (mapping, target, item, rule), in run order."""
+    """`validation.proven` in the manifest: one entry per (mapping, target, item, rule), in run order; a
+    rule proven unless a value holds some characters names them (`unless`, code points)."""
     out: dict[tuple[str, str, str, str], dict[str, str]] = {}
     for mapping_id, target, p in entries:
         key = (mapping_id, target, p.item, p.rule)
-        out.setdefault(
-            key, {"mapping": mapping_id, "target": target, "item": p.item, "rule": p.rule, "why": p.why}
-        )
+        entry = {"mapping": mapping_id, "target": target, "item": p.item, "rule": p.rule, "why": p.why}
+        out.setdefault(key, entry | ({"unless": code_points(p.unless)} if p.unless else {}))
     return list(out.values())
 
 
 __all__ = [
     "ENV",
     "PROVABLE",
+    "UNLESS_MOST",
     "Proven",
+    "code_points",
     "decoder_atoms",
     "enabled",
     "longest",
@@ -316,4 +385,5 @@ __all__ = [
     "prove_file",
     "proven_rules",
     "reach_of",
+    "unless_set",
 ]

@@ -129,7 +129,7 @@ class BatchRunner:
         validator: str = "fused",
         kernels_name: str = kernels.FAST,
         prove: bool | None = None,
-        proven: dict[int, frozenset[tuple[str, str]]] | None = None,
+        proven: dict[int, dict[tuple[str, str], str]] | None = None,
         in_memory: dict[int, tuple[str, ...]] | None = None,
         fault: str | None = None,
     ) -> None:
@@ -143,7 +143,7 @@ class BatchRunner:
         self.fault = fault  # MIDLAYOUT_FAULT as the executor passed it on (the dask executor only)
         self._validate: Validator = get_validator(validator)
         self._compiled: dict[int, CompiledFile] = {}
-        self._proven: dict[int, frozenset[tuple[str, str]]] = dict(proven or {})
+        self._proven: dict[int, dict[tuple[str, str], str]] = dict(proven or {})
         self._specs: dict[int, GaijiSpec] = {}
         self._tables: dict[str, pl.DataFrame] = {}
 
@@ -173,16 +173,16 @@ class BatchRunner:
             self._compiled[i] = compile_file(job.mapping, job.rule, trims)
         return job, self._compiled[i], self._specs[i]
 
-    def proven(self, i: int) -> frozenset[tuple[str, str]]:
+    def proven(self, i: int) -> dict[tuple[str, str], str]:
         """(item, rule) pairs job `i`'s source proves (mapping/proof.py), computed once per run: the main
         process hands them to the workers."""
         if i not in self._proven:
             job = self.jobs[i]
             spec = spec_for(job.source, self.gaiji[job.mapping.id])
-            self._proven[i] = proof.proven_rules(job_proofs(job, spec)) if self.prove else frozenset()
+            self._proven[i] = proof.proven_rules(job_proofs(job, spec)) if self.prove else {}
         return self._proven[i]
 
-    def all_proven(self) -> dict[int, frozenset[tuple[str, str]]]:
+    def all_proven(self) -> dict[int, dict[tuple[str, str], str]]:
         return {i: self.proven(i) for i in range(len(self.jobs))}
 
     def _table(self, lk: Lookup, path: str, rows: pl.DataFrame) -> pl.DataFrame:

@@ -118,6 +118,7 @@ def _convert(
             stage.in_memory = session.rebuildable(stage.targets(jobs))
             streamed = _Timed(session.stream)
             stage.on_rows = streamed
+            keys = stage.collect_keys(jobs, options.crossfile_memory_limit, options.memory_limit)
             reading = ReadPhase(jobs, manifest.inputs, stage, options, gaiji, progress or Silent())
             reading.run(executor)
             manifest.executor = executor.describe()
@@ -127,10 +128,9 @@ def _convert(
             staged = stage.staged_files(jobs)
             t1 = time.perf_counter()
             phase(progress, "cross-file checks")
-            rejected, manifest.unchecked = cross_rejects(
-                stage, staged, options.crossfile_memory_limit, options.memory_limit
-            )
+            rejected, manifest.unchecked = cross_rejects(stage)
             manifest.timings["crossfile_s"] = _since(t1)
+            manifest.timings["crossfile_streamed_s"] = round(keys.seconds, 3)  # in a thread, while reading
             t1 = time.perf_counter()
             phase(progress, "writing outputs")
             outset.run_id = hasher.set_run_id(manifest)
@@ -138,6 +138,7 @@ def _convert(
             manifest.load_ids = session.open(outset.run_id)
             # only what the streaming writers do not have yet
             written = session.write(staged, rejected, stage.in_memory, stage.root)
+            stage.drop_rows()  # every row is with the writers now
             outputs = session.commit_files()  # final names, inside the new set
             manifest.timings["write_s"] = _since(t1)
             rejects = stage.write_rejects(outset.next)

@@ -208,13 +208,14 @@ class WriterSession:
         return _batches_of(src, sf.parts)
 
     def commit_files(self) -> list[Output]:
-        """Prepare every file writer (everything that can fail, in all of them), then commit each: its files
-        get their final names inside the new output set, which is not yet in the output folder."""
-        self.lanes.drain()
-        self.lanes.close()
+        """Prepare every file writer (everything that can fail, in all of them: side by side, one thread
+        each, as they close and hash their files), then commit each: its files get their final names inside
+        the new output set, which is not yet in the output folder."""
         files = [w for w in self.writers if not w.DATABASE]
         for w in files:
-            w.prepare()
+            self.lanes.call(w, w.prepare)
+        self.lanes.drain()
+        self.lanes.close()
         outputs: list[Output] = []
         for w in files:
             outputs += w.commit()

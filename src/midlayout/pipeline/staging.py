@@ -1,18 +1,21 @@
 """The staging area of a run: staged rows, rejects and 外字 occurrences as Parquet parts under `--out`.
 
 Part names sort in run order. Each part of valid rows is handed on as it is staged (`on_rows`: the
-streaming writers, pipeline/session.py). The cross-file checks read the staged rows here (their rule
-columns only) and add their rejects, and the rejects of the whole run are written from here.
+streaming writers, pipeline/session.py) and its rule columns to the cross-file rules (`keys`, a
+`KeyCollector` that gathers them while the workers still run); after the last batch the rules run and
+their rejects are added here, and the rejects of the whole run are written from here.
 
 A target in `in_memory` (its batches run in this process, and its streamed Parquet output can give its
 rows back: `WriterSession.rebuildable`) has no staged rows: each batch's frame goes straight to `on_rows`,
-and only its key columns are kept, as its parts: in memory up to KEYS_IN_MEMORY_BYTES for the whole run,
-then as small Parquet parts (all of them, so that memory stays bounded and DuckDB can read them).
+its rule columns to `keys`, and only its provenance is kept, as its parts: in memory up to
+KEYS_IN_MEMORY_BYTES for the whole run, then as small Parquet parts (all of them, so that memory stays
+bounded).
 """
 
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,27 +43,17 @@ from midlayout.rejects import (
     rejects_from,
     with_raw,
 )
-from midlayout.validate.crossfile import (
-    ROW_ID,
-    Part,
-    StagedFile,
-    check_run,
-    fits_in_memory,
-    key_columns,
-    scan_part,
-)
+from midlayout.validate.crossfile import ROW_ID, KeyCollector, Part, StagedFile, key_columns, scan_part
 
-# Key columns of the batches kept in memory, all targets together (polars' estimated size; string views make
-# the resident size about 1.5 times that), before they all go to disk as Parquet parts: 0.48M records of
-# 住民+世帯 hold 23 MiB of them (about 50 bytes a row, `_file` as a category); the 1.45M-record bench case
-# goes to disk near its end. The 4 GB extract's peak RSS (≤ 1 GB) has room for this, not for more.
+# Provenance of the batches kept in memory, all targets together (polars' estimated size; string views make
+# the resident size about 1.5 times that), before it all goes to disk as Parquet parts. The 4 GB extract's
+# peak RSS (≤ 1 GB) has room for this, not for much more.
 KEYS_IN_MEMORY_BYTES = 64 << 20
 
 
 @dataclass
 class Stage:
-    """Staged rows (by staging key; for a target `in_memory`, its batches' key columns, in memory or on
-    disk), rejects and 外字 occurrences of a run, on disk under `root`."""
+    """Staged rows (by staging key), rejects and 外字 occurrences of a run, on disk under `root`."""
 
     root: Path
     parts: dict[str, list[Part]] = field(default_factory=dict)
@@ -68,29 +61,68 @@ class Stage:
     gaiji_parts: list[Path] = field(default_factory=list)
     # (target, job, rows) as each batch of valid rows comes: a staged part, or the frame (`in_memory`)
     on_rows: Callable[[str, int, Path | pl.DataFrame], None] | None = None
-    in_memory: set[str] = field(default_factory=set)  # targets whose rows are not staged (their key columns)
-    keys_bytes: int = 0  # estimated size of the key columns held in memory; -1 once they went to disk
+    in_memory: set[str] = field(default_factory=set)  # targets whose rows are not staged (their provenance)
+    keys_bytes: int = 0  # estimated size of the provenance held in memory; -1 once it went to disk
+    keys: KeyCollector | None = None  # the cross-file rules' columns, gathered as each part is staged
+    removing: threading.Thread | None = None  # removes the parts of valid rows once they are written
+
+    def drop_rows(self) -> None:
+        """Once every target is written: remove the parts of valid rows in a thread, beside the writers'
+        commit (`staging` waits for it before removing the rest)."""
+        parts = [p for paths in self.parts.values() for p in paths if isinstance(p, Path)]
+        self.parts = {}
+        self.removing = threading.Thread(target=_unlink, args=(parts,), name="midlayout-unstage", daemon=True)
+        self.removing.start()
+
+    def collect_keys(self, jobs: list[Job], memory_limit: str, bound: str | None) -> KeyCollector:
+        """Gather the cross-file rules' columns of every part staged from now on (`cross_rejects` runs
+        the rules): in memory while they fit `bound` (the run's own memory limit, None when not given) and
+        the fixed-width inputs' record counts say they will, else in DuckDB within `memory_limit`, in a
+        scratch folder of the staging area."""
+        expected: dict[str, int] = {}
+        for job in jobs:
+            src = job.source
+            if src.format == "fixed" and src.record_length:  # at most this many records (CSV: unknown)
+                size = job.path.stat().st_size
+                n = size // (src.record_length + (0 if src.terminator_auto else len(src.terminator)))
+                expected[target_name(job)] = expected.get(target_name(job), 0) + n
+        self.keys = KeyCollector(
+            self.targets(jobs), self.root / "crossfile", memory_limit, bound, expected=expected
+        )
+        return self.keys
+
+    def _staged(self, target: str, job: int, part: Path) -> None:
+        if self.on_rows is not None:
+            self.on_rows(target, job, part)
+        if self.keys is not None:
+            self.keys.add_part(target, job, part)
 
     def add(self, target: str, done: Done) -> None:
         if isinstance(done.rows, pl.DataFrame):
             assert done.keys is not None and target in self.in_memory
-            self._add_keys(target, done.keys)
+            self._unstaged(target, done.job, done.rows, done.keys)
         else:
             self.parts.setdefault(target, []).append(done.rows)
-        if self.on_rows is not None:
-            self.on_rows(target, done.job, done.rows)
+            self._staged(target, done.job, done.rows)
         if done.rejects is not None:
             self.reject_parts.append(done.rejects)
         if done.gaiji is not None:
             self.gaiji_parts.append(done.gaiji)
 
-    def _add_keys(self, target: str, keys: pl.DataFrame) -> None:
+    def _unstaged(self, target: str, job: int, rows: pl.DataFrame, keys: pl.DataFrame) -> None:
+        """A batch kept in memory: the frame to the writers, its rule columns to the cross-file rules, its
+        provenance kept (for the rejects and a rewrite)."""
+        if self.on_rows is not None:
+            self.on_rows(target, job, rows)
+        if self.keys is not None:
+            self.keys.add(target, job, keys)
+        provenance = keys.select(STAGED_PROVENANCE)
         parts = self.parts.setdefault(target, [])
         if self.keys_bytes < 0:
-            parts.append(self._write_keys(target, keys, len(parts)))
+            parts.append(self._write_keys(target, provenance, len(parts)))
             return
-        parts.append(keys)
-        self.keys_bytes += int(keys.estimated_size())
+        parts.append(provenance)
+        self.keys_bytes += int(provenance.estimated_size())
         if self.keys_bytes > KEYS_IN_MEMORY_BYTES:
             self.keys_to_disk()
 
@@ -100,7 +132,7 @@ class Stage:
         return path
 
     def keys_to_disk(self) -> None:
-        """Every key part held in memory to a Parquet part, and those still to come too."""
+        """The provenance held in memory to Parquet parts, and that still to come too."""
         for target, parts in self.parts.items():
             for n, part in enumerate(parts):
                 if isinstance(part, pl.DataFrame):
@@ -108,8 +140,8 @@ class Stage:
         self.keys_bytes = -1
 
     def sort(self) -> None:
-        """Batches finish in any order across jobs; outputs follow input order. (The key parts of a target
-        kept in memory come in order: its jobs run in job order, `ReadPhase`.)"""
+        """Batches finish in any order across jobs; outputs follow input order. (The parts of a target kept
+        in memory come in order: its jobs run in job order, `ReadPhase`.)"""
         for target, parts in self.parts.items():
             if target not in self.in_memory:
                 parts.sort(key=lambda p: p.name.rsplit("-", 2)[-2:])  # type: ignore[union-attr]
@@ -122,16 +154,14 @@ class Stage:
         )
 
     def add_rows(self, target: str, frame: pl.DataFrame, job: int = 0) -> None:
-        parts = self.parts.setdefault(target, [])
         if target in self.in_memory:
-            self._add_keys(target, frame)
-            rows: Path | pl.DataFrame = frame
-        else:
-            rows = self.root / f"{_stem(target)}-{len(parts):05d}.parquet"
-            frame.write_parquet(rows, compression=STAGE_COMPRESSION)
-            parts.append(rows)
-        if self.on_rows is not None:
-            self.on_rows(target, job, rows)
+            self._unstaged(target, job, frame, frame)
+            return
+        parts = self.parts.setdefault(target, [])
+        path = self.root / f"{_stem(target)}-{len(parts):05d}.parquet"
+        frame.write_parquet(path, compression=STAGE_COMPRESSION)
+        parts.append(path)
+        self._staged(target, job, path)
 
     def add_rejects(self, frame: pl.DataFrame) -> None:
         if frame.height:
@@ -209,27 +239,33 @@ def _stem(target: str) -> str:
     return target.replace("/", "_").replace(":", "__")
 
 
+def _unlink(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
 @contextmanager
 def staging(root: Path) -> Iterator[Stage]:
     """A fresh staging area at `root` (owner-only: it holds personal data), removed afterwards whatever happens."""
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(mode=0o700, parents=True)
+    stage = Stage(root)
     try:
-        yield Stage(root)
+        yield stage
     finally:
+        if stage.keys is not None:
+            stage.keys.close()
+        if stage.removing is not None:
+            stage.removing.join()
         shutil.rmtree(root, ignore_errors=True)
 
 
-def cross_rejects(
-    stage: Stage, staged: dict[str, StagedFile], memory_limit: str, bound: str | None = None
-) -> tuple[dict[str, pl.DataFrame], list[str]]:
-    """Run the cross-file checks (in memory when their columns fit: `bound` is the run's own memory limit,
-    None when not given; else in DuckDB within `memory_limit`); stage their rejects (with raw bytes); return
-    the rejected row ids per target and the references left unchecked."""
-    in_memory = fits_in_memory(staged, bound)
-    if not in_memory and stage.keys_bytes > 0:
-        stage.keys_to_disk()  # DuckDB reads the key parts from disk (`staged` holds the same lists)
-    result = check_run(staged, stage.root / "crossfile", memory_limit, in_memory)
+def cross_rejects(stage: Stage) -> tuple[dict[str, pl.DataFrame], list[str]]:
+    """After the last batch: run the cross-file rules over the columns `stage.keys` gathered; stage their
+    rejects (with raw bytes); return the rejected row ids per target and the references left unchecked."""
+    if stage.keys is None:
+        raise RuntimeError("the staging area gathered no rule columns (collect_keys was not called)")
+    result = stage.keys.finish()
     for name, ids in result.rejects.items():
         if ids.height:
             # Part by part: only the rejected records' provenance is read (their `_rec` prefilters the scan),

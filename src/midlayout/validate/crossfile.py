@@ -2,17 +2,22 @@
 
 Rejecting a row can break another rule (a 世帯 rejected for two 世帯主 leaves its 住民 without a 世帯),
 so the rules run to a fixed point. They only ever read the columns some rule needs (keys, references and
-their targets, check items: a few small columns of each staged Parquet part, which is read column by
-column, or those columns alone, kept in memory by an in-process run: `Part`). When those columns fit the memory limit (`fits_in_memory`: at most CROSSFILE_IN_MEMORY_ROWS rows,
-estimated at BYTES_PER_VALUE per value), the rules run in memory with polars, on every core; above it,
-in DuckDB, with the memory limit and spilling to disk, so memory does not grow with the file: the key
-columns are copied once into a DuckDB database in the work folder (with `_file` as a small file number),
-and only the rejected row ids come back into polars. Both give the same rejects, row for row.
+their targets, check items: a few small columns of each batch). `KeyCollector` gathers those columns batch
+by batch while the workers still run, so that after the last batch only the rules themselves remain.
+While the rows fit the memory limit (`fits_in_memory`: at most CROSSFILE_IN_MEMORY_ROWS rows, estimated
+at BYTES_PER_VALUE per value), they are kept in memory and the rules run with polars; past it, they spill
+to Parquet files (the staged parts themselves, or small files of the rule columns) and the rules run in
+DuckDB, within the memory limit and spilling to disk, so memory does not grow with the file: the columns
+are copied once into a DuckDB database in the work folder (with `_file` as a small file number), and only
+the rejected row ids come back into polars. Both give the same rejects, row for row.
 """
 
 from __future__ import annotations
 
 import shutil
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -35,14 +40,28 @@ CROSSFILE_IN_MEMORY_ROWS = 2_000_000
 BYTES_PER_VALUE = 64
 
 
-Part = Path | pl.DataFrame  # a staged Parquet part, or a batch's rule columns kept in memory
+Part = Path | pl.DataFrame  # a staged Parquet part, or a batch's provenance and rule columns kept in memory
+
+
+def scan_part(part: Part) -> pl.LazyFrame:
+    """A part's rows, lazily: read from disk, or the frame held in memory (whose `_file` may be held as a
+    category: a string again here, as on disk)."""
+    if isinstance(part, pl.DataFrame):
+        return part.lazy().with_columns(pl.col(FILE).cast(pl.String))
+    return pl.scan_parquet(part)
+
+
+def key_columns(staged: Mapping[str, StagedFile]) -> dict[str, list[str]]:
+    """Per staged file, what an in-process run keeps of its rows: the provenance (row id, offset and
+    length, for the rejects and a rewrite) and the columns some rule reads."""
+    return {name: [*STAGED_PROVENANCE, *cols] for name, cols in _columns(staged).items()}
 
 
 @dataclass
 class StagedFile:
-    """A target file of the run: its layout, definition and its parts, in output order. A part is a
-    staged Parquet file of its rows (all columns, or only `key_columns`), or a frame of a batch's
-    `key_columns` kept in memory (in-process runs: pipeline/staging.py)."""
+    """A target file of the run: its layout, definition and its parts, in output order: staged Parquet
+    parts of its rows, or (in-process runs, pipeline/staging.py) each batch's provenance and rule columns,
+    in memory or on disk."""
 
     layout: Layout
     file: FileDef
@@ -64,7 +83,7 @@ class CrossResult:
 _SCHEMA = {FILE: pl.String, REC: pl.Int64, "rule": pl.String, "item": pl.String, "message": pl.String}
 
 
-def _resolve_target(ref_file: str, sf: StagedFile, staged: dict[str, StagedFile]) -> str | None:
+def _resolve_target(ref_file: str, sf: StagedFile, staged: Mapping[str, StagedFile]) -> str | None:
     if ":" in ref_file:
         layout_id, file_id = ref_file.split(":")
         name = staging_key(layout_id, file_id)
@@ -73,21 +92,7 @@ def _resolve_target(ref_file: str, sf: StagedFile, staged: dict[str, StagedFile]
     return name if name in staged else None
 
 
-def scan_part(part: Part) -> pl.LazyFrame:
-    """A part's rows, lazily: read from disk, or the frame held in memory (whose `_file` may be held as a
-    category: a string again here, as on disk)."""
-    if isinstance(part, pl.DataFrame):
-        return part.lazy().with_columns(pl.col(FILE).cast(pl.String))
-    return pl.scan_parquet(part)
-
-
-def key_columns(staged: dict[str, StagedFile]) -> dict[str, list[str]]:
-    """Per staged file, what the cross-file phase reads of its rows: the provenance (row id, offset and
-    length, for the rejects) and the columns some rule reads."""
-    return {name: [*STAGED_PROVENANCE, *cols] for name, cols in _columns(staged).items()}
-
-
-def _columns(staged: dict[str, StagedFile]) -> dict[str, list[str]]:
+def _columns(staged: Mapping[str, StagedFile]) -> dict[str, list[str]]:
     """Per staged file, the columns some rule reads (keys, references and their targets, check items)."""
     cols: dict[str, list[str]] = {name: list(sf.file.key) for name, sf in staged.items()}
     for name, sf in staged.items():
@@ -106,9 +111,12 @@ def _columns(staged: dict[str, StagedFile]) -> dict[str, list[str]]:
 
 class _Checker:
     """One DuckDB database holding, per staged file `i`: `t{i}` (file number, record, rule columns),
-    `r{i}` (rejected row ids with their reasons) and the view `a{i}` (rows still alive)."""
+    `r{i}` (rejected row ids with their reasons) and the view `a{i}` (rows still alive), loaded from
+    `files` (per staged file: Parquet files holding at least the row id and its rule columns)."""
 
-    def __init__(self, staged: dict[str, StagedFile], work: Path, memory_limit: str) -> None:
+    def __init__(
+        self, staged: Mapping[str, StagedFile], work: Path, memory_limit: str, files: dict[str, list[Path]]
+    ) -> None:
         from midlayout.duckcon import open_duckdb
 
         self.staged = staged
@@ -121,20 +129,21 @@ class _Checker:
             "SET preserve_insertion_order = false"
         )
         cols = _columns(staged)
-        paths = {name: [p for p in sf.parts if isinstance(p, Path)] for name, sf in staged.items()}
-        parts = [p for name in staged for p in paths[name]]
-        assert len(parts) == sum(len(sf.parts) for sf in staged.values()), "DuckDB reads parts from disk"
+        parts = [p for name in staged for p in files[name]]
         self._exec(
             "CREATE TABLE files AS SELECT _file, (row_number() OVER (ORDER BY _file))::INTEGER AS _f FROM "
-            f"(SELECT DISTINCT {_ident(FILE)} AS _file FROM read_parquet({_files(parts)}))"
+            f"(SELECT DISTINCT {_ident(FILE)} AS _file FROM read_parquet({_files(parts)}, union_by_name = true))"
             if parts
             else "CREATE TABLE files (_file VARCHAR, _f INTEGER)"
         )
-        for name, sf in staged.items():
+        for name in staged:
             i = self.idx[name]
             sel = ", ".join(f"s.{_ident(c)}" for c in cols[name])
-            if sf.parts:
-                source = f"read_parquet({_files(paths[name])}) s JOIN files f ON s.{_ident(FILE)} = f._file"
+            if files[name]:
+                source = (
+                    f"read_parquet({_files(files[name])}, union_by_name = true) s "
+                    f"JOIN files f ON s.{_ident(FILE)} = f._file"
+                )
                 self._exec(
                     f"CREATE TABLE t{i} AS SELECT f._f, s.{_ident(REC)} AS _rec"
                     f"{', ' + sel if sel else ''} FROM {source}"
@@ -243,13 +252,15 @@ def _rows(sf: StagedFile) -> int:
     return sum(int(scan_part(p).select(pl.len()).collect().item()) for p in sf.parts)
 
 
-def fits_in_memory(staged: dict[str, StagedFile], memory_limit: str | None) -> bool:
+def fits_in_memory(staged: Mapping[str, StagedFile], memory_limit: str | None) -> bool:
     """Whether the rule columns of `staged` are small enough to check in memory (from the parts' metadata):
     at most CROSSFILE_IN_MEMORY_ROWS rows, and within `memory_limit` when one is given."""
-    rows = {name: _rows(sf) for name, sf in staged.items()}
+    return _fits({name: _rows(sf) for name, sf in staged.items()}, _columns(staged), memory_limit)
+
+
+def _fits(rows: dict[str, int], cols: dict[str, list[str]], memory_limit: str | None) -> bool:
     if sum(rows.values()) > CROSSFILE_IN_MEMORY_ROWS:
         return False
-    cols = _columns(staged)
     values = sum(n * (len(cols[name]) + len(ROW_ID)) for name, n in rows.items())
     return memory_limit is None or values * BYTES_PER_VALUE <= memory_bytes(memory_limit)
 
@@ -264,37 +275,23 @@ def memory_bytes(limit: str) -> int:
 
 class _InMemory:
     """The same rules over the rule columns in polars frames: per staged file, its rows (`_i` = position),
-    whether each is still alive, and the rejects so far (`_i`, rule, item, message)."""
+    whether each is still alive, and the rejects so far (`_i`, rule, item, message). The frames come from
+    `KeyCollector`."""
 
-    def __init__(self, staged: dict[str, StagedFile]) -> None:
+    def __init__(self, staged: Mapping[str, StagedFile], frames: dict[str, pl.DataFrame]) -> None:
         self.staged = staged
-        cols = _columns(staged)
-        self.rows: dict[str, pl.DataFrame] = {}
-        for name, sf in staged.items():
-            if sf.parts:  # part by part, the file path as a category: a few bytes per row, not the path
-                frame = pl.concat(
-                    [
-                        scan_part(part)
-                        .select(*ROW_ID, *cols[name])
-                        .with_columns(pl.col(FILE).cast(pl.Categorical))
-                        .collect()
-                        for part in sf.parts
-                    ]
-                )
-            else:
-                frame = pl.DataFrame(
-                    schema={FILE: pl.Categorical, REC: pl.Int64} | dict.fromkeys(cols[name], pl.String)
-                )
-            self.rows[name] = frame.with_row_index("_i")
+        self.rows = {name: frames[name].with_row_index("_i") for name in staged}
         self.alive = {
             name: pl.Series("alive", [True] * f.height, pl.Boolean) for name, f in self.rows.items()
         }
+        self.dead = dict.fromkeys(staged, 0)
         self.rejected: dict[str, list[pl.DataFrame]] = {name: [] for name in staged}
         self.seen: dict[tuple[str, str, str], int] = {}  # per rule: how many rejected parts it has seen
 
     def live(self, name: str, *cols: str) -> pl.DataFrame:
         """The rows of `name` still alive: their position and `cols`."""
-        return self.rows[name].select("_i", *dict.fromkeys(cols)).filter(self.alive[name])
+        rows = self.rows[name].select("_i", *dict.fromkeys(cols))
+        return rows.filter(self.alive[name]) if self.dead[name] else rows
 
     def _gone(self, rule: tuple[str, str, str], target: str) -> pl.DataFrame | None:
         """The rows of `target` rejected since `rule` last looked at it (None: it never did). Rows only
@@ -314,6 +311,7 @@ class _InMemory:
         self.rejected[name].append(fresh)
         dead = pl.Series(fresh.get_column("_i")).cast(pl.Int64)
         self.alive[name] = self.alive[name].scatter(dead, False)
+        self.dead[name] += fresh.height
         return fresh.height
 
     def key_rejects(self, name: str) -> None:
@@ -349,13 +347,15 @@ class _InMemory:
                 rows = rows.filter(pl.col(col).is_in(gone.get_column(ref).drop_nulls().unique().implode()))
             if not rows.height:
                 continue
-            alive_keys = self.live(target, ref).get_column(ref).drop_nulls().unique()
-            bad = rows.filter(~pl.col(col).is_in(alive_keys.implode()))
-            staged_keys = self.rows[target].get_column(ref).drop_nulls().unique()
+            alive = self.live(target, ref).select(pl.col(ref).alias(col))
+            bad = rows.join(alive, on=col, how="anti")  # null keys match nothing: the nulls are gone
+            if not bad.height:
+                continue
+            staged_keys = self.rows[target].get_column(ref).implode()
             where = f"{self.staged[target].file.name}.{ref}"
             # A key that was staged but is no longer alive belongs to a row rejected by a cross-file rule.
             message = (
-                pl.when(pl.col(col).is_in(staged_keys.implode()))
+                pl.when(pl.col(col).is_in(staged_keys))
                 .then(pl.lit(f"{item.name} matches a {where} row that was itself rejected"))
                 .otherwise(pl.lit(f"{item.name} has no match in {where}"))
             )
@@ -419,26 +419,151 @@ class _InMemory:
         return frame.cast(_SCHEMA)  # type: ignore[arg-type]
 
 
+class KeyCollector:
+    """The rule columns of each target's rows, gathered batch by batch while the workers still run (`add`
+    for a frame in memory, `add_part` for a staged Parquet part), so that after the last batch only the
+    rules themselves remain (`finish`).
+
+    In memory (polars) while the rows so far fit (`fits_in_memory`'s estimate, with `bound` as its memory
+    limit: the run's own, None when not given) and `expected` rows (per target, when the inputs tell them
+    up front: fixed-width sizes) do too; otherwise, or from the batch that crosses it on, or from the start
+    when `in_memory` is False, they spill: a staged part is only remembered, a frame's rule columns are
+    written to a small Parquet file in `work` (a scratch folder, created, then removed), and the rules run
+    in DuckDB within `memory_limit` over those files, so memory does not grow with the file.
+    `in_memory=True` never spills. The engine depends on the totals (as `fits_in_memory` decides on the
+    staged parts) and on that estimate, never on the order in which batches arrive; neither do the rejects
+    (they come out sorted by row id, the same from either engine). The work runs in one thread beside the caller (polars and DuckDB release the GIL), at most
+    LANE_DEPTH batches behind; an error is raised at the next call.
+    """
+
+    LANE_DEPTH = 2
+
+    def __init__(
+        self,
+        targets: Mapping[str, tuple[Layout, FileDef]],
+        work: Path,
+        memory_limit: str = MEMORY_LIMIT,
+        bound: str | None = None,
+        in_memory: bool | None = None,
+        expected: Mapping[str, int] | None = None,
+    ) -> None:
+        self.staged = {name: StagedFile(layout, file, []) for name, (layout, file) in targets.items()}
+        self.cols = _columns(self.staged)
+        self.work, self.memory_limit, self.bound, self.in_memory = work, memory_limit, bound, in_memory
+        self.frames: dict[str, list[pl.DataFrame]] = {name: [] for name in self.staged}
+        self.rows = dict.fromkeys(self.staged, 0)
+        # Once spilled: per target, Parquet files holding its rule columns (staged parts, or written here).
+        self.spilled: dict[str, list[Path]] | None = None
+        if in_memory is False or (
+            in_memory is None
+            and expected is not None
+            and not _fits({n: expected.get(n, 0) for n in self.staged}, self.cols, bound)
+        ):
+            self.spilled = {name: [] for name in self.staged}
+        self.lane = ThreadPoolExecutor(1, thread_name_prefix="midlayout-crossfile")
+        self.pending: list[Future[None]] = []
+        self.seconds = 0.0  # wall time the thread spent on batches
+
+    def columns(self, name: str) -> list[str]:
+        """What a batch of `name` must hold: the row id and the columns some rule reads."""
+        return [*ROW_ID, *self.cols[name]]
+
+    def add(self, name: str, job: int, frame: pl.DataFrame) -> None:
+        """One batch of target `name`'s valid rows (from job `job`; any order), as a frame."""
+        rows = frame.select(self.columns(name))
+        self._submit(lambda: self._add(name, rows))
+
+    def add_part(self, name: str, job: int, part: Path) -> None:
+        """One staged part of target `name`'s valid rows: its rule columns only are read (in the thread),
+        or, once spilled, the part is only remembered (it stays until `finish`)."""
+        self._submit(lambda: self._add(name, part))
+
+    def _submit(self, fn: Callable[[], None]) -> None:
+        self.pending.append(self.lane.submit(fn))
+        while self.pending and (self.pending[0].done() or len(self.pending) > self.LANE_DEPTH):
+            self.pending.pop(0).result()
+
+    def _add(self, name: str, rows: pl.DataFrame | Path) -> None:
+        start = time.perf_counter()
+        try:
+            if self.spilled is not None:
+                self.spilled[name].append(rows if isinstance(rows, Path) else self._spill(name, rows))
+                return
+            frame = pl.read_parquet(rows, columns=self.columns(name)) if isinstance(rows, Path) else rows
+            self.frames[name].append(frame.with_columns(pl.col(FILE).cast(pl.Categorical)))
+            self.rows[name] += frame.height
+            if self.in_memory is None and not _fits(self.rows, self.cols, self.bound):
+                self.spilled = {
+                    n: [self._spill(n, pl.concat(f))] if f else [] for n, f in self.frames.items()
+                }
+                self.frames = {n: [] for n in self.staged}
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    def _spill(self, name: str, frame: pl.DataFrame) -> Path:
+        self.work.mkdir(parents=True, exist_ok=True)
+        path = self.work / f"keys-{len(list(self.work.glob('keys-*'))):06d}.parquet"
+        frame.with_columns(pl.col(FILE).cast(pl.String)).write_parquet(path, compression="lz4")
+        return path
+
+    def finish(self) -> CrossResult:
+        """After the last batch: key uniqueness once, then references and exactly-one rules until nothing
+        more is rejected. Closes the collector."""
+        try:
+            for future in self.pending:
+                future.result()
+            self.pending = []
+            if self.spilled is not None:
+                checker = _Checker(self.staged, self.work, self.memory_limit, self.spilled)
+                try:
+                    return _fixed_point(checker, self.staged)
+                finally:
+                    checker.close()
+            frames = {}
+            for name, parts in self.frames.items():
+                empty = pl.DataFrame(
+                    schema={FILE: pl.Categorical, REC: pl.Int64} | dict.fromkeys(self.cols[name], pl.String)
+                )
+                frames[name] = pl.concat(parts) if parts else empty
+            self.frames = {}
+            return _fixed_point(_InMemory(self.staged, frames), self.staged)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the thread (what runs is waited for; errors dropped) and remove the scratch folder."""
+        self.lane.shutdown(wait=True, cancel_futures=True)
+        self.pending, self.frames = [], {}
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
 def check_run(
     staged: dict[str, StagedFile], work: Path, memory_limit: str = MEMORY_LIMIT, in_memory: bool | None = None
 ) -> CrossResult:
-    """Apply key uniqueness once, then references and exactly-one rules until nothing more is rejected.
-
-    In memory with polars when `in_memory` (default: when the rule columns fit `memory_limit`,
-    `fits_in_memory`), else in DuckDB within `memory_limit`, with `work` as a scratch folder (created, then
-    removed) for its database and spill files.
-    """
-    if in_memory if in_memory is not None else fits_in_memory(staged, memory_limit):
-        return _fixed_point(_InMemory(staged), staged)
-    checker = _Checker(staged, work, memory_limit)
+    """The cross-file rules over staged parts (`KeyCollector` fed every part, then finished): in memory
+    with polars when `in_memory` (default: when the rule columns fit `memory_limit`, `fits_in_memory`),
+    else in DuckDB within `memory_limit`, with `work` as its scratch folder (created, then removed)."""
+    collector = KeyCollector(
+        {name: (sf.layout, sf.file) for name, sf in staged.items()},
+        work,
+        memory_limit,
+        memory_limit,
+        in_memory,
+    )
     try:
-        return _fixed_point(checker, staged)
-    finally:
-        checker.close()
-        shutil.rmtree(work, ignore_errors=True)
+        for name, sf in staged.items():
+            for part in sf.parts:
+                if isinstance(part, Path):
+                    collector.add_part(name, 0, part)
+                else:
+                    collector.add(name, 0, part)
+    except BaseException:
+        collector.close()
+        raise
+    return collector.finish()
 
 
-def _fixed_point(checker: _Checker | _InMemory, staged: dict[str, StagedFile]) -> CrossResult:
+def _fixed_point(checker: _Checker | _InMemory, staged: Mapping[str, StagedFile]) -> CrossResult:
     for name in staged:
         checker.key_rejects(name)
     unchecked: set[str] = set()

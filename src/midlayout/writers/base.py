@@ -105,6 +105,7 @@ class Writer(ABC):
         self.rows: dict[tuple[str, str], int] = {}
         self._temps: list[Path] = []
         self._prepared: list[tuple[Path, Path, str, int]] | None = None
+        self._digests: dict[Path, str] = {}  # temp output → its sha256, once known (hashed as written)
 
     def temp_for(self, final: Path) -> Path:
         """A temp path beside `final`, remembered for abort; never the final name."""
@@ -130,9 +131,14 @@ class Writer(ABC):
         raise NotImplementedError(f"writer {self.name} implements neither _finish nor prepare/commit")
 
     def prepare(self) -> None:
-        """Do all the work that can fail, short of making outputs visible (phase one of the commit)."""
+        """Do all the work that can fail, short of making outputs visible (phase one of the commit), and
+        hash each output not hashed as it was written (the bytes do not change when `commit` renames it)."""
         if self._prepared is None:
-            self._prepared = self._finish()
+            prepared = self._finish()
+            for temp, *_ in prepared:
+                if temp not in self._digests:
+                    self._digests[temp] = sha256_path(temp)
+            self._prepared = prepared
 
     def commit(self) -> list[Output]:
         """Rename every temp output to its final name and report them."""
@@ -140,7 +146,7 @@ class Writer(ABC):
         outputs = []
         for temp, final, target, rows in self._prepared or []:
             install(temp, final)
-            outputs.append(Output(self.name, str(final), target, rows, sha256_path(final)))
+            outputs.append(Output(self.name, str(final), target, rows, self._digests[temp]))
         self._temps.clear()
         return outputs
 
@@ -157,7 +163,8 @@ class StreamFileWriter(Writer):
     """A writer of one file per layout file (`<folder>/<gyomu>/<file><suffix>`), streamed batch by batch.
 
     Subclasses set `folder` and `suffix` and implement `encode`; `header` is optional. It streams: `start`
-    again for a file truncates that file's temp output and writes its header anew.
+    again for a file truncates that file's temp output and writes its header anew. Each file's sha256 is
+    taken from the bytes as they are written, so the file is not read again to hash it.
     """
 
     folder: ClassVar[str]
@@ -167,6 +174,7 @@ class StreamFileWriter(Writer):
     def __init__(self, out_dir: Path, options: Mapping[str, Any] | None = None, load_id: str = "") -> None:
         super().__init__(out_dir, options, load_id)
         self._open: dict[tuple[str, str], tuple[Path, Path, BinaryIO]] = {}
+        self._hashes: dict[tuple[str, str], Any] = {}  # per open file: sha256 of what was written to it
 
     def header(self, layout: Layout, file: FileDef) -> bytes:
         """Bytes written before the first record (none by default)."""
@@ -183,19 +191,24 @@ class StreamFileWriter(Writer):
         final = self.out_dir / self.folder / layout.gyomu / f"{file.id}{self.suffix}"
         temp = again[0] if again is not None else self.temp_for(final)
         fh = temp.open("wb")
-        fh.write(self.header(layout, file))
+        head = self.header(layout, file)
+        fh.write(head)
         self._open[(layout.ref, file.id)] = (temp, final, fh)
+        self._hashes[(layout.ref, file.id)] = hashlib.sha256(head)
         self.rows[(layout.ref, file.id)] = 0
 
     def write(self, layout: Layout, file: FileDef, batch: pl.DataFrame) -> None:
         first = self.rows[(layout.ref, file.id)] + 1
-        self._open[(layout.ref, file.id)][2].write(self.encode(layout, file, batch, first))
+        data = self.encode(layout, file, batch, first)
+        self._open[(layout.ref, file.id)][2].write(data)
+        self._hashes[(layout.ref, file.id)].update(data)
         self.count(layout, file, batch)
 
     def _finish(self) -> list[tuple[Path, Path, str, int]]:
         done = []
         for (ref, file_id), (temp, final, fh) in self._open.items():
             fh.close()
+            self._digests[temp] = self._hashes[(ref, file_id)].hexdigest()
             done.append((temp, final, f"{ref}:{file_id}", self.rows[(ref, file_id)]))
         return done
 

@@ -36,6 +36,7 @@ class DuckDBWriter(Writer):
         self.temp.unlink(missing_ok=True)
         self.con = open_duckdb(str(self.temp))
         self.targets: list[tuple[str, str]] = []
+        self.content: str | None = None  # content_sha256, taken in `prepare`
 
     def start(self, layout: Layout, file: FileDef) -> None:
         again = (layout.ref, file.id) in self.targets
@@ -70,13 +71,18 @@ class DuckDBWriter(Writer):
         rows = sum(self.rows.values())
         return [(self.temp, self.final, ",".join(f"{r}:{f}" for r, f in self.targets), rows)]
 
+    def prepare(self) -> None:
+        """As every file writer, plus `content_sha256` (tables and rows; the file's bytes vary by run), read
+        from the closed temp file (renaming it changes neither)."""
+        super().prepare()
+        if self.content is None:
+            self.content = content_sha256(self.temp)
+
     def commit(self) -> list[Output]:
-        """As every file writer, plus `content_sha256` (tables and rows; the file's bytes vary by run)."""
+        outputs = super().commit()
         return [
-            Output(
-                o.writer, o.path, o.target, o.rows, o.sha256, {"content_sha256": content_sha256(Path(o.path))}
-            )
-            for o in super().commit()
+            Output(o.writer, o.path, o.target, o.rows, o.sha256, {"content_sha256": self.content})
+            for o in outputs
         ]
 
     def abort(self) -> None:

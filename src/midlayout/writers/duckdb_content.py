@@ -8,9 +8,13 @@ and name) with its columns (name, type, comment) and its rows in stored order, r
 from __future__ import annotations
 
 import hashlib
+import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 
 from midlayout.duckcon import open_duckdb
 from midlayout.sql import ident
@@ -18,10 +22,19 @@ from midlayout.sql import ident
 BATCH_ROWS = 100_000
 
 
+def _rendered(batch: pa.RecordBatch) -> bytes:
+    frame = pl.from_arrow(batch)
+    assert isinstance(frame, pl.DataFrame)
+    return frame.write_csv(include_header=False).encode("utf-8")
+
+
 def content_sha256(path: Path) -> str:
-    """sha256 over every table's definition and rows (read-only; rows streamed in batches)."""
+    """sha256 over every table's definition and rows (read-only; rows streamed in batches, rendered side by
+    side in threads, hashed in order)."""
     h = hashlib.sha256()
     con = open_duckdb(str(path), read_only=True)
+    threads = os.cpu_count() or 1
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="midlayout-content")
     try:
         tables = con.execute(
             "SELECT schema_name, table_name FROM duckdb_tables() ORDER BY schema_name, table_name"
@@ -36,10 +49,14 @@ def content_sha256(path: Path) -> str:
             for name, typ, comment in cols:
                 h.update(f"column {name} {typ} {comment}\n".encode())
             reader = con.sql(f"SELECT * FROM {ident(schema)}.{ident(table)}").to_arrow_reader(BATCH_ROWS)
+            rendering: deque[Future[bytes]] = deque()  # at most two batches per thread in memory
             for batch in reader:
-                frame = pl.from_arrow(batch)
-                assert isinstance(frame, pl.DataFrame)
-                h.update(frame.write_csv(include_header=False).encode("utf-8"))
+                rendering.append(pool.submit(_rendered, batch))
+                if len(rendering) > 2 * threads:
+                    h.update(rendering.popleft().result())
+            while rendering:
+                h.update(rendering.popleft().result())
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         con.close()
     return h.hexdigest()

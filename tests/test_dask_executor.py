@@ -21,6 +21,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -33,6 +34,7 @@ from midlayout.pipeline.batches import WORKER_ENV
 from midlayout.pipeline.convert import ConvertOptions, convert
 from midlayout.pipeline.executors import dask as dask_executor
 from midlayout.pipeline.faults import ENV as FAULT_ENV
+from midlayout.pipeline.staging import Stage
 from midlayout.synth import generate_vendor_a
 from midlayout.text import ebcdic
 from tests import test_text_fidelity as fidelity
@@ -205,6 +207,29 @@ def test_vendor_a_with_lookups_same_content(tmp_path: Path, scheduler: str) -> N
 
 def test_vendor_b_same_content(tmp_path: Path, scheduler: str) -> None:
     _both(tmp_path, B_MAPPINGS, B_INPUTS, 5, scheduler)
+
+
+def test_dask_workers_stage_every_batch_local_one_does_not(
+    tmp_path: Path, scheduler: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rows of a piece reach the client as a staged part on the shared filesystem; in-process (the local
+    run `_both` compares with, whose targets the cross-file rules reject from) as the frame itself."""
+    seen: dict[str, list[object]] = {"local": [], "dask": []}
+    add, run = Stage.add, ["local"]
+
+    def spy(stage: Stage, target: str, done: Any) -> None:
+        seen[run[0]].append(done.rows.is_file() if isinstance(done.rows, Path) else type(done.rows))
+        add(stage, target, done)
+
+    monkeypatch.setattr(Stage, "add", spy)
+    maps = [load_mapping(m) for m in A_MAPPINGS]
+    convert(maps, A_INPUTS, tmp_path / "local", ConvertOptions(WRITERS, batch_size=7, workers=1))
+    run[0] = "dask"
+    options = ConvertOptions(WRITERS, batch_size=7, executor="dask", scheduler=scheduler)
+    convert(maps, A_INPUTS, tmp_path / "dask", options)
+    assert len(seen["dask"]) > 6 and set(seen["dask"]) == {True}  # each a part on disk when it arrived
+    assert len(seen["local"]) == len(seen["dask"]) and set(seen["local"]) == {pl.DataFrame}
+    assert_same_content(tmp_path / "local", tmp_path / "dask")
 
 
 @pytest.mark.skipif(not ebcdic.available("ibm930"), reason="glibc iconv with IBM930 is needed")

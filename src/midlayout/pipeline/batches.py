@@ -6,6 +6,12 @@ only a small task (job number, planned piece, staged lookup tables) and writes i
 each atomically (a temp file and a rename, so a worker killed mid-piece never leaves half a part); the
 main process receives paths and counts, and consumes them in batch order, so the output is the same
 whatever the number of workers or the executor.
+
+When the batches run in the main process (the local executor with one worker, or its thread pool), the
+valid rows of a job the runner is told to keep (`in_memory`) are not staged: its `Done` carries the frame
+itself, and the batch's key columns (what the cross-file rules read, compacted, `key_columns`; the input
+file's path as a category, not once per row) beside it. Rejects and 外字 occurrences are staged either way
+(they are few).
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from midlayout.pipeline.inputs import Job
 from midlayout.pipeline.plan import target_name
 from midlayout.pipeline.readmap import read_mapped
 from midlayout.readers.gaiji import GaijiSpec, spec_for
-from midlayout.rejects import staged
+from midlayout.rejects import FILE, staged
 from midlayout.validate.controls import allowances
 from midlayout.validate.registry import Validator, get_validator
 
@@ -87,18 +93,26 @@ class Task:
 
 @dataclass
 class Done:
-    """What a batch produced: counts, staged part paths, and lookup columns captured for later jobs."""
+    """What a batch produced: counts, staged part paths (or, for a job kept in memory, the valid rows and
+    their key columns), and lookup columns captured for later jobs."""
 
     job: int
     seq: int
     records_read: int
     bytes_read: int
-    rows: Path
+    rows: Path | pl.DataFrame
     rejects: Path | None
     gaiji: Path | None
     captured: dict[Lookup, Path] = field(default_factory=dict)  # staged (trimmed key, value) parts
     undecodable: int = 0  # records whose bytes are not valid in the declared encoding (the decode-rate stop)
     counts: dict[str, int] = field(default_factory=dict)  # values accepted with a loss (partial: null)
+    keys: pl.DataFrame | None = None  # rows kept in memory: their provenance and rule columns, compacted
+
+
+def compact(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` in buffers of its own: a column of string views taken from a batch may point into the one
+    data buffer the decoder wrote every field of the batch into, which a kept column would hold on to."""
+    return pl.from_arrow(frame.to_arrow(compat_level=pl.CompatLevel.oldest()))  # type: ignore[return-value]
 
 
 class Cancelled(Exception):
@@ -124,9 +138,13 @@ class BatchRunner:
         kernels_name: str = kernels.FAST,
         prove: bool | None = None,
         proven: dict[int, dict[tuple[str, str], str]] | None = None,
+        in_memory: dict[int, tuple[str, ...]] | None = None,
         fault: str | None = None,
     ) -> None:
         self.jobs, self.gaiji, self.root, self.captures = jobs, gaiji, root, captures
+        # Jobs whose valid rows stay in memory (batches run in this process), with the columns of them the
+        # cross-file rules read; the rows of every other job are staged.
+        self.in_memory = dict(in_memory or {})
         self.validator, self.kernels_name = validator, kernels_name
         # Rules the source proves are not checked (mapping/proof.py); MIDLAYOUT_PROVE=0 checks them all.
         self.prove = proof.enabled() if prove is None else prove
@@ -158,6 +176,7 @@ class BatchRunner:
             self.kernels_name,
             self.prove,
             self.all_proven(),  # computed once here, not by every worker
+            self.in_memory,
             self.fault,
         )
 
@@ -222,8 +241,15 @@ class BatchRunner:
             proven=self.proven(task.job),
         )
         self.checkpoint()
-        rows = part_path(self.root, _file_stem(target_name(job)), task.job, task.seq)
-        write_part(staged(valid), rows)
+        frame, keys = staged(valid), None
+        if task.job in self.in_memory:  # in this process: the rows as they are, the key columns compacted
+            rows: Path | pl.DataFrame = frame
+            keys = compact(frame.select(self.in_memory[task.job])).with_columns(
+                pl.col(FILE).cast(pl.Categorical)
+            )
+        else:
+            rows = part_path(self.root, _file_stem(target_name(job)), task.job, task.seq)
+            write_part(frame, rows)
         piece_fault(self.fault, task.job, task.seq, self.root)  # test hook (pipeline/faults.py)
         rejects = pl.concat([mapped.all_rejects, val_rejects])
         return Done(
@@ -237,6 +263,7 @@ class BatchRunner:
             captured,
             undecodable_records(batch.rejects),
             count_values(compiled, batch.rows, valid, tables(batch.rows)) if compiled.counters else {},
+            keys,
         )
 
     def _stage(self, frame: pl.DataFrame, kind: str, task: Task) -> Path | None:

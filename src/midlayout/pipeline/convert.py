@@ -114,6 +114,8 @@ def _convert(
             # The streaming writers build their files in the new set (the tool's work folder) while the
             # batches come in; nothing in the output folder changes before `claim` below.
             session.begin(stage.targets(jobs))
+            # In process, the rows of a target the Parquet writer can give back are not staged.
+            stage.in_memory = session.rebuildable(stage.targets(jobs))
             streamed = _Timed(session.stream)
             stage.on_rows = streamed
             keys = stage.collect_keys(jobs, options.crossfile_memory_limit, options.memory_limit)
@@ -134,7 +136,8 @@ def _convert(
             outset.run_id = hasher.set_run_id(manifest)
             outset.claim()  # another run's folder: refused before anything in it changes
             manifest.load_ids = session.open(outset.run_id)
-            written = session.write(staged, rejected)  # only what the streaming writers do not have yet
+            # only what the streaming writers do not have yet
+            written = session.write(staged, rejected, stage.in_memory, stage.root)
             stage.drop_rows()  # every row is with the writers now
             outputs = session.commit_files()  # final names, inside the new set
             manifest.timings["write_s"] = _since(t1)
@@ -165,10 +168,10 @@ def _convert(
 class _Timed:
     """`fn`, adding up the wall time spent in it."""
 
-    def __init__(self, fn: Callable[[str, int, Path], None]) -> None:
+    def __init__(self, fn: Callable[[str, int, Path | pl.DataFrame], None]) -> None:
         self.fn, self.seconds = fn, 0.0
 
-    def __call__(self, target: str, job: int, part: Path) -> None:
+    def __call__(self, target: str, job: int, part: Path | pl.DataFrame) -> None:
         t = time.perf_counter()
         try:
             self.fn(target, job, part)

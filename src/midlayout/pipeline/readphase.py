@@ -124,13 +124,22 @@ class ReadPhase:
         """Every batch of every job, staged, run by `executor` (closed at the end); then an empty typed frame
         for each target that got no row."""
         opts = self.options
+        order = execution_order(self.jobs, self.captures)
+        if not executor.in_process:  # workers elsewhere stage their rows; the main process reads them
+            self.stage.in_memory = set()
         runner = BatchRunner(
-            self.jobs, self.gaiji, self.stage.root, self.captures, opts.validator, opts.kernels
+            self.jobs,
+            self.gaiji,
+            self.stage.root,
+            self.captures,
+            opts.validator,
+            opts.kernels,
+            in_memory=self.stage.keep_in_memory(self.jobs, order),
         )
         pipeline = Pipeline(executor, self.on_done)
         try:
             executor.start(runner)
-            for i in execution_order(self.jobs, self.captures):
+            for i in order:
                 job = self.jobs[i]
                 tables = self._tables_for(i, pipeline)
                 self.progress.start(str(job.path), self.records[i].bytes)

@@ -1,17 +1,19 @@
 """The writers of a run as one unit: built and checked once, then start → write → prepare → commit, or abort.
 
 Writers that stream (`Writer.STREAMING`: every built-in file writer, DuckDB included) are built before the
-read phase and get each staged part of valid rows as it arrives, in batch order (`stream`), so their work
-overlaps the workers'; once the cross-file rules have run, only a target they rejected rows from is written
-again, from its staged parts (`write`). A target without a cross-file reject is then already final. The
-other writers (PostgreSQL, which needs its load id when it starts; plugins that do not declare `STREAMING`)
-get every target once, after the cross-file rules, as before.
+read phase and get each batch of valid rows as it arrives, in batch order (`stream`: a staged part, or the
+frame itself when the batches run in this process), so their work overlaps the workers'; once the
+cross-file rules have run, only a target they rejected rows from is written again (`write`), from its
+staged parts, or, when its rows were not staged (`rebuildable`), from the Parquet file the Parquet writer
+streamed, batch by batch, with the row ids the stage kept. A target without a cross-file reject is then
+already final. The other writers (PostgreSQL, which needs its load id when it starts; plugins that do not
+declare `STREAMING`) get every target once, after the cross-file rules, from its staged parts, as before.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -22,8 +24,9 @@ from midlayout.layout.model import FileDef, Layout
 from midlayout.pipeline.faults import fault
 from midlayout.pipeline.runid import writer_load_id
 from midlayout.rejects import FILE, REC, STAGED_PROVENANCE
-from midlayout.validate.crossfile import ROW_ID, StagedFile
+from midlayout.validate.crossfile import ROW_ID, Part, StagedFile, scan_part
 from midlayout.writers import Output, Writer, get_writer
+from midlayout.writers.parquet import ParquetWriter
 
 NO_LOAD_ID = "0" * 64  # the writers' load id while only their options are checked (or not yet known)
 _COUNTS = {FILE: pl.String, "n": pl.UInt32}
@@ -102,10 +105,22 @@ class WriterSession:
             self.abort()
             raise
 
-    def stream(self, target: str, job: int, part: Path) -> None:
-        """One staged part of valid rows of `target`, from job `job`: to every streaming writer at once, if
-        it comes in output order (parts of one job arrive in batch order; jobs of one target must arrive
-        in job order, else the target is written from its sorted parts after the read phase)."""
+    def rebuildable(self, targets: dict[str, tuple[Layout, FileDef]]) -> set[str]:
+        """The targets whose rows need not be staged: every writer streams, and the Parquet writer is one of
+        them and writes the target as one file, out of which `write` can rebuild it (by `begin`, before the
+        read phase)."""
+        if not self.streaming or len(self.streaming) != len(self.classes):
+            return set()
+        parquet = next((w for w in self.streaming if isinstance(w, ParquetWriter)), None)
+        if parquet is None:
+            return set()
+        return {name for name, (_, file) in targets.items() if parquet.single_file(file)}
+
+    def stream(self, target: str, job: int, part: Part) -> None:
+        """One batch of valid rows of `target` (a staged part, or the frame), from job `job`: to every
+        streaming writer at once, if it comes in output order (parts of one job arrive in batch order; jobs
+        of one target must arrive in job order, else the target is written from its sorted parts after the
+        read phase)."""
         if not self.streaming or target in self.out_of_order:
             return
         if job < self.last_job.get(target, job):
@@ -140,11 +155,18 @@ class WriterSession:
             raise
         return {w.name: w.load_id for w in self.writers}
 
-    def write(self, staged: dict[str, StagedFile], rejected: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    def write(
+        self,
+        staged: dict[str, StagedFile],
+        rejected: dict[str, pl.DataFrame],
+        unstaged: set[str] | frozenset[str] = frozenset(),
+        work: Path | None = None,
+    ) -> pl.DataFrame:
         """After the cross-file rules: stream each target's surviving rows to the writers that do not have
         them yet (every target to a writer that does not stream; to the streaming writers, only a target
-        with cross-file rejects or whose batches came out of order, started anew). Return written counts
-        per input file."""
+        with cross-file rejects or whose batches came out of order, started anew). A target in `unstaged`
+        (from `rebuildable`: its parts hold only row ids and key columns) is read back from the Parquet
+        writer's file, moved to the folder `work` meanwhile. Return written counts per input file."""
         later = [w for w in self.writers if w not in self.streaming]
         self.rewritten = []
         for name, sf in staged.items():
@@ -154,11 +176,15 @@ class WriterSession:
                 self.rewritten.append(name)
             elif self.streaming and not later:
                 continue  # final already, and counted as it streamed
+            batches: Iterator[Part] = iter(sf.parts)
+            if name in unstaged:
+                assert not later and name not in self.out_of_order and work is not None
+                batches = self._written(name, sf, work)
             for w in writers:
                 self.lanes.call(w, _start(w, sf.layout, sf.file))
             drop = rejected[name].select(ROW_ID)
             self.counts[name] = []
-            for part in sf.parts:  # a few parts in memory at a time; the rejected ids are few
+            for part in batches:  # a few parts in memory at a time; the rejected ids are few
                 good = _surviving(part, drop)
                 self.counts[name].append(good.group_by(FILE).agg(pl.len().alias("n")))
                 rows = good.drop(list(STAGED_PROVENANCE))
@@ -171,6 +197,15 @@ class WriterSession:
             if counts
             else pl.DataFrame(schema=_COUNTS)
         )
+
+    def _written(self, name: str, sf: StagedFile, work: Path) -> Iterator[pl.DataFrame]:
+        """The rows of `name` as streamed, batch by batch: the Parquet writer's file so far (handed over to
+        `work`, then removed), each batch with its row ids from its key part (rows arrived in batch order)."""
+        self.lanes.drain()  # everything streamed is in the file
+        parquet = next(w for w in self.streaming if isinstance(w, ParquetWriter))
+        src = work / f"rebuild-{len(self.rewritten):04d}.parquet"
+        parquet.hand_over(sf.layout, sf.file, src)
+        return _batches_of(src, sf.parts)
 
     def commit_files(self) -> list[Output]:
         """Prepare every file writer (everything that can fail, in all of them: side by side, one thread
@@ -215,8 +250,23 @@ def _write(w: Writer, layout: Layout, file: FileDef, rows: pl.DataFrame) -> Call
     return lambda: w.write(layout, file, rows)
 
 
-def _surviving(part: Path, drop: pl.DataFrame) -> pl.DataFrame:
-    """The rows of a staged part less the row ids in `drop`, in input order (a polars join keeps no order
-    unless told to). Parts are read this one way, so a file's Parquet bytes do not depend on whether it was
-    streamed or written after the cross-file rules (the Arrow chunks decide where a dictionary page spills)."""
-    return pl.scan_parquet(part).join(drop.lazy(), on=ROW_ID, how="anti", maintain_order="left").collect()
+def _batches_of(src: Path, keys: list[Part]) -> Iterator[pl.DataFrame]:
+    """Batch by batch, the rows of the Parquet file `src` with their provenance (from `keys`, one key part
+    per batch, in the order the rows were written); `src` is removed at the end."""
+    try:
+        offset = 0
+        for part in keys:
+            ids = scan_part(part).select(STAGED_PROVENANCE).collect()
+            rows = pl.scan_parquet(src).slice(offset, ids.height).collect()
+            offset += ids.height
+            yield pl.concat([ids, rows], how="horizontal")
+    finally:
+        src.unlink(missing_ok=True)
+
+
+def _surviving(part: Part, drop: pl.DataFrame) -> pl.DataFrame:
+    """The rows of a batch (a staged part, or a frame) less the row ids in `drop`, in input order (a polars
+    join keeps no order unless told to). Batches go through this one join, so a file's Parquet bytes do not
+    depend on whether its rows were staged, streamed or written after the cross-file rules (the Arrow chunks
+    the join gives decide where a dictionary page spills)."""
+    return scan_part(part).join(drop.lazy(), on=ROW_ID, how="anti", maintain_order="left").collect()

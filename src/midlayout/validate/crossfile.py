@@ -25,7 +25,7 @@ from typing import Final
 import polars as pl
 
 from midlayout.layout.model import FileDef, Layout, staging_key
-from midlayout.rejects import FILE, REC
+from midlayout.rejects import FILE, REC, STAGED_PROVENANCE
 from midlayout.sql import ident as _ident
 from midlayout.sql import literal as _lit
 from midlayout.sql import literal_list as _files
@@ -40,13 +40,32 @@ CROSSFILE_IN_MEMORY_ROWS = 2_000_000
 BYTES_PER_VALUE = 64
 
 
+Part = Path | pl.DataFrame  # a staged Parquet part, or a batch's provenance and rule columns kept in memory
+
+
+def scan_part(part: Part) -> pl.LazyFrame:
+    """A part's rows, lazily: read from disk, or the frame held in memory (whose `_file` may be held as a
+    category: a string again here, as on disk)."""
+    if isinstance(part, pl.DataFrame):
+        return part.lazy().with_columns(pl.col(FILE).cast(pl.String))
+    return pl.scan_parquet(part)
+
+
+def key_columns(staged: Mapping[str, StagedFile]) -> dict[str, list[str]]:
+    """Per staged file, what an in-process run keeps of its rows: the provenance (row id, offset and
+    length, for the rejects and a rewrite) and the columns some rule reads."""
+    return {name: [*STAGED_PROVENANCE, *cols] for name, cols in _columns(staged).items()}
+
+
 @dataclass
 class StagedFile:
-    """A target file of the run: its layout, definition and the staged Parquet parts of its rows."""
+    """A target file of the run: its layout, definition and its parts, in output order: staged Parquet
+    parts of its rows, or (in-process runs, pipeline/staging.py) each batch's provenance and rule columns,
+    in memory or on disk."""
 
     layout: Layout
     file: FileDef
-    parts: list[Path]
+    parts: list[Part]
 
     @property
     def name(self) -> str:
@@ -230,7 +249,7 @@ class _Checker:
 
 
 def _rows(sf: StagedFile) -> int:
-    return int(pl.scan_parquet(sf.parts).select(pl.len()).collect().item()) if sf.parts else 0
+    return sum(int(scan_part(p).select(pl.len()).collect().item()) for p in sf.parts)
 
 
 def fits_in_memory(staged: Mapping[str, StagedFile], memory_limit: str | None) -> bool:
@@ -534,7 +553,10 @@ def check_run(
     try:
         for name, sf in staged.items():
             for part in sf.parts:
-                collector.add_part(name, 0, part)
+                if isinstance(part, Path):
+                    collector.add_part(name, 0, part)
+                else:
+                    collector.add(name, 0, part)
     except BaseException:
         collector.close()
         raise

@@ -90,6 +90,23 @@ class ParquetWriter(Writer):
             out.writer.write_table(table)
         self.count(layout, file, batch)
 
+    def single_file(self, file: FileDef) -> bool:
+        """Whether `file` is written as one Parquet file (not partitioned into a folder)."""
+        return self.partition_by is None or self.partition_by not in {it.id for it in file.items}
+
+    def hand_over(self, layout: Layout, file: FileDef, dest: Path) -> None:
+        """Close what was written of a single-file target so far and move it to `dest` (the caller reads its
+        rows back, then starts the target anew). Not part of the writer API: the pipeline rewrites a target
+        the cross-file rules rejected rows from out of it, when its rows were not staged."""
+        out = self._open[(layout.ref, file.id)]
+        assert out.partition is None, "a partitioned target is not handed over"
+        if out.writer is None:  # no rows: a typed, empty file
+            pl.DataFrame(schema=out.schema).write_parquet(out.temp, compression="zstd")
+        else:
+            out.writer.close()
+            out.writer = None
+        shutil.move(out.temp, dest)
+
     @staticmethod
     def _write_part(out: _Open, value: str, part: pl.DataFrame) -> None:
         folder = out.temp / f"{out.partition}={value}"

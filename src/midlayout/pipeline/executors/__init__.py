@@ -34,10 +34,12 @@ class Handle(Protocol):
 class Executor(ABC):
     """Runs the pieces of one run. `start` gets the run's runner (its arguments are what a worker needs);
     `submit` returns a handle at once; `in_flight` bounds the tasks pending before the oldest is awaited;
+    `in_process` says whether the pieces run in this process (a `Done` may then carry frames, not paths);
     `close` releases everything, pending tasks included; `describe` gives the manifest's executor fields."""
 
     name: ClassVar[str]
     in_flight: int = 0
+    in_process: bool = False  # pieces run in this process (threads included): their rows need not be staged
 
     @abstractmethod
     def start(self, runner: BatchRunner) -> None: ...

@@ -64,6 +64,7 @@ class LocalExecutor(Executor):
         self.workers = workers
         self.kind = pool or pool_kind()
         self.in_flight = 0 if workers <= 1 else 2 * workers
+        self.in_process = workers <= 1 or self.kind == "threads"
         self.runner: BatchRunner | None = None
         self.pool: _Pool | None = None
         self._local = threading.local()

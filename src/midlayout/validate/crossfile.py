@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +24,7 @@ from typing import Final
 
 import polars as pl
 
-from midlayout.layout.model import FileDef, Layout, staging_key
+from midlayout.layout.model import FileDef, Item, Layout, Reference, staging_key
 from midlayout.rejects import FILE, REC, STAGED_PROVENANCE
 from midlayout.sql import ident as _ident
 from midlayout.sql import literal as _lit
@@ -90,6 +90,21 @@ def _resolve_target(ref_file: str, sf: StagedFile, staged: Mapping[str, StagedFi
     else:
         name = staging_key(sf.layout.id, ref_file)
     return name if name in staged else None
+
+
+def _references_to_check(
+    sf: StagedFile, staged: Mapping[str, StagedFile], unchecked: set[str]
+) -> Iterator[tuple[Item, Reference, str]]:
+    """The items of `sf` that reference another file, each with its reference and the staged file it names; a reference
+    to a file not in this run is added to `unchecked` instead (both engines report it the same way)."""
+    for item in sf.file.items:
+        if not item.references:
+            continue
+        target = _resolve_target(item.references.file, sf, staged)
+        if target is None:
+            unchecked.add(f"{sf.name}.{item.id} → {item.references.file}.{item.references.item}")
+            continue
+        yield item, item.references, target
 
 
 def _columns(staged: Mapping[str, StagedFile]) -> dict[str, list[str]]:
@@ -185,15 +200,9 @@ class _Checker:
     def _references(self, name: str, unchecked: set[str]) -> list[str]:
         sf, i = self.staged[name], self.idx[name]
         out = []
-        for item in sf.file.items:
-            if not item.references:
-                continue
-            target = _resolve_target(item.references.file, sf, self.staged)
-            if target is None:
-                unchecked.add(f"{sf.name}.{item.id} → {item.references.file}.{item.references.item}")
-                continue
-            j, col, ref = self.idx[target], _ident(item.id), _ident(item.references.item)
-            where = f"{self.staged[target].file.name}.{item.references.item}"
+        for item, reference, target in _references_to_check(sf, self.staged, unchecked):
+            j, col, ref = self.idx[target], _ident(item.id), _ident(reference.item)
+            where = f"{self.staged[target].file.name}.{reference.item}"
             # A key that was staged but is no longer alive belongs to a row rejected by a cross-file rule.
             rejected = _lit(f"{item.name} matches a {where} row that was itself rejected")
             missing = _lit(f"{item.name} has no match in {where}")
@@ -333,14 +342,8 @@ class _InMemory:
     def _references(self, name: str, unchecked: set[str]) -> list[pl.DataFrame]:
         sf = self.staged[name]
         out = []
-        for item in sf.file.items:
-            if not item.references:
-                continue
-            target = _resolve_target(item.references.file, sf, self.staged)
-            if target is None:
-                unchecked.add(f"{sf.name}.{item.id} → {item.references.file}.{item.references.item}")
-                continue
-            ref, col = item.references.item, item.id
+        for item, reference, target in _references_to_check(sf, self.staged, unchecked):
+            ref, col = reference.item, item.id
             rows = self.live(name, col).filter(pl.col(col).is_not_null())
             gone = self._gone(("reference", name, item.id), target)
             if gone is not None:  # checked before: only a value whose target rows died since can fail now

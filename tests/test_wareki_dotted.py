@@ -14,22 +14,16 @@ from hypothesis import strategies as st
 
 from midlayout.mapping.ops import OpContext, Shared
 from midlayout.text import wareki_dotted
-from midlayout.text.wareki import parse_wareki
 from midlayout.text.wareki_dotted import parse_dotted_fast, parse_dotted_series
 from midlayout.text.wareki_fast import parse_wareki_fast, parse_wareki_zeros
 from tests import test_text_wareki as wareki_tests
+from tests import test_wareki_fast as wareki_fast_tests
 
 
 def _same(values: list[str | None], era_codes: dict[str, str] | None = None) -> None:
-    frame = pl.DataFrame({"v": values}, schema={"v": pl.String})
-    want = frame.select(parse_wareki(pl.col("v"), "dotted", era_codes).alias("p")).unnest("p")
-    got = frame.select(parse_dotted_fast(pl.col("v"), era_codes).alias("p")).unnest("p")
-    assert got.schema == want.schema
-    for col in want.columns:
-        same = got.get_column(col).eq_missing(want.get_column(col))
-        if not same.all():
-            row = int(same.arg_min())  # type: ignore[arg-type]
-            raise AssertionError((values[row], got.row(row), want.row(row)))
+    """The dotted form through `parse_wareki_fast` (this module's parse plus `zeros`) equals the reference
+    expressions, column by column (tests/test_wareki_fast.py's comparison)."""
+    wareki_fast_tests._same(values, "dotted", era_codes)
 
 
 def test_every_value_of_the_wareki_tests() -> None:

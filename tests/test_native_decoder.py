@@ -298,11 +298,16 @@ def _value_text(compiled: Any, item: str) -> str:
     return text
 
 
-def test_compiled_mapping_leaves_out_the_trims_the_reader_applied() -> None:
+def _jumin_compiled() -> tuple[Any, Any, Any]:
+    """A社 JUMIN's mapping rule, compiled as is and with the reader's trims (and kana) pushed down."""
     mapping = load_mapping(MAPPINGS / "vendor_a" / "juki-2.5.yaml")
     rule = next(r for r in mapping.files if r.source == "jumin")
     trims = reader_trims(rule, mapping.source.file("jumin"))
-    plain, pushed = compile_file(mapping, rule), compile_file(mapping, rule, trims)
+    return rule, compile_file(mapping, rule), compile_file(mapping, rule, trims)
+
+
+def test_compiled_mapping_leaves_out_the_trims_the_reader_applied() -> None:
+    _, plain, pushed = _jumin_compiled()
     assert "strip_chars" in _value_text(plain, "shimei")
     assert "strip_chars" not in _value_text(pushed, "shimei")
     # jusho = concat(ADDR1, ADDR2) then trim: the parts' right trims were the reader's, the item's stays.
@@ -504,10 +509,7 @@ def test_reader_applies_zenkaku_kana_only_when_every_use_starts_with_it() -> Non
 
 
 def test_compiled_mapping_leaves_out_the_kana_op_the_reader_applied_and_the_proof_keeps_it() -> None:
-    mapping = load_mapping(MAPPINGS / "vendor_a" / "juki-2.5.yaml")
-    rule = next(r for r in mapping.files if r.source == "jumin")
-    trims = reader_trims(rule, mapping.source.file("jumin"))
-    plain, pushed = compile_file(mapping, rule), compile_file(mapping, rule, trims)
+    rule, plain, pushed = _jumin_compiled()
     assert "replace_many" in _value_text(plain, "shimei_kana")
     assert "replace_many" not in _value_text(pushed, "shimei_kana")
     # mapping/proof.py reads the rule's own ops (pipeline/batches.py job_proofs): pushing down leaves them.
